@@ -1,0 +1,1 @@
+"""Reels: an open short-video platform backend (GraphQL API, media pipeline, ranking)."""

@@ -1,0 +1,69 @@
+"""The relational store port: an async SQLAlchemy engine on SQLite (embedded) or PostgreSQL.
+
+SQLAlchemy is the abstraction; the adapter is the URL. This module owns the engine options
+that make each backend behave (SQLite: WAL, foreign keys, a busy timeout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+class NotMigratedError(RuntimeError):
+    pass
+
+
+def create_engine(url: str) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    def read(sync_conn) -> str | None:  # type: ignore[no-untyped-def]
+        if not inspect(sync_conn).has_table("alembic_version"):
+            return None
+        return sync_conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(read)
+
+
+async def ensure_migrated(engine: AsyncEngine) -> None:
+    """Refuse to serve a database that is not at the newest migration."""
+    from reels.migrate import head_revision
+
+    have, want = await current_revision(engine), head_revision()
+    if have != want:
+        raise NotMigratedError(
+            f"the database is at migration {have or 'none'}, the code needs {want}: run `reels migrate`"
+        )
+
+
+async def check_migrated(url: str) -> None:
+    """`ensure_migrated` on a throwaway engine: the pre-flight check of `reels serve`."""
+    engine = create_engine(url)
+    try:
+        await ensure_migrated(engine)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,1 @@
+"""The rules of the platform: plain Python and SQLAlchemy, no GraphQL and no HTTP."""

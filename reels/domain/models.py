@@ -1,0 +1,316 @@
+"""SQLAlchemy models: the relational source of truth.
+
+Ids are Snowflakes (BigInteger) generated in the application, so rows can be created on any
+server of any region without a database sequence. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from reels.domain.ids import new_id
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as plain strings (no native PostgreSQL enum): adding a value needs no migration
+    # lock, and SQLite and PostgreSQL behave alike.
+    return Enum(cls, native_enum=False, length=20, validate_strings=True)
+
+
+def _id() -> Mapped[int]:
+    return mapped_column(BigInteger, primary_key=True, default=new_id, autoincrement=False)
+
+
+def _created_at() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), default=utcnow, nullable=False)
+
+
+class Role(enum.StrEnum):
+    USER = "USER"
+    MODERATOR = "MODERATOR"
+    ADMIN = "ADMIN"
+
+
+class ReelStatus(enum.StrEnum):
+    INIT = "INIT"
+    UPLOADED = "UPLOADED"
+    PROCESSING = "PROCESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+    BLOCKED = "BLOCKED"
+
+
+class Visibility(enum.StrEnum):
+    PUBLIC = "PUBLIC"
+    FOLLOWERS = "FOLLOWERS"
+    PRIVATE = "PRIVATE"
+
+
+class ReportReason(enum.StrEnum):
+    SPAM = "SPAM"
+    NUDITY = "NUDITY"
+    VIOLENCE = "VIOLENCE"
+    HATE = "HATE"
+    COPYRIGHT = "COPYRIGHT"
+    OTHER = "OTHER"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    ACTIONED = "ACTIONED"
+    DISMISSED = "DISMISSED"
+
+
+class NotificationKind(enum.StrEnum):
+    NEW_REEL = "NEW_REEL"
+    FOLLOWED = "FOLLOWED"
+    LIKED = "LIKED"
+    COMMENTED = "COMMENTED"
+    REEL_READY = "REEL_READY"
+    REEL_FAILED = "REEL_FAILED"
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = _id()
+    # Stored lower-cased: usernames are unique case-insensitively.
+    username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
+    display_name: Mapped[str] = mapped_column(String(60), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER, nullable=False)
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Audio(Base):
+    __tablename__ = "audio"
+
+    id: Mapped[int] = _id()
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    # Reel whose sound this was first; no FK cycle with reels.audio_id, checked in the domain.
+    original_reel_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    storage_key: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    use_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Reel(Base):
+    __tablename__ = "reels"
+    __table_args__ = (
+        Index("ix_reels_creator_id_id", "creator_id", "id"),
+        Index("ix_reels_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = _id()
+    creator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    caption: Mapped[str] = mapped_column(Text, default="", nullable=False)
+    visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.PUBLIC, nullable=False)
+    status: Mapped[ReelStatus] = mapped_column(_enum(ReelStatus), default=ReelStatus.INIT, nullable=False)
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    audio_id: Mapped[int | None] = mapped_column(ForeignKey("audio.id", ondelete="SET NULL"), index=True)
+    region: Mapped[str | None] = mapped_column(String(2))
+    # Media facts, filled by the worker.
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    fps: Mapped[float | None] = mapped_column(Float)
+    media: Mapped[dict | None] = mapped_column(JSON)  # codecs, bitrates, renditions, storage keys
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
+    )
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Upload(Base):
+    """One multipart upload of a reel's source file into the object store."""
+
+    __tablename__ = "uploads"
+
+    upload_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), unique=True, nullable=False)
+    uploader_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    object_key: Mapped[str] = mapped_column(String(500), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    file_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    part_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Hashtag(Base):
+    __tablename__ = "hashtags"
+
+    id: Mapped[int] = _id()
+    name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)  # lower-case, no '#'
+    reel_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ReelHashtag(Base):
+    __tablename__ = "reel_hashtags"
+
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True)
+    hashtag_id: Mapped[int] = mapped_column(ForeignKey("hashtags.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    followee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+
+    blocker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    blocked_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Mute(Base):
+    __tablename__ = "mutes"
+
+    muter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    muted_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Like(Base):
+    """The truth about likes: one row per (reel, user); counts are aggregated from events."""
+
+    __tablename__ = "likes"
+
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_reel_id_id", "reel_id", "id"),)
+
+    id: Mapped[int] = _id()
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), nullable=False)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReelCounts(Base):
+    """Aggregated counts, written in batches by the engagement aggregator."""
+
+    __tablename__ = "reel_counts"
+
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True)
+    likes: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    views: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    comments: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    shares: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+
+
+class AggregatorOffset(Base):
+    """Per-partition high-water mark of applied engagement events (exactly-once effect)."""
+
+    __tablename__ = "aggregator_offsets"
+
+    partition: Mapped[str] = mapped_column(String(100), primary_key=True)
+    high_water: Mapped[str] = mapped_column(String(60), nullable=False)
+
+
+class WatchEvent(Base):
+    """Every recordView call, counted or not: what the ranker learns from."""
+
+    __tablename__ = "watch_events"
+    __table_args__ = (Index("ix_watch_events_reel_id_created_at", "reel_id", "created_at"),)
+
+    id: Mapped[int] = _id()
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), nullable=False)
+    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(100))
+    watched_ms: Mapped[int] = mapped_column(Integer, nullable=False)
+    completed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    counted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    context: Mapped[dict | None] = mapped_column(JSON)  # network, device, region, position in feed
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_status_id", "status", "id"),)
+
+    id: Mapped[int] = _id()
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), nullable=False, index=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason), nullable=False)
+    details: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[ReportStatus] = mapped_column(_enum(ReportStatus), default=ReportStatus.OPEN, nullable=False)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class ModerationLog(Base):
+    """Who did what to which reel or user, and why: the audit trail of moderator actions."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = _id()
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    reel_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = _id()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[NotificationKind] = mapped_column(_enum(NotificationKind), nullable=False)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    reel_id: Mapped[int | None] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = _created_at()

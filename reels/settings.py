@@ -1,0 +1,123 @@
+"""Process settings, read once from `REELS_*` environment variables.
+
+Nothing set means the embedded default: SQLite, in-process queue/cache/pub-sub, media on
+local disk and the follow graph in SQL, all under `REELS_DATA_DIR`. Setting a service URL
+switches that one port to its production adapter.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="REELS_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    neo4j_url: str | None = None
+    neo4j_user: str = "neo4j"
+    neo4j_password: str = ""
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_region: str = "us-east-1"
+    # Extra stores the media pipeline copies READY outputs to: comma-separated
+    # `s3://bucket` (same endpoint and keys) or local directories.
+    replica_stores: str = ""
+    secret_key: str | None = None
+    region_id: int = Field(default=0, ge=0, le=1023)
+    media_base_url: str | None = None
+    public_url: str = "http://localhost:8000"
+
+    access_token_ttl_s: int = 7 * 24 * 3600
+    max_upload_bytes: int = 512 * 1024 * 1024
+    upload_part_bytes: int = 8 * 1024 * 1024
+    upload_ttl_s: int = 24 * 3600
+    max_duration_s: float = 90.0
+    transcode_timeout_s: float = 600.0
+    worker_concurrency: int = 1
+    # A job whose worker stopped sending heartbeats this long ago is taken over by another.
+    job_claim_idle_s: float = 60.0
+    maintenance_interval_s: float = 60.0
+    # A reel still UPLOADED this long after its upload is queued again (its job was lost).
+    stuck_upload_requeue_s: int = 3600
+    flush_interval_ms: int = 1000
+    view_window_s: int = 24 * 3600
+    celebrity_followers: int = 10_000
+
+    # API limits (also documented in the README).
+    max_query_depth: int = 12
+    max_query_cost: int = 5000
+    max_aliases: int = 30
+    max_tokens: int = 2000
+    max_page_size: int = 100
+    max_subscriptions_per_connection: int = 20
+    requests_per_second: float = 50.0
+    request_burst: int = 200
+
+    @field_validator("database_url", "redis_url", "neo4j_url", "s3_endpoint_url", "media_base_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'reels.db').resolve()}"
+        url = self.database_url
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url.removeprefix("postgres://")
+        if url.startswith("postgresql://"):
+            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ConfigError(f"REELS_DATABASE_URL must be a postgresql:// or sqlite+aiosqlite:// URL, got {url!r}")
+        return url
+
+    @property
+    def embedded(self) -> bool:
+        """True when no outside service is configured at all (the demo and a fresh checkout)."""
+        return not any((self.database_url, self.redis_url, self.neo4j_url, self.s3_endpoint_url))
+
+    def jwt_secret(self) -> str:
+        """The signing secret: REELS_SECRET_KEY, or one generated once and kept in the data dir.
+
+        A shared secret is required as soon as any service is configured: several API
+        processes must verify each other's tokens.
+        """
+        if self.secret_key:
+            if len(self.secret_key) < 32:
+                raise ConfigError("REELS_SECRET_KEY must be at least 32 characters")
+            return self.secret_key
+        if not self.embedded:
+            raise ConfigError("REELS_SECRET_KEY is required when any outside service is configured")
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def validate_services(self) -> None:
+        """Fail early, naming the variable, on a half-configured service."""
+        _ = self.resolved_database_url
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REELS_REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
+        if self.neo4j_url and not self.neo4j_url.startswith(("bolt://", "neo4j://", "bolt+s://", "neo4j+s://")):
+            raise ConfigError(f"REELS_NEO4J_URL must be a bolt:// or neo4j:// URL, got {self.neo4j_url!r}")
+        if self.s3_endpoint_url and not self.s3_bucket:
+            raise ConfigError("REELS_S3_BUCKET is required when REELS_S3_ENDPOINT_URL is set")
+        if self.s3_bucket and not self.s3_endpoint_url:
+            raise ConfigError("REELS_S3_ENDPOINT_URL is required when REELS_S3_BUCKET is set")
+        self.jwt_secret()

@@ -1,0 +1,90 @@
+"""Migrations: run on SQLite and PostgreSQL, are idempotent, match the models, and an
+unmigrated database is refused with a message saying what to do."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from reels.db import NotMigratedError, check_migrated, create_engine
+from reels.domain.models import Base
+from reels.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reels_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reels.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+async def _differences(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+def _migrate_twice_and_compare(env: dict[str, str], url: str) -> None:
+    for _ in range(2):  # idempotent: the second run changes nothing and succeeds
+        result = reels_cli("migrate", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "up to date" in result.stdout
+    asyncio.run(check_migrated(url))
+    assert asyncio.run(_differences(url)) == []
+
+
+def test_sqlite_migrates_idempotently_and_matches_the_models(tmp_path: Path) -> None:
+    env = {"REELS_DATA_DIR": str(tmp_path)}
+    _migrate_twice_and_compare(env, Settings(data_dir=tmp_path).resolved_database_url)
+
+
+@pytest.mark.services
+def test_postgresql_migrates_idempotently_and_matches_the_models(postgres_server_url: str) -> None:
+    env = {"REELS_DATABASE_URL": postgres_server_url, "REELS_SECRET_KEY": "x" * 40}
+    url = Settings(database_url=postgres_server_url).resolved_database_url
+    _migrate_twice_and_compare(env, url)
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = reels_cli("serve", "--port", "1", env={"REELS_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 1
+    assert "run `reels migrate`" in result.stderr
+    with pytest.raises(NotMigratedError):
+        asyncio.run(check_migrated(Settings(data_dir=tmp_path).resolved_database_url))
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"REELS_DATABASE_URL": "mysql://root@localhost/x"}, "REELS_DATABASE_URL"),
+        ({"REELS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "REELS_S3_BUCKET"),
+        ({"REELS_REDIS_URL": "http://nope", "REELS_SECRET_KEY": "x" * 40}, "REELS_REDIS_URL"),
+        ({"REELS_REDIS_URL": "redis://127.0.0.1:9"}, "REELS_SECRET_KEY"),
+    ],
+)
+def test_a_wrong_setting_is_a_clear_error_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], variable: str
+) -> None:
+    result = reels_cli("migrate", env={"REELS_DATA_DIR": str(tmp_path), **env})
+    assert result.returncode == 2
+    assert variable in result.stderr and "Traceback" not in result.stderr
