@@ -1,0 +1,1 @@
+"""Ports: one small interface per outside system, each with an embedded and a production adapter."""

@@ -1,0 +1,195 @@
+"""KeyValue contract: the in-process and Redis adapters behave the same."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from reels.ports.kv import KeyValue, MemoryKeyValue, RedisKeyValue, WrongTypeError
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def kv(request: pytest.FixtureRequest) -> AsyncIterator[KeyValue]:
+    store: KeyValue
+    if request.param == "memory":
+        store = MemoryKeyValue()
+    else:
+        store = RedisKeyValue.from_url(request.getfixturevalue("redis_url"))
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def key() -> Callable[[str], str]:
+    """Fresh key names: tests share one Redis."""
+    prefix = uuid.uuid4().hex
+
+    def make(name: str) -> str:
+        return f"{prefix}:{name}"
+
+    return make
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_strings(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.get(key("a")) is None
+    assert await kv.set(key("a"), "1") is True
+    assert await kv.set(key("b"), "2") is True
+    assert await kv.get(key("a")) == "1"
+    assert await kv.get_many([key("a"), key("missing"), key("b")]) == ["1", None, "2"]
+    assert await kv.get_many([]) == []
+    assert await kv.delete(key("a"), key("missing"), key("b")) == 2
+    assert await kv.get_many([key("a"), key("b")]) == [None, None]
+
+
+async def test_set_only_if_absent_is_a_lock(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.set(key("lock"), "worker-1", ttl_s=30, only_if_absent=True) is True
+    assert await kv.set(key("lock"), "worker-2", ttl_s=30, only_if_absent=True) is False
+    assert await kv.get(key("lock")) == "worker-1"
+    await kv.delete(key("lock"))
+    assert await kv.set(key("lock"), "worker-2", only_if_absent=True) is True
+
+
+async def test_ttl_expires_and_plain_set_clears_it(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.set(key("short"), "x", ttl_s=0.05)
+    await kv.set(key("long"), "y", ttl_s=60)
+    await kv.set(key("cleared"), "z", ttl_s=0.05)
+    await kv.set(key("cleared"), "z")  # a SET without ttl_s drops the TTL
+    await eventually(lambda: _is_none(kv.get(key("short"))))
+    assert await kv.get(key("long")) == "y"
+    assert await kv.get(key("cleared")) == "z"
+    # An expired key is absent for set-if-absent too (view de-duplication relies on it).
+    assert await kv.set(key("short"), "again", only_if_absent=True) is True
+
+
+async def _is_none(value: Awaitable[object]) -> bool:
+    return await value is None
+
+
+async def test_counter_with_window(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.incr(key("n")) == 1
+    assert await kv.incr(key("n"), 5) == 6
+    assert await kv.incr(key("n"), -2) == 4
+    assert await kv.incr(key("w"), ttl_s=0.1) == 1
+    assert await kv.incr(key("w"), ttl_s=0.1) == 2
+    await eventually(lambda: _is_none(kv.get(key("w"))))
+    assert await kv.incr(key("w"), ttl_s=60) == 1
+    assert await kv.get(key("n")) == "4"
+
+
+async def test_hashes(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.hash_get_all(key("h")) == {}
+    await kv.hash_set(key("h"), {"likes": "1", "views": "10"})
+    await kv.hash_set(key("h"), {"views": "11"})
+    assert await kv.hash_incr(key("h"), "likes", 2) == 3
+    assert await kv.hash_incr(key("h"), "shares", 1) == 1
+    assert await kv.hash_get_all(key("h")) == {"likes": "3", "views": "11", "shares": "1"}
+    await kv.hash_set(key("other"), {"a": "b"})
+    assert await kv.hash_get_all_many([key("h"), key("none"), key("other")]) == [
+        {"likes": "3", "views": "11", "shares": "1"},
+        {},
+        {"a": "b"},
+    ]
+    await kv.hash_set(key("cached"), {"a": "1"}, ttl_s=0.05)
+    await eventually(lambda: _is_empty(kv.hash_get_all(key("cached"))))
+
+
+async def _is_empty(value: Awaitable[dict[str, str]]) -> bool:
+    return not await value
+
+
+async def test_sorted_sets(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.zadd(key("z"), {"a": 1.0, "b": 3.0, "c": 2.0, "d": 2.0})
+    assert await kv.zincr(key("z"), "a", 2.5) == 3.5
+    assert await kv.zrange_desc(key("z"), 0, -1) == [("a", 3.5), ("b", 3.0), ("d", 2.0), ("c", 2.0)]
+    assert await kv.zrange_desc(key("z"), 1, 2) == [("b", 3.0), ("d", 2.0)]
+    assert await kv.zrange_desc(key("z"), -2, -1) == [("d", 2.0), ("c", 2.0)]
+    assert await kv.zrange_desc(key("z"), 3, 10) == [("c", 2.0)]
+    assert await kv.zrange_desc(key("z"), 5, 10) == []
+    assert await kv.zrem(key("z"), "a", "missing") == 1
+    assert await kv.zrange_desc(key("z"), 0, 0) == [("b", 3.0)]
+    assert await kv.zrange_desc(key("missing"), 0, -1) == []
+    assert await kv.zincr(key("fresh"), "m", 1) == 1.0
+
+
+async def test_token_bucket_allows_burst_then_limits(kv: KeyValue, key: Callable[[str], str]) -> None:
+    rate = 20.0
+    results = [await kv.take_token(key("bucket"), rate_per_s=rate, burst=3) for _ in range(3)]
+    assert results == [(True, 0.0)] * 3
+    allowed, retry_after = await kv.take_token(key("bucket"), rate_per_s=rate, burst=3)
+    assert allowed is False
+    assert 0 < retry_after <= 1 / rate + 1e-6
+    await asyncio.sleep(retry_after)
+    await eventually(lambda: _allowed(kv.take_token(key("bucket"), rate_per_s=rate, burst=3)))
+
+
+async def _allowed(result: Awaitable[tuple[bool, float]]) -> bool:
+    return (await result)[0]
+
+
+async def test_token_bucket_is_atomic_under_concurrency(kv: KeyValue, key: Callable[[str], str]) -> None:
+    results = await asyncio.gather(*(kv.take_token(key("shared"), rate_per_s=0.001, burst=10) for _ in range(40)))
+    assert sum(allowed for allowed, _ in results) == 10
+
+
+async def test_expire(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.expire(key("missing"), 1) is False
+    await kv.set(key("k"), "v")
+    assert await kv.expire(key("k"), 0.05) is True
+    await eventually(lambda: _is_none(kv.get(key("k"))))
+
+
+async def test_wrong_type(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.hash_set(key("h"), {"a": "1"})
+    with pytest.raises(Exception) as error:  # WrongTypeError in memory, ResponseError from Redis
+        await kv.zincr(key("h"), "m", 1)
+    assert "WRONGTYPE" in str(error.value) or isinstance(error.value, WrongTypeError)
+
+
+async def test_ping(kv: KeyValue) -> None:
+    await kv.ping()
+
+
+# --- in-process adapter only: exact expiry with an injected clock ----------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_ttl_boundaries_with_a_clock() -> None:
+    clock = FakeClock()
+    kv = MemoryKeyValue(clock=clock)
+    await kv.set("k", "v", ttl_s=10)
+    assert await kv.incr("window", ttl_s=5) == 1
+    clock.now += 4.999
+    assert await kv.get("k") == "v"
+    assert await kv.incr("window", ttl_s=5) == 2  # a running window is not extended
+    clock.now += 0.001
+    assert await kv.get("window") is None
+    clock.now += 5
+    assert await kv.get("k") is None
+
+
+async def test_memory_forgets_expired_keys_nobody_reads() -> None:
+    clock = FakeClock()
+    kv = MemoryKeyValue(clock=clock)
+    for n in range(100):
+        await kv.set(f"seen:{n}", "1", ttl_s=1, only_if_absent=True)
+    clock.now += 2
+    await kv.set("other", "1")
+    assert kv._data.keys() == {"other"}
