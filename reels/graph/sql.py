@@ -1,0 +1,243 @@
+"""The follow graph in the relational store (SQLite or PostgreSQL): the embedded default.
+
+Timestamps are written at millisecond precision so that (created_at, user id) keyset cursors,
+which carry milliseconds, compare exactly. On PostgreSQL, `follow` and `block` lock the two
+users' rows first (follow: FOR KEY SHARE, which its foreign-key check takes anyway; block:
+FOR UPDATE), so a follow racing a block either lands before it and is removed, or sees it and
+is refused. SQLite runs one writer at a time and each of these transactions writes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import BigInteger, ColumnElement, DateTime, and_, delete, exists, func, literal, or_, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from reels.domain.models import Block, Follow, Mute, User
+from reels.graph.port import (
+    Cursor,
+    Edge,
+    FollowResult,
+    Page,
+    Suggestion,
+    check_not_self,
+    check_page_size,
+    now_ms,
+    page_of,
+)
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _datetime(ms: int) -> datetime:
+    return _UNIX_EPOCH + timedelta(milliseconds=ms)
+
+
+def _ms(value: datetime) -> int:
+    # SQLite hands back naive datetimes; they were written in UTC.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _UNIX_EPOCH) // timedelta(milliseconds=1)
+
+
+def _blocked_between(a: int, b: int | ColumnElement[int]) -> ColumnElement[bool]:
+    return or_(
+        and_(Block.blocker_id == a, Block.blocked_id == b),
+        and_(Block.blocker_id == b, Block.blocked_id == a),
+    )
+
+
+def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can say ON CONFLICT DO NOTHING in the session's dialect."""
+    return _INSERTS[session.get_bind().dialect.name](model)
+
+
+async def _lock_users(session: AsyncSession, users: Sequence[int], *, exclusive: bool) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    rows = select(User.id).where(User.id.in_(users)).order_by(User.id)  # one lock order: no deadlocks
+    await session.execute(rows.with_for_update() if exclusive else rows.with_for_update(read=True, key_share=True))
+
+
+class SqlFollowGraph:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = session_factory
+
+    async def follow(self, follower: int, followee: int) -> FollowResult:
+        if follower == followee:
+            return FollowResult.SELF
+        async with self._sessions.begin() as session:
+            await _lock_users(session, (follower, followee), exclusive=False)
+            row = select(
+                literal(follower, BigInteger),
+                literal(followee, BigInteger),
+                literal(_datetime(now_ms()), DateTime(timezone=True)),
+            ).where(~exists().where(_blocked_between(follower, followee)))
+            inserted = await session.execute(
+                _insert(session, Follow)
+                .from_select([Follow.follower_id, Follow.followee_id, Follow.created_at], row)
+                .on_conflict_do_nothing()
+            )
+            if inserted.rowcount == 1:
+                return FollowResult.CREATED
+            blocked = await session.scalar(select(exists().where(_blocked_between(follower, followee))))
+            return FollowResult.BLOCKED if blocked else FollowResult.ALREADY
+
+    async def unfollow(self, follower: int, followee: int) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(Follow).where(Follow.follower_id == follower, Follow.followee_id == followee)
+            )
+            return result.rowcount > 0
+
+    async def followers(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        return await self._page(Follow.followee_id, Follow.follower_id, user, first, after)
+
+    async def following(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        return await self._page(Follow.follower_id, Follow.followee_id, user, first, after)
+
+    async def _page(
+        self,
+        this_side: InstrumentedAttribute[int],
+        other_side: InstrumentedAttribute[int],
+        user: int,
+        first: int,
+        after: Cursor | None,
+    ) -> Page:
+        check_page_size(first)
+        query = select(other_side, Follow.created_at).where(this_side == user)
+        if after is not None:
+            query = query.where(tuple_(Follow.created_at, other_side) < tuple_(_datetime(after[0]), after[1]))
+        query = query.order_by(Follow.created_at.desc(), other_side.desc()).limit(first + 1)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return page_of([Edge(user_id, _ms(at)) for user_id, at in rows], first)
+
+    async def follow_counts(self, users: Sequence[int]) -> dict[int, tuple[int, int]]:
+        if not users:
+            return {}
+        followers = (
+            select(Follow.followee_id.label("user_id"), literal(0).label("side"), func.count().label("n"))
+            .where(Follow.followee_id.in_(users))
+            .group_by(Follow.followee_id)
+        )
+        following = (
+            select(Follow.follower_id.label("user_id"), literal(1).label("side"), func.count().label("n"))
+            .where(Follow.follower_id.in_(users))
+            .group_by(Follow.follower_id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(followers.union_all(following))).all()
+        counts = {user: [0, 0] for user in users}
+        for user, side, n in rows:
+            counts[user][side] = n
+        return {user: (n_followers, n_following) for user, (n_followers, n_following) in counts.items()}
+
+    async def which_followed(self, follower: int, candidates: Sequence[int]) -> set[int]:
+        if not candidates:
+            return set()
+        query = select(Follow.followee_id).where(Follow.follower_id == follower, Follow.followee_id.in_(candidates))
+        async with self._sessions() as session:
+            return set((await session.scalars(query)).all())
+
+    async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
+        query = (
+            select(Follow.followee_id)
+            .where(Follow.follower_id == user)
+            .order_by(Follow.created_at.desc(), Follow.followee_id.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
+
+    async def block(self, blocker: int, blocked: int) -> None:
+        check_not_self(blocker, blocked, "block")
+        async with self._sessions.begin() as session:
+            await _lock_users(session, (blocker, blocked), exclusive=True)
+            await session.execute(
+                _insert(session, Block)
+                .values(blocker_id=blocker, blocked_id=blocked, created_at=_datetime(now_ms()))
+                .on_conflict_do_nothing()
+            )
+            await session.execute(
+                delete(Follow).where(
+                    or_(
+                        and_(Follow.follower_id == blocker, Follow.followee_id == blocked),
+                        and_(Follow.follower_id == blocked, Follow.followee_id == blocker),
+                    )
+                )
+            )
+
+    async def unblock(self, blocker: int, blocked: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(Block).where(Block.blocker_id == blocker, Block.blocked_id == blocked))
+
+    async def blocked_either_way(self, user: int, others: Sequence[int]) -> set[int]:
+        if not others:
+            return set()
+        query = (
+            select(Block.blocked_id)
+            .where(Block.blocker_id == user, Block.blocked_id.in_(others))
+            .union(select(Block.blocker_id).where(Block.blocked_id == user, Block.blocker_id.in_(others)))
+        )
+        async with self._sessions() as session:
+            return set((await session.scalars(query)).all())
+
+    async def blocked_ids(self, user: int) -> set[int]:
+        query = (
+            select(Block.blocked_id)
+            .where(Block.blocker_id == user)
+            .union(select(Block.blocker_id).where(Block.blocked_id == user))
+        )
+        async with self._sessions() as session:
+            return set((await session.scalars(query)).all())
+
+    async def mute(self, muter: int, muted: int) -> None:
+        check_not_self(muter, muted, "mute")
+        async with self._sessions.begin() as session:
+            await session.execute(
+                _insert(session, Mute)
+                .values(muter_id=muter, muted_id=muted, created_at=_datetime(now_ms()))
+                .on_conflict_do_nothing()
+            )
+
+    async def unmute(self, muter: int, muted: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(Mute).where(Mute.muter_id == muter, Mute.muted_id == muted))
+
+    async def muted_ids(self, muter: int) -> set[int]:
+        async with self._sessions() as session:
+            return set((await session.scalars(select(Mute.muted_id).where(Mute.muter_id == muter))).all())
+
+    async def suggestions(self, user: int, *, limit: int = 20) -> list[Suggestion]:
+        first_hop, second_hop, already = aliased(Follow), aliased(Follow), aliased(Follow)
+        candidate = second_hop.followee_id
+        paths = func.count().label("paths")
+        query = (
+            select(candidate, paths)
+            .join(first_hop, first_hop.followee_id == second_hop.follower_id)
+            .where(
+                first_hop.follower_id == user,
+                candidate != user,
+                ~exists().where(already.follower_id == user, already.followee_id == candidate),
+                ~exists().where(_blocked_between(user, candidate)),
+            )
+            .group_by(candidate)
+            .order_by(paths.desc(), candidate)
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [Suggestion(user_id, n) for user_id, n in rows]
+
+    async def ping(self) -> None:
+        async with self._sessions() as session:
+            await session.execute(select(literal(1)))
+
+    async def close(self) -> None:
+        """Nothing to release: the engine belongs to whoever made the session factory."""
