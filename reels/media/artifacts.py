@@ -1,0 +1,88 @@
+"""The small outputs beside the ladder: thumbnail, muted preview and the upload's own sound.
+
+All three come from one FFmpeg process reading the source three times (a seek to the middle
+for the thumbnail, the first seconds for the preview, the audio packets for the sound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from reels.media.ladder import output_fps, scaled_size
+from reels.media.probe import UNTRUSTED_INPUT_OPTIONS, ProbeFacts
+from reels.media.runner import ffmpeg_command, run_ffmpeg
+
+THUMBNAIL = "thumb.jpg"
+PREVIEW = "preview.mp4"
+AUDIO = "audio.m4a"
+THUMBNAIL_SHORT_SIDE = 720
+# The `thumbnail` filter picks the most typical frame of this window after the middle.
+THUMBNAIL_WINDOW_S = 2.0
+THUMBNAIL_JPEG_QUALITY = 3  # FFmpeg's -q:v scale, 2 (best) to 31
+PREVIEW_S = 3.0
+PREVIEW_SHORT_SIDE = 360
+PREVIEW_CRF = 28
+AUDIO_BITRATE = 128_000
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Paths relative to the output directory."""
+
+    thumbnail_path: str
+    preview_path: str
+    audio_path: str | None
+
+
+def artifacts_command(source: Path, out_dir: Path, facts: ProbeFacts, *, extract_audio: bool) -> list[str]:
+    """The FFmpeg argv writing the thumbnail, the preview and (with `extract_audio`) the sound."""
+    out_dir = out_dir.resolve()
+    url = f"file:{source.resolve()}"
+    fps = output_fps(facts.fps)
+
+    middle = ffmpeg.input(url, ss=f"{facts.duration_s / 2:.3f}", t=THUMBNAIL_WINDOW_S, **UNTRUSTED_INPUT_OPTIONS)
+    # Scaling before `thumbnail` keeps its frame buffer small even for 4K sources.
+    frame = (
+        middle["V:0"]
+        .filter("fps", fps=str(fps))
+        .filter("scale", *scaled_size(facts.width, facts.height, THUMBNAIL_SHORT_SIDE))
+        .filter("thumbnail", n=max(1, round(THUMBNAIL_WINDOW_S * fps)))
+    )
+    outputs = [ffmpeg.output(frame, str(out_dir / THUMBNAIL), frames=1, update=1, **{"q:v": THUMBNAIL_JPEG_QUALITY})]
+
+    opening = ffmpeg.input(url, t=PREVIEW_S, **UNTRUSTED_INPUT_OPTIONS)
+    preview = (
+        opening["V:0"]
+        .filter("fps", fps=str(fps))
+        .filter("scale", *scaled_size(facts.width, facts.height, PREVIEW_SHORT_SIDE))
+        .filter("format", "yuv420p")
+    )
+    outputs.append(
+        ffmpeg.output(
+            preview,
+            str(out_dir / PREVIEW),
+            an=None,
+            movflags="+faststart",
+            preset="veryfast",
+            crf=PREVIEW_CRF,
+            **{"c:v": "libx264", "profile:v": "high"},
+        )
+    )
+
+    if extract_audio:
+        # AAC is kept as uploaded (no generation loss); anything else becomes AAC.
+        codec = {"c:a": "copy"} if facts.audio_codec == "aac" else {"c:a": "aac", "b:a": AUDIO_BITRATE}
+        sound = ffmpeg.input(url, **UNTRUSTED_INPUT_OPTIONS)["a:0"]
+        outputs.append(ffmpeg.output(sound, str(out_dir / AUDIO), vn=None, movflags="+faststart", **codec))
+    return ffmpeg_command(ffmpeg.merge_outputs(*outputs))
+
+
+async def make_artifacts(source: Path, out_dir: Path, facts: ProbeFacts, *, timeout_s: float, extract_audio: bool) -> Artifacts:
+    """Write the thumbnail, the preview and (with `extract_audio`) `audio.m4a` into `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    argv = artifacts_command(source, out_dir, facts, extract_audio=extract_audio)
+    await run_ffmpeg(argv, timeout_s=timeout_s, what="thumbnail, preview and audio extraction")
+    return Artifacts(THUMBNAIL, PREVIEW, AUDIO if extract_audio else None)

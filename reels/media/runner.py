@@ -1,0 +1,108 @@
+"""Locating FFmpeg and running it (or the probe) as a niced, time-limited child process.
+
+Children run in their own session so a timeout or a cancelled job kills the whole process
+group, and at a low CPU priority so transcodes never starve the API sharing the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import imageio_ffmpeg
+
+from reels.media.errors import TranscodeError
+
+NICENESS = 10
+# Global options first on every FFmpeg command line: errors only, so stderr is the error message.
+FFMPEG_GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
+STDERR_TAIL_LINES = 12
+STREAM_LINE_LIMIT = 1024 * 1024
+
+
+def ffmpeg_binary() -> str:
+    """`FFMPEG_BINARY` when set, else the static build shipped in the imageio-ffmpeg wheel."""
+    return os.environ.get("FFMPEG_BINARY") or imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_command(spec: object) -> list[str]:
+    """Compile an ffmpeg-python output spec into an argv for `run_ffmpeg`."""
+    return spec.compile(cmd=[ffmpeg_binary(), *FFMPEG_GLOBAL_ARGS], overwrite_output=True)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: bytes
+    stderr_tail: str
+
+
+async def run_child(argv: Sequence[str], *, timeout_s: float, what: str, capture_stdout: bool = False) -> Finished:
+    """Run `argv` niced in a new session; kill its process group on timeout or cancellation.
+
+    Raises `TranscodeError` on timeout or when the program cannot be started; a non-zero exit
+    is returned, not raised, so callers can tell crashes from errors.
+    """
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE if capture_stdout else asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            limit=STREAM_LINE_LIMIT,
+        )
+    except OSError as exc:
+        raise TranscodeError(f"cannot start {what} ({argv[0]}): {exc}") from exc
+    _lower_priority(proc.pid)
+    tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+
+    async def drain_stderr() -> None:
+        assert proc.stderr is not None
+        async for line in proc.stderr:
+            tail.append(line.decode(errors="replace").rstrip())
+
+    async def read_stdout() -> bytes:
+        return await proc.stdout.read() if proc.stdout is not None else b""
+
+    try:
+        async with asyncio.timeout(timeout_s):
+            stdout, _ = await asyncio.gather(read_stdout(), drain_stderr())
+            returncode = await proc.wait()
+    except TimeoutError:
+        await _kill_group(proc)
+        raise TranscodeError(f"{what} took longer than {timeout_s:g} s and was stopped") from None
+    except BaseException:
+        await _kill_group(proc)
+        raise
+    return Finished(returncode, stdout, "\n".join(tail))
+
+
+async def run_ffmpeg(argv: Sequence[str], *, timeout_s: float, what: str) -> None:
+    """Run an FFmpeg argv; raise `TranscodeError` carrying FFmpeg's own error lines on failure."""
+    finished = await run_child(argv, timeout_s=timeout_s, what=what)
+    if finished.returncode != 0:
+        detail = finished.stderr_tail or "no error output"
+        raise TranscodeError(f"{what} failed (FFmpeg exit status {finished.returncode}): {detail}")
+
+
+def _lower_priority(pid: int) -> None:
+    # PRIO_PGRP reaches every thread of the group on Linux (PRIO_PROCESS only the main thread);
+    # threads FFmpeg starts later inherit the value.
+    try:
+        target = max(NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
+        os.setpriority(os.PRIO_PGRP, pid, target)
+    except ProcessLookupError:
+        pass
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    await proc.wait()

@@ -1,0 +1,78 @@
+"""Running FFmpeg: binary selection, readable errors, low priority, and killing on timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import imageio_ffmpeg
+import pytest
+
+from reels.media import TranscodeError
+from reels.media.runner import NICENESS, ffmpeg_binary, run_ffmpeg
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:  # exited while we looked
+                continue
+    return pids
+
+
+def test_the_binary_comes_from_ffmpeg_binary_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FFMPEG_BINARY", "/opt/ffmpeg/bin/ffmpeg")
+    assert ffmpeg_binary() == "/opt/ffmpeg/bin/ffmpeg"
+
+    monkeypatch.delenv("FFMPEG_BINARY")
+    assert ffmpeg_binary() == imageio_ffmpeg.get_ffmpeg_exe()
+
+
+async def test_a_missing_binary_is_a_transcode_error(tmp_path: Path) -> None:
+    with pytest.raises(TranscodeError, match="cannot start"):
+        await run_ffmpeg([str(tmp_path / "no-ffmpeg"), "-version"], timeout_s=5, what="test run")
+
+
+async def test_ffmpeg_failures_carry_ffmpegs_own_message(tmp_path: Path) -> None:
+    argv = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(tmp_path / "missing.mp4"), "-f", "null", "-"]
+
+    with pytest.raises(TranscodeError, match="No such file or directory"):
+        await run_ffmpeg(argv, timeout_s=10, what="test run")
+
+
+async def test_ffmpeg_runs_niced_in_its_own_group_and_is_killed_on_timeout(tmp_path: Path) -> None:
+    marker = f"reels-timeout-{os.getpid()}-{time.monotonic_ns()}"
+    endless = [ffmpeg_binary(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x64", "-f", "null", marker]
+    run = asyncio.create_task(run_ffmpeg(endless, timeout_s=2, what="endless run"))
+
+    deadline = time.monotonic() + 1.5
+    while not (pids := processes_mentioning(marker)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert len(pids) == 1, "FFmpeg did not start"
+    (pid,) = pids
+    assert os.getpgid(pid) == pid, "FFmpeg should lead its own process group"
+    assert os.getpriority(os.PRIO_PROCESS, pid) >= NICENESS
+
+    with pytest.raises(TranscodeError, match="endless run took longer than 2 s"):
+        await run
+    assert processes_mentioning(marker) == []
+
+
+async def test_a_cancelled_run_kills_ffmpeg(tmp_path: Path) -> None:
+    marker = f"reels-cancel-{os.getpid()}-{time.monotonic_ns()}"
+    endless = [ffmpeg_binary(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=64x64", "-f", "null", marker]
+    run = asyncio.create_task(run_ffmpeg(endless, timeout_s=60, what="endless run"))
+    deadline = time.monotonic() + 5
+    while not processes_mentioning(marker) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert processes_mentioning(marker) == []
