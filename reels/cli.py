@@ -1,0 +1,215 @@
+"""The `reels` command: serve, worker, migrate, create-user, schema, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from reels.settings import ConfigError, Settings
+
+app = typer.Typer(help="Reels: an open short-video platform backend.", no_args_is_help=True, add_completion=False)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        settings.validate_services()
+    except (ConfigError, ValueError) as error:
+        typer.secho(f"configuration error: {error}", fg="red", err=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from reels.db import NotMigratedError, check_migrated
+    from reels.http.app import create_app
+
+    try:
+        asyncio.run(check_migrated(settings.resolved_database_url))
+    except NotMigratedError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    uvicorn.run(create_app(settings), host=host, port=port, ws="websockets-sansio", lifespan="on")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the API (and, on the embedded setup, the background workers in-process)."""
+    _logging()
+    _serve(_settings(), host, port)
+
+
+@app.command()
+def worker() -> None:
+    """Run the background workers only (production: scale them apart from the API)."""
+    _logging()
+    from reels.workers.runner import run_forever
+
+    asyncio.run(run_forever(_settings()))
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema (safe to run again)."""
+    from reels.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    typer.echo("database is up to date")
+
+
+@app.command("create-user")
+def create_user(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="10–200 characters.")],
+    role: Annotated[str, typer.Option(help="user, moderator or admin.")] = "user",
+) -> None:
+    """Create an account: how the first moderators and admins come to be."""
+    from reels.domain import accounts
+    from reels.domain.errors import DomainError
+    from reels.domain.models import Role
+    from reels.platform import Platform
+
+    try:
+        chosen = Role(role.upper())
+    except ValueError:
+        typer.secho("role must be user, moderator or admin", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+    async def create() -> str:
+        platform = await Platform.start(_settings())
+        try:
+            async with platform.sessions() as session:
+                user = await accounts.register(session, username, password, role=chosen)
+            return f"created {user.username} ({user.role.value.lower()})"
+        finally:
+            await platform.close()
+
+    try:
+        typer.echo(asyncio.run(create()))
+    except DomainError as error:
+        typer.secho(error.message, fg="red", err=True)
+        raise typer.Exit(1) from None
+
+
+jobs = typer.Typer(help="Inspect and requeue dead-lettered jobs.", no_args_is_help=True)
+app.add_typer(jobs, name="jobs")
+# How far back `jobs retry` looks for the id (the dead-letter stream keeps 10,000).
+DEAD_LETTER_SEARCH = 10_000
+
+
+def _shared_queue_settings() -> Settings:
+    settings = _settings()
+    if not settings.redis_url:
+        typer.secho(
+            "the embedded work queue lives inside `reels serve` and is not visible to other commands; "
+            "set REELS_REDIS_URL to inspect jobs",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings
+
+
+@jobs.command("dead")
+def jobs_dead(
+    topic: Annotated[str, typer.Option(help="Queue topic.")] = "media",
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
+    """List jobs that failed every attempt."""
+    from reels.ports import queue
+
+    settings = _shared_queue_settings()
+
+    async def listing() -> list:
+        work = queue.from_settings(settings)
+        try:
+            return await work.dead_letters(topic, limit=limit)
+        finally:
+            await work.close()
+
+    letters = asyncio.run(listing())
+    if not letters:
+        typer.echo(f"no dead-lettered {topic} jobs")
+    for letter in letters:
+        typer.echo(
+            f"{letter.id}  {letter.failed_at:%Y-%m-%d %H:%M:%S}  attempts={letter.attempts}  "
+            f"{json.dumps(letter.payload)}  {letter.error}"
+        )
+
+
+@jobs.command("retry")
+def jobs_retry(
+    dead_letter_id: str,
+    topic: Annotated[str, typer.Option(help="Queue topic.")] = "media",
+) -> None:
+    """Queue a dead-lettered job again (its attempts start over; a FAILED reel goes back to UPLOADED)."""
+    from reels.platform import Platform
+    from reels.workers import BEFORE_REQUEUE
+
+    settings = _shared_queue_settings()
+
+    async def requeue() -> bool:
+        platform = await Platform.start(settings)
+        try:
+            letters = await platform.queue.dead_letters(topic, limit=DEAD_LETTER_SEARCH)
+            letter = next((letter for letter in letters if letter.id == dead_letter_id), None)
+            if letter is None:
+                return False
+            # Before queueing: the job must find its reel ready to be processed again.
+            if (prepare := BEFORE_REQUEUE.get(topic)) is not None:
+                await prepare(platform, letter)
+            return await platform.queue.requeue_dead_letter(topic, dead_letter_id)
+        finally:
+            await platform.close()
+
+    if not asyncio.run(requeue()):
+        typer.secho(f"no dead-lettered {topic} job {dead_letter_id}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"queued {dead_letter_id} again")
+
+
+@app.command()
+def schema() -> None:
+    """Print the served GraphQL schema (SDL)."""
+    from reels.schema import build_schema
+
+    sys.stdout.write(build_schema(Settings()).as_str() + "\n")
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate, seed demo users and transcoded reels, then serve the playground."""
+    _logging()
+    from reels.demo import seed
+    from reels.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.resolved_database_url)
+    asyncio.run(seed(settings))
+    typer.secho(
+        f"GraphQL playground: http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/graphql",
+        fg="green",
+    )
+    _serve(settings, host, port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,184 @@
+"""Per-request DataLoaders: every relation a query walks is fetched in one batch per level.
+
+Built fresh for each HTTP request and for each subscription event (a websocket's context lives
+as long as the socket, and cached rows would go stale). Named `<thing>_by_<key>`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from sqlalchemy import and_, false, func, or_, select
+from strawberry.dataloader import DataLoader
+
+from reels.domain import models
+from reels.domain.counts import read_counts
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+if TYPE_CHECKING:
+    from reels.platform import Platform
+
+
+def _in_order(keys: Sequence[K], found: dict[K, V], default: Any = None) -> list[V]:
+    return [found.get(key, default) for key in keys]
+
+
+class Loaders:
+    def __init__(self, platform: Platform, viewer_id: int | None) -> None:
+        self._platform = platform
+        self._viewer_id = viewer_id
+        self.user_by_id = self._rows_by_id(models.User)
+        self.reel_by_id = self._rows_by_id(models.Reel)
+        self.comment_by_id = self._rows_by_id(models.Comment)
+        self.audio_by_id = self._rows_by_id(models.Audio)
+        self.hashtag_by_id = self._rows_by_id(models.Hashtag)
+        self.report_by_id = self._rows_by_id(models.Report)
+        self.hashtags_by_reel: DataLoader[int, list[models.Hashtag]] = DataLoader(self._hashtags_by_reel)
+        self.counts_by_reel: DataLoader[int, dict[str, int]] = DataLoader(
+            lambda reel_ids: read_counts(platform.kv, platform.sessions, reel_ids)
+        )
+        self.follow_counts_by_user: DataLoader[int, tuple[int, int]] = DataLoader(self._follow_counts)
+        self.viewer_follows_user: DataLoader[int, bool] = DataLoader(self._viewer_follows)
+        self.viewer_blocked_either_way: DataLoader[int, bool] = DataLoader(self._viewer_blocked)
+        self.viewer_likes_reel: DataLoader[int, bool] = DataLoader(self._viewer_likes)
+        self.reel_pages_by_creator = child_pages(platform, models.Reel, models.Reel.creator_id, self._reel_visible)
+        self.reel_pages_by_audio = child_pages(platform, models.Reel, models.Reel.audio_id, self._reel_visible)
+        self.reel_pages_by_hashtag = child_pages(
+            platform,
+            models.Reel,
+            models.ReelHashtag.hashtag_id,
+            self._reel_visible,
+            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
+        )
+        self.comment_pages_by_reel = child_pages(
+            platform, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
+        )
+
+    def _reel_visible(self, key: PageKey) -> Any:
+        """SQL for the reels a viewer may list: READY and PUBLIC (or FOLLOWERS when the key says
+        the viewer follows the creator), and the viewer's own in any status."""
+        visibilities = [models.Visibility.PUBLIC]
+        if key.include_followers_only:
+            visibilities.append(models.Visibility.FOLLOWERS)
+        public = and_(models.Reel.status == models.ReelStatus.READY, models.Reel.visibility.in_(visibilities))
+        own = models.Reel.creator_id == self._viewer_id if self._viewer_id is not None else false()
+        return and_(models.Reel.deleted_at.is_(None), or_(public, own))
+
+    def _rows_by_id(self, model: type) -> DataLoader[int, Any]:
+        async def load(ids: Sequence[int]) -> list[Any]:
+            async with self._platform.sessions() as session:
+                rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()
+            return _in_order(ids, {row.id: row for row in rows})
+
+        return DataLoader(load)
+
+    async def _hashtags_by_reel(self, reel_ids: Sequence[int]) -> list[list[models.Hashtag]]:
+        async with self._platform.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(models.ReelHashtag.reel_id, models.Hashtag)
+                    .join(models.Hashtag, models.Hashtag.id == models.ReelHashtag.hashtag_id)
+                    .where(models.ReelHashtag.reel_id.in_(reel_ids))
+                    .order_by(models.Hashtag.name)
+                )
+            ).all()
+        by_reel: dict[int, list[models.Hashtag]] = defaultdict(list)
+        for reel_id, hashtag in rows:
+            by_reel[reel_id].append(hashtag)
+        return [by_reel[reel_id] for reel_id in reel_ids]
+
+    async def _follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
+        counts = await self._platform.graph.follow_counts(list(user_ids))
+        return _in_order(user_ids, counts, (0, 0))
+
+    async def _viewer_follows(self, user_ids: Sequence[int]) -> list[bool]:
+        return await self._viewer_batch(
+            user_ids, lambda viewer: self._platform.graph.which_followed(viewer, list(user_ids))
+        )
+
+    async def _viewer_blocked(self, user_ids: Sequence[int]) -> list[bool]:
+        return await self._viewer_batch(
+            user_ids, lambda viewer: self._platform.graph.blocked_either_way(viewer, list(user_ids))
+        )
+
+    async def _viewer_likes(self, reel_ids: Sequence[int]) -> list[bool]:
+        async def liked(viewer: int) -> Iterable[int]:
+            async with self._platform.sessions() as session:
+                return set(
+                    (
+                        await session.scalars(
+                            select(models.Like.reel_id).where(
+                                models.Like.user_id == viewer, models.Like.reel_id.in_(reel_ids)
+                            )
+                        )
+                    ).all()
+                )
+
+        return await self._viewer_batch(reel_ids, liked)
+
+    async def _viewer_batch(self, keys: Sequence[int], fetch: Callable[[int], Any]) -> list[bool]:
+        if self._viewer_id is None:
+            return [False] * len(keys)
+        hits = await fetch(self._viewer_id)
+        return [key in hits for key in keys]
+
+
+class PageKey(NamedTuple):
+    """One page of a parent's children, newest first: `first + 1` rows are fetched so the
+    caller knows whether there is a next page."""
+
+    parent_id: int
+    first: int
+    after_id: int | None
+    include_followers_only: bool = False
+
+
+def child_pages(
+    platform: Platform,
+    model: Any,
+    parent_column: Any,
+    visible: Callable[[PageKey], Any],
+    *,
+    through: tuple[Any, Any] | None = None,
+) -> DataLoader[PageKey, list[Any]]:
+    """Pages of children for many parents in one query per distinct (first, after) pair, with a
+    window function, so a list of N parents each showing a page costs one query, not N.
+
+    `through` = (link table, join condition) when parent and child meet in a link table.
+    """
+
+    async def load(keys: Sequence[PageKey]) -> list[list[Any]]:
+        found: dict[PageKey, list[Any]] = {}
+        groups: dict[tuple[int, int | None], list[PageKey]] = defaultdict(list)
+        for key in keys:
+            groups[(key.first, key.after_id)].append(key)
+        async with platform.sessions() as session:
+            for (first, after_id), group in groups.items():
+                rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
+                ranked = select(model.id, parent_column.label("parent_id"), rank)
+                if through is not None:
+                    ranked = ranked.join(*through)
+                ranked = ranked.where(or_(*(and_(parent_column == key.parent_id, visible(key)) for key in group)))
+                if after_id is not None:
+                    ranked = ranked.where(model.id < after_id)
+                page = ranked.subquery()
+                rows = (
+                    await session.execute(
+                        select(page.c.parent_id, model)
+                        .join(page, page.c.id == model.id)
+                        .where(page.c.rank <= first + 1)
+                        .order_by(model.id.desc())
+                    )
+                ).all()
+                by_parent: dict[int, list[Any]] = defaultdict(list)
+                for parent_id, row in rows:
+                    by_parent[parent_id].append(row)
+                for key in group:
+                    found[key] = by_parent[key.parent_id]
+        return [found[key] for key in keys]
+
+    return DataLoader(load)

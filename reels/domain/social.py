@@ -1,0 +1,65 @@
+"""Follows, blocks and mutes, on the follow-graph port."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reels.domain.errors import DomainError, invalid, not_found
+from reels.domain.models import User
+from reels.graph.port import FollowGraph, FollowResult
+
+
+async def _target(sessions: async_sessionmaker[AsyncSession], user_id: int | None) -> User:
+    if user_id is None:
+        raise not_found("user", ["input", "userId"])
+    async with sessions() as session:
+        user = await session.get(User, user_id)
+    if user is None:
+        raise not_found("user", ["input", "userId"])
+    return user
+
+
+def _not_self(viewer: User, target: User, verb: str) -> None:
+    if viewer.id == target.id:
+        raise invalid(f"you cannot {verb} yourself", ["input", "userId"])
+
+
+async def follow(
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+) -> tuple[User, bool]:
+    """Follow; returns (target, created). Idempotent; refused for oneself and across a block."""
+    target = await _target(sessions, target_id)
+    _not_self(viewer, target, "follow")
+    result = await graph.follow(viewer.id, target.id)
+    if result == FollowResult.BLOCKED:
+        raise DomainError("FORBIDDEN", "you cannot follow this user", ["input", "userId"])
+    return target, result == FollowResult.CREATED
+
+
+async def unfollow(
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+) -> User:
+    target = await _target(sessions, target_id)
+    _not_self(viewer, target, "unfollow")
+    await graph.unfollow(viewer.id, target.id)
+    return target
+
+
+async def block(
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+) -> User:
+    """Hide each from the other everywhere; existing follows both ways are removed."""
+    target = await _target(sessions, target_id)
+    _not_self(viewer, target, "block")
+    await graph.block(viewer.id, target.id)
+    return target
+
+
+async def mute(
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+) -> User:
+    """Keep the target's reels out of the viewer's feeds; nothing else changes."""
+    target = await _target(sessions, target_id)
+    _not_self(viewer, target, "mute")
+    await graph.mute(viewer.id, target.id)
+    return target

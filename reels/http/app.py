@@ -1,0 +1,68 @@
+"""The Starlette application: /graphql, /healthz, /metrics and (embedded) the media routes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from reels.http.graphql import GraphQLApp, RateLimited
+from reels.http.media_routes import media_routes
+from reels.metrics import QUEUE_DEPTH
+from reels.platform import Platform
+from reels.schema import build_schema
+from reels.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Topics and consumer groups whose backlog /metrics reports.
+QUEUE_GROUPS = {"media": "media-workers", "engagement": "aggregator", "fanout": "fanout-workers"}
+
+
+async def healthz(request: Request) -> Response:
+    checks = await request.app.state.platform.health()
+    down = sorted(name for name, state in checks.items() if state != "ok")
+    body = {"status": "down" if down else "ok", "down": down, "checks": checks}
+    return JSONResponse(body, status_code=503 if down else 200)
+
+
+async def metrics(request: Request) -> Response:
+    queue = request.app.state.platform.queue
+    for topic, group in QUEUE_GROUPS.items():
+        QUEUE_DEPTH.labels(topic, group).set(await queue.depth(topic, group))
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starlette:
+    """The API. `run_workers` (default: on for the embedded setup) also runs the background
+    workers in this process, so one command is a whole platform."""
+    schema = build_schema(settings)
+    graphql = RateLimited(GraphQLApp(schema, settings))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        platform = await Platform.start(settings)
+        app.state.platform = platform
+        if run_workers if run_workers is not None else settings.embedded:
+            from reels.workers import start_workers
+
+            start_workers(platform)
+        try:
+            yield
+        finally:
+            await platform.close()
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        *media_routes(),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

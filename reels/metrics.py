@@ -1,0 +1,49 @@
+"""Prometheus metrics, served at /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import Counter, Gauge, Histogram
+from strawberry.extensions import SchemaExtension
+
+GRAPHQL_REQUESTS = Counter(
+    "reels_graphql_requests_total", "GraphQL operations by name, type and outcome", ["operation", "type", "outcome"]
+)
+GRAPHQL_LATENCY = Histogram(
+    "reels_graphql_request_seconds",
+    "GraphQL operation latency",
+    ["operation", "type"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+REPLICATION_LAG = Histogram(
+    "reels_replication_lag_seconds",
+    "From a reel turning READY until its media are in every replica store",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+AGGREGATOR_EVENTS = Counter("reels_aggregator_events_total", "Engagement events applied to counts")
+AGGREGATOR_FLUSH_SECONDS = Histogram(
+    "reels_aggregator_flush_seconds",
+    "Time of one aggregator flush (one transaction)",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+QUEUE_DEPTH = Gauge("reels_queue_depth", "Messages not yet acknowledged, per topic and group", ["topic", "group"])
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times every operation by its name (anonymous ones as "-")."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        name = context.operation_name or "-"
+        try:
+            kind = context.operation_type.value
+        except RuntimeError:  # unparsable document
+            kind = "invalid"
+        result = context.result
+        outcome = "error" if context.pre_execution_errors or (result is not None and result.errors) else "ok"
+        GRAPHQL_REQUESTS.labels(name, kind, outcome).inc()
+        GRAPHQL_LATENCY.labels(name, kind).observe(time.perf_counter() - started)

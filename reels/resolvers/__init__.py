@@ -1,0 +1,1 @@
+"""Thin resolvers: parse GraphQL arguments, call the domain, map results to schema types."""

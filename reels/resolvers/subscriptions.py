@@ -1,0 +1,70 @@
+"""Subscription resolvers. Each event is authorized again, with fresh loaders: a reel that
+turned invisible to the subscriber (blocked, deleted, made private) ends the stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from reels.domain.models import Notification as NotificationRow
+from reels.domain.models import ReelStatus
+from reels.resolvers.reels import visible_reel
+from reels.schema.context import Context
+from reels.schema.globalid import db_id_of
+from reels.schema.types import Notification, Reel, ReelCounts
+from reels.subscriptions import channels
+
+FINAL_STATUSES = {ReelStatus.READY, ReelStatus.FAILED, ReelStatus.BLOCKED}
+
+
+async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[int, Reel]:
+    db_id = db_id_of(reel_id, "Reel")
+    reel = await visible_reel(info, db_id)
+    if db_id is None or reel is None:
+        raise GraphQLError("reel not found", extensions={"code": "NOT_FOUND"})
+    return db_id, reel
+
+
+async def reel_counts(info: Info[Context, None], reel_id: str) -> AsyncGenerator[ReelCounts, None]:
+    db_id, _ = await _visible_or_error(info, reel_id)
+    async with info.context.platform.pubsub.subscribe(channels.reel_counts(db_id)) as messages:
+        async for message in messages:
+            info.context.reset_loaders()
+            if await visible_reel(info, db_id) is None:
+                return
+            yield ReelCounts.from_counts(db_id, channels.decode(message))
+
+
+async def reel_status(info: Info[Context, None], reel_id: str) -> AsyncGenerator[Reel, None]:
+    db_id, _ = await _visible_or_error(info, reel_id)
+    async with info.context.platform.pubsub.subscribe(channels.reel_status(db_id)) as messages:
+        # Read again now that the subscription is live: a change between the first read and
+        # the subscribe would otherwise be missed, and a reel already final never changes.
+        info.context.reset_loaders()
+        reel = await visible_reel(info, db_id)
+        if reel is None:
+            return
+        if reel.status in FINAL_STATUSES:  # nothing more will change: say where it stands and end
+            yield reel
+            return
+        async for _ in messages:
+            info.context.reset_loaders()
+            current = await visible_reel(info, db_id)
+            if current is None:
+                return
+            yield current
+            if current.status in FINAL_STATUSES:
+                return
+
+
+async def notifications(info: Info[Context, None]) -> AsyncGenerator[Notification, None]:
+    viewer = info.context.require_viewer()
+    async with info.context.platform.pubsub.subscribe(channels.notifications(viewer.id)) as messages:
+        async for message in messages:
+            info.context.reset_loaders()
+            async with info.context.platform.sessions() as session:
+                row = await session.get(NotificationRow, channels.decode(message)["id"])
+            if row is not None and not await info.context.loaders.viewer_blocked_either_way.load(row.actor_id or 0):
+                yield Notification.from_row(row)

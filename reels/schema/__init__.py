@@ -1,0 +1,34 @@
+"""The GraphQL schema: types, roots and the limits every request runs under."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from reels.metrics import OperationMetrics
+from reels.schema.errors import MaskUnexpectedErrors
+from reels.schema.limits import QueryCostLimiter
+from reels.schema.mutation import Mutation
+from reels.schema.query import Query
+from reels.schema.subscription import Subscription
+from reels.schema.types import Audio, Comment, Hashtag, Reel, Report, User
+from reels.settings import Settings
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    # Extensions are factories: strawberry builds a fresh instance per operation, so no state
+    # leaks between requests.
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=[User, Reel, Comment, Hashtag, Audio, Report],
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
+            MaskUnexpectedErrors,
+            OperationMetrics,
+        ],
+    )

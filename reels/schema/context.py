@@ -1,0 +1,46 @@
+"""The per-request (or per-socket) GraphQL context."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from graphql import GraphQLError
+
+from reels.dataloaders import Loaders
+from reels.domain.accounts import can_moderate
+from reels.domain.models import User
+
+if TYPE_CHECKING:
+    from reels.platform import Platform
+
+
+@dataclass
+class Context:
+    platform: Platform
+    viewer: User | None
+    request: Any = None
+    response: Any = None
+    # Filled by strawberry from the websocket `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset_loaders()
+
+    def reset_loaders(self) -> None:
+        """Fresh loaders: per HTTP request, and per subscription event on a long-lived socket."""
+        self.loaders = Loaders(self.platform, self.viewer.id if self.viewer else None)
+
+    def require_viewer(self) -> User:
+        if self.viewer is None:
+            raise GraphQLError("authentication required: send a token", extensions={"code": "UNAUTHENTICATED"})
+        return self.viewer
+
+    def require_moderator(self) -> User:
+        viewer = self.require_viewer()
+        if not can_moderate(viewer):
+            raise GraphQLError("moderators and admins only", extensions={"code": "FORBIDDEN"})
+        return viewer

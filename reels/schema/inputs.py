@@ -1,0 +1,121 @@
+"""GraphQL input types, named as in the contract."""
+
+from __future__ import annotations
+
+import strawberry
+
+from reels.schema import enums
+
+
+@strawberry.input(description="What the client knows about where it plays; the feed adapts renditions and picks to it.")
+class FeedContext:
+    network: enums.NetworkType | None = None
+    device: enums.DeviceClass | None = None
+    region: str | None = strawberry.field(
+        default=None, description="ISO 3166-1 alpha-2, e.g. IN; used for regional trending."
+    )
+
+
+@strawberry.input
+class RegisterInput:
+    username: str
+    password: str
+    display_name: str | None = None
+
+
+@strawberry.input
+class LoginInput:
+    username: str
+    password: str
+
+
+@strawberry.input
+class CreateUploadInput:
+    file_size: int = strawberry.field(description="Size of the file in bytes; the server sizes the parts from it.")
+    content_type: str
+    caption: str | None = ""
+    visibility: enums.Visibility | None = enums.Visibility.PUBLIC
+    audio_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Reuse the sound of this audio; null makes the upload's own sound a new Audio."
+    )
+
+
+@strawberry.input
+class CompletedPart:
+    part_number: int
+    etag: str
+
+
+@strawberry.input
+class CompleteUploadInput:
+    upload_id: str
+    parts: list[CompletedPart]
+
+
+@strawberry.input(
+    description="Ask again for the parts of an unfinished upload that the server does not hold yet (resume after a dropped connection)."
+)
+class ResumeUploadInput:
+    upload_id: str
+
+
+@strawberry.input
+class ReelInput:
+    reel_id: strawberry.ID
+
+
+@strawberry.input
+class UserInput:
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class RecordViewInput:
+    reel_id: strawberry.ID
+    watched_ms: int = strawberry.field(description="How long this viewing lasted, in milliseconds.")
+    completed: bool = strawberry.field(description="True when the viewer reached the end.")
+    session_id: str | None = strawberry.field(
+        default=None,
+        description="An anonymous client's session id (or send the X-Reels-Session header): views count once per viewer and reel in a window.",
+    )
+    context: FeedContext | None = strawberry.field(
+        default=None, description="Where the reel played; stored with the watch for the ranker."
+    )
+
+
+@strawberry.input
+class AddCommentInput:
+    reel_id: strawberry.ID
+    text: str
+
+
+@strawberry.input
+class DeleteCommentInput:
+    comment_id: strawberry.ID
+
+
+@strawberry.input
+class ReportReelInput:
+    reel_id: strawberry.ID
+    reason: enums.ReportReason
+    details: str | None = None
+
+
+@strawberry.input
+class ModerateReelInput:
+    reel_id: strawberry.ID
+    action: enums.ModerationAction
+    reason: str
+
+
+@strawberry.input
+class ResolveReportInput:
+    report_id: strawberry.ID
+    status: enums.ReportStatus
+    note: str | None = None
+
+
+@strawberry.input
+class SuspendUserInput:
+    user_id: strawberry.ID
+    reason: str

@@ -1,0 +1,88 @@
+"""API limits: depth, page size, cost, aliases, tokens; masked internal errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api
+
+
+def deep_query(levels: int) -> str:
+    """A query `levels` fields deep: reel → creator → reels → edges → node → creator → …"""
+    body = "id"
+    depth = 1
+    while depth < levels:
+        body = f"creator {{ reels(first: 1) {{ edges {{ node {{ {body} }} }} }} }}"
+        depth += 4
+    return f'query {{ reel(id: "x") {{ {body} }} }}'
+
+
+def test_a_30_deep_query_is_refused(api: Api) -> None:
+    body = api(deep_query(30))
+    assert body.get("data") is None
+    assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+def test_a_modest_query_runs_and_reports_its_cost(api: Api) -> None:
+    body = api("query { feed(first: 10) { edges { node { id creator { username } } } } }")
+    assert "errors" not in body
+    # 2 + 10 × (edges 1 + node 1 + creator 1) = 32
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 32
+
+
+@pytest.mark.parametrize("first", [5000, 101, -1])
+def test_page_size_beyond_the_cap_is_refused(api: Api, first: int) -> None:
+    body = api("query Q($n: Int!) { feed(first: $n) { edges { node { id } } } }", {"n": first})
+    assert body.get("data") is None
+    assert body["errors"][0]["extensions"]["code"] == "PAGE_SIZE_LIMIT"
+    assert "between 0 and 100" in body["errors"][0]["message"]
+
+
+def test_an_over_costly_query_is_refused(api: Api) -> None:
+    query = (
+        "query { feed(first: 100) { edges { node { comments(first: 100) { edges { node { id author { id } } } } } } } }"
+    )
+    body = api(query)
+    assert body.get("data") is None and body["errors"][0]["extensions"]["code"] == "QUERY_COST_LIMIT"
+
+
+def test_too_many_aliases_are_refused(api: Api) -> None:
+    query = "query { " + " ".join(f"a{i}: viewer {{ id }}" for i in range(40)) + " }"
+    body = api(query)
+    assert body.get("data") is None and "aliases" in body["errors"][0]["message"]
+
+
+def test_unexpected_errors_are_masked_with_a_request_id(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from reels.resolvers import discovery
+
+    async def broken(info, name):  # type: ignore[no-untyped-def]
+        raise RuntimeError("secret database detail")
+
+    monkeypatch.setattr(discovery, "hashtag", broken)
+    body = api('query { hashtag(name: "x") { name } }')
+    error = body["errors"][0]
+    assert error["message"].startswith("Internal error (request id ")
+    assert "secret" not in str(body) and "Traceback" not in str(body)
+    assert error["extensions"]["requestId"] in caplog.text and "secret database detail" in caplog.text
+
+
+def test_get_queries_and_the_playground(api: Api) -> None:
+    response = api.client.get("/graphql", params={"query": "{ viewer { id } }"})
+    assert response.status_code == 200 and response.json() == {
+        "data": {"viewer": None},
+        "extensions": response.json()["extensions"],
+    }
+    page = api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+def test_healthz_and_metrics(api: Api) -> None:
+    health = api.client.get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert set(health.json()["checks"]) >= {"database", "kv", "queue", "pubsub", "objectstore", "graph"}
+    api("query Hello { viewer { id } }")
+    metrics = api.client.get("/metrics").text
+    assert 'reels_graphql_requests_total{operation="Hello",outcome="ok",type="query"}' in metrics
+    assert "reels_queue_depth" in metrics
