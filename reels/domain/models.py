@@ -114,6 +114,8 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER, nullable=False)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     suspended_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when the account's view rate was implausible; its views stop counting.
+    views_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
 
 
@@ -250,12 +252,14 @@ class ReelCounts(Base):
 
 
 class AggregatorOffset(Base):
-    """Per-partition high-water mark of applied engagement events (exactly-once effect)."""
+    """Per-partition high-water mark of applied engagement events (exactly-once effect), and
+    the lease epoch of the aggregator that wrote it: a newer owner fences off an older one."""
 
     __tablename__ = "aggregator_offsets"
 
     partition: Mapped[str] = mapped_column(String(100), primary_key=True)
     high_water: Mapped[str] = mapped_column(String(60), nullable=False)
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
 
 
 class WatchEvent(Base):

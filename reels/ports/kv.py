@@ -75,6 +75,11 @@ class KeyValue(Protocol):
         """False when the key does not exist."""
         ...
 
+    async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
+        """Atomically renew the TTL only while the key still holds `value`: how the holder of a
+        lease (a set-if-absent key naming its owner) keeps it without taking over another's."""
+        ...
+
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -251,6 +256,11 @@ class MemoryKeyValue:
         self._set_ttl(key, ttl_s)
         return True
 
+    async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
+        if await self.get(key) != value:
+            return False
+        return await self.expire(key, ttl_s)
+
     async def ping(self) -> None:
         return None
 
@@ -287,6 +297,14 @@ return {allowed, string.format('%.6f', retry_after)}
 """
 
 
+_EXPIRE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
 def _ms(ttl_s: float) -> int:
     return max(1, math.ceil(ttl_s * 1000))
 
@@ -295,6 +313,7 @@ class RedisKeyValue:
     def __init__(self, client: Redis) -> None:
         self._client = client
         self._take_token = client.register_script(_TAKE_TOKEN)
+        self._expire_if_equal = client.register_script(_EXPIRE_IF_EQUAL)
 
     @classmethod
     def from_url(cls, url: str) -> RedisKeyValue:
@@ -378,6 +397,9 @@ class RedisKeyValue:
 
     async def expire(self, key: str, ttl_s: float) -> bool:
         return bool(await self._client.pexpire(key, _ms(ttl_s)))
+
+    async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
+        return bool(await self._expire_if_equal(keys=[key], args=[value, _ms(ttl_s)]))
 
     async def ping(self) -> None:
         await self._client.ping()

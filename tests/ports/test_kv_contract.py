@@ -149,6 +149,15 @@ async def test_expire(kv: KeyValue, key: Callable[[str], str]) -> None:
     await eventually(lambda: _is_none(kv.get(key("k"))))
 
 
+async def test_expire_if_equal_renews_only_the_holders_lease(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.set(key("lease"), "me", ttl_s=0.2, only_if_absent=True)
+    assert await kv.expire_if_equal(key("lease"), "someone-else", 60) is False
+    assert await kv.expire_if_equal(key("lease"), "me", 60) is True
+    assert await kv.expire_if_equal(key("missing"), "me", 60) is False
+    await asyncio.sleep(0.3)  # past the first TTL: only the renewal keeps it
+    assert await kv.get(key("lease")) == "me"
+
+
 async def test_wrong_type(kv: KeyValue, key: Callable[[str], str]) -> None:
     await kv.hash_set(key("h"), {"a": "1"})
     with pytest.raises(Exception) as error:  # WrongTypeError in memory, ResponseError from Redis

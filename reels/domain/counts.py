@@ -1,0 +1,49 @@
+"""Reel counts as served: from the shared cache, falling back to the database.
+
+The aggregator writes the absolute counts to the cache after every flush; a reader that misses
+fills the cache from the database only where the key is still absent, so it can never put back
+an older value over a newer one the aggregator wrote meanwhile.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reels.domain.models import ReelCounts
+from reels.ports.kv import KeyValue
+
+FIELDS = ("likes", "views", "comments", "shares")
+ZERO = dict.fromkeys(FIELDS, 0)
+CACHE_TTL_S = 24 * 3600
+
+
+def cache_key(reel_id: int) -> str:
+    return f"counts:{reel_id}"
+
+
+async def cache_counts(kv: KeyValue, totals: Mapping[int, Mapping[str, int]]) -> None:
+    for reel_id, counts in totals.items():
+        await kv.set(cache_key(reel_id), json.dumps(counts, separators=(",", ":")), ttl_s=CACHE_TTL_S)
+
+
+async def read_counts(
+    kv: KeyValue, sessions: async_sessionmaker[AsyncSession], reel_ids: Sequence[int]
+) -> list[dict[str, int]]:
+    cached = await kv.get_many([cache_key(reel_id) for reel_id in reel_ids])
+    found = {reel_id: json.loads(value) for reel_id, value in zip(reel_ids, cached, strict=True) if value}
+    missing = [reel_id for reel_id in reel_ids if reel_id not in found]
+    if missing:
+        async with sessions() as session:
+            rows = (await session.scalars(select(ReelCounts).where(ReelCounts.reel_id.in_(missing)))).all()
+        for row in rows:
+            found[row.reel_id] = {field: getattr(row, field) for field in FIELDS}
+        for reel_id in missing:
+            counts = found.get(reel_id, ZERO)
+            await kv.set(
+                cache_key(reel_id), json.dumps(counts, separators=(",", ":")), ttl_s=CACHE_TTL_S, only_if_absent=True
+            )
+    return [found.get(reel_id, ZERO) for reel_id in reel_ids]

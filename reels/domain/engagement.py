@@ -1,0 +1,237 @@
+"""Engagement: likes, views, comments and shares.
+
+The truth lives in rows where it must (a like per (reel, user), a comment per comment); counts
+never cost a database write per event: every change is an event on the `engagement` queue,
+partitioned by reel, that the aggregator (reels.workers.aggregator) folds into batched writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reels.domain import notifications
+from reels.domain.accounts import can_moderate
+from reels.domain.errors import DomainError, forbidden, invalid, not_found
+from reels.domain.models import Comment, Like, NotificationKind, Reel, User
+from reels.ports.kv import KeyValue
+from reels.ports.pubsub import PubSub
+from reels.ports.queue import WorkQueue
+
+ENGAGEMENT_TOPIC = "engagement"
+COMMENT_MAX = 2200
+VIEW_MILESTONE_MS = 3000
+# A watch longer than this many times the reel is not a watch; it is a broken or lying client.
+MAX_WATCH_FACTOR = 10
+# Counted views per minute beyond which an account is flagged and its views stop counting:
+# a person cannot watch 3 s of more than 20 reels a minute.
+MAX_VIEWS_PER_MINUTE = 20
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket per user and action."""
+
+    action: str
+    per_second: float
+    burst: int
+
+
+LIKES = RateLimit("like", per_second=2.0, burst=30)
+COMMENTS = RateLimit("comment", per_second=0.2, burst=10)
+FOLLOWS = RateLimit("follow", per_second=0.5, burst=30)
+SHARES = RateLimit("share", per_second=1.0, burst=20)
+
+
+async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:
+    allowed, retry_after = await kv.take_token(
+        f"ratelimit:{limit.action}:{user_id}", rate_per_s=limit.per_second, burst=limit.burst
+    )
+    if not allowed:
+        raise DomainError("RATE_LIMITED", f"too many {limit.action}s; try again in {retry_after:.0f} s")
+
+
+def _insert_ignore(session: AsyncSession, model: Any) -> Any:
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
+
+
+async def emit(queue: WorkQueue, reel_id: int, kind: str, **data: Any) -> None:
+    """One engagement event, in the reel's partition so one reel's events stay in order."""
+    await queue.publish(ENGAGEMENT_TOPIC, {"reel_id": reel_id, "kind": kind, **data}, key=str(reel_id))
+
+
+async def like(
+    sessions: async_sessionmaker[AsyncSession], kv: KeyValue, queue: WorkQueue, bus: PubSub, user: User, reel: Reel
+) -> bool:
+    """Idempotent; True when this call created the like (and so counted it)."""
+    await check_rate(kv, LIKES, user.id)
+    async with sessions() as session:
+        created = await session.execute(_insert_ignore(session, Like).values(reel_id=reel.id, user_id=user.id))
+        staged = []
+        if created.rowcount == 1 and reel.creator_id != user.id:
+            staged.append(
+                notifications.add(session, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id)
+            )
+        await session.commit()
+    if created.rowcount != 1:
+        return False
+    await emit(queue, reel.id, "like", user_id=user.id)
+    await notifications.publish(bus, *staged)
+    return True
+
+
+async def unlike(
+    sessions: async_sessionmaker[AsyncSession], kv: KeyValue, queue: WorkQueue, user: User, reel: Reel
+) -> bool:
+    await check_rate(kv, LIKES, user.id)
+    async with sessions() as session:
+        removed = await session.execute(delete(Like).where(Like.reel_id == reel.id, Like.user_id == user.id))
+        await session.commit()
+    if removed.rowcount != 1:
+        return False
+    await emit(queue, reel.id, "unlike", user_id=user.id)
+    return True
+
+
+async def share(kv: KeyValue, queue: WorkQueue, user: User, reel: Reel) -> None:
+    await check_rate(kv, SHARES, user.id)
+    await emit(queue, reel.id, "share", user_id=user.id)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who watched: a signed-in user, or an anonymous client by its session id."""
+
+    user: User | None
+    session_id: str | None
+
+    @property
+    def key(self) -> str | None:
+        if self.user is not None:
+            return f"u{self.user.id}"
+        return f"s{self.session_id}" if self.session_id else None
+
+
+async def record_view(
+    sessions: async_sessionmaker[AsyncSession],
+    kv: KeyValue,
+    queue: WorkQueue,
+    viewer: Viewer,
+    reel: Reel,
+    *,
+    watched_ms: int,
+    completed: bool,
+    window_s: int,
+    context: dict[str, Any],
+) -> bool:
+    """Store the watch (always: the ranker learns from it) and count a view at the 3-second
+    milestone or on completion, once per viewer and reel per window. True when counted."""
+    limit = MAX_WATCH_FACTOR * (reel.duration_ms or 90_000)
+    if not 0 <= watched_ms <= limit:
+        raise invalid(f"watchedMs must be between 0 and {limit} for this reel", ["input", "watchedMs"])
+    counted = False
+    if (watched_ms >= VIEW_MILESTONE_MS or completed) and viewer.key is not None:
+        counted = await kv.set(f"viewed:{reel.id}:{viewer.key}", "1", ttl_s=window_s, only_if_absent=True)
+        if counted and await _implausible_rate(sessions, kv, viewer):
+            counted = False
+    await emit(
+        queue,
+        reel.id,
+        "view",
+        counted=counted,
+        viewer_id=viewer.user.id if viewer.user else None,
+        session_id=viewer.session_id,
+        watched_ms=watched_ms,
+        completed=completed,
+        context=context,
+        at=datetime.now(UTC).isoformat(),
+    )
+    return counted
+
+
+async def _implausible_rate(sessions: async_sessionmaker[AsyncSession], kv: KeyValue, viewer: Viewer) -> bool:
+    """Count this view against the viewer's per-minute budget; past it the account is flagged
+    (kept in the database for moderators) and no longer counts."""
+    if viewer.user is not None and viewer.user.views_flagged_at is not None:
+        return True
+    minute = int(datetime.now(UTC).timestamp() // 60)
+    if await kv.incr(f"viewrate:{viewer.key}:{minute}", ttl_s=120) <= MAX_VIEWS_PER_MINUTE:
+        return False
+    if viewer.user is not None:
+        async with sessions() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == viewer.user.id, User.views_flagged_at.is_(None))
+                .values(views_flagged_at=datetime.now(UTC))
+            )
+            await session.commit()
+    return True
+
+
+async def add_comment(
+    sessions: async_sessionmaker[AsyncSession],
+    kv: KeyValue,
+    queue: WorkQueue,
+    bus: PubSub,
+    author: User,
+    reel: Reel,
+    text: str,
+) -> Comment:
+    body = text.strip()
+    if not body:
+        raise invalid("a comment cannot be empty", ["input", "text"])
+    if len(body) > COMMENT_MAX:
+        raise DomainError("TOO_LONG", f"a comment is limited to {COMMENT_MAX} characters", ["input", "text"])
+    await check_rate(kv, COMMENTS, author.id)
+    async with sessions() as session:
+        comment = Comment(reel_id=reel.id, author_id=author.id, text=body)
+        session.add(comment)
+        staged = []
+        if reel.creator_id != author.id:
+            staged.append(
+                notifications.add(
+                    session, reel.creator_id, NotificationKind.COMMENTED, actor_id=author.id, reel_id=reel.id
+                )
+            )
+        await session.commit()
+    await emit(queue, reel.id, "comment", comment_id=comment.id)
+    await notifications.publish(bus, *staged)
+    return comment
+
+
+async def delete_comment(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: WorkQueue,
+    actor: User,
+    comment_id: int | None,
+) -> Comment:
+    """The author, the reel's creator or a moderator may delete a comment."""
+    async with sessions() as session:
+        found = (
+            (
+                await session.execute(
+                    select(Comment, Reel.creator_id)
+                    .join(Reel, Reel.id == Comment.reel_id)
+                    .where(Comment.id == comment_id)
+                )
+            ).one_or_none()
+            if comment_id is not None
+            else None
+        )
+        if found is None or found[0].deleted_at is not None:
+            raise not_found("comment", ["input", "commentId"])
+        comment, creator_id = found
+        if actor.id not in (comment.author_id, creator_id) and not can_moderate(actor):
+            raise forbidden(
+                "only the author, the reel's creator or a moderator can delete this comment", ["input", "commentId"]
+            )
+        comment.deleted_at = datetime.now(UTC)
+        await session.commit()
+    await emit(queue, comment.reel_id, "uncomment", comment_id=comment.id)
+    return comment

@@ -1,0 +1,299 @@
+"""The engagement aggregator: events in, one batched write per flush out.
+
+Exactly-once effect on at-least-once delivery:
+- Each partition of the `engagement` topic is owned by one aggregator at a time, through a lease
+  in the shared cache (renewed atomically while alive). Taking a lease bumps the partition's
+  epoch and first claims every message the previous owner left un-acknowledged, so a
+  partition's events are applied in id order.
+- A flush applies the new events of its partitions in one transaction that also advances each
+  partition's high-water mark, but only if no newer owner (a higher epoch) has written it: a
+  replayed event is at or below the mark and skipped; a stalled former owner cannot commit.
+- Messages are acknowledged only after the commit. A crash before it leaves them pending for
+  the next owner; a crash after it makes them replays.
+Then the cache gets the new absolute counts and each changed reel's channel one event
+(coalesced, however many events the flush held).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reels.domain.counts import cache_counts
+from reels.domain.engagement import ENGAGEMENT_TOPIC
+from reels.domain.ids import new_id
+from reels.domain.models import AggregatorOffset, Reel, ReelCounts, WatchEvent
+from reels.metrics import AGGREGATOR_EVENTS, AGGREGATOR_FLUSH_SECONDS
+from reels.platform import Platform
+from reels.ports.queue import Message
+from reels.subscriptions import channels
+from reels.workers.runner import consumer_name
+
+log = logging.getLogger(__name__)
+
+GROUP = "aggregator"
+DELTAS = {
+    "like": ("likes", 1),
+    "unlike": ("likes", -1),
+    "comment": ("comments", 1),
+    "uncomment": ("comments", -1),
+    "share": ("shares", 1),
+}
+COUNT_FIELDS = ("likes", "views", "comments", "shares")
+ROWS_PER_STATEMENT = 1000  # keeps every statement under SQLite's bound-parameter limit
+TAKEOVER_MAX = 100_000  # more than any owner holds un-acknowledged (at most one batch)
+NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by idleness
+
+
+def _position(message_id: str) -> tuple[int, int]:
+    millis, seq = message_id.split("-")
+    return int(millis), int(seq)
+
+
+class Aggregator:
+    def __init__(
+        self, platform: Platform, *, name: str | None = None, lease_ttl_s: float = 10.0, batch_size: int = 5000
+    ) -> None:
+        self.platform = platform
+        self.name = name or consumer_name(GROUP)
+        self.lease_ttl_s = lease_ttl_s
+        self.batch_size = batch_size
+        self.flush_interval_s = platform.settings.flush_interval_ms / 1000
+        self.partitions = platform.queue.partitions(ENGAGEMENT_TOPIC)
+        self.owned: dict[int, int] = {}  # partition -> lease epoch
+        self.buffer: list[Message] = []
+
+    # --- leases ----------------------------------------------------------------------------
+
+    def _lease_key(self, partition: int) -> str:
+        return f"lease:{GROUP}:{partition}"
+
+    async def maintain_leases(self) -> list[int]:
+        """Renew the leases held, release surplus ones, take free ones up to a fair share.
+        Returns partitions newly taken (whose leftovers must be claimed first)."""
+        kv = self.platform.kv
+        now = time.time()
+        await kv.zadd(f"members:{GROUP}", {self.name: now + self.lease_ttl_s})
+        alive = [m for m, expiry in await kv.zrange_desc(f"members:{GROUP}", 0, -1) if expiry > now]
+        fair_share = math.ceil(self.partitions / max(1, len(alive)))
+        for partition in list(self.owned):
+            if not await kv.expire_if_equal(self._lease_key(partition), self.name, self.lease_ttl_s):
+                log.warning("%s lost the lease of partition %d", self.name, partition)
+                self._drop(partition)
+        taken = []
+        for partition in range(self.partitions):
+            if len(self.owned) >= fair_share:
+                break
+            if partition not in self.owned and await kv.set(
+                self._lease_key(partition), self.name, ttl_s=self.lease_ttl_s, only_if_absent=True
+            ):
+                self.owned[partition] = await kv.incr(f"epoch:{GROUP}:{partition}")
+                taken.append(partition)
+        surplus = len(self.owned) - fair_share
+        if surplus > 0 and not self.buffer:
+            for partition in sorted(self.owned)[-surplus:]:
+                await kv.delete(self._lease_key(partition))
+                self._drop(partition)
+        return taken
+
+    def _drop(self, partition: int) -> None:
+        """Forget a partition; its un-acknowledged messages go to the next owner."""
+        self.owned.pop(partition, None)
+        self.buffer = [m for m in self.buffer if m.partition != partition]
+
+    async def release(self) -> None:
+        for partition in list(self.owned):
+            await self.platform.kv.delete(self._lease_key(partition))
+        self.owned.clear()
+        await self.platform.kv.zrem(f"members:{GROUP}", self.name)
+
+    # --- the loop --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        queue = self.platform.queue
+        next_lease, next_flush = 0.0, time.monotonic() + self.flush_interval_s
+        try:
+            while True:
+                if time.monotonic() >= next_lease:
+                    for partition in await self.maintain_leases():
+                        self.buffer += await queue.consume(
+                            ENGAGEMENT_TOPIC,
+                            GROUP,
+                            self.name,
+                            count=TAKEOVER_MAX,
+                            block_ms=0,
+                            partitions=[partition],
+                            claim_idle_ms=0,
+                        )
+                    next_lease = time.monotonic() + self.lease_ttl_s / 3
+                wait_s = max(0.0, min(next_flush, next_lease) - time.monotonic())
+                if self.owned and len(self.buffer) < self.batch_size:
+                    self.buffer += await queue.consume(
+                        ENGAGEMENT_TOPIC,
+                        GROUP,
+                        self.name,
+                        count=self.batch_size - len(self.buffer),
+                        block_ms=int(wait_s * 1000),
+                        partitions=list(self.owned),
+                        claim_idle_ms=NEVER_MS,
+                    )
+                else:
+                    await asyncio.sleep(wait_s)
+                if time.monotonic() >= next_flush or len(self.buffer) >= self.batch_size:
+                    await self.flush_until_done()
+                    next_flush = time.monotonic() + self.flush_interval_s
+        finally:
+            await self.release()
+
+    async def flush_until_done(self) -> None:
+        """Flush, retrying a failed flush (database down) with backoff: consuming more before
+        the batch is written would apply a partition's events out of order."""
+        delay = 0.5
+        while True:
+            try:
+                await self.flush()
+                return
+            except Exception:
+                log.exception("%s: flush failed; retrying in %.1f s", self.name, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    # --- one flush -------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        if not self.buffer:
+            return
+        started = time.perf_counter()
+        batch = self.buffer
+        by_stream: dict[str, list[Message]] = defaultdict(list)
+        for message in sorted(batch, key=lambda m: _position(m.id)):
+            by_stream[f"{ENGAGEMENT_TOPIC}:{message.partition}:{message.lane}"].append(message)
+        async with self.platform.sessions() as session:
+            applied, fenced, totals = await self._apply(session, by_stream)
+            await session.commit()
+        self.buffer = []
+        for partition in fenced:
+            log.warning("%s: partition %d has a newer owner; leaving its messages to it", self.name, partition)
+            self.owned.pop(partition, None)
+        for message in batch:
+            if message.partition not in fenced:
+                await self.platform.queue.ack(message, GROUP)
+        AGGREGATOR_EVENTS.inc(applied)
+        AGGREGATOR_FLUSH_SECONDS.observe(time.perf_counter() - started)
+        await cache_counts(self.platform.kv, totals)
+        for reel_id, counts in totals.items():
+            await channels.publish(self.platform.pubsub, channels.reel_counts(reel_id), counts)
+
+    async def _apply(
+        self, session: AsyncSession, by_stream: dict[str, list[Message]]
+    ) -> tuple[int, set[int], dict[int, dict[str, int]]]:
+        offsets = {
+            row.partition: row
+            for row in (
+                await session.scalars(
+                    select(AggregatorOffset).where(AggregatorOffset.partition.in_(list(by_stream))).with_for_update()
+                )
+            ).all()
+        }
+        deltas: dict[int, Counter[str]] = defaultdict(Counter)
+        watches: list[dict[str, Any]] = []
+        marks: list[dict[str, Any]] = []
+        fenced: set[int] = set()
+        applied = 0
+        for stream, messages in by_stream.items():
+            partition = messages[0].partition
+            epoch = self.owned.get(partition, 0)
+            row = offsets.get(stream)
+            if row is not None and row.epoch > epoch:
+                fenced.add(partition)
+                continue
+            high = _position(row.high_water) if row else (0, 0)
+            fresh = [m for m in messages if _position(m.id) > high]
+            for message in fresh:
+                self._fold(message.payload, deltas, watches)
+            applied += len(fresh)
+            if fresh:
+                high_water = fresh[-1].id
+            else:  # only replays: the mark stays where it is
+                high_water = row.high_water if row else messages[-1].id
+            marks.append({"partition": stream, "high_water": high_water, "epoch": epoch})
+        existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_(list(deltas))))).all())
+        rows = [
+            {"reel_id": reel_id, **{f: delta.get(f, 0) for f in COUNT_FIELDS}}
+            for reel_id, delta in deltas.items()
+            if reel_id in existing and any(delta.values())
+        ]
+        totals = await self._upsert_counts(session, rows)
+        watches = [w for w in watches if w["reel_id"] in existing]
+        for chunk in _chunks(watches):
+            await session.execute(WatchEvent.__table__.insert(), chunk)
+        await self._upsert_marks(session, marks)
+        return applied, fenced, totals
+
+    @staticmethod
+    def _fold(event: dict[str, Any], deltas: dict[int, Counter[str]], watches: list[dict[str, Any]]) -> None:
+        reel_id, kind = int(event["reel_id"]), event["kind"]
+        if kind in DELTAS:
+            field, amount = DELTAS[kind]
+            deltas[reel_id][field] += amount
+        elif kind == "view":
+            deltas[reel_id]["views"] += 1 if event["counted"] else 0
+            watches.append(
+                {
+                    "id": new_id(),
+                    "reel_id": reel_id,
+                    "viewer_id": event.get("viewer_id"),
+                    "session_id": event.get("session_id"),
+                    "watched_ms": event["watched_ms"],
+                    "completed": event["completed"],
+                    "counted": event["counted"],
+                    "context": event.get("context"),
+                    "created_at": datetime.fromisoformat(event["at"]),
+                }
+            )
+        else:
+            log.error("unknown engagement event %r; skipped", kind)
+
+    async def _upsert_counts(self, session: AsyncSession, rows: list[dict[str, int]]) -> dict[int, dict[str, int]]:
+        """Add the deltas in one statement (per 1,000 reels); the new absolute counts come back."""
+        totals: dict[int, dict[str, int]] = {}
+        for chunk in _chunks(rows):
+            insert = _dialect(session).insert(ReelCounts).values(chunk)
+            statement = insert.on_conflict_do_update(
+                index_elements=[ReelCounts.reel_id],
+                set_={f: getattr(ReelCounts, f) + getattr(insert.excluded, f) for f in COUNT_FIELDS},
+            ).returning(ReelCounts.reel_id, *(getattr(ReelCounts, f) for f in COUNT_FIELDS))
+            for reel_id, *values in (await session.execute(statement)).all():
+                totals[reel_id] = dict(zip(COUNT_FIELDS, values, strict=True))
+        return totals
+
+    @staticmethod
+    async def _upsert_marks(session: AsyncSession, marks: list[dict[str, Any]]) -> None:
+        if not marks:
+            return
+        insert = _dialect(session).insert(AggregatorOffset).values(marks)
+        await session.execute(
+            insert.on_conflict_do_update(
+                index_elements=[AggregatorOffset.partition],
+                set_={"high_water": insert.excluded.high_water, "epoch": insert.excluded.epoch},
+            )
+        )
+
+
+def _dialect(session: AsyncSession) -> Any:
+    return postgresql if session.bind.dialect.name == "postgresql" else sqlite
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[start : start + ROWS_PER_STATEMENT]

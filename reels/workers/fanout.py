@@ -1,0 +1,63 @@
+"""NEW_REEL fan-out: when a reel turns READY, its creator's followers are notified by this
+consumer, in batches, never in a request. Creators above REELS_CELEBRITY_FOLLOWERS are not fanned
+out (their followers find the reel in their feeds instead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from reels.domain import notifications
+from reels.domain.models import Notification, NotificationKind, Reel, ReelStatus, Visibility
+from reels.platform import Platform
+
+FANOUT_TOPIC = "fanout"
+GROUP = "fanout-workers"
+PAGE = 1000
+
+
+async def handle(platform: Platform, payload: dict[str, Any]) -> None:
+    reel_id = int(payload["reel_id"])
+    async with platform.sessions() as session:
+        reel = await session.get(Reel, reel_id)
+    if (
+        reel is None
+        or reel.status != ReelStatus.READY
+        or reel.deleted_at is not None
+        or reel.visibility == Visibility.PRIVATE
+    ):
+        return
+    followers, _ = (await platform.graph.follow_counts([reel.creator_id])).get(reel.creator_id, (0, 0))
+    if followers > platform.settings.celebrity_followers:
+        return
+    after = None
+    while True:
+        page = await platform.graph.followers(reel.creator_id, first=PAGE, after=after)
+        if not page.edges:
+            return
+        async with platform.sessions() as session:
+            # A redelivered job (the worker died half-way) skips followers already notified.
+            done = set(
+                (
+                    await session.scalars(
+                        select(Notification.user_id).where(
+                            Notification.reel_id == reel.id,
+                            Notification.kind == NotificationKind.NEW_REEL,
+                            Notification.user_id.in_([edge.user_id for edge in page.edges]),
+                        )
+                    )
+                ).all()
+            )
+            staged = [
+                notifications.add(
+                    session, edge.user_id, NotificationKind.NEW_REEL, actor_id=reel.creator_id, reel_id=reel.id
+                )
+                for edge in page.edges
+                if edge.user_id not in done
+            ]
+            await session.commit()
+        await notifications.publish(platform.pubsub, *staged)
+        if not page.has_next:
+            return
+        after = page.edges[-1].cursor

@@ -1,0 +1,64 @@
+"""An API with engagement running, on the embedded setup and on Redis + PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from reels.http.app import create_app
+from reels.migrate import upgrade
+from reels.settings import Settings
+from tests.conftest import Api
+
+FAST = {"flush_interval_ms": 50, "maintenance_interval_s": 3600}
+
+
+@pytest.fixture(params=["embedded", "services"])
+def engagement_settings(request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path) -> Settings:
+    if request.param == "embedded":
+        return embedded_settings.model_copy(update=FAST)
+    redis_url = request.getfixturevalue("redis_url")
+    postgres_url = request.getfixturevalue("postgres_server_url")
+    settings = Settings(
+        data_dir=tmp_path / "services",
+        database_url=postgres_url,
+        redis_url=redis_url,
+        secret_key="s" * 40,
+        **FAST,
+    )
+    upgrade(settings.resolved_database_url)
+    return settings
+
+
+@pytest.fixture
+def live_api(engagement_settings: Settings) -> Iterator[Api]:
+    with TestClient(create_app(engagement_settings, run_workers=True)) as client:
+        yield Api(client)
+
+
+def unique(prefix: str) -> str:
+    """Usernames unique across tests that share one PostgreSQL database."""
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def eventually(check: Callable[[], Any], timeout_s: float = 15.0) -> Any:
+    """Poll `check` until it returns a truthy value (returned) or time runs out (its last
+    AssertionError, or a failure, is raised)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            result = check()
+            if result:
+                return result
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout_s} s")
+        time.sleep(0.02)

@@ -1,0 +1,132 @@
+"""A crashed aggregator loses no event and counts none twice.
+
+An aggregator is killed between reading a batch and committing it (and, separately, after
+committing but before acknowledging); another aggregator takes over its partitions once the
+lease runs out; the final counts equal the events sent. Runs on the in-process queue with
+SQLite and on Redis Streams with PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from reels.domain.engagement import emit
+from reels.domain.models import Reel as ReelRow
+from reels.domain.models import ReelCounts, ReelStatus, User
+from reels.platform import Platform
+from reels.settings import Settings
+from reels.workers.aggregator import Aggregator
+
+LEASE_TTL_S = 1.0
+
+
+@pytest.fixture
+async def platform(engagement_settings: Settings) -> AsyncIterator[Platform]:
+    started = await Platform.start(engagement_settings)
+    yield started
+    await started.close()
+
+
+async def make_reels(platform: Platform, count: int) -> list[int]:
+    async with platform.sessions() as session:
+        creator = User(username=f"c{id(platform) % 10**8}_{count}", display_name="c", password_hash="x")
+        session.add(creator)
+        await session.flush()
+        reels = [ReelRow(creator_id=creator.id, status=ReelStatus.READY) for _ in range(count)]
+        session.add_all(reels)
+        await session.commit()
+    return [reel.id for reel in reels]
+
+
+async def shares(platform: Platform, reel_ids: list[int]) -> dict[int, int]:
+    async with platform.sessions() as session:
+        rows = (
+            await session.execute(select(ReelCounts.reel_id, ReelCounts.shares).where(ReelCounts.reel_id.in_(reel_ids)))
+        ).all()
+    return {reel_id: count for reel_id, count in rows}
+
+
+async def send(platform: Platform, reel_ids: list[int], rounds: int) -> dict[int, int]:
+    sent: dict[int, int] = dict.fromkeys(reel_ids, 0)
+    for n in range(rounds):
+        for reel_id in reel_ids[: 1 + n % len(reel_ids)]:  # uneven popularity
+            await emit(platform.queue, reel_id, "share", user_id=1)
+            sent[reel_id] += 1
+    return sent
+
+
+async def until_counts(platform: Platform, expected: dict[int, int], timeout_s: float = 30) -> None:
+    async with asyncio.timeout(timeout_s):
+        while await shares(platform, list(expected)) != expected:
+            await asyncio.sleep(0.05)
+
+
+def killed(aggregator: Aggregator) -> None:
+    """A killed process releases nothing: its leases must run out."""
+
+    async def nothing() -> None:
+        return None
+
+    aggregator.release = nothing  # type: ignore[method-assign]
+
+
+async def crash_inside(aggregator: Aggregator, method: str, obj: Any | None = None) -> asyncio.Event:
+    """Make `method` (of the aggregator, or `obj`) hang forever once reached: the test then
+    kills the task there."""
+    reached = asyncio.Event()
+    target = obj if obj is not None else aggregator
+
+    async def hang(*args: Any, **kwargs: Any) -> None:
+        reached.set()
+        await asyncio.Event().wait()
+
+    setattr(target, method, hang)
+    return reached
+
+
+@pytest.mark.parametrize("crash_point", ["before_commit", "after_commit_before_ack"])
+async def test_killed_aggregator_loses_nothing_and_double_counts_nothing(platform: Platform, crash_point: str) -> None:
+    reel_ids = await make_reels(platform, 5)
+    first = Aggregator(platform, name="doomed", lease_ttl_s=LEASE_TTL_S)
+    killed(first)
+    if crash_point == "before_commit":
+        # Inside the transaction, after the counts upsert: the commit never comes.
+        reached = await crash_inside(first, "_upsert_marks")
+    else:
+        original_queue = platform.queue
+
+        class AckHangs:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(original_queue, name)
+
+        first.platform = _with_queue(platform, AckHangs())
+        reached = await crash_inside(first, "ack", first.platform.queue)
+
+    sent = await send(platform, reel_ids, rounds=40)
+    task = asyncio.create_task(first.run())
+    await asyncio.wait_for(reached.wait(), 15)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    more = await send(platform, reel_ids, rounds=15)
+    expected = {reel_id: sent[reel_id] + more[reel_id] for reel_id in reel_ids}
+    second = Aggregator(platform, name="survivor", lease_ttl_s=LEASE_TTL_S)
+    survivor = asyncio.create_task(second.run())
+    try:
+        await until_counts(platform, expected)
+        await asyncio.sleep(3 * platform.settings.flush_interval_ms / 1000)  # nothing more arrives later
+        assert await shares(platform, reel_ids) == expected
+    finally:
+        survivor.cancel()
+        await asyncio.gather(survivor, return_exceptions=True)
+
+
+def _with_queue(platform: Platform, queue: Any) -> Platform:
+    from dataclasses import replace
+
+    return replace(platform, queue=queue)
