@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import DomainError, invalid, not_found
-from reels.domain.models import User
+from reels.domain import notifications
+from reels.domain.engagement import FOLLOWS, check_rate
+from reels.domain.errors import forbidden, invalid, not_found
+from reels.domain.models import NotificationKind, User
 from reels.graph.port import FollowGraph, FollowResult
+from reels.ports.kv import KeyValue
+from reels.ports.pubsub import PubSub
 
 
 async def _target(sessions: async_sessionmaker[AsyncSession], user_id: int | None) -> User:
@@ -25,15 +29,26 @@ def _not_self(viewer: User, target: User, verb: str) -> None:
 
 
 async def follow(
-    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
-) -> tuple[User, bool]:
-    """Follow; returns (target, created). Idempotent; refused for oneself and across a block."""
+    graph: FollowGraph,
+    sessions: async_sessionmaker[AsyncSession],
+    kv: KeyValue,
+    bus: PubSub,
+    viewer: User,
+    target_id: int | None,
+) -> User:
+    """Idempotent; refused for oneself and across a block. A new follow notifies the followed."""
     target = await _target(sessions, target_id)
     _not_self(viewer, target, "follow")
+    await check_rate(kv, FOLLOWS, viewer.id)
     result = await graph.follow(viewer.id, target.id)
     if result == FollowResult.BLOCKED:
-        raise DomainError("FORBIDDEN", "you cannot follow this user", ["input", "userId"])
-    return target, result == FollowResult.CREATED
+        raise forbidden("you cannot follow this user", ["input", "userId"])
+    if result == FollowResult.CREATED:
+        async with sessions() as session:
+            staged = notifications.add(session, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
+            await session.commit()
+        await notifications.publish(bus, staged)
+    return target
 
 
 async def unfollow(

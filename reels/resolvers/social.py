@@ -51,34 +51,35 @@ async def _edges(
 
 
 async def _user_mutation(
-    info: Info[Context, None], input: UserInput, act: Callable[..., Awaitable[UserRow]]
+    info: Info[Context, None], input: UserInput, act: Callable[[UserRow, int | None], Awaitable[UserRow]]
 ) -> UserPayload:
     viewer = info.context.require_viewer()
-    platform = info.context.platform
 
     async def action() -> UserPayload:
-        target = await act(platform.graph, platform.sessions, viewer, db_id_of(input.user_id, "User"))
-        return UserPayload(user=User.from_row(target))
+        return UserPayload(user=User.from_row(await act(viewer, db_id_of(input.user_id, "User"))))
 
     return await attempt(UserPayload, action)
 
 
 async def follow(info: Info[Context, None], input: UserInput) -> UserPayload:
-    platform = info.context.platform
-
-    async def act(graph, sessions, viewer, target_id) -> UserRow:  # type: ignore[no-untyped-def]
-        return await social.follow(graph, sessions, platform.kv, platform.pubsub, viewer, target_id)
-
-    return await _user_mutation(info, input, act)
+    p = info.context.platform
+    return await _user_mutation(
+        info, input, lambda viewer, target: social.follow(p.graph, p.sessions, p.kv, p.pubsub, viewer, target)
+    )
 
 
 async def unfollow(info: Info[Context, None], input: UserInput) -> UserPayload:
-    return await _user_mutation(info, input, social.unfollow)
+    p = info.context.platform
+    return await _user_mutation(
+        info, input, lambda viewer, target: social.unfollow(p.graph, p.sessions, viewer, target)
+    )
 
 
 async def block_user(info: Info[Context, None], input: UserInput) -> UserPayload:
-    return await _user_mutation(info, input, social.block)
+    p = info.context.platform
+    return await _user_mutation(info, input, lambda viewer, target: social.block(p.graph, p.sessions, viewer, target))
 
 
 async def mute_user(info: Info[Context, None], input: UserInput) -> UserPayload:
-    return await _user_mutation(info, input, social.mute)
+    p = info.context.platform
+    return await _user_mutation(info, input, lambda viewer, target: social.mute(p.graph, p.sessions, viewer, target))

@@ -1,0 +1,160 @@
+"""Follows, blocks, mutes and notifications through the public API, on both setups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, insert_ready_reel
+from tests.engagement.conftest import unique
+from tests.engagement.test_engagement_api import COMMENT, LIKE
+
+FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { user { id followerCount viewerIsFollowing } userErrors { code field } } }"
+UNFOLLOW = "mutation U($id: ID!) { unfollow(input: {userId: $id}) { user { followerCount } userErrors { code } } }"
+BLOCK = "mutation B($id: ID!) { blockUser(input: {userId: $id}) { user { id } userErrors { code } } }"
+MUTE = "mutation M($id: ID!) { muteUser(input: {userId: $id}) { user { id } userErrors { code } } }"
+PROFILE = """query P($name: String!) { user(username: $name) { id followerCount followingCount viewerIsFollowing
+  reels(first: 5) { edges { node { id } } } } }"""
+FOLLOWERS = """query F($id: ID!, $after: String) { followers(userId: $id, first: 2, after: $after) {
+  edges { node { username viewerIsFollowing } } pageInfo { hasNextPage endCursor } } }"""
+FOLLOWING_FEED = "query { followingFeed(first: 10) { edges { node { id creator { username } } } } }"
+FEED = "query { feed(first: 50) { edges { node { id } } } }"
+
+
+def follow(api: Api, token: str, user_id: str) -> dict[str, Any]:
+    return api.data(FOLLOW, {"id": user_id}, token=token)["follow"]
+
+
+def test_follow_is_idempotent_counted_and_paginated(live_api: Api) -> None:
+    api = live_api
+    star_token, star = api.register(unique("star"))
+    fans = [api.register(unique("fan")) for _ in range(3)]
+    for token, _ in fans:
+        assert follow(api, token, star["id"])["userErrors"] == []
+    again = follow(api, fans[0][0], star["id"])
+    assert again["userErrors"] == [] and again["user"]["followerCount"] == 3
+
+    profile = api.data(PROFILE, {"name": star["username"]}, token=fans[0][0])["user"]
+    assert profile["followerCount"] == 3 and profile["viewerIsFollowing"] is True
+    assert api.data(PROFILE, {"name": star["username"]}, token=star_token)["user"]["viewerIsFollowing"] is False
+
+    first = api.data(FOLLOWERS, {"id": star["id"]})["followers"]
+    second = api.data(FOLLOWERS, {"id": star["id"], "after": first["pageInfo"]["endCursor"]})["followers"]
+    names = [e["node"]["username"] for e in first["edges"] + second["edges"]]
+    assert names == [user["username"] for _, user in reversed(fans)]  # newest first, no gap or repeat
+    assert first["pageInfo"]["hasNextPage"] is True and second["pageInfo"]["hasNextPage"] is False
+
+    assert api.data(UNFOLLOW, {"id": star["id"]}, token=fans[0][0])["unfollow"]["user"]["followerCount"] == 2
+    assert api.data(UNFOLLOW, {"id": star["id"]}, token=fans[0][0])["unfollow"]["user"]["followerCount"] == 2
+
+
+def test_follow_refuses_oneself_unknown_users_and_anonymous(live_api: Api) -> None:
+    api = live_api
+    token, me = api.register(unique("me"))
+    assert follow(api, token, me["id"])["userErrors"][0]["code"] == "INVALID"
+    assert follow(api, token, "VXNlcjox")["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "userId"]}]
+    assert api(FOLLOW, {"id": me["id"]})["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_block_hides_each_from_the_other_and_removes_follows(live_api: Api) -> None:
+    api = live_api
+    alice_token, alice = api.register(unique("alice"))
+    bob_token, bob = api.register(unique("bob"))
+    follow(api, alice_token, bob["id"])
+    follow(api, bob_token, alice["id"])
+    reel = insert_ready_reel(api, alice["id"])
+    assert api.data(BLOCK, {"id": bob["id"]}, token=alice_token)["blockUser"]["userErrors"] == []
+
+    assert api.data(PROFILE, {"name": alice["username"]}, token=bob_token)["user"] is None
+    assert api.data("query R($id: ID!) { reel(id: $id) { id } }", {"id": reel}, token=bob_token)["reel"] is None
+    assert api.data(LIKE, {"id": reel}, token=bob_token)["likeReel"]["userErrors"][0]["code"] == "NOT_FOUND"
+    assert follow(api, bob_token, alice["id"])["userErrors"][0]["code"] == "FORBIDDEN"
+    assert follow(api, alice_token, bob["id"])["userErrors"][0]["code"] == "FORBIDDEN"
+    mine = api.data(PROFILE, {"name": alice["username"]}, token=alice_token)["user"]
+    assert mine["followerCount"] == 0 and mine["followingCount"] == 0  # follows both ways are gone
+    # Others still see everything.
+    carol_token, _ = api.register(unique("carol"))
+    assert api.data("query R($id: ID!) { reel(id: $id) { id } }", {"id": reel}, token=carol_token)["reel"] == {
+        "id": reel
+    }
+
+
+def test_a_mute_only_removes_the_creator_from_feeds(live_api: Api) -> None:
+    api = live_api
+    viewer_token, _ = api.register(unique("viewer"))
+    _, loud = api.register(unique("loud"))
+    _, quiet = api.register(unique("quiet"))
+    loud_reel = insert_ready_reel(api, loud["id"])
+    quiet_reel = insert_ready_reel(api, quiet["id"])
+    for creator in (loud, quiet):
+        follow(api, viewer_token, creator["id"])
+
+    def feeds() -> tuple[set[str], set[str]]:
+        following = {e["node"]["id"] for e in api.data(FOLLOWING_FEED, token=viewer_token)["followingFeed"]["edges"]}
+        feed = {e["node"]["id"] for e in api.data(FEED, token=viewer_token)["feed"]["edges"]}
+        return following, feed
+
+    assert all({loud_reel, quiet_reel} <= ids for ids in feeds())
+    assert api.data(MUTE, {"id": loud["id"]}, token=viewer_token)["muteUser"]["userErrors"] == []
+    following, feed = feeds()
+    assert loud_reel not in following and loud_reel not in feed
+    assert quiet_reel in following and quiet_reel in feed
+    # Still followed, still visible directly.
+    assert api.data(PROFILE, {"name": loud["username"]}, token=viewer_token)["user"]["viewerIsFollowing"] is True
+    assert api.data("query R($id: ID!) { reel(id: $id) { id } }", {"id": loud_reel}, token=viewer_token)["reel"]
+
+
+def _subscribe(ws: Any, token: str | None, query: str, variables: dict[str, Any] | None = None) -> None:
+    ws.send_json({"type": "connection_init", "payload": {"token": token} if token else {}})
+    assert ws.receive_json()["type"] == "connection_ack"
+    ws.send_json({"id": "s", "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+
+
+def test_the_creator_is_notified_of_follows_likes_and_comments(live_api: Api) -> None:
+    api = live_api
+    creator_token, creator = api.register(unique("creator"))
+    fan_token, fan = api.register(unique("fan"))
+    reel = insert_ready_reel(api, creator["id"])
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _subscribe(ws, creator_token, "subscription { notifications { kind actor { username } reel { id } } }")
+        follow(api, fan_token, creator["id"])
+        api.data(LIKE, {"id": reel}, token=fan_token)
+        api.data(COMMENT, {"id": reel, "text": "nice"}, token=fan_token)
+        received = [ws.receive_json()["payload"]["data"]["notifications"] for _ in range(3)]
+    assert received == [
+        {"kind": "FOLLOWED", "actor": {"username": fan["username"]}, "reel": None},
+        {"kind": "LIKED", "actor": {"username": fan["username"]}, "reel": {"id": reel}},
+        {"kind": "COMMENTED", "actor": {"username": fan["username"]}, "reel": {"id": reel}},
+    ]
+
+
+def test_a_subscriber_who_gets_blocked_stops_receiving(live_api: Api) -> None:
+    api = live_api
+    creator_token, creator = api.register(unique("creator"))
+    watcher_token, watcher = api.register(unique("watcher"))
+    liker_token, _ = api.register(unique("liker"))
+    reel = insert_ready_reel(api, creator["id"])
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _subscribe(ws, watcher_token, "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }", {"id": reel})
+        api.data(LIKE, {"id": reel}, token=liker_token)
+        assert ws.receive_json()["payload"]["data"]["reelCounts"]["likes"] == 1
+        api.data(BLOCK, {"id": watcher["id"]}, token=creator_token)
+        api.data(LIKE, {"id": reel}, token=creator_token)  # a new event, which the watcher may no longer see
+        assert ws.receive_json() == {"id": "s", "type": "complete"}
+
+
+@pytest.mark.parametrize("which", ["private", "malformed", "empty"])
+def test_subscribing_to_a_hidden_or_malformed_reel_is_an_error(live_api: Api, which: str) -> None:
+    api = live_api
+    _, creator = api.register(unique("creator"))
+    reel = {
+        "private": insert_ready_reel(api, creator["id"], visibility="PRIVATE"),
+        "malformed": "garbage",
+        "empty": "",
+    }[which]
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _subscribe(ws, None, "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }", {"id": reel})
+        message = ws.receive_json()
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
