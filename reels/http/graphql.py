@@ -7,6 +7,7 @@ HTTP, close 4403 on a socket); no token means an anonymous request.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,8 @@ from reels.domain.models import User
 from reels.platform import Platform
 from reels.schema.context import Context
 from reels.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def _platform(connection: HTTPConnection) -> Platform:
@@ -107,9 +110,13 @@ class RateLimited:
             platform: Platform = scope["app"].state.platform
             settings = platform.settings
             client = (scope.get("client") or ("-", 0))[0]
-            allowed, retry_after = await platform.kv.take_token(
-                f"ratelimit:http:{client}", rate_per_s=settings.requests_per_second, burst=settings.request_burst
-            )
+            try:
+                allowed, retry_after = await platform.kv.take_token(
+                    f"ratelimit:http:{client}", rate_per_s=settings.requests_per_second, burst=settings.request_burst
+                )
+            except Exception:
+                log.warning("rate limiting skipped: the cache is unreachable", exc_info=True)
+                allowed, retry_after = True, 0.0
             if not allowed:
                 response = _graphql_error(
                     429,
