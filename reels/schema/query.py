@@ -101,6 +101,12 @@ class Query:
     ) -> UserConnection:
         return await social.following(info, user_id, page_size(first), after)
 
+    @strawberry.field(
+        description="Creators followed by people the viewer follows, not yet followed, ranked by how many paths lead there."
+    )
+    async def suggested_creators(self, info: Info[Context, None], first: int | None = 10) -> list[User]:
+        return await social.suggested_creators(info, page_size(first, SEARCH_PAGE))
+
     @strawberry.field(description="Moderators and admins only; FORBIDDEN error for anyone else.")
     async def reports(
         self,

@@ -158,3 +158,20 @@ def test_subscribing_to_a_hidden_or_malformed_reel_is_an_error(live_api: Api, wh
         message = ws.receive_json()
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_suggested_creators_are_two_hops_away_ranked_by_paths(live_api: Api) -> None:
+    api = live_api
+    me_token, _ = api.register(unique("me"))
+    friends = [api.register(unique("friend")) for _ in range(2)]
+    popular, niche, blocked = (api.register(unique(name))[1] for name in ("popular", "niche", "blocked"))
+    for token, friend in friends:
+        follow(api, me_token, friend["id"])
+        follow(api, token, popular["id"])
+        follow(api, token, blocked["id"])
+    follow(api, friends[0][0], niche["id"])
+    api.data(BLOCK, {"id": blocked["id"]}, token=me_token)
+    query = "query { suggestedCreators(first: 5) { username } }"
+    names = [u["username"] for u in api.data(query, token=me_token)["suggestedCreators"]]
+    assert names == [popular["username"], niche["username"]]
+    assert api(query)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
