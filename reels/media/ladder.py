@@ -207,7 +207,7 @@ def peak_bandwidth(sizes: list[int], durations: list[float], target_duration: fl
     peak = 0.0
     for start in range(len(sizes)):
         bits = seconds = 0.0
-        for size, duration in zip(sizes[start:], durations[start:]):
+        for size, duration in zip(sizes[start:], durations[start:], strict=True):
             bits += 8 * size
             seconds += duration
             if seconds > 1.5 * target_duration:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def decode_segments(out_dir: Path, media: ProcessedMedia, with_audio: bool) -> l
 def master_attributes(out_dir: Path, media: ProcessedMedia) -> list[dict[str, str]]:
     lines = (out_dir / media.master_playlist_path).read_text().splitlines()
     variants = []
-    for line, uri in zip(lines, lines[1:]):
+    for line, uri in itertools.pairwise(lines):
         if line.startswith("#EXT-X-STREAM-INF:"):
             attributes = dict(re.findall(r'([A-Z-]+)=("[^"]*"|[^,]*)', line.removeprefix("#EXT-X-STREAM-INF:")))
             variants.append({**attributes, "URI": uri})
@@ -82,7 +83,7 @@ def test_the_master_playlist_lists_every_attribute_players_need(processed_with_a
     variants = master_attributes(out_dir, media)
 
     assert len(variants) == len(media.renditions)
-    for variant, rendition in zip(variants, media.renditions):
+    for variant, rendition in zip(variants, media.renditions, strict=True):
         sizes = [(out_dir / segment).stat().st_size for segment in rendition.segment_paths]
         average = 8 * sum(sizes) / sum(rendition.segment_durations)
         assert variant["RESOLUTION"] == f"{rendition.width}x{rendition.height}"
