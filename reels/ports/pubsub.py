@@ -14,8 +14,9 @@ slow reader loses its OLDEST queued messages (live counts are superseded by newe
 and never slows the publisher or other subscribers. A lost Redis connection is re-established
 with backoff and every channel resubscribed; messages published meanwhile are lost (pub/sub is
 at-most-once; subscribers needing the current state re-read it). When Redis stays unreachable
-for `reconnect_timeout_s`, the pub/sub fails for good: subscribers' iterators and new
-subscribe() calls raise `PubSubUnavailable`, and `ping()` does, so /healthz reports it.
+for `reconnect_timeout_s`, its subscribers' iterators raise `PubSubUnavailable` (so clients
+see an error instead of silence); the next subscribe() or ping() then starts over on a fresh
+backend, and raises `PubSubUnavailable` while Redis is still unreachable (so /healthz reports it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Protocol
 
@@ -105,8 +106,9 @@ class PubSub(Protocol):
 class BroadcastPubSub:
     """The fan-out hub over one broadcaster backend (see the module docstring)."""
 
-    def __init__(self, backend: BroadcastBackend) -> None:
-        self._backend = backend
+    def __init__(self, new_backend: Callable[[], BroadcastBackend]) -> None:
+        self._new_backend = new_backend
+        self._backend = new_backend()
         self._channels: dict[str, set[Subscription]] = {}
         # Serialises upstream (un)subscribes so a channel is subscribed exactly once.
         self._changing = asyncio.Lock()
@@ -145,7 +147,7 @@ class BroadcastPubSub:
         subscription = Subscription(max_queue)
         async with self._changing:
             if self._failure is not None:
-                raise self._failure
+                await self._start_over()
             if channel not in self._channels:
                 await self._backend.subscribe(channel)
                 self._channels[channel] = set()
@@ -166,9 +168,26 @@ class BroadcastPubSub:
 
     async def ping(self) -> None:
         if self._failure is not None:
-            raise self._failure
+            async with self._changing:
+                if self._failure is not None:
+                    await self._start_over()
         if self._listener is None or self._listener.done():
             raise PubSubUnavailable("pub/sub is not connected")
+
+    async def _start_over(self) -> None:
+        """After the backend gave up (its subscribers were all ended with the error), try a fresh
+        one: Redis may be back. Raises PubSubUnavailable while it is not."""
+        with suppress(Exception):  # the old backend is broken; closing it is best effort
+            await self._backend.disconnect()
+        self._channels.clear()
+        self._backend = self._new_backend()
+        try:
+            await self._backend.connect()
+        except _CONNECTION_LOST as exc:
+            raise PubSubUnavailable(f"pub/sub backend still unreachable: {exc}") from exc
+        self._failure = None
+        self._listener = asyncio.create_task(self._listen(), name="pubsub-listener")
+        log.info("pub/sub started over on a fresh backend")
 
     async def close(self) -> None:
         if self._listener is None or self._closed:
@@ -187,7 +206,7 @@ class MemoryPubSub(BroadcastPubSub):
     """In-process: publishers and subscribers in one process (broadcaster's memory:// backend)."""
 
     def __init__(self) -> None:
-        super().__init__(MemoryBackend("memory://"))
+        super().__init__(lambda: MemoryBackend("memory://"))
 
 
 class RedisBackend(BroadcastBackend):
@@ -353,12 +372,15 @@ class RedisBackend(BroadcastBackend):
 
 class RedisPubSub(BroadcastPubSub):
     def __init__(self, url: str, *, reconnect_timeout_s: float = 30.0, ping_interval_s: float = 10.0) -> None:
-        self._redis = RedisBackend(url, reconnect_timeout_s=reconnect_timeout_s, ping_interval_s=ping_interval_s)
-        super().__init__(self._redis)
+        super().__init__(
+            lambda: RedisBackend(url, reconnect_timeout_s=reconnect_timeout_s, ping_interval_s=ping_interval_s)
+        )
 
     async def ping(self) -> None:
         await super().ping()
-        await self._redis.ping()
+        backend = self._backend
+        assert isinstance(backend, RedisBackend)
+        await backend.ping()
 
 
 def from_settings(settings: Settings) -> PubSub:

@@ -3,13 +3,15 @@ turned invisible to the subscriber (blocked, deleted, made private) ends the str
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from graphql import GraphQLError
 from strawberry.types import Info
 
 from reels.domain.models import Notification as NotificationRow
 from reels.domain.models import ReelStatus
+from reels.ports.pubsub import PubSubUnavailable
 from reels.resolvers.reels import visible_reel
 from reels.schema.context import Context
 from reels.schema.globalid import db_id_of
@@ -17,6 +19,19 @@ from reels.schema.types import Notification, Reel, ReelCounts
 from reels.subscriptions import channels
 
 FINAL_STATUSES = {ReelStatus.READY, ReelStatus.FAILED, ReelStatus.BLOCKED}
+
+
+@contextlib.asynccontextmanager
+async def _listen(info: Info[Context, None], channel: str) -> AsyncIterator[AsyncIterator[str]]:
+    """The channel's messages; a pub/sub outage the port could not ride out ends the stream
+    with an error the client sees (and can resubscribe on), never a silent hang."""
+    try:
+        async with info.context.platform.pubsub.subscribe(channel) as messages:
+            yield messages
+    except PubSubUnavailable:
+        raise GraphQLError(
+            "live updates are unavailable right now; subscribe again", extensions={"code": "UNAVAILABLE"}
+        ) from None
 
 
 async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[int, Reel]:
@@ -29,7 +44,7 @@ async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[in
 
 async def reel_counts(info: Info[Context, None], reel_id: str) -> AsyncGenerator[ReelCounts, None]:
     db_id, _ = await _visible_or_error(info, reel_id)
-    async with info.context.platform.pubsub.subscribe(channels.reel_counts(db_id)) as messages:
+    async with _listen(info, channels.reel_counts(db_id)) as messages:
         async for message in messages:
             info.context.reset_loaders()
             if await visible_reel(info, db_id) is None:
@@ -39,7 +54,7 @@ async def reel_counts(info: Info[Context, None], reel_id: str) -> AsyncGenerator
 
 async def reel_status(info: Info[Context, None], reel_id: str) -> AsyncGenerator[Reel, None]:
     db_id, _ = await _visible_or_error(info, reel_id)
-    async with info.context.platform.pubsub.subscribe(channels.reel_status(db_id)) as messages:
+    async with _listen(info, channels.reel_status(db_id)) as messages:
         # Read again now that the subscription is live: a change between the first read and
         # the subscribe would otherwise be missed, and a reel already final never changes.
         info.context.reset_loaders()
@@ -61,7 +76,7 @@ async def reel_status(info: Info[Context, None], reel_id: str) -> AsyncGenerator
 
 async def notifications(info: Info[Context, None]) -> AsyncGenerator[Notification, None]:
     viewer = info.context.require_viewer()
-    async with info.context.platform.pubsub.subscribe(channels.notifications(viewer.id)) as messages:
+    async with _listen(info, channels.notifications(viewer.id)) as messages:
         async for message in messages:
             info.context.reset_loaders()
             async with info.context.platform.sessions() as session:

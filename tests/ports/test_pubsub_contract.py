@@ -223,3 +223,24 @@ async def test_redis_gone_for_good_raises_pubsub_unavailable() -> None:
     finally:
         stop(process)
         await bus.close()
+
+
+async def test_after_giving_up_it_starts_over_once_redis_is_back(channel: str) -> None:
+    port = free_port()
+    process = await asyncio.to_thread(redis_server_on, port)
+    bus = RedisPubSub(f"redis://127.0.0.1:{port}/0", reconnect_timeout_s=0.3)
+    try:
+        await bus.connect()
+        async with bus.subscribe(channel) as messages:
+            stop(process)
+            with pytest.raises(PubSubUnavailable):  # the subscriber is told, not left waiting
+                await next_message(messages, timeout_s=30)
+        with pytest.raises(PubSubUnavailable):  # still down: health checks say so
+            await bus.ping()
+        process = await asyncio.to_thread(redis_server_on, port)
+        await bus.ping()  # a server that stayed up recovers without a restart
+        async with bus.subscribe(channel) as messages:
+            await publish_until_received(bus, channel, messages)
+    finally:
+        stop(process)
+        await bus.close()
