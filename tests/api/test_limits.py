@@ -86,3 +86,20 @@ def test_healthz_and_metrics(api: Api) -> None:
     metrics = api.client.get("/metrics").text
     assert 'reels_graphql_requests_total{operation="Hello",outcome="ok",type="query"}' in metrics
     assert "reels_queue_depth" in metrics
+
+
+def test_operations_per_websocket_are_capped(api: Api) -> None:
+    from tests.conftest import insert_ready_reel
+
+    _, creator = api.register("busy_creator")
+    reel = insert_ready_reel(api, creator["id"])
+    limit = api.client.app.state.platform.settings.max_subscriptions_per_connection
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        for n in range(limit + 1):
+            ws.send_json({"id": str(n), "type": "subscribe", "payload": {
+                "query": "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }", "variables": {"id": reel}}})
+        message = ws.receive_json()
+    assert message["type"] == "error" and message["id"] == str(limit)
+    assert message["payload"][0]["message"] == "Subscription limit reached"
