@@ -15,7 +15,7 @@ from reels.domain.models import Reel as ReelRow
 from reels.domain.models import ReelStatus, Visibility
 from reels.domain.models import User as UserRow
 from reels.resolvers.connections import after_id
-from reels.resolvers.reels import _without_blocked
+from reels.resolvers.reels import without_blocked_creators
 from reels.schema.context import Context
 from reels.schema.types import Audio, Hashtag, ReelConnection, User
 
@@ -115,7 +115,7 @@ async def recent_public_reels(
             query = query.where(ReelRow.creator_id.not_in(muted))
     async with info.context.platform.sessions() as session:
         rows = list((await session.scalars(query)).all())
-    return await _without_blocked(info, rows, first)
+    return await without_blocked_creators(info, rows, first)
 
 
 async def following_feed(info: Info[Context, None], first: int, after: str | None) -> ReelConnection:

@@ -74,15 +74,15 @@ async def reels_with_hashtag(
     info: Info[Context, None], hashtag_id: int, first: int, after: str | None
 ) -> ReelConnection:
     rows = await info.context.loaders.reel_pages_by_hashtag.load(PageKey(hashtag_id, first, after_id(after)))
-    return await _without_blocked(info, rows, first)
+    return await without_blocked_creators(info, rows, first)
 
 
 async def reels_with_audio(info: Info[Context, None], audio_id: int, first: int, after: str | None) -> ReelConnection:
     rows = await info.context.loaders.reel_pages_by_audio.load(PageKey(audio_id, first, after_id(after)))
-    return await _without_blocked(info, rows, first)
+    return await without_blocked_creators(info, rows, first)
 
 
-async def _without_blocked(info: Info[Context, None], rows: list[ReelRow], first: int) -> ReelConnection:
+async def without_blocked_creators(info: Info[Context, None], rows: list[ReelRow], first: int) -> ReelConnection:
     blocked = await info.context.loaders.viewer_blocked_either_way.load_many([row.creator_id for row in rows])
     return _connection(info, [row for row, hidden in zip(rows, blocked, strict=True) if not hidden], first)
 
