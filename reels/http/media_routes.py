@@ -1,14 +1,28 @@
-"""HTTP routes of the local-disk object store: signed part uploads and signed media downloads.
+"""Media over the app's own HTTP: the local-disk store's routes, and signed HLS playlists for
+every store.
 
 Mounting: add `media_routes()` to the app's routes. By default each request finds the store at
 `request.app.state.platform.store` (the Platform the app's lifespan starts); pass
-`media_routes(store_of)` to find it elsewhere. With the S3 adapter the routes answer 404:
-clients talk to the bucket directly.
+`media_routes(store_of)` to find it elsewhere.
+
+Local-disk store only (with the S3 adapter they answer 404: clients talk to the bucket directly):
 
 - `PUT /media-upload/{upload_id}/{part}?expires=…&sig=…` stores one part; the `ETag` response
   header is its etag (CORS must expose `ETag` to browsers on another origin).
 - `GET|HEAD /media/{key}?expires=…&sig=…` serves an object, with Range requests. Playlists come
   back with their relative URIs signed in the same way, so an HLS player can follow them.
+
+Every store (needs the app's Platform):
+
+- `GET|HEAD /playlists/{key}.m3u8?expires=…&sig=…` serves an HLS playlist read from the primary
+  store, its relative URIs replaced by absolute signed URLs: media playlists point at the same
+  route, segments and init sections at the store itself (a presigned S3 URL or `/media/…`).
+  Why a route of its own: a signed playlist URL cannot be fetched from S3 and followed, since
+  a player resolves `v0/index.m3u8` against the playlist's URL and drops its signature, and S3
+  cannot rewrite the playlist. One route for both stores keeps one code path; behind
+  REELS_MEDIA_BASE_URL (a public CDN) relative URIs just work and `playlist_url` gives plain
+  CDN URLs instead. Everything a playlist names expires when the playlist's URL does, and the
+  playlists of a reel that is no longer READY (deleted, blocked) answer 404 at once.
 
 A bad or expired signature gets 403, a part or upload past its size limit 413.
 """
@@ -16,14 +30,20 @@ A bad or expired signature gets 403, a part or upload past its size limit 413.
 from __future__ import annotations
 
 import asyncio
+import re
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from reels.ports.objectstore.base import InvalidKey, UploadError, content_type_for
+from reels.domain.models import Reel, ReelStatus
+from reels.ports.objectstore.base import InvalidKey, ObjectNotFound, ObjectStore, UploadError, content_type_for
 from reels.ports.objectstore.local import (
     BadSignature,
     LocalObjectStore,
@@ -34,7 +54,37 @@ from reels.ports.objectstore.local import (
 )
 from reels.ports.objectstore.playlists import sign_playlist
 
+if TYPE_CHECKING:
+    from reels.platform import Platform
+
 StoreOf = Callable[[Request], object]
+PLAYLIST_SUFFIX = ".m3u8"
+_REEL_KEY = re.compile(r"reels/(\d+)/")  # the media prefix of reels.workers.media
+# How long a playback URL handed out in an API answer stays valid.
+PLAYLIST_URL_TTL_S = 6 * 3600
+
+
+def playlist_path(key: str) -> str:
+    return f"/playlists/{key}"
+
+
+def _playlist_signer(platform: Platform) -> UrlSigner:
+    # Same key derivation as the local store's URLs; the signed path (/playlists/…) keeps the
+    # two kinds of URL from standing in for each other.
+    return UrlSigner(platform.settings.public_url, platform.jwt_secret)
+
+
+def playlist_url(platform: Platform, key: str, *, expires_s: int = PLAYLIST_URL_TTL_S) -> str:
+    """Where a player fetches the HLS playlist `key`: the CDN when REELS_MEDIA_BASE_URL is set,
+    else this app's signed `/playlists/` route (see the module docstring)."""
+    if platform.settings.media_base_url:
+        return platform.store.url(key)
+    return signed_playlist_url(platform, key, int(time.time()) + expires_s)
+
+
+def signed_playlist_url(platform: Platform, key: str, expires_at: int) -> str:
+    """The `/playlists/` URL of `key`, valid until `expires_at` (Unix time)."""
+    return _playlist_signer(platform).url("GET", playlist_path(key), expires_at)
 
 
 def platform_store(request: Request) -> object:
@@ -97,10 +147,53 @@ def media_routes(store_of: StoreOf = platform_store) -> list[Route]:
             return Response(body, media_type=media_type, headers=headers)
         return FileResponse(path, media_type=media_type, headers=headers)
 
+    async def get_playlist(request: Request) -> Response:
+        platform: Platform | None = getattr(request.app.state, "platform", None)
+        key: str = request.path_params["key"]
+        if platform is None or not key.endswith(PLAYLIST_SUFFIX):
+            return PlainTextResponse("not found", status_code=404)
+        store = platform.store
+        try:
+            expires_at = _playlist_signer(platform).check("GET", playlist_path(key), *_signature(request))
+            if not await _playable(platform, key):
+                raise ObjectNotFound(key)
+            text = await _read_text(store, key)
+        except BadSignature as exc:
+            return PlainTextResponse(str(exc), status_code=403)
+        except (InvalidKey, ObjectNotFound):
+            return PlainTextResponse("not found", status_code=404)
+
+        def url_for(named: str) -> str:
+            if named.endswith(PLAYLIST_SUFFIX):
+                return signed_playlist_url(platform, named, expires_at)
+            return store.url(named, expires_s=max(1, expires_at - int(time.time())))
+
+        headers = {"Cache-Control": f"private, max-age={max(0, expires_at - int(time.time()))}"}
+        return Response(sign_playlist(text, key, url_for), media_type=content_type_for(key), headers=headers)
+
     return [
         Route("/media-upload/{upload_id}/{part_number:int}", put_part, methods=["PUT"]),
         Route("/media/{key:path}", get_media, methods=["GET", "HEAD"]),
+        Route("/playlists/{key:path}", get_playlist, methods=["GET", "HEAD"]),
     ]
+
+
+async def _playable(platform: Platform, key: str) -> bool:
+    """Whether the reel the playlist belongs to is READY: the playlists of a reel deleted or
+    blocked after its URLs were handed out stop working at once (and with them, playback)."""
+    match = _REEL_KEY.match(key)
+    if match is None:
+        return False
+    async with platform.sessions() as session:
+        row = (await session.execute(select(Reel.status, Reel.deleted_at).where(Reel.id == int(match[1])))).first()
+    return row is not None and row.status == ReelStatus.READY and row.deleted_at is None
+
+
+async def _read_text(store: ObjectStore, key: str) -> str:
+    with tempfile.TemporaryDirectory(prefix="reels-playlist-") as folder:
+        path = Path(folder) / "playlist"
+        await store.download_file(key, path)
+        return await asyncio.to_thread(path.read_text)
 
 
 def _signature(request: Request) -> tuple[str | None, str | None]:

@@ -1,0 +1,46 @@
+"""Background workers: queue consumers and periodic jobs. They run in `reels worker`, or inside
+`reels serve` on the embedded setup, as tasks owned by the platform (cancelled on close)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from reels.domain.reels import MEDIA_TOPIC
+from reels.platform import Platform
+from reels.ports.queue import DeadLetter, MemoryWorkQueue
+from reels.workers import fanout, maintenance, media
+from reels.workers.aggregator import Aggregator
+from reels.workers.runner import consume_forever, every
+
+MEDIA_GROUP = "media-workers"
+
+# Per topic: what `reels jobs retry` does before it queues a dead letter again.
+BEFORE_REQUEUE: dict[str, Callable[[Platform, DeadLetter], Awaitable[None]]] = {MEDIA_TOPIC: media.before_requeue}
+
+
+def start_workers(platform: Platform) -> None:
+    settings = platform.settings
+    tasks = {
+        "media": consume_forever(
+            platform,
+            MEDIA_TOPIC,
+            MEDIA_GROUP,
+            media.handle,
+            concurrency=settings.worker_concurrency,
+            claim_idle_ms=int(settings.job_claim_idle_s * 1000),
+            on_dead=media.on_dead_letter,
+        ),
+        "aggregator": Aggregator(platform).run(),
+        "fanout": consume_forever(
+            platform,
+            fanout.FANOUT_TOPIC,
+            fanout.GROUP,
+            fanout.handle,
+            claim_idle_ms=int(settings.job_claim_idle_s * 1000),
+        ),
+        "maintenance": every(settings.maintenance_interval_s, lambda: maintenance.run_once(platform), "maintenance"),
+    }
+    if isinstance(platform.queue, MemoryWorkQueue):  # the jobs of the last run died with it
+        tasks["requeue"] = maintenance.requeue_stuck_reels(platform, older_than_s=0)
+    platform.background += [asyncio.create_task(job, name=name) for name, job in tasks.items()]
