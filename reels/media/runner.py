@@ -1,14 +1,18 @@
 """Locating FFmpeg and running it (or the probe) as a niced, time-limited child process.
 
 Children run in their own session so a timeout or a cancelled job kills the whole process
-group, and at a low CPU priority so transcodes never starve the API sharing the machine.
+group, and at a low CPU priority so transcodes never starve the API sharing the machine. On
+Linux they also die with the worker: a SIGKILLed worker leaves no FFmpeg running (its job is
+redone elsewhere, so the orphan's work would be wasted CPU).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
+import sys
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +26,15 @@ NICENESS = 10
 FFMPEG_GLOBAL_ARGS = ("-hide_banner", "-nostdin", "-nostats", "-loglevel", "error")
 STDERR_TAIL_LINES = 12
 STREAM_LINE_LIMIT = 1024 * 1024
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the forked child, before exec: ask Linux for SIGKILL when the parent dies."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def ffmpeg_binary() -> str:
@@ -54,6 +67,7 @@ async def run_child(argv: Sequence[str], *, timeout_s: float, what: str, capture
             stdout=asyncio.subprocess.PIPE if capture_stdout else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
             limit=STREAM_LINE_LIMIT,
         )
     except OSError as exc:

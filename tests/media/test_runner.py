@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,7 +43,17 @@ async def test_a_missing_binary_is_a_transcode_error(tmp_path: Path) -> None:
 
 
 async def test_ffmpeg_failures_carry_ffmpegs_own_message(tmp_path: Path) -> None:
-    argv = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(tmp_path / "missing.mp4"), "-f", "null", "-"]
+    argv = [
+        ffmpeg_binary(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        str(tmp_path / "missing.mp4"),
+        "-f",
+        "null",
+        "-",
+    ]
 
     with pytest.raises(TranscodeError, match="No such file or directory"):
         await run_ffmpeg(argv, timeout_s=10, what="test run")
@@ -76,3 +89,38 @@ async def test_a_cancelled_run_kills_ffmpeg(tmp_path: Path) -> None:
     with pytest.raises(asyncio.CancelledError):
         await run
     assert processes_mentioning(marker) == []
+
+
+def test_ffmpeg_dies_with_a_killed_worker() -> None:
+    """A SIGKILLed worker cannot clean up: its FFmpeg must not keep transcoding a job that
+    another worker redoes."""
+    marker = f"reels-orphan-{os.getpid()}-{time.monotonic_ns()}"
+    # The marker reaches the worker through its environment, so only FFmpeg's command line names it.
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import asyncio, os\n"
+                "from reels.media.runner import ffmpeg_binary, run_ffmpeg\n"
+                "argv = [ffmpeg_binary(), '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=64x64', '-f', 'null',"
+                " os.environ['MARKER']]\n"
+                "asyncio.run(run_ffmpeg(argv, timeout_s=600, what='endless run'))\n"
+            ),
+        ],
+        env={**os.environ, "MARKER": marker},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not processes_mentioning(marker):
+            assert time.monotonic() < deadline, "FFmpeg did not start"
+            time.sleep(0.02)
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 20  # an orphan would run for the job's whole 600 s limit
+        while processes_mentioning(marker):
+            assert time.monotonic() < deadline, "FFmpeg outlived its worker"
+            time.sleep(0.02)
+    finally:
+        for pid in processes_mentioning(marker):
+            os.kill(pid, signal.SIGKILL)
