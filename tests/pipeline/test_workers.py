@@ -4,7 +4,6 @@ killed with SIGKILL mid-job whose reel another worker finishes, once."""
 from __future__ import annotations
 
 import contextlib
-
 import os
 import re
 import signal
