@@ -175,3 +175,66 @@ def test_suggested_creators_are_two_hops_away_ranked_by_paths(live_api: Api) -> 
     names = [u["username"] for u in api.data(query, token=me_token)["suggestedCreators"]]
     assert names == [popular["username"], niche["username"]]
     assert api(query)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def _reel_turned_ready(api: Api, creator_id: str) -> str:
+    """A reel as the media worker leaves it: READY, with its fan-out job queued."""
+    from reels.workers import fanout
+    from tests.conftest import db_id, platform_of, run
+
+    reel = insert_ready_reel(api, creator_id)
+
+    async def queue_fanout() -> None:
+        await platform_of(api).queue.publish(fanout.FANOUT_TOPIC, {"reel_id": db_id(reel)}, key=str(db_id(reel)))
+
+    run(api, queue_fanout)
+    return reel
+
+
+def test_followers_are_told_of_a_new_reel_by_the_fanout_consumer(live_api: Api) -> None:
+    api = live_api
+    creator_token, creator = api.register(unique("creator"))
+    follower_token, _ = api.register(unique("follower"))
+    follow(api, follower_token, creator["id"])
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _subscribe(ws, follower_token, "subscription { notifications { kind actor { username } reel { id } } }")
+        reel = _reel_turned_ready(api, creator["id"])
+        received = ws.receive_json()["payload"]["data"]["notifications"]
+    assert received == {"kind": "NEW_REEL", "actor": {"username": creator["username"]}, "reel": {"id": reel}}
+
+
+def test_celebrities_are_not_fanned_out(live_api: Api) -> None:
+    from sqlalchemy import func, select
+
+    from reels.domain.models import Notification, NotificationKind
+    from tests.conftest import platform_of, run
+
+    api = live_api
+    platform_of(api).settings.celebrity_followers = 1
+    _, star = api.register(unique("star"))
+    for _ in range(2):
+        follow(api, api.register(unique("fan"))[0], star["id"])
+    _reel_turned_ready(api, star["id"])
+    _, regular = api.register(unique("regular"))
+    follow(api, api.register(unique("fan"))[0], regular["id"])
+    _reel_turned_ready(api, regular["id"])
+
+    async def new_reel_notifications(actor: str) -> int:
+        from tests.conftest import db_id
+
+        async with platform_of(api).sessions() as session:
+            return await session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.kind == NotificationKind.NEW_REEL, Notification.actor_id == db_id(actor))
+            )
+
+    from reels.workers import fanout
+    from tests.engagement.conftest import eventually
+
+    async def fanout_backlog() -> int:
+        return await platform_of(api).queue.depth(fanout.FANOUT_TOPIC, fanout.GROUP)
+
+    eventually(lambda: run(api, fanout_backlog) == 0)  # both jobs are done
+    assert run(api, new_reel_notifications, regular["id"]) == 1
+    assert run(api, new_reel_notifications, star["id"]) == 0
