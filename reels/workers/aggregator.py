@@ -185,9 +185,7 @@ class Aggregator:
         for partition in fenced:
             log.warning("%s: partition %d has a newer owner; leaving its messages to it", self.name, partition)
             self.owned.pop(partition, None)
-        for message in batch:
-            if message.partition not in fenced:
-                await self.platform.queue.ack(message, GROUP)
+        await self.platform.queue.ack_many([m for m in batch if m.partition not in fenced], GROUP)
         AGGREGATOR_EVENTS.inc(applied)
         AGGREGATOR_FLUSH_SECONDS.observe(time.perf_counter() - started)
         await cache_counts(self.platform.kv, totals)

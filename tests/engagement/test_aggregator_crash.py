@@ -105,7 +105,7 @@ async def test_killed_aggregator_loses_nothing_and_double_counts_nothing(platfor
                 return getattr(original_queue, name)
 
         first.platform = _with_queue(platform, AckHangs())
-        reached = await crash_inside(first, "ack", first.platform.queue)
+        reached = await crash_inside(first, "ack_many", first.platform.queue)
 
     sent = await send(platform, reel_ids, rounds=40)
     task = asyncio.create_task(first.run())

@@ -151,6 +151,18 @@ async def test_unacked_message_goes_to_another_consumer_after_idle_timeout(queue
     assert await queue.dead_letters(topic) == []
 
 
+async def test_ack_many_settles_a_batch_across_streams_and_retries(queue: WorkQueue, topic: str) -> None:
+    for n in range(12):
+        await queue.publish(topic, {"n": n}, key=f"k{n}", lane=("high", "normal", "bulk")[n % 3])
+    taken = await consume_until(queue, topic, "g", "c1", want=12, count=12)
+    assert len({(message.partition, message.lane) for message in taken}) > 1
+    assert await queue.retry_or_dead_letter(taken[0], "g", "later", max_attempts=3) is True  # waiting to retry
+    await queue.ack_many(taken, "g")
+    await queue.ack_many([], "g")
+    assert await queue.depth(topic, "g") == 0
+    assert await queue.consume(topic, "g", "c2", block_ms=100, claim_idle_ms=0) == []
+
+
 async def test_touch_keeps_a_long_job(queue: WorkQueue, topic: str) -> None:
     await queue.publish(topic, {"job": 1}, key="k")
     [message] = await queue.consume(topic, "g", "worker", block_ms=0)

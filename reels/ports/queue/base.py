@@ -83,6 +83,10 @@ class WorkQueue(Protocol):
 
     async def ack(self, message: Message, group: str) -> None: ...
 
+    async def ack_many(self, messages: Collection[Message], group: str) -> None:
+        """`ack` each, in one round trip: for consumers that settle a whole batch at once."""
+        ...
+
     async def touch(self, message: Message, group: str) -> bool:
         """Reset the message's idle time so no one claims it while a long job runs (call it
         well within `claim_idle_ms`); False when another consumer has claimed it already."""

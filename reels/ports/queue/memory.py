@@ -226,6 +226,10 @@ class MemoryWorkQueue:
         if state is not None:
             state.pending.pop(message.id, None)
 
+    async def ack_many(self, messages: Collection[Message], group: str) -> None:
+        for message in messages:
+            await self.ack(message, group)
+
     async def touch(self, message: Message, group: str) -> bool:
         held = self._pending(message, group)
         if held is None:

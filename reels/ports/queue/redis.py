@@ -322,6 +322,20 @@ class RedisWorkQueue:
             pipe.zrem(_retry_key(message.topic, message.partition, group), _retry_member(message))
             await pipe.execute()
 
+    async def ack_many(self, messages: Collection[Message], group: str) -> None:
+        by_stream: dict[tuple[str, int, str], list[Message]] = {}
+        for message in messages:
+            by_stream.setdefault((message.topic, message.partition, message.lane), []).append(message)
+        if not by_stream:
+            return
+        # A pipeline, not a transaction: the streams may be in different cluster slots, and a
+        # retry member left behind by a crash in between is harmless (XCLAIM skips acked ids).
+        async with self._client.pipeline(transaction=False) as pipe:
+            for (topic, partition, lane), batch in by_stream.items():
+                pipe.xack(_stream_key(topic, partition, lane), group, *(message.id for message in batch))
+                pipe.zrem(_retry_key(topic, partition, group), *(_retry_member(message) for message in batch))
+            await pipe.execute()
+
     async def touch(self, message: Message, group: str) -> bool:
         stream = _stream_key(message.topic, message.partition, message.lane)
         return bool(await self._touch(keys=[stream], args=[group, message.consumer, message.id]))

