@@ -6,7 +6,11 @@ Nothing else in the code knows which adapters run; everything receives a `Platfo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -17,9 +21,53 @@ from reels.domain import ids
 from reels.graph import from_settings as graph_from_settings
 from reels.graph.port import FollowGraph
 from reels.ports import kv, objectstore, pubsub, queue
-from reels.settings import Settings
+from reels.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+
+class IdSlot:
+    """This process's worker slot in Snowflake ids, leased in the shared cache so no two live
+    processes of a region make ids with the same node bits."""
+
+    TTL_S = 60.0
+
+    def __init__(self, cache: kv.KeyValue, region_id: int) -> None:
+        self.cache = cache
+        self.region_id = region_id
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.key: str | None = None
+
+    async def lease(self) -> None:
+        for slot in range(ids.MAX_WORKER + 1):
+            key = f"ids:slot:{self.region_id}:{slot}"
+            if await self.cache.set(key, self.owner, ttl_s=self.TTL_S, only_if_absent=True):
+                self.key = key
+                ids.configure(self.region_id, slot)
+                log.info("Snowflake node: region %d, worker slot %d", self.region_id, slot)
+                return
+        raise ConfigError(
+            f"all {ids.MAX_WORKER + 1} id worker slots of region {self.region_id} are taken: run fewer processes "
+            "per region or give another group of them its own REELS_REGION_ID"
+        )
+
+    async def keep(self) -> None:
+        """Renew the lease; if it was lost (the cache was unreachable too long), lease another
+        slot before making more ids with the old one."""
+        while True:
+            await asyncio.sleep(self.TTL_S / 3)
+            try:
+                if self.key is None or not await self.cache.expire_if_equal(self.key, self.owner, self.TTL_S):
+                    log.error("lost the Snowflake worker slot %s; leasing another", self.key)
+                    await self.lease()
+            except Exception:  # the cache is down: retry (the lease outlives short outages)
+                log.exception("renewing the Snowflake worker slot failed")
+
+    async def release(self) -> None:
+        if self.key is not None:
+            with contextlib.suppress(Exception):
+                if await self.cache.get(self.key) == self.owner:
+                    await self.cache.delete(self.key)
 
 
 @dataclass
@@ -35,22 +83,23 @@ class Platform:
     graph: FollowGraph
     jwt_secret: str
     background: list[asyncio.Task] = field(default_factory=list)
+    _id_slot: IdSlot | None = None
 
     @classmethod
     async def start(cls, settings: Settings, *, require_migrated: bool = True) -> Platform:
         settings.validate_services()
-        ids.configure(settings.region_id)
         engine = db.create_engine(settings.resolved_database_url)
         if require_migrated:
             await db.ensure_migrated(engine)
         sessions = db.session_factory(engine)
         bus = pubsub.from_settings(settings)
         await bus.connect()
-        return cls(
+        cache = kv.from_settings(settings)
+        platform = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
-            kv=kv.from_settings(settings),
+            kv=cache,
             queue=queue.from_settings(settings),
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
@@ -58,6 +107,14 @@ class Platform:
             graph=graph_from_settings(settings, sessions),
             jwt_secret=settings.jwt_secret(),
         )
+        if settings.redis_url:  # processes share the cache, so they can share out worker slots
+            slot = IdSlot(cache, settings.region_id)
+            await slot.lease()
+            platform.background.append(asyncio.create_task(slot.keep(), name="id-slot"))
+            platform._id_slot = slot
+        else:  # the embedded setup is one process
+            ids.configure(settings.region_id, 0)
+        return platform
 
     async def health(self) -> dict[str, str]:
         """'ok' or the error, per adapter; /healthz answers 503 when any is not ok."""
@@ -86,6 +143,8 @@ class Platform:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        if self._id_slot is not None:
+            await self._id_slot.release()
         for closer in (self.graph.close, self.store.close, self.pubsub.close, self.queue.close, self.kv.close):
             try:
                 await closer()

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # `s3://bucket` (same endpoint and keys) or local directories.
     replica_stores: str = ""
     secret_key: str | None = None
-    region_id: int = Field(default=0, ge=0, le=1023)
+    region_id: int = Field(default=0, ge=0, le=15)  # the 4 region bits of Snowflake ids
     media_base_url: str | None = None
     public_url: str = "http://localhost:8000"
 

@@ -4,40 +4,44 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reels.domain.ids import EPOCH_MS, MAX_SEQUENCE, SnowflakeGenerator, region_of, timestamp_ms
+from reels.domain.ids import EPOCH_MS, MAX_SEQUENCE, SnowflakeGenerator, region_of, timestamp_ms, worker_of
 from reels.schema.globalid import db_id_of, from_global_id, to_global_id
 
 
 @settings(max_examples=25, deadline=None)
-@given(threads=st.integers(2, 6), per_thread=st.integers(50, 400), region=st.integers(0, 1023))
-def test_unique_and_increasing_across_threads(threads: int, per_thread: int, region: int) -> None:
-    generator = SnowflakeGenerator(region)
+@given(threads=st.integers(2, 6), per_thread=st.integers(50, 400), region=st.integers(0, 15), worker=st.integers(0, 63))
+def test_unique_and_increasing_across_threads(threads: int, per_thread: int, region: int, worker: int) -> None:
+    generator = SnowflakeGenerator(region, worker)
     results: list[list[int]] = [[] for _ in range(threads)]
 
     def work(out: list[int]) -> None:
         out.extend(generator.next_id() for _ in range(per_thread))
 
-    workers = [threading.Thread(target=work, args=(out,)) for out in results]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    running = [threading.Thread(target=work, args=(out,)) for out in results]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
     every = [i for out in results for i in out]
     assert len(set(every)) == threads * per_thread
     assert all(out == sorted(out) and len(set(out)) == len(out) for out in results)
-    assert {region_of(i) for i in every} == {region}
+    assert {(region_of(i), worker_of(i)) for i in every} == {(region, worker)}
 
 
 @settings(max_examples=25, deadline=None)
-@given(regions=st.lists(st.integers(0, 1023), min_size=2, max_size=5, unique=True), count=st.integers(1, 300))
-def test_generators_with_different_regions_never_collide(regions: list[int], count: int) -> None:
+@given(
+    nodes=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 63)), min_size=2, max_size=5, unique=True),
+    count=st.integers(1, 300),
+)
+def test_generators_of_different_regions_or_workers_never_collide(nodes: list[tuple[int, int]], count: int) -> None:
     frozen = EPOCH_MS + 1_000  # every generator in the same millisecond: the worst case
-    ids = [i for r in regions for i in _many(SnowflakeGenerator(r, clock=lambda: frozen), count)]
-    assert len(set(ids)) == len(ids) == len(regions) * count
-    assert {region_of(i) for i in ids} == set(regions)
+    ids = [i for r, w in nodes for i in _many(SnowflakeGenerator(r, w, clock=lambda: frozen), count)]
+    assert len(set(ids)) == len(ids) == len(nodes) * count
+    assert {(region_of(i), worker_of(i)) for i in ids} == set(nodes)
 
 
 def _many(generator: SnowflakeGenerator, count: int) -> list[int]:
@@ -71,7 +75,7 @@ def test_sequence_overflow_moves_to_the_next_millisecond() -> None:
 @settings(max_examples=20, deadline=None)
 @given(earlier=st.integers(0, 2**40), gap=st.integers(1, 10**6))
 def test_ids_are_time_ordered(earlier: int, gap: int) -> None:
-    first = SnowflakeGenerator(900, clock=lambda: EPOCH_MS + earlier).next_id()
+    first = SnowflakeGenerator(15, 63, clock=lambda: EPOCH_MS + earlier).next_id()
     second = SnowflakeGenerator(3, clock=lambda: EPOCH_MS + earlier + gap).next_id()
     assert first < second
     assert timestamp_ms(first) == EPOCH_MS + earlier
@@ -87,3 +91,31 @@ def test_global_ids_round_trip(db_id: int, kind: str) -> None:
 def test_malformed_global_ids_are_rejected_not_crashing(garbage: str) -> None:
     parsed = from_global_id(garbage)
     assert parsed is None or parsed[0] in {"User", "Reel", "Comment", "Hashtag", "Audio", "Report"}
+
+
+@pytest.mark.services
+async def test_processes_sharing_a_cache_lease_different_worker_slots(redis_url: str, embedded_settings) -> None:  # type: ignore[no-untyped-def]
+    """Two processes of one region must not make the same id in the same millisecond."""
+    from reels.domain import ids
+    from reels.platform import IdSlot
+    from reels.ports.kv import RedisKeyValue
+
+    cache = RedisKeyValue.from_url(redis_url)
+    slots = [IdSlot(cache, region_id=3) for _ in range(3)]
+    try:
+        leased = []
+        for slot in slots:
+            await slot.lease()
+            leased.append(slot.key)
+        assert len(set(leased)) == 3
+        assert worker_of(ids.new_id()) == int(leased[-1].rsplit(":", 1)[1])  # the process generator uses it
+        await slots[0].release()
+        again = IdSlot(cache, region_id=3)
+        await again.lease()
+        assert again.key == leased[0]  # a released slot is reused
+        slots.append(again)
+    finally:
+        for slot in slots:
+            await slot.release()
+        ids.configure(0, 0)
+        await cache.close()

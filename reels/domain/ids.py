@@ -1,8 +1,9 @@
-"""Snowflake ids: 41-bit milliseconds since the project epoch, 10-bit region, 12-bit sequence.
+"""Snowflake ids: 41-bit milliseconds since the project epoch, a 10-bit node, 12-bit sequence.
 
-Ids are time-ordered (sortable, usable as cursors) and unique across processes as long as each
-region id is used by one generator at a time per millisecond... which a process-wide generator
-plus distinct `REELS_REGION_ID` per deployment region gives.
+The node is where an id was made: a 4-bit region (`REELS_REGION_ID`, one per deployment
+region) and a 6-bit worker slot that each process leases in the shared cache at start-up (see
+`reels.platform`), as Twitter's Snowflake splits its 10 bits into datacenter and worker. So ids
+are unique across every process of every region, and time-ordered (sortable, usable as cursors).
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import time
 from collections.abc import Callable
 
 EPOCH_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
-REGION_BITS = 10
+REGION_BITS = 4
+WORKER_BITS = 6
 SEQUENCE_BITS = 12
 MAX_REGION = (1 << REGION_BITS) - 1
+MAX_WORKER = (1 << WORKER_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
-TIMESTAMP_SHIFT = REGION_BITS + SEQUENCE_BITS
+WORKER_SHIFT = SEQUENCE_BITS
+REGION_SHIFT = WORKER_BITS + SEQUENCE_BITS
+TIMESTAMP_SHIFT = REGION_BITS + WORKER_BITS + SEQUENCE_BITS
 
 
 def _wall_clock_ms() -> int:
@@ -24,17 +29,21 @@ def _wall_clock_ms() -> int:
 
 
 class SnowflakeGenerator:
-    """Thread-safe generator of strictly increasing ids for one region.
+    """Thread-safe generator of strictly increasing ids for one node (region, worker slot).
 
     A clock that steps back is never trusted: the generator keeps issuing from the last
     millisecond it used (borrowing sequence numbers, then waiting) until the clock catches up,
     so ids stay unique and increasing.
     """
 
-    def __init__(self, region_id: int, clock: Callable[[], int] = _wall_clock_ms) -> None:
+    def __init__(self, region_id: int, worker_id: int = 0, clock: Callable[[], int] = _wall_clock_ms) -> None:
         if not 0 <= region_id <= MAX_REGION:
             raise ValueError(f"region id must be 0..{MAX_REGION}, got {region_id}")
+        if not 0 <= worker_id <= MAX_WORKER:
+            raise ValueError(f"worker id must be 0..{MAX_WORKER}, got {worker_id}")
         self.region_id = region_id
+        self.worker_id = worker_id
+        self._node = (region_id << REGION_SHIFT) | (worker_id << WORKER_SHIFT)
         self._clock = clock
         self._lock = threading.Lock()
         self._last_ms = -1
@@ -50,7 +59,7 @@ class SnowflakeGenerator:
             else:
                 self._sequence = 0
             self._last_ms = now
-            return (now << TIMESTAMP_SHIFT) | (self.region_id << SEQUENCE_BITS) | self._sequence
+            return (now << TIMESTAMP_SHIFT) | self._node | self._sequence
 
     def _next_millisecond(self) -> int:
         """The sequence of `_last_ms` is used up: wait for the clock to tick, or, when the
@@ -70,19 +79,23 @@ def timestamp_ms(snowflake: int) -> int:
 
 
 def region_of(snowflake: int) -> int:
-    return (snowflake >> SEQUENCE_BITS) & MAX_REGION
+    return (snowflake >> REGION_SHIFT) & MAX_REGION
+
+
+def worker_of(snowflake: int) -> int:
+    return (snowflake >> WORKER_SHIFT) & MAX_WORKER
 
 
 _generator: SnowflakeGenerator | None = None
 _generator_lock = threading.Lock()
 
 
-def configure(region_id: int) -> None:
-    """Set the process-wide generator's region (once, at start-up)."""
+def configure(region_id: int, worker_id: int = 0) -> None:
+    """Set the process-wide generator's node (at start-up, and when a worker slot is re-leased)."""
     global _generator
     with _generator_lock:
-        if _generator is None or _generator.region_id != region_id:
-            _generator = SnowflakeGenerator(region_id)
+        if _generator is None or (_generator.region_id, _generator.worker_id) != (region_id, worker_id):
+            _generator = SnowflakeGenerator(region_id, worker_id)
 
 
 def new_id() -> int:

@@ -79,7 +79,7 @@ async def _handle(
         await handler(platform, message.payload)
     except asyncio.CancelledError:
         raise  # shutting down: the message stays pending and is claimed again later
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure is retried, then dead-lettered
         reason = f"{type(error).__name__}: {error}"
         log.warning("%s message %s failed (attempt %d): %s", topic, message.id, message.attempts, reason)
         if not await platform.queue.retry_or_dead_letter(message, group, reason, max_attempts=max_attempts):

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,8 +13,6 @@ from reels.ports.objectstore import MIN_PART_BYTES
 from reels.settings import Settings
 from tests.media.clips import H264, make, sine, testsrc
 from tests.pipeline.helpers import SECRET, Clips, Stack
-from tests.services import unavailable
-from tests.services.postgres import SERVER_URL
 from tests.services.s3 import S3Service
 
 # A Redis database of our own, flushed before each test: the session's Redis is shared with
@@ -49,27 +44,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
 
 
 @pytest.fixture(scope="session")
-def pipeline_postgres_url() -> Iterator[str]:
-    """A migrated PostgreSQL database of this folder's own (others may downgrade theirs)."""
-    import asyncpg
-
-    name = f"reels_pipeline_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(SERVER_URL, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        unavailable(f"PostgreSQL at {SERVER_URL} unavailable: {exc}")
-    url = f"{SERVER_URL.rsplit('/', 1)[0]}/{name}"
-    upgrade(Settings(database_url=url).resolved_database_url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+def pipeline_postgres_url(postgres_server_url: str) -> str:
+    """The session's PostgreSQL database, migrated (upgrading is idempotent)."""
+    upgrade(Settings(database_url=postgres_server_url).resolved_database_url)
+    return postgres_server_url
 
 
 def _flushed(redis_url: str) -> str:

@@ -84,14 +84,9 @@ def cluster(
     cluster = Cluster([f"http://127.0.0.1:{port}" for port in ports], [], postgres_server_url, redis_url, data_dir)
     try:
         for n, command in enumerate(commands):
-            # A region id per process: Snowflake ids have no process part, so two processes of
-            # one region issue the same id in the same millisecond (duplicate primary keys).
-            process_env = {**env, "REELS_REGION_ID": str(n + 1)}
             with open(data_dir / f"{n}-{command[0]}.log", "wb") as log:
                 processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "reels.cli", *command], env=process_env, stdout=log, stderr=log
-                    )
+                    subprocess.Popen([sys.executable, "-m", "reels.cli", *command], env=env, stdout=log, stderr=log)
                 )
         cluster.workers = processes[2:]
         for port, process in zip(ports, processes, strict=False):

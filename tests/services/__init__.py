@@ -43,7 +43,7 @@ def wait_until(ready: Callable[[], bool], timeout_s: float, what: str, process: 
         try:
             if ready():
                 return
-        except Exception:
+        except Exception:  # noqa: BLE001 - not ready yet, whatever the reason
             pass
         time.sleep(0.05)
     raise RuntimeError(f"{what} did not become ready in {timeout_s} s")

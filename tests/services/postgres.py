@@ -27,7 +27,7 @@ async def _admin(sql: str) -> None:
 def _run(sql: str) -> str | None:
     try:
         asyncio.run(_admin(sql))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable server
         return f"PostgreSQL at {SERVER_URL} unavailable: {exc}"
     return None
 

@@ -51,7 +51,7 @@ def s3_server() -> Iterator[S3Service]:
         client = service.client()
         client.create_bucket(Bucket=service.bucket)
         client.close()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure means no usable server
         stop(process)
         unavailable(f"moto_server could not start: {exc}")
     try:
