@@ -18,7 +18,8 @@ from reels.ports.kv import KeyValue
 
 FIELDS = ("likes", "views", "comments", "shares")
 ZERO = dict.fromkeys(FIELDS, 0)
-CACHE_TTL_S = 24 * 3600
+# Bounds how long a count could stay stale if the cache write after a flush failed.
+CACHE_TTL_S = 300
 
 
 def cache_key(reel_id: int) -> str:

@@ -17,6 +17,7 @@ Then the cache gets the new absolute counts and each changed reel's channel one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -120,40 +121,52 @@ class Aggregator:
     # --- the loop --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        queue = self.platform.queue
         next_lease, next_flush = 0.0, time.monotonic() + self.flush_interval_s
+        delay = 0.5
         try:
             while True:
-                if time.monotonic() >= next_lease:
-                    for partition in await self.maintain_leases():
-                        self.buffer += await queue.consume(
-                            ENGAGEMENT_TOPIC,
-                            GROUP,
-                            self.name,
-                            count=TAKEOVER_MAX,
-                            block_ms=0,
-                            partitions=[partition],
-                            claim_idle_ms=0,
-                        )
-                    next_lease = time.monotonic() + self.lease_ttl_s / 3
-                wait_s = max(0.0, min(next_flush, next_lease) - time.monotonic())
-                if self.owned and len(self.buffer) < self.batch_size:
-                    self.buffer += await queue.consume(
-                        ENGAGEMENT_TOPIC,
-                        GROUP,
-                        self.name,
-                        count=self.batch_size - len(self.buffer),
-                        block_ms=int(wait_s * 1000),
-                        partitions=list(self.owned),
-                        claim_idle_ms=NEVER_MS,
-                    )
-                else:
-                    await asyncio.sleep(wait_s)
+                try:
+                    if time.monotonic() >= next_lease:
+                        await self._renew_and_take_over()
+                        next_lease = time.monotonic() + self.lease_ttl_s / 3
+                    await self._read(max(0.0, min(next_flush, next_lease) - time.monotonic()))
+                    delay = 0.5
+                except Exception:  # the cache or queue is down: keep the batch, try again
+                    log.exception("%s: reading engagement events failed; retrying in %.1f s", self.name, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30)
                 if time.monotonic() >= next_flush or len(self.buffer) >= self.batch_size:
                     await self.flush_until_done()
                     next_flush = time.monotonic() + self.flush_interval_s
         finally:
-            await self.release()
+            with contextlib.suppress(Exception):  # best effort: unreleased leases simply run out
+                await self.release()
+
+    async def _renew_and_take_over(self) -> None:
+        for partition in await self.maintain_leases():
+            self.buffer += await self.platform.queue.consume(
+                ENGAGEMENT_TOPIC,
+                GROUP,
+                self.name,
+                count=TAKEOVER_MAX,
+                block_ms=0,
+                partitions=[partition],
+                claim_idle_ms=0,
+            )
+
+    async def _read(self, wait_s: float) -> None:
+        if self.owned and len(self.buffer) < self.batch_size:
+            self.buffer += await self.platform.queue.consume(
+                ENGAGEMENT_TOPIC,
+                GROUP,
+                self.name,
+                count=self.batch_size - len(self.buffer),
+                block_ms=int(wait_s * 1000),
+                partitions=list(self.owned),
+                claim_idle_ms=NEVER_MS,
+            )
+        else:
+            await asyncio.sleep(wait_s)
 
     async def flush_until_done(self) -> None:
         """Flush, retrying a failed flush (database down) with backoff: consuming more before
@@ -181,20 +194,51 @@ class Aggregator:
         async with self.platform.sessions() as session:
             applied, fenced, totals = await self._apply(session, by_stream)
             await session.commit()
-        self.buffer = []
-        for partition in fenced:
-            log.warning("%s: partition %d has a newer owner; leaving its messages to it", self.name, partition)
-            self.owned.pop(partition, None)
-        await self.platform.queue.ack_many([m for m in batch if m.partition not in fenced], GROUP)
+        kept = await self._settle_fenced(fenced)
+        self.buffer = [m for m in batch if m.partition in kept]
+        await self._ack([m for m in batch if m.partition not in fenced])
         AGGREGATOR_EVENTS.inc(applied)
         AGGREGATOR_FLUSH_SECONDS.observe(time.perf_counter() - started)
         await cache_counts(self.platform.kv, totals)
         for reel_id, counts in totals.items():
             await channels.publish(self.platform.pubsub, channels.reel_counts(reel_id), counts)
 
+    async def _settle_fenced(self, fenced: dict[int, int]) -> set[int]:
+        """Partitions whose mark carries a newer epoch than ours. If another aggregator holds
+        the lease now, the partition is theirs: drop it, leaving its messages to them. If we
+        still hold it, the cache lost its epoch counters (a Redis without persistence was
+        restarted): move our epoch past the mark's and keep the batch for the next flush."""
+        kept = set()
+        for partition, marked_epoch in fenced.items():
+            if await self.platform.kv.get(self._lease_key(partition)) == self.name:
+                epoch_key = f"epoch:{GROUP}:{partition}"
+                current = await self.platform.kv.incr(epoch_key, 0)
+                self.owned[partition] = await self.platform.kv.incr(epoch_key, max(1, marked_epoch + 1 - current))
+                log.warning(
+                    "%s: partition %d epoch moved past %d (cache lost its counters)", self.name, partition, marked_epoch
+                )
+                kept.add(partition)
+            else:
+                log.warning("%s: partition %d has a newer owner; leaving its messages to it", self.name, partition)
+                self.owned.pop(partition, None)
+        return kept
+
+    async def _ack(self, messages: list[Message]) -> None:
+        """Acknowledge a committed batch, retrying while the queue is unreachable: unacknowledged,
+        the messages would stay pending (harmless replays, but a growing backlog)."""
+        delay = 0.5
+        while True:
+            try:
+                await self.platform.queue.ack_many(messages, GROUP)
+                return
+            except Exception:
+                log.exception("%s: acknowledging a flushed batch failed; retrying in %.1f s", self.name, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
     async def _apply(
         self, session: AsyncSession, by_stream: dict[str, list[Message]]
-    ) -> tuple[int, set[int], dict[int, dict[str, int]]]:
+    ) -> tuple[int, dict[int, int], dict[int, dict[str, int]]]:
         offsets = {
             row.partition: row
             for row in (
@@ -206,14 +250,14 @@ class Aggregator:
         deltas: dict[int, Counter[str]] = defaultdict(Counter)
         watches: list[dict[str, Any]] = []
         marks: list[dict[str, Any]] = []
-        fenced: set[int] = set()
+        fenced: dict[int, int] = {}  # partition -> the newer epoch found on its mark
         applied = 0
         for stream, messages in by_stream.items():
             partition = messages[0].partition
             epoch = self.owned.get(partition, 0)
             row = offsets.get(stream)
             if row is not None and row.epoch > epoch:
-                fenced.add(partition)
+                fenced[partition] = row.epoch
                 continue
             high = _position(row.high_water) if row else (0, 0)
             fresh = [m for m in messages if _position(m.id) > high]

@@ -130,3 +130,53 @@ def _with_queue(platform: Platform, queue: Any) -> Platform:
     from dataclasses import replace
 
     return replace(platform, queue=queue)
+
+
+async def test_counts_keep_flowing_when_the_cache_forgot_the_epochs(platform: Platform) -> None:
+    """A Redis without persistence restarts: lease epochs start over below those on the marks.
+    The aggregator that still holds the lease moves past them instead of stalling."""
+    from sqlalchemy import update
+
+    from reels.domain.models import AggregatorOffset
+
+    reel_ids = await make_reels(platform, 3)
+    aggregator = Aggregator(platform, name="steady", lease_ttl_s=LEASE_TTL_S)
+    task = asyncio.create_task(aggregator.run())
+    try:
+        sent = await send(platform, reel_ids, rounds=6)
+        await until_counts(platform, sent)
+        async with platform.sessions() as session:
+            await session.execute(update(AggregatorOffset).values(epoch=AggregatorOffset.epoch + 10))
+            await session.commit()
+        more = await send(platform, reel_ids, rounds=6)
+        await until_counts(platform, {reel_id: sent[reel_id] + more[reel_id] for reel_id in reel_ids})
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_queue_outage_does_not_end_the_aggregator(platform: Platform) -> None:
+    real_queue = platform.queue
+    failures = {"left": 2}
+
+    class FlakyQueue:
+        """Fails the first reads, as a Redis that went away for a moment."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_queue, name)
+
+        async def consume(self, *args: Any, **kwargs: Any) -> Any:
+            if failures["left"]:
+                failures["left"] -= 1
+                raise ConnectionError("Redis went away")
+            return await real_queue.consume(*args, **kwargs)
+
+    reel_ids = await make_reels(platform, 2)
+    aggregator = Aggregator(_with_queue(platform, FlakyQueue()), name="sturdy", lease_ttl_s=LEASE_TTL_S)
+    task = asyncio.create_task(aggregator.run())
+    try:
+        await until_counts(platform, await send(platform, reel_ids, rounds=4))
+        assert failures["left"] == 0 and not task.done()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
