@@ -10,14 +10,18 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from reels.domain.models import Notification as NotificationRow
+from reels.domain.models import Reel as ReelRow
 from reels.domain.models import ReelStatus
+from reels.domain.visibility import can_see_reel
 from reels.ports.pubsub import PubSubUnavailable
 from reels.resolvers.reels import visible_reel
 from reels.schema.context import Context
 from reels.schema.globalid import db_id_of
 from reels.schema.types import Notification, Reel, ReelCounts
 from reels.subscriptions import channels
+from reels.subscriptions.snapshots import ReelSnapshots
 
+SNAPSHOTS = ReelSnapshots()
 FINAL_STATUSES = {ReelStatus.READY, ReelStatus.FAILED, ReelStatus.BLOCKED}
 
 
@@ -46,10 +50,34 @@ async def reel_counts(info: Info[Context, None], reel_id: str) -> AsyncGenerator
     db_id, _ = await _visible_or_error(info, reel_id)
     async with _listen(info, channels.reel_counts(db_id)) as messages:
         async for message in messages:
-            info.context.reset_loaders()
-            if await visible_reel(info, db_id) is None:
+            if not await _still_visible(info, db_id):
                 return
             yield ReelCounts.from_counts(db_id, channels.decode(message))
+
+
+async def _still_visible(info: Info[Context, None], reel_id: int) -> bool:
+    """Authorize one more event: the reel from a snapshot shared by the process's subscribers
+    (at most half a second old), the viewer's follow and block state read fresh."""
+    platform = info.context.platform
+
+    async def fetch(db_id: int) -> ReelRow | None:
+        async with platform.sessions() as session:
+            return await session.get(ReelRow, db_id)
+
+    row = await SNAPSHOTS.get(reel_id, fetch)
+    if row is None:
+        return False
+    viewer = info.context.viewer
+    if viewer is None:
+        return can_see_reel(row, None, viewer_follows_creator=False, blocked_either_way=False)
+    info.context.reset_loaders()
+    loaders = info.context.loaders
+    return can_see_reel(
+        row,
+        viewer,
+        viewer_follows_creator=await loaders.viewer_follows_user.load(row.creator_id),
+        blocked_either_way=await loaders.viewer_blocked_either_way.load(row.creator_id),
+    )
 
 
 async def reel_status(info: Info[Context, None], reel_id: str) -> AsyncGenerator[Reel, None]:
