@@ -52,7 +52,7 @@ async def _edges(
 
 async def suggested_creators(info: Info[Context, None], first: int) -> list[User]:
     """Two hops out: followed by people the viewer follows, ranked by how many paths lead there."""
-    viewer = info.context.require_viewer()
+    viewer = info.context.signed_in
     suggestions = await info.context.platform.graph.suggestions(viewer.id, limit=first)
     users = await info.context.loaders.user_by_id.load_many([s.user_id for s in suggestions])
     return [User.from_row(user) for user in users if user is not None and user.suspended_at is None]
@@ -61,7 +61,7 @@ async def suggested_creators(info: Info[Context, None], first: int) -> list[User
 async def _user_mutation(
     info: Info[Context, None], input: UserInput, act: Callable[[UserRow, int | None], Awaitable[UserRow]]
 ) -> UserPayload:
-    viewer = info.context.require_viewer()
+    viewer = info.context.signed_in
 
     async def action() -> UserPayload:
         return UserPayload(user=User.from_row(await act(viewer, db_id_of(input.user_id, "User"))))

@@ -103,7 +103,7 @@ async def reel_status(info: Info[Context, None], reel_id: str) -> AsyncGenerator
 
 
 async def notifications(info: Info[Context, None]) -> AsyncGenerator[Notification, None]:
-    viewer = info.context.require_viewer()
+    viewer = info.context.signed_in
     async with _listen(info, channels.notifications(viewer.id)) as messages:
         async for message in messages:
             info.context.reset_loaders()

@@ -22,7 +22,7 @@ from reels.schema.payloads import (
 
 
 async def create_upload(info: Info[Context, None], input: CreateUploadInput) -> CreateUploadPayload:
-    viewer = info.context.require_viewer()
+    viewer = info.context.signed_in
     platform = info.context.platform
 
     async def action() -> CreateUploadPayload:
@@ -54,7 +54,7 @@ async def create_upload(info: Info[Context, None], input: CreateUploadInput) -> 
 
 
 async def resume_upload(info: Info[Context, None], input: ResumeUploadInput) -> ResumeUploadPayload:
-    viewer = info.context.require_viewer()
+    viewer = info.context.signed_in
     platform = info.context.platform
 
     async def action() -> ResumeUploadPayload:
@@ -68,7 +68,7 @@ async def resume_upload(info: Info[Context, None], input: ResumeUploadInput) -> 
 
 
 async def complete_upload(info: Info[Context, None], input: CompleteUploadInput) -> CompleteUploadPayload:
-    viewer = info.context.require_viewer()
+    viewer = info.context.signed_in
     platform = info.context.platform
 
     async def action() -> CompleteUploadPayload:
@@ -88,7 +88,7 @@ async def complete_upload(info: Info[Context, None], input: CompleteUploadInput)
 
 
 async def delete_reel(info: Info[Context, None], input: ReelInput) -> ReelPayload:
-    actor = info.context.require_viewer()
+    actor = info.context.signed_in
     platform = info.context.platform
 
     async def action() -> ReelPayload:

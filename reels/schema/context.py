@@ -6,10 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError
-
 from reels.dataloaders import Loaders
-from reels.domain.accounts import can_moderate
 from reels.domain.models import User
 
 if TYPE_CHECKING:
@@ -34,13 +31,9 @@ class Context:
         """Fresh loaders: per HTTP request, and per subscription event on a long-lived socket."""
         self.loaders = Loaders(self.platform, self.viewer.id if self.viewer else None)
 
-    def require_viewer(self) -> User:
+    @property
+    def signed_in(self) -> User:
+        """The viewer of a field guarded by IsAuthenticated or IsModerator (never None there)."""
         if self.viewer is None:
-            raise GraphQLError("authentication required: send a token", extensions={"code": "UNAUTHENTICATED"})
+            raise RuntimeError("a field reading `signed_in` must be guarded by a permission class")
         return self.viewer
-
-    def require_moderator(self) -> User:
-        viewer = self.require_viewer()
-        if not can_moderate(viewer):
-            raise GraphQLError("moderators and admins only", extensions={"code": "FORBIDDEN"})
-        return viewer

@@ -10,6 +10,7 @@ from reels.schema.context import Context
 from reels.schema.enums import ReportStatus
 from reels.schema.inputs import FeedContext
 from reels.schema.pagination import SEARCH_PAGE, page_size
+from reels.schema.permissions import MODERATORS, SIGNED_IN
 from reels.schema.types import (
     Audio,
     Hashtag,
@@ -102,12 +103,15 @@ class Query:
         return await social.following(info, user_id, page_size(first), after)
 
     @strawberry.field(
-        description="Creators followed by people the viewer follows, not yet followed, ranked by how many paths lead there."
+        description="Creators followed by people the viewer follows, not yet followed, ranked by how many paths lead there.",
+        permission_classes=SIGNED_IN,
     )
     async def suggested_creators(self, info: Info[Context, None], first: int | None = 10) -> list[User]:
         return await social.suggested_creators(info, page_size(first, SEARCH_PAGE))
 
-    @strawberry.field(description="Moderators and admins only; FORBIDDEN error for anyone else.")
+    @strawberry.field(
+        description="Moderators and admins only; FORBIDDEN error for anyone else.", permission_classes=MODERATORS
+    )
     async def reports(
         self,
         info: Info[Context, None],

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from reels.resolvers import subscriptions
 from reels.schema.context import Context
+from reels.schema.permissions import SIGNED_IN
 from reels.schema.types import Notification, Reel, ReelCounts
 
 
@@ -26,7 +27,9 @@ class Subscription:
         async for reel in subscriptions.reel_status(info, reel_id):
             yield reel
 
-    @strawberry.subscription(description="The signed-in viewer's notifications as they happen.")
+    @strawberry.subscription(
+        description="The signed-in viewer's notifications as they happen.", permission_classes=SIGNED_IN
+    )
     async def notifications(self, info: Info[Context, None]) -> AsyncGenerator[Notification, None]:
         async for notification in subscriptions.notifications(info):
             yield notification

@@ -1,0 +1,35 @@
+"""Who may call a field: strawberry permission classes, checked before the resolver runs.
+
+Resolvers behind them read the viewer as `info.context.signed_in`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+
+from reels.domain.accounts import can_moderate
+
+
+class IsAuthenticated(BasePermission):
+    message = "authentication required: send a token"
+    error_extensions = {"code": "UNAUTHENTICATED"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return info.context.viewer is not None
+
+
+class IsModerator(BasePermission):
+    """Moderators and admins; list it after IsAuthenticated, which answers anonymous callers."""
+
+    message = "moderators and admins only"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        return can_moderate(info.context.viewer)
+
+
+SIGNED_IN = [IsAuthenticated]
+MODERATORS = [IsAuthenticated, IsModerator]
