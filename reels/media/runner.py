@@ -31,8 +31,11 @@ STREAM_LINE_LIMIT = 1024 * 1024
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the forked child, before exec: ask Linux for SIGKILL when the parent dies."""
+def _prepare_child() -> None:
+    """In the forked child, before exec: lower its priority (so it runs niced from its first
+    instruction, and threads it starts inherit that), and on Linux ask for SIGKILL when the
+    parent dies."""
+    os.setpriority(os.PRIO_PROCESS, 0, max(NICENESS, os.getpriority(os.PRIO_PROCESS, 0)))
     if sys.platform == "linux":
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
@@ -67,12 +70,11 @@ async def run_child(argv: Sequence[str], *, timeout_s: float, what: str, capture
             stdout=asyncio.subprocess.PIPE if capture_stdout else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_prepare_child,
             limit=STREAM_LINE_LIMIT,
         )
     except OSError as exc:
         raise TranscodeError(f"cannot start {what} ({argv[0]}): {exc}") from exc
-    _lower_priority(proc.pid)
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
 
     async def drain_stderr() -> None:
@@ -102,16 +104,6 @@ async def run_ffmpeg(argv: Sequence[str], *, timeout_s: float, what: str) -> Non
     if finished.returncode != 0:
         detail = finished.stderr_tail or "no error output"
         raise TranscodeError(f"{what} failed (FFmpeg exit status {finished.returncode}): {detail}")
-
-
-def _lower_priority(pid: int) -> None:
-    # PRIO_PGRP reaches every thread of the group on Linux (PRIO_PROCESS only the main thread);
-    # threads FFmpeg starts later inherit the value.
-    try:
-        target = max(NICENESS, os.getpriority(os.PRIO_PROCESS, 0))
-        os.setpriority(os.PRIO_PGRP, pid, target)
-    except ProcessLookupError:
-        pass
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
