@@ -27,6 +27,7 @@ def _settings() -> Settings:
 
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin list says nothing to an operator
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
@@ -40,6 +41,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     except NotMigratedError as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(1) from None
+    if "public_url" not in settings.model_fields_set:  # signed media URLs must point at this server
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     uvicorn.run(create_app(settings), host=host, port=port, ws="websockets-sansio", lifespan="on")
 
 
