@@ -186,15 +186,16 @@ async def _aggregate(settings: Settings, reports: multiprocessing.Queue) -> None
             self.applied = result[0]
             return result
 
-        async def flush(self) -> None:
-            if not self.buffer:
-                return
+        async def flush(self, batch: list[Any]) -> list[Any]:
+            if not batch:
+                return []
             executed.clear()
             self.applied = 0
             started = time.monotonic()
-            await super().flush()
+            kept = await super().flush(batch)
             ended = time.monotonic()
             reports.put(FlushReport(ended, ended - started, self.applied, executed["statements"], executed["writes"]))
+            return kept
 
     task = asyncio.create_task(MeasuredAggregator(platform).run())
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
@@ -123,6 +124,7 @@ class Aggregator:
     async def run(self) -> None:
         next_lease, next_flush = 0.0, time.monotonic() + self.flush_interval_s
         delay = 0.5
+        flushing: asyncio.Task[None] | None = None
         try:
             while True:
                 try:
@@ -136,15 +138,23 @@ class Aggregator:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30)
                 if time.monotonic() >= next_flush or len(self.buffer) >= self.batch_size:
-                    await self.flush_until_done()
+                    # The next batch is read while this one is written; flushes stay one at a
+                    # time and in order, so a partition's events still apply in id order.
+                    if flushing is not None:
+                        await flushing
+                    batch, self.buffer = self.buffer, []
+                    flushing = asyncio.create_task(self.flush_until_done(batch))
                     next_flush = time.monotonic() + self.flush_interval_s
         finally:
+            if flushing is not None and not flushing.done():
+                flushing.cancel()  # its transaction rolls back; its events stay pending for the next owner
+                await asyncio.gather(flushing, return_exceptions=True)
             with contextlib.suppress(Exception):  # best effort: unreleased leases simply run out
                 await self.release()
 
     async def _renew_and_take_over(self) -> None:
         for partition in await self.maintain_leases():
-            self.buffer += await self.platform.queue.consume(
+            taken = await self.platform.queue.consume(
                 ENGAGEMENT_TOPIC,
                 GROUP,
                 self.name,
@@ -153,10 +163,11 @@ class Aggregator:
                 partitions=[partition],
                 claim_idle_ms=0,
             )
+            self.buffer.extend(taken)  # after the await: a finishing flush may swap the list meanwhile
 
     async def _read(self, wait_s: float) -> None:
         if self.owned and len(self.buffer) < self.batch_size:
-            self.buffer += await self.platform.queue.consume(
+            taken = await self.platform.queue.consume(
                 ENGAGEMENT_TOPIC,
                 GROUP,
                 self.name,
@@ -165,29 +176,32 @@ class Aggregator:
                 partitions=list(self.owned),
                 claim_idle_ms=NEVER_MS,
             )
+            self.buffer.extend(taken)
         else:
             await asyncio.sleep(wait_s)
 
-    async def flush_until_done(self) -> None:
-        """Flush, retrying a failed flush (database down) with backoff: consuming more before
-        the batch is written would apply a partition's events out of order."""
+    async def flush_until_done(self, batch: list[Message]) -> None:
+        """Flush, retrying a failed flush (database down) with backoff: the batch must be
+        written before the next one of the same partitions."""
         delay = 0.5
         while True:
             try:
-                await self.flush()
-                return
+                kept = await self.flush(batch)
+                break
             except Exception:
                 log.exception("%s: flush failed; retrying in %.1f s", self.name, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
+        self.buffer[:0] = kept  # in place: the reading loop holds no stale reference to lose them
 
     # --- one flush -------------------------------------------------------------------------
 
-    async def flush(self) -> None:
-        if not self.buffer:
-            return
+    async def flush(self, batch: list[Message]) -> list[Message]:
+        """Apply `batch`; returns the messages to apply again (see `_settle_fenced`)."""
+        batch = [m for m in batch if m.partition in self.owned]  # partitions lost meanwhile are not ours
+        if not batch:
+            return []
         started = time.perf_counter()
-        batch = self.buffer
         by_stream: dict[str, list[Message]] = defaultdict(list)
         for message in sorted(batch, key=lambda m: _position(m.id)):
             by_stream[f"{ENGAGEMENT_TOPIC}:{message.partition}:{message.lane}"].append(message)
@@ -195,13 +209,16 @@ class Aggregator:
             applied, fenced, totals = await self._apply(session, by_stream)
             await session.commit()
         kept = await self._settle_fenced(fenced)
-        self.buffer = [m for m in batch if m.partition in kept]
         await self._ack([m for m in batch if m.partition not in fenced])
         AGGREGATOR_EVENTS.inc(applied)
         AGGREGATOR_FLUSH_SECONDS.observe(time.perf_counter() - started)
-        await cache_counts(self.platform.kv, totals)
-        for reel_id, counts in totals.items():
-            await channels.publish(self.platform.pubsub, channels.reel_counts(reel_id), counts)
+        try:
+            await cache_counts(self.platform.kv, totals)
+            for reel_id, counts in totals.items():
+                await channels.publish(self.platform.pubsub, channels.reel_counts(reel_id), counts)
+        except Exception:  # committed and acked: stale cached counts expire, the next change republishes
+            log.exception("%s: caching or publishing counts failed", self.name)
+        return [m for m in batch if m.partition in kept]
 
     async def _settle_fenced(self, fenced: dict[int, int]) -> set[int]:
         """Partitions whose mark carries a newer epoch than ours. If another aggregator holds
@@ -276,9 +293,7 @@ class Aggregator:
             if reel_id in existing and any(delta.values())
         ]
         totals = await self._upsert_counts(session, rows)
-        watches = [w for w in watches if w["reel_id"] in existing]
-        for chunk in _chunks(watches):
-            await session.execute(WatchEvent.__table__.insert(), chunk)
+        await _insert_watches(session, [w for w in watches if w["reel_id"] in existing])
         await self._upsert_marks(session, marks)
         return applied, fenced, totals
 
@@ -330,6 +345,27 @@ class Aggregator:
                 set_={"high_water": insert.excluded.high_water, "epoch": insert.excluded.epoch},
             )
         )
+
+
+WATCH_COLUMNS = [column.name for column in WatchEvent.__table__.columns]
+
+
+async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) -> None:
+    """Every view of the flush, stored for the ranker. On PostgreSQL with COPY: half of the
+    events are views, and COPY writes their rows several times faster than INSERT."""
+    if not watches:
+        return
+    if session.bind.dialect.name != "postgresql":
+        for chunk in _chunks(watches):
+            await session.execute(WatchEvent.__table__.insert(), chunk)
+        return
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    records = [
+        tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS)
+        for w in watches
+    ]
+    await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
 
 
 def _dialect(session: AsyncSession) -> Any:
