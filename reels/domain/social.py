@@ -13,19 +13,19 @@ from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
 
 
-async def _target(sessions: async_sessionmaker[AsyncSession], user_id: int | None) -> User:
-    if user_id is None:
+async def _other_user(
+    sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None, verb: str
+) -> User:
+    """The user a follow, unfollow, block or mute is aimed at: someone who exists, not oneself."""
+    target = None
+    if target_id is not None:
+        async with sessions() as session:
+            target = await session.get(User, target_id)
+    if target is None:
         raise not_found("user", ["input", "userId"])
-    async with sessions() as session:
-        user = await session.get(User, user_id)
-    if user is None:
-        raise not_found("user", ["input", "userId"])
-    return user
-
-
-def _not_self(viewer: User, target: User, verb: str) -> None:
-    if viewer.id == target.id:
+    if target.id == viewer.id:
         raise invalid(f"you cannot {verb} yourself", ["input", "userId"])
+    return target
 
 
 async def follow(
@@ -37,8 +37,7 @@ async def follow(
     target_id: int | None,
 ) -> User:
     """Idempotent; refused for oneself and across a block. A new follow notifies the followed."""
-    target = await _target(sessions, target_id)
-    _not_self(viewer, target, "follow")
+    target = await _other_user(sessions, viewer, target_id, "follow")
     await check_rate(kv, FOLLOWS, viewer.id)
     result = await graph.follow(viewer.id, target.id)
     if result == FollowResult.BLOCKED:
@@ -54,8 +53,7 @@ async def follow(
 async def unfollow(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
 ) -> User:
-    target = await _target(sessions, target_id)
-    _not_self(viewer, target, "unfollow")
+    target = await _other_user(sessions, viewer, target_id, "unfollow")
     await graph.unfollow(viewer.id, target.id)
     return target
 
@@ -64,8 +62,7 @@ async def block(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
 ) -> User:
     """Hide each from the other everywhere; existing follows both ways are removed."""
-    target = await _target(sessions, target_id)
-    _not_self(viewer, target, "block")
+    target = await _other_user(sessions, viewer, target_id, "block")
     await graph.block(viewer.id, target.id)
     return target
 
@@ -74,7 +71,6 @@ async def mute(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
 ) -> User:
     """Keep the target's reels out of the viewer's feeds; nothing else changes."""
-    target = await _target(sessions, target_id)
-    _not_self(viewer, target, "mute")
+    target = await _other_user(sessions, viewer, target_id, "mute")
     await graph.mute(viewer.id, target.id)
     return target
