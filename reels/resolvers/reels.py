@@ -37,6 +37,7 @@ def to_reel(info: Info[Context, None], row: ReelRow) -> Reel:
             ],
             startup_segment_url=store.url(media["startup_segment"]),
             preview_url=store.url(media["preview"]) if media.get("preview") else None,
+            startup_init_url=store.url(media["startup_init"]) if media.get("startup_init") else None,
         )
     thumbnail = store.url(media["thumbnail"]) if media.get("thumbnail") else None
     return Reel.from_row(row, playback=playback, thumbnail_url=thumbnail)

@@ -100,6 +100,10 @@ class Playback:
         description="The first segment of the lowest rendition: what a client prefetches to start instantly."
     )
     preview_url: str | None = strawberry.field(description="A short, small, muted preview clip.")
+    startup_init_url: str | None = strawberry.field(
+        default=None,
+        description="The fMP4 initialization section the startup segment needs (prefetch both to start instantly).",
+    )
 
 
 @strawberry.type

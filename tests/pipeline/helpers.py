@@ -86,7 +86,7 @@ query Reel($id: ID!) {
   reel(id: $id) {
     id status statusReason durationMs thumbnailUrl
     audio { id title useCount }
-    playback { hlsUrl startupSegmentUrl previewUrl renditions { width height bandwidth playlistUrl } }
+    playback { hlsUrl startupSegmentUrl startupInitUrl previewUrl renditions { width height bandwidth playlistUrl } }
   }
 }"""
 NODE = "query Node($id: ID!) { node(id: $id) { id ... on Reel { status } } }"

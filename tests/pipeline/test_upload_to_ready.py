@@ -105,6 +105,7 @@ def test_a_clip_uploaded_in_parts_resumes_and_comes_out_ready(stack: Stack, clip
         assert len(timelines[0]) == 2 and sum(timelines[0]) == pytest.approx(4.0, abs=0.1)
         assert all(timeline == timelines[0] for timeline in timelines)
         assert fetch(api, playback["startupSegmentUrl"]) == decoded[0][2][0]
+        assert fetch(api, playback["startupInitUrl"]) == decoded[0][1]  # what the segment decodes with
         if stack.kind == "services":
             assert playback["startupSegmentUrl"].startswith(settings.s3_endpoint_url)
 
