@@ -42,6 +42,7 @@ async def ready_reel(platform, username: str) -> int:
                 {"width": 240, "height": 426, "bandwidth": 100000, "playlist": prefix + "hls/v0/index.m3u8"}
             ],
             "startup_segment": prefix + "hls/v0/seg_000.m4s",
+            "startup_init": prefix + "hls/v0/init.mp4",
             "thumbnail": prefix + "thumb.jpg",
             "preview": prefix + "preview.mp4",
         }
@@ -88,6 +89,7 @@ def test_playlists_come_through_the_signing_route_and_name_signed_urls(api: Api)
     assert api.client.get(init_url).content == b"init section"
     assert api.client.get(segment_url).content == b"first segment"
     assert api.client.get(playback["startupSegmentUrl"]).content == b"first segment"
+    assert api.client.get(playback["startupInitUrl"]).content == b"init section"
     assert api.client.get(playback["thumbnail"]).content == b"\xff\xd8 thumbnail"
 
     # A signature is good for its own path, unaltered and unexpired, and only for playlists.
@@ -129,6 +131,7 @@ def test_behind_a_cdn_every_url_is_a_plain_cdn_url(embedded_settings: Settings) 
         "thumbnail": base + "thumb.jpg",
         "hlsUrl": base + "hls/master.m3u8",
         "startupSegmentUrl": base + "hls/v0/seg_000.m4s",
+        "startupInitUrl": base + "hls/v0/init.mp4",
         "previewUrl": base + "preview.mp4",
         "renditions": [{"width": 240, "height": 426, "bandwidth": 100000, "playlistUrl": base + "hls/v0/index.m3u8"}],
     }
