@@ -31,6 +31,8 @@ class ReelSnapshots:
                 self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
             future: asyncio.Future[Reel | None] = asyncio.ensure_future(fetch(reel_id))
             entry = self._entries[reel_id] = (now + self.ttl_s, future)
+        if entry[1].done() and entry[1].exception() is None:
+            return entry[1].result()  # the common case: no scheduling round for each subscriber
         try:
             return await asyncio.shield(entry[1])
         except Exception:
