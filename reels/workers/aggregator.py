@@ -53,7 +53,6 @@ DELTAS = {
 }
 COUNT_FIELDS = ("likes", "views", "comments", "shares")
 ROWS_PER_STATEMENT = 1000  # keeps every statement under SQLite's bound-parameter limit
-TAKEOVER_MAX = 100_000  # more than any owner holds un-acknowledged (at most one batch)
 NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by idleness
 
 
@@ -64,7 +63,7 @@ def _position(message_id: str) -> tuple[int, int]:
 
 class Aggregator:
     def __init__(
-        self, platform: Platform, *, name: str | None = None, lease_ttl_s: float = 10.0, batch_size: int = 5000
+        self, platform: Platform, *, name: str | None = None, lease_ttl_s: float = 10.0, batch_size: int = 20_000
     ) -> None:
         self.platform = platform
         self.name = name or consumer_name(GROUP)
@@ -142,7 +141,9 @@ class Aggregator:
                     # time and in order, so a partition's events still apply in id order.
                     if flushing is not None:
                         await flushing
-                    batch, self.buffer = self.buffer, []
+                    # At most a batch: a takeover may have read far more (the buffer keeps each
+                    # partition's messages in id order, so any prefix is a prefix per partition).
+                    batch, self.buffer = self.buffer[: self.batch_size], self.buffer[self.batch_size :]
                     flushing = asyncio.create_task(self.flush_until_done(batch))
                     next_flush = time.monotonic() + self.flush_interval_s
         finally:
@@ -158,7 +159,9 @@ class Aggregator:
                 ENGAGEMENT_TOPIC,
                 GROUP,
                 self.name,
-                count=TAKEOVER_MAX,
+                # All a former owner can hold un-acknowledged: the batch being written and the
+                # one being read. The read also takes new messages up to that count.
+                count=2 * self.batch_size,
                 block_ms=0,
                 partitions=[partition],
                 claim_idle_ms=0,
@@ -177,8 +180,9 @@ class Aggregator:
                 claim_idle_ms=NEVER_MS,
             )
             self.buffer.extend(taken)
-        else:
+        elif not self.owned:  # nothing to read until a lease comes our way
             await asyncio.sleep(wait_s)
+        # A full buffer returns at once: the loop flushes it (waiting for the flush in progress).
 
     async def flush_until_done(self, batch: list[Message]) -> None:
         """Flush, retrying a failed flush (database down) with backoff: the batch must be
@@ -362,8 +366,7 @@ async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) 
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     records = [
-        tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS)
-        for w in watches
+        tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
     ]
     await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
 
