@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
@@ -46,7 +47,7 @@ async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[in
     return db_id, reel
 
 
-async def reel_counts(info: Info[Context, None], reel_id: str) -> AsyncGenerator[ReelCounts, None]:
+async def reel_counts(info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[ReelCounts, None]:
     db_id, _ = await _visible_or_error(info, reel_id)
     async with _listen(info, channels.reel_counts(db_id)) as messages:
         async for message in messages:
@@ -80,7 +81,7 @@ async def _still_visible(info: Info[Context, None], reel_id: int) -> bool:
     )
 
 
-async def reel_status(info: Info[Context, None], reel_id: str) -> AsyncGenerator[Reel, None]:
+async def reel_status(info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[Reel, None]:
     db_id, _ = await _visible_or_error(info, reel_id)
     async with _listen(info, channels.reel_status(db_id)) as messages:
         # Read again now that the subscription is live: a change between the first read and
