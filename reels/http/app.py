@@ -18,11 +18,9 @@ from reels.metrics import QUEUE_DEPTH
 from reels.platform import Platform
 from reels.schema import build_schema
 from reels.settings import Settings
+from reels.workers import CONSUMER_GROUPS
 
 log = logging.getLogger(__name__)
-
-# Topics and consumer groups whose backlog /metrics reports.
-QUEUE_GROUPS = {"media": "media-workers", "engagement": "aggregator", "fanout": "fanout-workers"}
 
 
 async def healthz(request: Request) -> Response:
@@ -34,7 +32,7 @@ async def healthz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     queue = request.app.state.platform.queue
-    for topic, group in QUEUE_GROUPS.items():
+    for topic, group in CONSUMER_GROUPS.items():
         QUEUE_DEPTH.labels(topic, group).set(await queue.depth(topic, group))
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

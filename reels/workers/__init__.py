@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from reels.domain.engagement import ENGAGEMENT_TOPIC
 from reels.domain.reels import MEDIA_TOPIC
 from reels.platform import Platform
 from reels.ports.queue import DeadLetter, MemoryWorkQueue
-from reels.workers import fanout, maintenance, media
+from reels.workers import aggregator, fanout, maintenance, media
 from reels.workers.aggregator import Aggregator
 from reels.workers.runner import consume_forever, every
 
 MEDIA_GROUP = "media-workers"
+# Every queue topic and the consumer group that works it (also what /metrics reports backlogs of).
+CONSUMER_GROUPS = {MEDIA_TOPIC: MEDIA_GROUP, ENGAGEMENT_TOPIC: aggregator.GROUP, fanout.FANOUT_TOPIC: fanout.GROUP}
 
 # Per topic: what `reels jobs retry` does before it queues a dead letter again.
 BEFORE_REQUEUE: dict[str, Callable[[Platform, DeadLetter], Awaitable[None]]] = {MEDIA_TOPIC: media.before_requeue}
