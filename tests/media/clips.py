@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from reels.media import ProcessedMedia, process_source
+from reels.media import ProbeFacts, ProcessedMedia, process_source
 from reels.media.runner import ffmpeg_binary
 
 SOURCE_TONE_HZ = 440
@@ -74,3 +74,19 @@ def dominant_frequency_hz(path: Path) -> float:
         samples = np.concatenate([frame.to_ndarray()[0].astype(np.float64) for frame in container.decode(stream)])
     spectrum = np.abs(np.fft.rfft(samples))
     return float(np.fft.rfftfreq(len(samples), 1 / rate)[int(np.argmax(spectrum))])
+
+
+# Probe facts of a typical phone upload, for tests of rules that need no real file.
+PORTRAIT_1080P = ProbeFacts(
+    container_format="mov,mp4,m4a,3gp,3g2,mj2",
+    has_video=True,
+    has_audio=True,
+    duration_s=30.0,
+    width=1080,
+    height=1920,
+    rotation=0,
+    fps=30.0,
+    video_codec="h264",
+    audio_codec="aac",
+    bitrate=20_000_000,
+)

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reels.media import ProbeFacts
 from reels.media.ladder import (
     avc_codec_string,
     output_fps,
@@ -18,20 +17,7 @@ from reels.media.ladder import (
     plan_ladder,
     scaled_size,
 )
-
-PORTRAIT_1080P = ProbeFacts(
-    container_format="mov,mp4,m4a,3gp,3g2,mj2",
-    has_video=True,
-    has_audio=True,
-    duration_s=30.0,
-    width=1080,
-    height=1920,
-    rotation=0,
-    fps=30.0,
-    video_codec="h264",
-    audio_codec="aac",
-    bitrate=20_000_000,
-)
+from tests.media.clips import PORTRAIT_1080P
 
 
 def test_a_1080p_portrait_source_gets_all_four_rungs_with_peertube_bitrates() -> None:
@@ -121,7 +107,7 @@ def test_peak_bandwidth_of_a_clip_shorter_than_half_a_segment_is_its_average() -
 
 def test_media_playlist_parsing_reads_the_init_segment_and_segment_durations() -> None:
     text = (
-        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init_0.mp4\"\n"
+        '#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI="init_0.mp4"\n'
         "#EXTINF:2.000000,\nseg_000.m4s\n#EXTINF:1.466667,\nseg_001.m4s\n#EXT-X-ENDLIST\n"
     )
 

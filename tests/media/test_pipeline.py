@@ -101,7 +101,9 @@ def test_the_startup_segment_is_the_lowest_rungs_first(processed_with_audio: Pro
 
     lowest = media.renditions[0]
     assert (media.startup_init_path, media.startup_segment_path) == (lowest.init_path, lowest.segment_paths[0])
-    with open_bytes((out_dir / media.startup_init_path).read_bytes() + (out_dir / media.startup_segment_path).read_bytes()) as container:
+    with open_bytes(
+        (out_dir / media.startup_init_path).read_bytes() + (out_dir / media.startup_segment_path).read_bytes()
+    ) as container:
         assert next(container.decode(video=0)).height == 426
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reels.media import MediaRejected, ProbeFacts, probe, process_source, validate
-from tests.media.clips import Clips
+from reels.media import MediaRejected, probe, process_source, validate
+from tests.media.clips import PORTRAIT_1080P, Clips
 
 
 async def test_probe_reads_the_facts_of_a_clip_with_audio(clips: Clips) -> None:
@@ -67,19 +67,7 @@ async def test_a_playlist_disguised_as_an_upload_is_not_opened(tmp_path: Path) -
         await probe(playlist)
 
 
-FACTS = ProbeFacts(
-    container_format="mov,mp4,m4a,3gp,3g2,mj2",
-    has_video=True,
-    has_audio=True,
-    duration_s=30.0,
-    width=1080,
-    height=1920,
-    rotation=0,
-    fps=30.0,
-    video_codec="h264",
-    audio_codec="aac",
-    bitrate=8_000_000,
-)
+FACTS = PORTRAIT_1080P
 
 
 @pytest.mark.parametrize(
