@@ -75,7 +75,9 @@ def ensure_source(cache_dir: Path) -> Path:
         cache_dir.mkdir(parents=True, exist_ok=True)
         print(f"generating {source} (once) ...", flush=True)
         partial = source.with_suffix(".part.mp4")
-        subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *SOURCE_ARGV, str(partial)], check=True)
+        subprocess.run(
+            [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *SOURCE_ARGV, str(partial)], check=True
+        )
         partial.rename(source)
     return source
 
@@ -84,7 +86,9 @@ def run_floor(source: Path, out_dir: Path) -> float:
     shutil.rmtree(out_dir, ignore_errors=True)
     argv = [arg.format(source=source, out=out_dir) for arg in FLOOR_ARGV]
     started = time.perf_counter()
-    subprocess.run([ffmpeg_binary(), *argv], check=True, preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, NICENESS))
+    subprocess.run(
+        [ffmpeg_binary(), *argv], check=True, preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+    )
     return time.perf_counter() - started
 
 
@@ -113,7 +117,10 @@ async def main() -> None:
             started = time.perf_counter()
             await transcode_ladder(source, pipeline_out, facts, timeout_s=3600)
             pipelines.append(time.perf_counter() - started)
-            print(f"run {attempt}: hand-written FFmpeg {floors[-1]:.2f} s, pipeline ladder {pipelines[-1]:.2f} s", flush=True)
+            print(
+                f"run {attempt}: hand-written FFmpeg {floors[-1]:.2f} s, pipeline ladder {pipelines[-1]:.2f} s",
+                flush=True,
+            )
 
         started = time.perf_counter()
         await process_source(source, work / "full", timeout_s=3600)
@@ -124,7 +131,11 @@ async def main() -> None:
     value, floor = min(pipelines), min(floors)
     print(f"best: pipeline ladder {value:.2f} s, floor {floor:.2f} s "
           f"({value / facts.duration_s:.2f} × real time); whole process_source {full:.2f} s")  # fmt: skip
-    print(json.dumps({"bench": "transcode", "value": round(value, 3), "floor": round(floor, 3), "ratio": round(value / floor, 3)}))
+    print(
+        json.dumps(
+            {"bench": "transcode", "value": round(value, 3), "floor": round(floor, 3), "ratio": round(value / floor, 3)}
+        )
+    )
 
 
 if __name__ == "__main__":

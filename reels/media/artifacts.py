@@ -80,7 +80,9 @@ def artifacts_command(source: Path, out_dir: Path, facts: ProbeFacts, *, extract
     return ffmpeg_command(ffmpeg.merge_outputs(*outputs))
 
 
-async def make_artifacts(source: Path, out_dir: Path, facts: ProbeFacts, *, timeout_s: float, extract_audio: bool) -> Artifacts:
+async def make_artifacts(
+    source: Path, out_dir: Path, facts: ProbeFacts, *, timeout_s: float, extract_audio: bool
+) -> Artifacts:
     """Write the thumbnail, the preview and (with `extract_audio`) `audio.m4a` into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     argv = artifacts_command(source, out_dir, facts, extract_audio=extract_audio)

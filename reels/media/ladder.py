@@ -123,7 +123,11 @@ def ladder_command(
     if replace_audio is not None:
         duration = f"{facts.duration_s:.3f}"
         sound = ffmpeg.input(f"file:{replace_audio.resolve()}", **UNTRUSTED_INPUT_OPTIONS)["a:0"]
-        audio = sound.filter("apad", whole_dur=duration).filter("atrim", end=duration).filter_multi_output("asplit", len(rungs))
+        audio = (
+            sound.filter("apad", whole_dur=duration)
+            .filter("atrim", end=duration)
+            .filter_multi_output("asplit", len(rungs))
+        )
     elif facts.has_audio:
         audio = source_input["a:0"].filter_multi_output("asplit", len(rungs))
 

@@ -98,8 +98,16 @@ def test_operations_per_websocket_are_capped(api: Api) -> None:
         ws.send_json({"type": "connection_init", "payload": {}})
         assert ws.receive_json()["type"] == "connection_ack"
         for n in range(limit + 1):
-            ws.send_json({"id": str(n), "type": "subscribe", "payload": {
-                "query": "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }", "variables": {"id": reel}}})
+            ws.send_json(
+                {
+                    "id": str(n),
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }",
+                        "variables": {"id": reel},
+                    },
+                }
+            )
         message = ws.receive_json()
     assert message["type"] == "error" and message["id"] == str(limit)
     assert message["payload"][0]["message"] == "Subscription limit reached"
