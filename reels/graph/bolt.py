@@ -73,6 +73,11 @@ UNWIND $candidates AS candidate
 MATCH (:User {id: $follower})-[:FOLLOWS]->(:User {id: candidate})
 RETURN candidate AS id
 """
+_FOLLOWERS_AMONG = """
+UNWIND $candidates AS candidate
+MATCH (:User {id: candidate})-[:FOLLOWS]->(:User {id: $followee})
+RETURN candidate AS id
+"""
 _FOLLOWEES = """
 MATCH (:User {id: $user})-[f:FOLLOWS]->(o:User)
 RETURN o.id AS id ORDER BY f.at DESC, id DESC LIMIT $limit
@@ -178,6 +183,12 @@ class BoltFollowGraph:
         if not candidates:
             return set()
         result = await self._run(_WHICH_FOLLOWED, follower=follower, candidates=list(candidates))
+        return {record["id"] for record in result.records}
+
+    async def followers_among(self, followee: int, candidates: Sequence[int]) -> set[int]:
+        if not candidates:
+            return set()
+        result = await self._run(_FOLLOWERS_AMONG, followee=followee, candidates=list(candidates))
         return {record["id"] for record in result.records}
 
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:

@@ -77,6 +77,9 @@ class FollowGraph(Protocol):
     async def which_followed(self, follower: int, candidates: Sequence[int]) -> set[int]:
         """The `candidates` that `follower` follows, in one round trip."""
 
+    async def followers_among(self, followee: int, candidates: Sequence[int]) -> set[int]:
+        """The `candidates` who follow `followee`, in one round trip."""
+
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
         """Whom `user` follows, newest follow first: the feed's candidate sources."""
 

@@ -145,6 +145,13 @@ class SqlFollowGraph:
         async with self._sessions() as session:
             return set((await session.scalars(query)).all())
 
+    async def followers_among(self, followee: int, candidates: Sequence[int]) -> set[int]:
+        if not candidates:
+            return set()
+        query = select(Follow.follower_id).where(Follow.followee_id == followee, Follow.follower_id.in_(candidates))
+        async with self._sessions() as session:
+            return set((await session.scalars(query)).all())
+
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
         query = (
             select(Follow.followee_id)

@@ -221,6 +221,16 @@ async def test_which_followed_in_one_batch(backend: Backend, graph: FollowGraph)
     assert await graph.which_followed(viewer, []) == set()
 
 
+async def test_followers_among_in_one_batch(backend: Backend, graph: FollowGraph) -> None:
+    creator, fan, other_fan, stranger, followed = await backend.users(5)
+    await graph.follow(fan, creator)
+    await graph.follow(other_fan, creator)
+    await graph.follow(creator, followed)  # the other direction does not count
+
+    assert await graph.followers_among(creator, [fan, other_fan, stranger, followed, new_id()]) == {fan, other_fan}
+    assert await graph.followers_among(creator, []) == set()
+
+
 @pytest.mark.parametrize("direction", ["followers", "following"])
 async def test_pages_are_newest_first_without_gaps_or_duplicates(
     backend: Backend, graph: FollowGraph, direction: str
