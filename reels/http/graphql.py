@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from reels.domain.accounts import user_for_token
 from reels.domain.errors import AuthenticationError
@@ -25,6 +27,7 @@ from reels.domain.models import User
 from reels.platform import Platform
 from reels.schema.context import Context
 from reels.settings import Settings
+from reels.subscriptions import sockets
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,32 @@ def _graphql_error(status: int, message: str, code: str, headers: dict[str, str]
     )
 
 
+class SubscriptionSockets(BaseGraphQLTransportWSHandler[Context, None]):
+    """strawberry's graphql-transport-ws handler, telling each operation's task which socket
+    operation it serves (`reels.subscriptions.sockets`)."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        try:
+            payload = message["payload"]
+            operation = sockets.SocketOperation(
+                self.websocket.ws,  # type: ignore[attr-defined]  # strawberry's ASGI adapter
+                message["id"],
+                payload["query"],
+                payload.get("operationName"),
+                payload.get("variables"),
+            )
+        except (KeyError, TypeError, AttributeError):
+            operation = None  # malformed: strawberry answers it
+        token = sockets.CURRENT.set(operation)
+        try:
+            await super().handle_subscribe(message)  # creates the operation's task in this context
+        finally:
+            sockets.CURRENT.reset(token)
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SubscriptionSockets
+
     def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
         super().__init__(
             schema,

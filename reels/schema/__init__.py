@@ -11,6 +11,7 @@ from reels.schema.limits import QueryCostLimiter
 from reels.schema.mutation import Mutation
 from reels.schema.query import Query
 from reels.schema.subscription import Subscription
+from reels.schema.transports import SubscriptionsOverWebSockets
 from reels.schema.types import Audio, Comment, Hashtag, Reel, Report, User
 from reels.settings import Settings
 
@@ -28,6 +29,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
+            SubscriptionsOverWebSockets,
             MaskUnexpectedErrors,
             OperationMetrics,
         ],

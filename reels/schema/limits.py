@@ -30,6 +30,7 @@ from graphql import (
     value_from_ast,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType as ExecutedOperationType
 
 MUTATION_COST = 10
 
@@ -151,6 +152,7 @@ class QueryCostLimiter(SchemaExtension):
         yield
 
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
+        # A subscription is costed when it starts; its events do not repeat the figure.
+        if self.cost is None or self.execution_context.operation_type is ExecutedOperationType.SUBSCRIPTION:
             return {}
         return {"cost": {"requestedQueryCost": self.cost, "maximumQueryCost": self.max_cost}}

@@ -111,3 +111,14 @@ def test_operations_per_websocket_are_capped(api: Api) -> None:
         message = ws.receive_json()
     assert message["type"] == "error" and message["id"] == str(limit)
     assert message["payload"][0]["message"] == "Subscription limit reached"
+
+
+def test_a_subscription_sent_over_http_is_refused_with_a_clear_error(api: Api) -> None:
+    from tests.conftest import insert_ready_reel
+
+    _, creator = api.register("http_subscriber")
+    reel = insert_ready_reel(api, creator["id"])
+    body = api("subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }", {"id": reel})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "INVALID"}
+    assert "graphql-transport-ws" in body["errors"][0]["message"]
