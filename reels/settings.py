@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     flush_interval_ms: int = 1000
     view_window_s: int = 24 * 3600
     celebrity_followers: int = 10_000
+    # How long live subscriptions ride out a lost Redis before ending with an UNAVAILABLE error.
+    pubsub_reconnect_timeout_s: float = 30.0
 
     # API limits (also documented in the README).
     max_query_depth: int = 12

@@ -18,6 +18,7 @@ from reels.metrics import QUEUE_DEPTH
 from reels.platform import Platform
 from reels.schema import build_schema
 from reels.settings import Settings
+from reels.subscriptions.live_counts import LiveCounts
 from reels.workers import CONSUMER_GROUPS
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         platform = await Platform.start(settings)
         app.state.platform = platform
+        app.state.live_counts = LiveCounts(platform, schema._schema)  # graphql-core's, which renders
         if run_workers if run_workers is not None else settings.embedded:
             from reels.workers import start_workers
 
@@ -54,6 +56,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
         try:
             yield
         finally:
+            await app.state.live_counts.close()
             await platform.close()
 
     routes = [

@@ -112,7 +112,13 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
         viewer = request.scope.get("state", {}).get("viewer")
-        return Context(platform=_platform(request), viewer=viewer, request=request, response=response)
+        return Context(
+            platform=_platform(request),
+            viewer=viewer,
+            live_counts=request.app.state.live_counts,
+            request=request,
+            response=response,
+        )
 
     async def on_ws_connect(self, context: Context) -> None:
         token = (context.connection_params or {}).get("token")

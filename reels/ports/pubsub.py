@@ -385,5 +385,5 @@ class RedisPubSub(BroadcastPubSub):
 
 def from_settings(settings: Settings) -> PubSub:
     if settings.redis_url:
-        return RedisPubSub(settings.redis_url)
+        return RedisPubSub(settings.redis_url, reconnect_timeout_s=settings.pubsub_reconnect_timeout_s)
     return MemoryPubSub()

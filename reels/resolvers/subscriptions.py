@@ -1,5 +1,6 @@
-"""Subscription resolvers. Each event is authorized again, with fresh loaders: a reel that
-turned invisible to the subscriber (blocked, deleted, made private) ends the stream."""
+"""Subscription resolvers. Each event is authorized again: a reel that turned invisible to the
+subscriber (blocked, deleted, made private) ends the stream. Count events are authorized and
+rendered once per process for all of a reel's subscribers (reels.subscriptions.live_counts)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,14 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from reels.domain.models import Notification as NotificationRow
-from reels.domain.models import Reel as ReelRow
 from reels.domain.models import ReelStatus
-from reels.domain.visibility import can_see_reel
 from reels.ports.pubsub import PubSubUnavailable
 from reels.resolvers.reels import visible_reel
 from reels.schema.context import Context
 from reels.schema.globalid import db_id_of
 from reels.schema.types import Notification, Reel, ReelCounts
-from reels.subscriptions import channels
-from reels.subscriptions.snapshots import ReelSnapshots
+from reels.subscriptions import channels, sockets
 
-SNAPSHOTS = ReelSnapshots()
 FINAL_STATUSES = {ReelStatus.READY, ReelStatus.FAILED, ReelStatus.BLOCKED}
 
 
@@ -34,9 +31,11 @@ async def _listen(info: Info[Context, None], channel: str) -> AsyncIterator[Asyn
         async with info.context.platform.pubsub.subscribe(channel) as messages:
             yield messages
     except PubSubUnavailable:
-        raise GraphQLError(
-            "live updates are unavailable right now; subscribe again", extensions={"code": "UNAVAILABLE"}
-        ) from None
+        raise _unavailable() from None
+
+
+def _unavailable() -> GraphQLError:
+    return GraphQLError("live updates are unavailable right now; subscribe again", extensions={"code": "UNAVAILABLE"})
 
 
 async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[int, Reel]:
@@ -49,36 +48,19 @@ async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[in
 
 async def reel_counts(info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[ReelCounts, None]:
     db_id, _ = await _visible_or_error(info, reel_id)
-    async with _listen(info, channels.reel_counts(db_id)) as messages:
-        async for message in messages:
-            if not await _still_visible(info, db_id):
-                return
-            yield ReelCounts.from_counts(db_id, channels.decode(message))
-
-
-async def _still_visible(info: Info[Context, None], reel_id: int) -> bool:
-    """Authorize one more event: the reel from a snapshot shared by the process's subscribers
-    (at most half a second old), the viewer's follow and block state read fresh."""
-    platform = info.context.platform
-
-    async def fetch(db_id: int) -> ReelRow | None:
-        async with platform.sessions() as session:
-            return await session.get(ReelRow, db_id)
-
-    row = await SNAPSHOTS.get(reel_id, fetch)
-    if row is None:
-        return False
-    viewer = info.context.viewer
-    if viewer is None:
-        return can_see_reel(row, None, viewer_follows_creator=False, blocked_either_way=False)
-    info.context.reset_loaders()
-    loaders = info.context.loaders
-    return can_see_reel(
-        row,
-        viewer,
-        viewer_follows_creator=await loaders.viewer_follows_user.load(row.creator_id),
-        blocked_either_way=await loaders.viewer_blocked_either_way.load(row.creator_id),
-    )
+    operation = sockets.current()
+    assert operation is not None  # SubscriptionsOverWebSockets refused the others
+    try:
+        async with info.context.live_counts.join(db_id, info.context.viewer, operation) as member:
+            async for payload in member.payloads():
+                if not await operation.send_next(payload):
+                    return
+    except PubSubUnavailable:
+        raise _unavailable() from None
+    # The feed authorized and rendered each event once for all of this process's subscribers of
+    # the reel, and the payloads went straight to the socket: strawberry only sends `complete`.
+    return
+    yield
 
 
 async def reel_status(info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[Reel, None]:

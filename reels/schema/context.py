@@ -11,12 +11,14 @@ from reels.domain.models import User
 
 if TYPE_CHECKING:
     from reels.platform import Platform
+    from reels.subscriptions.live_counts import LiveCounts
 
 
 @dataclass
 class Context:
     platform: Platform
     viewer: User | None
+    live_counts: LiveCounts  # the app's reel-count feeds, shared by its subscribers
     request: Any = None
     response: Any = None
     # Filled by strawberry from the websocket `connection_init` payload.
