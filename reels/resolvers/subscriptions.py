@@ -38,16 +38,17 @@ def _unavailable() -> GraphQLError:
     return GraphQLError("live updates are unavailable right now; subscribe again", extensions={"code": "UNAVAILABLE"})
 
 
-async def _visible_or_error(info: Info[Context, None], reel_id: str) -> tuple[int, Reel]:
+async def _visible_reel_id(info: Info[Context, None], reel_id: str) -> int:
+    """The reel's database id if the viewer may see it; otherwise a NOT_FOUND error."""
     db_id = db_id_of(reel_id, "Reel")
-    reel = await visible_reel(info, db_id)
-    if db_id is None or reel is None:
+    if db_id is None or await visible_reel(info, db_id) is None:
         raise GraphQLError("reel not found", extensions={"code": "NOT_FOUND"})
-    return db_id, reel
+    return db_id
 
 
 async def reel_counts(info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[ReelCounts, None]:
-    db_id, _ = await _visible_or_error(info, reel_id)
+    db_id = await _visible_reel_id(info, reel_id)
+    info.context.reset_loaders()  # the feed authorizes from here on; the socket need not keep the rows
     operation = sockets.current()
     assert operation is not None  # SubscriptionsOverWebSockets refused the others
     try:
@@ -64,7 +65,7 @@ async def reel_counts(info: Info[Context, None], reel_id: strawberry.ID) -> Asyn
 
 
 async def reel_status(info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[Reel, None]:
-    db_id, _ = await _visible_or_error(info, reel_id)
+    db_id = await _visible_reel_id(info, reel_id)
     async with _listen(info, channels.reel_status(db_id)) as messages:
         # Read again now that the subscription is live: a change between the first read and
         # the subscribe would otherwise be missed, and a reel already final never changes.

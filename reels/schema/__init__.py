@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter
 
 from reels.metrics import OperationMetrics
 from reels.schema.errors import MaskUnexpectedErrors
@@ -25,6 +25,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         types=[User, Reel, Comment, Hashtag, Audio, Report],
         extensions=[
+            # One parsed document per distinct query text: thousands of sockets subscribing with
+            # the same text share it instead of keeping a syntax tree each.
+            lambda: ParserCache(maxsize=1024),
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -24,14 +24,19 @@ class Context:
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
-    loaders: Loaders = field(init=False)
+    _loaders: Loaders | None = field(init=False, default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        self.reset_loaders()
+    @property
+    def loaders(self) -> Loaders:
+        """Built on first use: many websockets never need any, and a socket lives long."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.platform, self.viewer.id if self.viewer else None)
+        return self._loaders
 
     def reset_loaders(self) -> None:
-        """Fresh loaders: per HTTP request, and per subscription event on a long-lived socket."""
-        self.loaders = Loaders(self.platform, self.viewer.id if self.viewer else None)
+        """Fresh loaders from the next use on: per HTTP request, and per subscription event on a
+        long-lived socket (cached rows would go stale, and would stay in memory)."""
+        self._loaders = None
 
     @property
     def signed_in(self) -> User:
