@@ -1,6 +1,6 @@
 """Live-count fan-out benchmark: one like, 2,000 websocket subscribers of the reel's counts.
 
-    .venv/bin/python bench/fanout.py [--subscribers 2000] [--rounds 10] [--clients 2]
+    .venv/bin/python bench/fanout.py [--subscribers 2000] [--rounds 20] [--clients 2]
 
 Runs `reels serve` and `reels worker` as child processes on loopback, on Redis (pub/sub, queue,
 cache) and a database, found as in bench/engagement.py: REELS_BENCH_REDIS_URL (a scratch
@@ -352,7 +352,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=2, help="subscriber processes")
-    parser.add_argument("--rounds", type=int, default=10, help="measured likes")
+    parser.add_argument("--rounds", type=int, default=20, help="measured likes")
     parser.add_argument("--warmups", type=int, default=5, help="most warm-up likes before giving up")
     parser.add_argument("--flush-interval-ms", type=int, default=Settings.model_fields["flush_interval_ms"].default)
     args = parser.parse_args()
