@@ -1,6 +1,8 @@
 """Live events: channel names and the messages published on them.
 
-Publishers (workers, the aggregator, mutations) call `publish_*`; the GraphQL subscription
-resolvers subscribe through the pub/sub port, which shares one upstream subscription per channel
-per process and gives every subscriber a bounded queue.
+Publishers (workers, the aggregator, mutations) call `channels.publish`; the GraphQL
+subscription resolvers subscribe through the pub/sub port, which shares one upstream
+subscription per channel per process and gives every subscriber a bounded queue. Count events,
+which go to every subscriber of a reel, are authorized and rendered once per process by
+`live_counts`, which writes them to the sockets that `sockets` names.
 """

@@ -10,9 +10,10 @@ each, over a second for 2,000 subscribers (docs/benchmarks.md). A `ReelFeed` doe
 - one execution per distinct operation (query, operation name, variables): graphql-core runs
   its selection set with the counts as the root value, as it would for each subscriber, and
   the encoded result is shared;
-- for each subscriber, a one-slot mailbox (latest wins: a slow client skips stale counts and
-  never holds up the others or queues without bound), emptied by the subscriber's own task,
-  which writes the payload to its socket.
+- for each subscriber, a one-slot mailbox (latest wins), emptied by the subscriber's own task,
+  which writes the payload to its socket. A slow client's write waits on its own socket's flow
+  control (uvicorn pauses a writer whose buffer is full) while newer counts replace the one in
+  its mailbox: it skips stale counts, never holds up the others, never queues without bound.
 
 Each feed holds one subscription on the pub/sub port. When that fails, every member ends with
 `PubSubUnavailable` and the next subscriber starts a new feed.
