@@ -109,6 +109,7 @@ async def process(platform: Platform, reel_id: int) -> None:
     """Transcode one reel. MediaRejected ends in FAILED here; other errors propagate for a retry."""
     reel = await _set_status(platform, reel_id, ReelStatus.PROCESSING, only_from=IN_PROGRESS)
     if reel is None:
+        await _queue_fanout_if_ready(platform, reel_id)
         return
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"reel-{reel_id}-") as scratch:
@@ -281,9 +282,23 @@ async def _mark_ready(platform: Platform, reel: Reel, media: ProcessedMedia) -> 
         await session.commit()
     await channels.publish(platform.pubsub, channels.reel_status(reel.id), {"status": ReelStatus.READY.value})
     await notifications.publish(platform.pubsub, staged)
-    # Followers hear of it from the fan-out consumer (which skips reels no longer READY).
-    await platform.queue.publish(FANOUT_TOPIC, {"reel_id": reel.id}, key=str(reel.id))
+    await _queue_fanout(platform, reel.id)
     return True
+
+
+async def _queue_fanout(platform: Platform, reel_id: int) -> None:
+    """Followers hear of a READY reel from the fan-out consumer, which skips reels no longer
+    READY and followers already told, so queueing it twice is harmless."""
+    await platform.queue.publish(FANOUT_TOPIC, {"reel_id": reel_id}, key=str(reel_id))
+
+
+async def _queue_fanout_if_ready(platform: Platform, reel_id: int) -> None:
+    """A job redelivered for a reel that is READY: the run that made it READY may have died
+    before queueing the fan-out (its job was not acknowledged, hence this delivery)."""
+    async with platform.sessions() as session:
+        status = await session.scalar(select(Reel.status).where(Reel.id == reel_id, Reel.deleted_at.is_(None)))
+    if status == ReelStatus.READY:
+        await _queue_fanout(platform, reel_id)
 
 
 def _media_manifest(prefix: str, media: ProcessedMedia) -> dict[str, Any]:

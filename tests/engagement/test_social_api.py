@@ -188,6 +188,28 @@ def test_followers_are_told_of_a_new_reel_by_the_fanout_consumer(live_api: Api) 
     assert received == {"kind": "NEW_REEL", "actor": {"username": creator["username"]}, "reel": {"id": reel}}
 
 
+def test_followers_hear_of_a_reel_whose_worker_died_after_making_it_ready(live_api: Api) -> None:
+    from reels.domain.reels import MEDIA_TOPIC
+    from tests.conftest import db_id, platform_of, run
+
+    api = live_api
+    _, creator = api.register(unique("creator"))
+    follower_token, _ = api.register(unique("follower"))
+    follow(api, follower_token, creator["id"])
+    # READY is committed, but the worker died before queueing the fan-out, so its media job
+    # was never acknowledged: the queue delivers it again.
+    reel = insert_ready_reel(api, creator["id"])
+
+    async def redeliver() -> None:
+        job = {"type": "ReelUploaded", "reel_id": db_id(reel)}
+        await platform_of(api).queue.publish(MEDIA_TOPIC, job, key=str(db_id(reel)))
+
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        _subscribe(ws, follower_token, "subscription { notifications { kind reel { id } } }")
+        run(api, redeliver)
+        assert ws.receive_json()["payload"]["data"]["notifications"] == {"kind": "NEW_REEL", "reel": {"id": reel}}
+
+
 def test_celebrities_are_not_fanned_out(live_api: Api) -> None:
     from sqlalchemy import func, select
 
