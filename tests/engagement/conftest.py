@@ -1,4 +1,4 @@
-"""An API with engagement running, on the embedded setup and on Redis + PostgreSQL."""
+"""An API with engagement running, on the embedded setup and on Redis + PostgreSQL + a Bolt graph."""
 
 from __future__ import annotations
 
@@ -15,25 +15,34 @@ from reels.http.app import create_app
 from reels.migrate import upgrade
 from reels.settings import Settings
 from tests.conftest import Api
+from tests.services.falkordb import running_falkordb
 
 FAST = {"flush_interval_ms": 50, "maintenance_interval_s": 3600}
 
 
 @pytest.fixture(params=["embedded", "services"])
-def engagement_settings(request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path) -> Settings:
+def engagement_settings(
+    request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path
+) -> Iterator[Settings]:
+    """The embedded setup, or Redis + PostgreSQL + a Bolt graph server. Each services test gets
+    a FalkorDB of its own: it hangs a connection made after another driver closed (see
+    tests/services/falkordb.py), and every app closes its driver."""
     if request.param == "embedded":
-        return embedded_settings.model_copy(update=FAST)
+        yield embedded_settings.model_copy(update=FAST)
+        return
     redis_url = request.getfixturevalue("redis_url")
     postgres_url = request.getfixturevalue("postgres_server_url")
-    settings = Settings(
-        data_dir=tmp_path / "services",
-        database_url=postgres_url,
-        redis_url=redis_url,
-        secret_key="s" * 40,
-        **FAST,
-    )
-    upgrade(settings.resolved_database_url)
-    return settings
+    with running_falkordb() as bolt_url:
+        settings = Settings(
+            data_dir=tmp_path / "services",
+            database_url=postgres_url,
+            redis_url=redis_url,
+            neo4j_url=bolt_url,
+            secret_key="s" * 40,
+            **FAST,
+        )
+        upgrade(settings.resolved_database_url)
+        yield settings
 
 
 @pytest.fixture
