@@ -6,7 +6,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter
 
 from reels.metrics import OperationMetrics
-from reels.schema.errors import MaskUnexpectedErrors
+from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
 from reels.schema.limits import QueryCostLimiter
 from reels.schema.mutation import Mutation
 from reels.schema.query import Query
@@ -19,7 +19,7 @@ from reels.settings import Settings
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Extensions are factories: strawberry builds a fresh instance per operation, so no state
     # leaks between requests.
-    return strawberry.Schema(
+    return ReelsSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

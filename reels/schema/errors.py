@@ -1,9 +1,12 @@
-"""Error masking: no traceback or internal message ever reaches a client."""
+"""Errors: no traceback or internal message ever reaches a client, and only the server's own
+failures are logged as errors."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
@@ -32,3 +35,15 @@ class MaskUnexpectedErrors(MaskErrors):
             path=error.path,
             extensions={"code": "INTERNAL", "requestId": request_id},
         )
+
+
+class ReelsSchema(strawberry.Schema):
+    """strawberry logs every error at ERROR with its traceback, a client's mistakes (a syntax
+    error, a missing token, an unknown reel) included, which buries the server's own failures.
+    Those are logged by MaskUnexpectedErrors, with the request id the client was given; the
+    rest are the client's answer and go to DEBUG."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            if not _is_unexpected(error):
+                log.debug("client error: %s", error.message)

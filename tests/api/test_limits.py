@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.conftest import Api
@@ -66,6 +68,14 @@ def test_unexpected_errors_are_masked_with_a_request_id(
     assert error["message"].startswith("Internal error (request id ")
     assert "secret" not in str(body) and "Traceback" not in str(body)
     assert error["extensions"]["requestId"] in caplog.text and "secret database detail" in caplog.text
+
+
+def test_client_mistakes_are_not_logged_as_server_errors(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    for mistake in ("{ nope }", "{ viewer { id } } }", 'mutation { follow(input: {userId: "x"}) { user { id } } }'):
+        assert api(mistake)["errors"]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "client error: Cannot query field 'nope'" in caplog.text
 
 
 def test_get_queries_and_the_playground(api: Api) -> None:
