@@ -28,6 +28,8 @@ AGGREGATOR_FLUSH_SECONDS = Histogram(
     "Time of one aggregator flush (one transaction)",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+LIVE_COUNT_FEEDS = Gauge("reels_live_count_feeds", "Reels whose live counts this process streams")
+LIVE_COUNT_SUBSCRIBERS = Gauge("reels_live_count_subscribers", "reelCounts subscriptions this process serves")
 QUEUE_DEPTH = Gauge("reels_queue_depth", "Messages not yet acknowledged, per topic and group", ["topic", "group"])
 
 

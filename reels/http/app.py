@@ -14,7 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from reels.http.graphql import GraphQLApp, RateLimited
 from reels.http.media_routes import media_routes
-from reels.metrics import QUEUE_DEPTH
+from reels.metrics import LIVE_COUNT_FEEDS, LIVE_COUNT_SUBSCRIBERS, QUEUE_DEPTH
 from reels.platform import Platform
 from reels.schema import build_schema
 from reels.settings import Settings
@@ -35,6 +35,9 @@ async def metrics(request: Request) -> Response:
     queue = request.app.state.platform.queue
     for topic, group in CONSUMER_GROUPS.items():
         QUEUE_DEPTH.labels(topic, group).set(await queue.depth(topic, group))
+    feeds, subscribers = request.app.state.live_counts.totals()
+    LIVE_COUNT_FEEDS.set(feeds)
+    LIVE_COUNT_SUBSCRIBERS.set(subscribers)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -239,6 +239,10 @@ class LiveCounts:
             return 0
         return len(feed.members)
 
+    def totals(self) -> tuple[int, int]:
+        """(feeds, subscriptions) of this process, for /metrics."""
+        return len(self._feeds), sum(len(feed.members) for feed in self._feeds.values())
+
     async def close(self) -> None:
         feeds, self._feeds = list(self._feeds.values()), {}
         for feed in feeds:

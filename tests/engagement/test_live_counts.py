@@ -90,6 +90,8 @@ def test_a_block_ends_only_the_blocked_subscriber(live_api: Api) -> None:
         fan = stack.enter_context(subscribed(api, fan_token, COUNTS, {"id": reel}))
         doomed = stack.enter_context(subscribed(api, blocked_token, COUNTS, {"id": reel}))
         wait_for_subscribers(api, reel, 3)
+        metrics = api.client.get("/metrics").text
+        assert "reels_live_count_feeds 1.0" in metrics and "reels_live_count_subscribers 3.0" in metrics
         publish_counts(api, reel, 1)
         assert [likes_of(ws.receive_json()) for ws in (anonymous, fan, doomed)] == [1, 1, 1]
         api.data(BLOCK, {"id": blocked["id"]}, token=creator_token)
