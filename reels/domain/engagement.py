@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels import db
 from reels.domain import notifications
 from reels.domain.accounts import can_moderate
 from reels.domain.errors import DomainError, forbidden, invalid, not_found
@@ -56,11 +56,6 @@ async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:
         raise DomainError("RATE_LIMITED", f"too many {limit.action}s; try again in {retry_after:.0f} s")
 
 
-def _insert_ignore(session: AsyncSession, model: Any) -> Any:
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing()
-
-
 async def emit(queue: WorkQueue, reel_id: int, kind: str, **data: Any) -> None:
     """One engagement event, in the reel's partition so one reel's events stay in order."""
     await queue.publish(ENGAGEMENT_TOPIC, {"reel_id": reel_id, "kind": kind, **data}, key=str(reel_id))
@@ -72,7 +67,9 @@ async def like(
     """Idempotent; True when this call created the like (and so counted it)."""
     await check_rate(kv, LIKES, user.id)
     async with sessions() as session:
-        created = await session.execute(_insert_ignore(session, Like).values(reel_id=reel.id, user_id=user.id))
+        created = await session.execute(
+            db.insert(session, Like).on_conflict_do_nothing().values(reel_id=reel.id, user_id=user.id)
+        )
         staged = []
         if created.rowcount == 1 and reel.creator_id != user.id:
             staged.append(

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reels import db
 from reels.domain.errors import DomainError, forbidden, invalid, not_found
 from reels.domain.ids import new_id
 from reels.domain.models import Audio, Hashtag, Reel, ReelHashtag, ReelStatus, Upload, User, Visibility
@@ -149,9 +149,8 @@ async def _link_hashtags(session: AsyncSession, reel: Reel, names: list[str]) ->
     if not names:
         return
     # Insert-or-ignore: two uploads naming the same new hashtag at once must both succeed.
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     await session.execute(
-        dialect.insert(Hashtag).on_conflict_do_nothing(index_elements=[Hashtag.name]),
+        db.insert(session, Hashtag).on_conflict_do_nothing(index_elements=[Hashtag.name]),
         [{"id": new_id(), "name": name, "reel_count": 0} for name in names],
     )
     ids = (await session.scalars(select(Hashtag.id).where(Hashtag.name.in_(names)))).all()

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, ColumnElement, DateTime, and_, delete, exists, func, literal, or_, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
+from reels import db
 from reels.domain.models import Block, Follow, Mute, User
 from reels.graph.port import (
     Cursor,
@@ -31,7 +31,6 @@ from reels.graph.port import (
 )
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def _datetime(ms: int) -> datetime:
@@ -50,11 +49,6 @@ def _blocked_between(a: int, b: int | ColumnElement[int]) -> ColumnElement[bool]
         and_(Block.blocker_id == a, Block.blocked_id == b),
         and_(Block.blocker_id == b, Block.blocked_id == a),
     )
-
-
-def _insert(session: AsyncSession, model: type) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that can say ON CONFLICT DO NOTHING in the session's dialect."""
-    return _INSERTS[session.get_bind().dialect.name](model)
 
 
 async def _lock_users(session: AsyncSession, users: Sequence[int], *, exclusive: bool) -> None:
@@ -79,7 +73,7 @@ class SqlFollowGraph:
                 literal(_datetime(now_ms()), DateTime(timezone=True)),
             ).where(~exists().where(_blocked_between(follower, followee)))
             inserted = await session.execute(
-                _insert(session, Follow)
+                db.insert(session, Follow)
                 .from_select([Follow.follower_id, Follow.followee_id, Follow.created_at], row)
                 .on_conflict_do_nothing()
             )
@@ -167,7 +161,7 @@ class SqlFollowGraph:
         async with self._sessions.begin() as session:
             await _lock_users(session, (blocker, blocked), exclusive=True)
             await session.execute(
-                _insert(session, Block)
+                db.insert(session, Block)
                 .values(blocker_id=blocker, blocked_id=blocked, created_at=_datetime(now_ms()))
                 .on_conflict_do_nothing()
             )
@@ -208,7 +202,7 @@ class SqlFollowGraph:
         check_not_self(muter, muted, "mute")
         async with self._sessions.begin() as session:
             await session.execute(
-                _insert(session, Mute)
+                db.insert(session, Mute)
                 .values(muter_id=muter, muted_id=muted, created_at=_datetime(now_ms()))
                 .on_conflict_do_nothing()
             )

@@ -28,9 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reels import db
 from reels.domain.counts import cache_counts
 from reels.domain.engagement import ENGAGEMENT_TOPIC
 from reels.domain.ids import new_id
@@ -329,7 +329,7 @@ class Aggregator:
         """Add the deltas in one statement (per 1,000 reels); the new absolute counts come back."""
         totals: dict[int, dict[str, int]] = {}
         for chunk in _chunks(rows):
-            insert = _dialect(session).insert(ReelCounts).values(chunk)
+            insert = db.insert(session, ReelCounts).values(chunk)
             statement = insert.on_conflict_do_update(
                 index_elements=[ReelCounts.reel_id],
                 set_={f: getattr(ReelCounts, f) + getattr(insert.excluded, f) for f in COUNT_FIELDS},
@@ -342,7 +342,7 @@ class Aggregator:
     async def _upsert_marks(session: AsyncSession, marks: list[dict[str, Any]]) -> None:
         if not marks:
             return
-        insert = _dialect(session).insert(AggregatorOffset).values(marks)
+        insert = db.insert(session, AggregatorOffset).values(marks)
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[AggregatorOffset.partition],
@@ -369,10 +369,6 @@ async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) 
         tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
     ]
     await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
-
-
-def _dialect(session: AsyncSession) -> Any:
-    return postgresql if session.bind.dialect.name == "postgresql" else sqlite
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
