@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from reels.domain.ids import new_id
@@ -308,9 +309,23 @@ class ModerationLog(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+NEW_REEL_ONLY = "kind = 'NEW_REEL'"
+
+
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+    __table_args__ = (
+        Index("ix_notifications_user_id_id", "user_id", "id"),
+        # One NEW_REEL per follower and reel, however many times (or at once) the fan-out runs.
+        Index(
+            "uq_notifications_new_reel",
+            "user_id",
+            "reel_id",
+            unique=True,
+            postgresql_where=sql_text(NEW_REEL_ONLY),
+            sqlite_where=sql_text(NEW_REEL_ONLY),
+        ),
+    )
 
     id: Mapped[int] = _id()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels.domain.models import Notification, NotificationKind
@@ -23,6 +25,16 @@ def add(
     return notification
 
 
-async def publish(bus: PubSub, *notifications: Notification) -> None:
+class Addressed(Protocol):
+    """A stored notification's id and recipient: a row object, or a row RETURNING them."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def user_id(self) -> int: ...
+
+
+async def publish(bus: PubSub, *notifications: Addressed) -> None:
     for notification in notifications:
         await channels.publish(bus, channels.notifications(notification.user_id), {"id": notification.id})

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
+from reels import db
 from reels.domain import notifications
 from reels.domain.models import Notification, NotificationKind, Reel, ReelStatus, Visibility
 from reels.platform import Platform
@@ -37,27 +36,27 @@ async def handle(platform: Platform, payload: dict[str, Any]) -> None:
         if not page.edges:
             return
         async with platform.sessions() as session:
-            # A redelivered job (the worker died half-way) skips followers already notified.
-            done = set(
-                (
-                    await session.scalars(
-                        select(Notification.user_id).where(
-                            Notification.reel_id == reel.id,
-                            Notification.kind == NotificationKind.NEW_REEL,
-                            Notification.user_id.in_([edge.user_id for edge in page.edges]),
-                        )
-                    )
-                ).all()
-            )
-            staged = [
-                notifications.add(
-                    session, edge.user_id, NotificationKind.NEW_REEL, actor_id=reel.creator_id, reel_id=reel.id
+            # A follower already told (a redelivered job, a second run queued by a redelivered
+            # media job, or one running at the same time) conflicts with the unique index on
+            # (user, reel) for NEW_REEL and is skipped; RETURNING names the ones told now.
+            told = (
+                await session.execute(
+                    db.insert(session, Notification)
+                    .on_conflict_do_nothing()
+                    .returning(Notification.id, Notification.user_id),
+                    [
+                        {
+                            "user_id": edge.user_id,
+                            "kind": NotificationKind.NEW_REEL,
+                            "actor_id": reel.creator_id,
+                            "reel_id": reel.id,
+                        }
+                        for edge in page.edges
+                    ],
                 )
-                for edge in page.edges
-                if edge.user_id not in done
-            ]
+            ).all()
             await session.commit()
-        await notifications.publish(platform.pubsub, *staged)
+        await notifications.publish(platform.pubsub, *told)
         if not page.has_next:
             return
         after = page.edges[-1].cursor

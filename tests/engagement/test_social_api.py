@@ -210,6 +210,35 @@ def test_followers_hear_of_a_reel_whose_worker_died_after_making_it_ready(live_a
         assert ws.receive_json()["payload"]["data"]["notifications"] == {"kind": "NEW_REEL", "reel": {"id": reel}}
 
 
+def test_overlapping_fan_out_runs_tell_each_follower_once(live_api: Api) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+
+    from reels.domain.models import Notification, NotificationKind
+    from reels.workers import fanout
+    from tests.conftest import db_id, platform_of, run
+
+    api = live_api
+    _, creator = api.register(unique("creator"))
+    fans = [api.register(unique("fan")) for _ in range(3)]
+    for token, _ in fans:
+        follow(api, token, creator["id"])
+    reel = insert_ready_reel(api, creator["id"])
+
+    async def fan_out_twice_at_once_then_again() -> list[int]:
+        platform, job = platform_of(api), {"reel_id": db_id(reel)}
+        await asyncio.gather(fanout.handle(platform, job), fanout.handle(platform, job))
+        await fanout.handle(platform, job)
+        async with platform.sessions() as session:
+            told = select(Notification.user_id).where(
+                Notification.kind == NotificationKind.NEW_REEL, Notification.reel_id == db_id(reel)
+            )
+            return sorted((await session.scalars(told)).all())
+
+    assert run(api, fan_out_twice_at_once_then_again) == sorted(db_id(fan["id"]) for _, fan in fans)
+
+
 def test_celebrities_are_not_fanned_out(live_api: Api) -> None:
     from sqlalchemy import func, select
 
