@@ -3,13 +3,15 @@ each event once for all of its subscribers (reels.subscriptions.live_counts)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from typing import Any
 
 from starlette.testclient import TestClient
 
 from reels.http.app import create_app
+from reels.ports.pubsub import PubSubUnavailable
 from reels.settings import Settings
 from reels.subscriptions import channels
 from reels.subscriptions.live_counts import CountsEvent, Member
@@ -18,7 +20,8 @@ from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
 from tests.engagement.conftest import eventually, unique
 from tests.engagement.test_engagement_api import LIKE
 from tests.engagement.test_social_api import BLOCK, UNFOLLOW, follow
-from tests.services import stop
+from tests.ports.test_pubsub_contract import redis_server_on
+from tests.services import free_port, stop
 from tests.services.redis import running_redis
 
 COUNTS = "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }"
@@ -175,3 +178,40 @@ def test_subscribers_are_told_when_redis_is_gone_for_good(embedded_settings: Set
                     "code": "UNAVAILABLE"
                 }, message
                 assert ws.receive_json() == {"id": "s", "type": "complete"}
+
+
+def test_subscribers_resume_after_a_short_redis_outage(embedded_settings: Settings) -> None:
+    port = free_port()
+    redis = redis_server_on(port)
+    try:
+        settings = embedded_settings.model_copy(
+            update={"redis_url": f"redis://127.0.0.1:{port}/0", "secret_key": "r" * 40}
+        )
+        with TestClient(create_app(settings, run_workers=False)) as client:
+            api = Api(client)
+            _, creator = api.register(unique("creator"))
+            reel = insert_ready_reel(api, creator["id"])
+            with subscribed(api, None, COUNTS, {"id": reel}) as ws:
+                wait_for_subscribers(api, reel, 1)
+                publish_counts(api, reel, 1)
+                assert likes_of(ws.receive_json()) == 1
+                stop(redis)
+                redis = redis_server_on(port)
+
+                async def keep_publishing() -> None:  # what is published before the resubscribe is lost
+                    while True:
+                        with suppress(PubSubUnavailable):
+                            await channels.publish(
+                                platform_of(api).pubsub,
+                                channels.reel_counts(db_id(reel)),
+                                {"likes": 2, "views": 0, "comments": 0, "shares": 0},
+                            )
+                        await asyncio.sleep(0.1)
+
+                publishing = client.portal.start_task_soon(keep_publishing)
+                try:
+                    assert likes_of(ws.receive_json()) == 2
+                finally:
+                    publishing.cancel()
+    finally:
+        stop(redis)
