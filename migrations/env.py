@@ -7,8 +7,12 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from reels.db import create_engine
-from reels.domain.models import Base
+from reels.db import Base, create_engine
+
+# Modules imported for their tables, which register on Base.metadata: the domain's, and the follow
+# graph's (they live with its SQL adapter).
+from reels.domain import models as domain_tables  # noqa: F401
+from reels.ports.graph import sql as follow_graph_tables  # noqa: F401
 from reels.settings import Settings
 
 config = context.config

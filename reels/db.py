@@ -1,7 +1,9 @@
 """The relational store port: an async SQLAlchemy engine on SQLite (embedded) or PostgreSQL.
 
 SQLAlchemy is the abstraction; the adapter is the URL. This module owns the engine options
-that make each backend behave (SQLite: WAL, foreign keys, a busy timeout).
+that make each backend behave (SQLite: WAL, foreign keys, a busy timeout), and the declarative
+`Base` whose metadata holds every table: the domain's (`reels.domain.models`) and the follow
+graph's SQL adapter's (`reels.ports.graph.sql`).
 """
 
 from __future__ import annotations
@@ -9,9 +11,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from reels.migrate import head_revision
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class NotMigratedError(RuntimeError):
@@ -59,8 +76,6 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def ensure_migrated(engine: AsyncEngine) -> None:
     """Refuse to serve a database that is not at the newest migration."""
-    from reels.migrate import head_revision
-
     have, want = await current_revision(engine), head_revision()
     if have != want:
         raise NotMigratedError(

@@ -18,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from reels import db
 from reels.domain import ids
-from reels.graph import from_settings as graph_from_settings
-from reels.graph.port import FollowGraph
-from reels.ports import kv, objectstore, pubsub, queue
+from reels.ports import graph, kv, objectstore, pubsub, queue
 from reels.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -80,7 +78,7 @@ class Platform:
     pubsub: pubsub.PubSub
     store: objectstore.ObjectStore
     replicas: list[objectstore.ObjectStore]
-    graph: FollowGraph
+    graph: graph.FollowGraph
     jwt_secret: str
     background: list[asyncio.Task] = field(default_factory=list)
     _id_slot: IdSlot | None = None
@@ -104,7 +102,7 @@ class Platform:
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
             replicas=objectstore.replicas_from_settings(settings),
-            graph=graph_from_settings(settings, sessions),
+            graph=graph.from_settings(settings, sessions),
             jwt_secret=settings.jwt_secret(),
         )
         if settings.redis_url:  # processes share the cache, so they can share out worker slots

@@ -13,8 +13,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from reels.db import NotMigratedError, check_migrated, create_engine
-from reels.domain.models import Base
+from reels.db import Base, NotMigratedError, check_migrated, create_engine
+
+# Modules imported for their tables, as migrations/env.py does.
+from reels.domain import models as domain_tables  # noqa: F401
+from reels.ports.graph import sql as follow_graph_tables  # noqa: F401
 from reels.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

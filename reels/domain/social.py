@@ -8,7 +8,7 @@ from reels.domain import notifications
 from reels.domain.engagement import FOLLOWS, check_rate
 from reels.domain.errors import forbidden, invalid, not_found
 from reels.domain.models import NotificationKind, User
-from reels.graph.port import FollowGraph, FollowResult
+from reels.ports.graph import FollowGraph, FollowResult
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
 

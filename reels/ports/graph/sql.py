@@ -5,6 +5,9 @@ which carry milliseconds, compare exactly. On PostgreSQL, `follow` and `block` l
 users' rows first (follow: FOR KEY SHARE, which its foreign-key check takes anyway; block:
 FOR UPDATE), so a follow racing a block either lands before it and is removed, or sees it and
 is refused. SQLite runs one writer at a time and each of these transactions writes first.
+
+The three tables live here, with the only code that reads or writes them; they share the
+relational store's declarative base (so migrations see them) and refer to `users` by name only.
 """
 
 from __future__ import annotations
@@ -12,13 +15,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, ColumnElement, DateTime, and_, delete, exists, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    and_,
+    column,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    table,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
 
 from reels import db
-from reels.domain.models import Block, Follow, Mute, User
-from reels.graph.port import (
+from reels.ports.graph.base import (
     Cursor,
     Edge,
     FollowResult,
@@ -31,6 +48,37 @@ from reels.graph.port import (
 )
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The accounts the edges join; only their ids matter here (to lock a pair of users).
+_USERS = table("users", column("id", BigInteger))
+
+
+def _user_id(*, index: bool = False) -> Mapped[int]:
+    return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=index)
+
+
+class Follow(db.Base):
+    __tablename__ = "follows"
+
+    follower_id: Mapped[int] = _user_id()
+    followee_id: Mapped[int] = _user_id(index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Block(db.Base):
+    __tablename__ = "blocks"
+
+    blocker_id: Mapped[int] = _user_id()
+    blocked_id: Mapped[int] = _user_id(index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Mute(db.Base):
+    __tablename__ = "mutes"
+
+    muter_id: Mapped[int] = _user_id()
+    muted_id: Mapped[int] = _user_id()
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
 def _datetime(ms: int) -> datetime:
@@ -54,7 +102,7 @@ def _blocked_between(a: int, b: int | ColumnElement[int]) -> ColumnElement[bool]
 async def _lock_users(session: AsyncSession, users: Sequence[int], *, exclusive: bool) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
-    rows = select(User.id).where(User.id.in_(users)).order_by(User.id)  # one lock order: no deadlocks
+    rows = select(_USERS.c.id).where(_USERS.c.id.in_(users)).order_by(_USERS.c.id)  # one lock order: no deadlocks
     await session.execute(rows.with_for_update() if exclusive else rows.with_for_update(read=True, key_share=True))
 
 
@@ -174,10 +222,6 @@ class SqlFollowGraph:
                 )
             )
 
-    async def unblock(self, blocker: int, blocked: int) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(delete(Block).where(Block.blocker_id == blocker, Block.blocked_id == blocked))
-
     async def blocked_either_way(self, user: int, others: Sequence[int]) -> set[int]:
         if not others:
             return set()
@@ -185,15 +229,6 @@ class SqlFollowGraph:
             select(Block.blocked_id)
             .where(Block.blocker_id == user, Block.blocked_id.in_(others))
             .union(select(Block.blocker_id).where(Block.blocked_id == user, Block.blocker_id.in_(others)))
-        )
-        async with self._sessions() as session:
-            return set((await session.scalars(query)).all())
-
-    async def blocked_ids(self, user: int) -> set[int]:
-        query = (
-            select(Block.blocked_id)
-            .where(Block.blocker_id == user)
-            .union(select(Block.blocker_id).where(Block.blocked_id == user))
         )
         async with self._sessions() as session:
             return set((await session.scalars(query)).all())
@@ -206,10 +241,6 @@ class SqlFollowGraph:
                 .values(muter_id=muter, muted_id=muted, created_at=_datetime(now_ms()))
                 .on_conflict_do_nothing()
             )
-
-    async def unmute(self, muter: int, muted: int) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(delete(Mute).where(Mute.muter_id == muter, Mute.muted_id == muted))
 
     async def muted_ids(self, muter: int) -> set[int]:
         async with self._sessions() as session:

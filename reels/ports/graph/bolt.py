@@ -20,7 +20,7 @@ from typing import Any
 import neo4j
 from neo4j.exceptions import Neo4jError
 
-from reels.graph.port import (
+from reels.ports.graph.base import (
     Cursor,
     Edge,
     FollowResult,
@@ -90,18 +90,15 @@ WITH a, b
 OPTIONAL MATCH (a)-[f:FOLLOWS]-(b)
 DELETE f
 """
-_UNBLOCK = "MATCH (:User {id: $blocker})-[k:BLOCKS]->(:User {id: $blocked}) DELETE k"
 _BLOCKED_EITHER_WAY = """
 UNWIND $others AS other
 MATCH (:User {id: $user})-[:BLOCKS]-(:User {id: other})
 RETURN DISTINCT other AS id
 """
-_BLOCKED_IDS = "MATCH (:User {id: $user})-[:BLOCKS]-(o:User) RETURN DISTINCT o.id AS id"
 _MUTE = """
 MERGE (a:User {id: $muter}) MERGE (b:User {id: $muted})
 MERGE (a)-[m:MUTES]->(b) ON CREATE SET m.at = $now
 """
-_UNMUTE = "MATCH (:User {id: $muter})-[m:MUTES]->(:User {id: $muted}) DELETE m"
 _MUTED_IDS = "MATCH (:User {id: $muter})-[:MUTES]->(o:User) RETURN o.id AS id"
 # count(m), not count(*): FalkorDB 4.16 answers 1 for every group of count(*) over two hops.
 _SUGGESTIONS = """
@@ -199,25 +196,15 @@ class BoltFollowGraph:
         check_not_self(blocker, blocked, "block")
         await self._run(_BLOCK, blocker=blocker, blocked=blocked, now=now_ms())
 
-    async def unblock(self, blocker: int, blocked: int) -> None:
-        await self._run(_UNBLOCK, blocker=blocker, blocked=blocked)
-
     async def blocked_either_way(self, user: int, others: Sequence[int]) -> set[int]:
         if not others:
             return set()
         result = await self._run(_BLOCKED_EITHER_WAY, user=user, others=list(others))
         return {record["id"] for record in result.records}
 
-    async def blocked_ids(self, user: int) -> set[int]:
-        result = await self._run(_BLOCKED_IDS, user=user)
-        return {record["id"] for record in result.records}
-
     async def mute(self, muter: int, muted: int) -> None:
         check_not_self(muter, muted, "mute")
         await self._run(_MUTE, muter=muter, muted=muted, now=now_ms())
-
-    async def unmute(self, muter: int, muted: int) -> None:
-        await self._run(_UNMUTE, muter=muter, muted=muted)
 
     async def muted_ids(self, muter: int) -> set[int]:
         result = await self._run(_MUTED_IDS, muter=muter)

@@ -1,12 +1,13 @@
-"""The follow-graph port: follows, blocks and mutes between users.
+"""The follow-graph port's interface, value types and the rules its adapters share: follows,
+blocks and mutes between users.
 
 Follows are strongly consistent: `follow` answers only after its edge is committed, and every
 adapter reads from the primary, so the next read from any API process sees it. A block hides
 each user from the other everywhere: it removes the follows in both directions and refuses new
-ones either way until lifted. A mute only takes the muted creator out of the muter's feeds.
+ones either way. A mute only takes the muted creator out of the muter's feeds.
 
-Adapters: `SqlFollowGraph` (embedded default, the `follows`/`blocks`/`mutes` tables) and
-`BoltFollowGraph` (Neo4j, or anything speaking Bolt and the portable Cypher subset).
+Adapters: `sql.SqlFollowGraph` (embedded default, the `follows`/`blocks`/`mutes` tables) and
+`bolt.BoltFollowGraph` (Neo4j, or anything speaking Bolt and the portable Cypher subset).
 """
 
 from __future__ import annotations
@@ -15,12 +16,7 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from reels.settings import Settings
+from typing import Protocol
 
 # Keyset position in a followers/following list: (created_at_ms, user_id) of the last edge seen.
 Cursor = tuple[int, int]
@@ -86,18 +82,10 @@ class FollowGraph(Protocol):
     async def block(self, blocker: int, blocked: int) -> None:
         """Block and drop the follows both ways; blocking twice is harmless."""
 
-    async def unblock(self, blocker: int, blocked: int) -> None:
-        """Lift `blocker`'s block (a block the other way stays); follows are not restored."""
-
     async def blocked_either_way(self, user: int, others: Sequence[int]) -> set[int]:
         """The `others` that `user` blocks or is blocked by, in one round trip."""
 
-    async def blocked_ids(self, user: int) -> set[int]:
-        """Everyone hidden from `user` by a block in either direction."""
-
     async def mute(self, muter: int, muted: int) -> None: ...
-
-    async def unmute(self, muter: int, muted: int) -> None: ...
 
     async def muted_ids(self, muter: int) -> set[int]: ...
 
@@ -128,14 +116,3 @@ def check_not_self(actor: int, target: int, action: str) -> None:
 def page_of(edges: list[Edge], first: int) -> Page:
     """Adapters fetch `first + 1` edges: the extra one only tells that another page exists."""
     return Page(edges=edges[:first], has_next=len(edges) > first)
-
-
-def from_settings(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> FollowGraph:
-    """Neo4j over Bolt when REELS_NEO4J_URL is set, else the SQL tables of `session_factory`."""
-    if settings.neo4j_url:
-        from reels.graph.bolt import BoltFollowGraph
-
-        return BoltFollowGraph(settings.neo4j_url, settings.neo4j_user, settings.neo4j_password)
-    from reels.graph.sql import SqlFollowGraph
-
-    return SqlFollowGraph(session_factory)
