@@ -1,0 +1,71 @@
+"""The key-value port's interface, its error and the rules both adapters share.
+
+Counters, caches, sorted sets, token-bucket rate limits and short locks. Values are strings;
+sorted-set scores are floats. Every command touches one key (the `*_many` calls pipeline
+single-key commands), so the Redis adapter keeps working on Redis Cluster. TTLs are in seconds
+and may be fractional; both adapters really expire keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+
+class WrongTypeError(TypeError):
+    """The key holds another kind of value (string, sorted set or token bucket)."""
+
+
+class KeyValue(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
+        """Store `value` (dropping any TTL unless `ttl_s` is given); False when `only_if_absent`
+        and the key exists (use it for locks and de-duplication)."""
+        ...
+
+    async def delete(self, *keys: str) -> int:
+        """How many of the keys existed."""
+        ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        """Add to an integer counter; `ttl_s` is set only when the key has no TTL yet, so a
+        counter created with it is a fixed window that starts at its first increment."""
+        ...
+
+    async def zadd(self, key: str, mapping: Mapping[str, float]) -> None: ...
+
+    async def zrange_desc(self, key: str, start: int, stop: int) -> list[tuple[str, float]]:
+        """Members by score, highest first, ties by member descending; `stop` is inclusive and
+        negative indexes count from the end (Redis ZRANGE ... REV semantics)."""
+        ...
+
+    async def zrem(self, key: str, *members: str) -> int: ...
+
+    async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
+        """Atomically take one token from a bucket refilled at `rate_per_s` up to `burst`.
+
+        Returns (allowed, retry_after_s): retry_after_s is 0 when allowed, else how long until a
+        token is there."""
+        ...
+
+    async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
+        """Atomically renew the TTL only while the key still holds `value`: how the holder of a
+        lease (a set-if-absent key naming its owner) keeps it without taking over another's."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def check_bucket(rate_per_s: float, burst: int) -> None:
+    if rate_per_s <= 0 or burst < 1:
+        raise ValueError(f"token bucket needs rate_per_s > 0 and burst >= 1, got {rate_per_s}, {burst}")
+
+
+def bucket_ttl_s(rate_per_s: float, burst: int) -> float:
+    # An idle bucket is full again after burst / rate seconds; its state is worthless after that.
+    return burst / rate_per_s + 1

@@ -1,0 +1,146 @@
+"""The key-value port in one process: the embedded adapter."""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from reels.ports.kv.base import WrongTypeError, bucket_ttl_s, check_bucket
+
+
+class _SortedSet(dict[str, float]):
+    pass
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    refilled_at: float
+
+
+_Value = str | _SortedSet | _Bucket
+_V = TypeVar("_V", str, _SortedSet, _Bucket)
+
+
+class MemoryKeyValue:
+    """Dict-backed adapter for one process. Operations never await, so each is atomic.
+
+    Expired keys are dropped on the next operation (a heap ordered by expiry time), so
+    de-duplication keys that are never read again do not pile up. `clock` (monotonic seconds)
+    is injectable for tests.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._data: dict[str, _Value] = {}
+        self._expires_at: dict[str, float] = {}
+        self._expiry_heap: list[tuple[float, str]] = []
+
+    def _purge_expired(self) -> None:
+        now = self._clock()
+        while self._expiry_heap and self._expiry_heap[0][0] <= now:
+            when, key = heapq.heappop(self._expiry_heap)
+            if self._expires_at.get(key) == when:  # else the TTL changed since: a stale heap item
+                del self._expires_at[key]
+                del self._data[key]
+
+    def _set_ttl(self, key: str, ttl_s: float) -> None:
+        when = self._clock() + ttl_s
+        self._expires_at[key] = when
+        heapq.heappush(self._expiry_heap, (when, key))
+
+    def _read(self, key: str, kind: type[_V]) -> _V | None:
+        self._purge_expired()
+        value = self._data.get(key)
+        if value is None or isinstance(value, kind):
+            return value
+        raise WrongTypeError(f"key {key!r} holds a {type(value).__name__.strip('_')}, not a {kind.__name__.strip('_')}")
+
+    def _sorted_set_to_write(self, key: str) -> _SortedSet:
+        scores = self._read(key, _SortedSet)
+        if scores is None:
+            scores = self._data[key] = _SortedSet()
+        return scores
+
+    def _remove(self, key: str) -> bool:
+        self._expires_at.pop(key, None)
+        return self._data.pop(key, None) is not None
+
+    async def get(self, key: str) -> str | None:
+        return self._read(key, str)
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
+        self._purge_expired()
+        if only_if_absent and key in self._data:
+            return False
+        self._remove(key)
+        self._data[key] = value
+        if ttl_s is not None:
+            self._set_ttl(key, ttl_s)
+        return True
+
+    async def delete(self, *keys: str) -> int:
+        self._purge_expired()
+        return sum(self._remove(key) for key in keys)
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        return [self._read(key, str) for key in keys]
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        value = int(self._read(key, str) or 0) + amount
+        self._data[key] = str(value)
+        if ttl_s is not None and key not in self._expires_at:
+            self._set_ttl(key, ttl_s)
+        return value
+
+    async def zadd(self, key: str, mapping: Mapping[str, float]) -> None:
+        if mapping:
+            self._sorted_set_to_write(key).update({member: float(score) for member, score in mapping.items()})
+
+    async def zrange_desc(self, key: str, start: int, stop: int) -> list[tuple[str, float]]:
+        scores: Mapping[str, float] = self._read(key, _SortedSet) or {}
+        ranked = sorted(scores.items(), key=lambda item: (item[1], item[0]), reverse=True)
+        size = len(ranked)
+        start = max(size + start, 0) if start < 0 else start
+        stop = size + stop if stop < 0 else stop
+        return ranked[start : stop + 1] if start <= stop else []
+
+    async def zrem(self, key: str, *members: str) -> int:
+        scores = self._read(key, _SortedSet)
+        if scores is None:
+            return 0
+        removed = sum(scores.pop(member, None) is not None for member in members)
+        if not scores:  # like Redis: an empty sorted set does not exist
+            self._remove(key)
+        return removed
+
+    async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
+        check_bucket(rate_per_s, burst)
+        bucket = self._read(key, _Bucket)
+        now = self._clock()
+        if bucket is None:
+            tokens = float(burst)
+        else:
+            tokens = min(float(burst), bucket.tokens + max(0.0, now - bucket.refilled_at) * rate_per_s)
+        allowed = tokens >= 1
+        retry_after = 0.0 if allowed else (1 - tokens) / rate_per_s
+        if allowed:
+            tokens -= 1
+        self._data[key] = _Bucket(tokens, now)
+        self._set_ttl(key, bucket_ttl_s(rate_per_s, burst))
+        return allowed, retry_after
+
+    async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
+        if await self.get(key) != value:
+            return False
+        self._set_ttl(key, ttl_s)
+        return True
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,118 @@
+"""The key-value port on Redis (or anything speaking its protocol): the production adapter."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from redis.asyncio import Redis
+
+from reels.ports.kv.base import bucket_ttl_s, check_bucket
+
+# One key per bucket (a hash: tokens, ts), server time so API processes agree on the clock.
+# Floats go back as strings: Lua numbers returned to Redis are truncated to integers.
+_TAKE_TOKEN = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local ttl_ms = tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = burst
+if state[1] then
+  tokens = math.min(burst, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate)
+end
+local allowed = 0
+local retry_after = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  retry_after = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'ts', string.format('%.6f', now))
+redis.call('PEXPIRE', KEYS[1], ttl_ms)
+return {allowed, string.format('%.6f', retry_after)}
+"""
+
+
+_EXPIRE_IF_EQUAL = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+def _ms(ttl_s: float) -> int:
+    return max(1, math.ceil(ttl_s * 1000))
+
+
+class RedisKeyValue:
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+        self._take_token = client.register_script(_TAKE_TOKEN)
+        self._expire_if_equal = client.register_script(_EXPIRE_IF_EQUAL)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisKeyValue:
+        return cls(Redis.from_url(url, decode_responses=True))
+
+    async def get(self, key: str) -> str | None:
+        return await self._client.get(key)
+
+    async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
+        done = await self._client.set(key, value, px=_ms(ttl_s) if ttl_s is not None else None, nx=only_if_absent)
+        return bool(done)
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.delete(key)
+            return sum(await pipe.execute())
+
+    async def get_many(self, keys: Sequence[str]) -> list[str | None]:
+        if not keys:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.get(key)
+            return list(await pipe.execute())
+
+    async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
+        if ttl_s is None:
+            return await self._client.incrby(key, amount)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.incrby(key, amount)
+            pipe.pexpire(key, _ms(ttl_s), nx=True)
+            value, _ = await pipe.execute()
+        return value
+
+    async def zadd(self, key: str, mapping: Mapping[str, float]) -> None:
+        if mapping:
+            await self._client.zadd(key, dict(mapping))
+
+    async def zrange_desc(self, key: str, start: int, stop: int) -> list[tuple[str, float]]:
+        rows = await self._client.zrange(key, start, stop, desc=True, withscores=True)
+        return [(member, float(score)) for member, score in rows]
+
+    async def zrem(self, key: str, *members: str) -> int:
+        return await self._client.zrem(key, *members) if members else 0
+
+    async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
+        check_bucket(rate_per_s, burst)
+        allowed, retry_after = await self._take_token(
+            keys=[key], args=[repr(float(rate_per_s)), burst, _ms(bucket_ttl_s(rate_per_s, burst))]
+        )
+        return bool(allowed), float(retry_after)
+
+    async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
+        return bool(await self._expire_if_equal(keys=[key], args=[value, _ms(ttl_s)]))
+
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    async def close(self) -> None:
+        await self._client.aclose()
