@@ -6,7 +6,7 @@ import asyncio
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 
 import pytest
@@ -36,6 +36,14 @@ def channel() -> str:
 
 async def next_message(messages: Subscription, timeout_s: float = 10.0) -> str:
     return await asyncio.wait_for(anext(messages), timeout_s)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 10.0) -> None:
+    """Poll `check` until it holds: for state another connection changes on its own time."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, f"not in {timeout_s} s: {what}"
+        await asyncio.sleep(0.01)
 
 
 async def test_first_subscription_on_a_fresh_backend_receives(bus: PubSub, channel: str) -> None:
@@ -119,8 +127,13 @@ async def test_redis_channel_has_one_upstream_subscription(redis_url: str, chann
     await bus.connect()
     try:
         async with bus.subscribe(channel), bus.subscribe(channel), bus.subscribe(channel):
-            assert await raw.pubsub_numsub(channel) == [(channel, 1)]
-        assert await raw.pubsub_numsub(channel) == [(channel, 0)]
+            assert await raw.pubsub_numsub(channel) == [(channel, 1)]  # subscribe() waited for it
+
+        async def unsubscribed_upstream() -> bool:
+            return await raw.pubsub_numsub(channel) == [(channel, 0)]
+
+        # UNSUBSCRIBE is sent on leaving, but Redis applies it after our NUMSUB may have run.
+        await eventually(unsubscribed_upstream, "the last subscriber's leaving unsubscribes upstream")
     finally:
         await bus.close()
         await raw.aclose()
@@ -172,7 +185,8 @@ async def test_redis_restart_is_survived(channel: str) -> None:
             await bus.publish(channel, "before")
             assert await next_message(messages) == "before"
             stop(process)
-            await asyncio.sleep(0.3)  # down for a while: reconnect attempts fail and back off
+            with pytest.raises(PubSubUnavailable):  # really down: attempts to reach it fail
+                await bus.publish(channel, "while down")
             process = await asyncio.to_thread(redis_server_on, port)
             await publish_until_received(bus, channel, messages)
         await bus.ping()
