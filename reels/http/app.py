@@ -14,6 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from reels.http.graphql import GraphQLApp, RateLimited
 from reels.http.media_routes import media_routes
+from reels.http.playground import playground_routes
 from reels.metrics import LIVE_COUNT_FEEDS, LIVE_COUNT_SUBSCRIBERS, QUEUE_DEPTH
 from reels.platform import Platform
 from reels.schema import build_schema
@@ -68,5 +69,6 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
         Route("/healthz", healthz),
         Route("/metrics", metrics),
         *media_routes(),
+        *playground_routes(),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -24,6 +24,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Subscr
 from reels.domain.accounts import user_for_token
 from reels.domain.errors import AuthenticationError
 from reels.domain.models import User
+from reels.http.playground import playground_page
 from reels.platform import Platform
 from reels.schema.context import Context
 from reels.settings import Settings
@@ -97,6 +98,9 @@ class GraphQLApp(GraphQL[Context, None]):
             keep_alive=True,
             keep_alive_interval=15,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return playground_page(request)  # served from the package: works offline
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -1,0 +1,115 @@
+// The Reels API playground: GraphiQL with the example tabs embedded in the page and a sign-in
+// bar. The signed-in token goes into every HTTP request as `Authorization: Bearer <token>` and
+// into the websocket's connection_init payload as `token` (what /graphql reads there), so
+// subscriptions run over graphql-transport-ws as the signed-in user.
+(function () {
+  "use strict";
+
+  const TOKEN_KEY = "reels.playground.token";
+  // The page is served by the GraphQL endpoint itself.
+  const graphqlUrl = window.location.href.split(/[?#]/)[0];
+  const socketUrl = graphqlUrl.replace(/^http/, "ws");
+  const exampleTabs = JSON.parse(document.getElementById("playground-tabs").textContent).map(
+    (tab) => ({ query: tab.query, variables: JSON.stringify(tab.variables, null, 2) }),
+  );
+
+  const signInForm = document.getElementById("sign-in");
+  const signedIn = document.getElementById("signed-in");
+  const viewerName = document.getElementById("viewer-name");
+  const message = document.getElementById("sign-in-message");
+  const editorRoot = ReactDOM.createRoot(document.getElementById("graphiql"));
+  const explorer = GraphiQLPluginExplorer.explorerPlugin();
+
+  async function post(query, variables, token) {
+    const headers = { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const response = await fetch(graphqlUrl, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  function fetcherFor(token) {
+    return GraphiQL.createFetcher({
+      url: graphqlUrl,
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+      subscriptionUrl: socketUrl,
+      wsConnectionParams: token ? { token } : {},
+    });
+  }
+
+  function renderEditor(token) {
+    editorRoot.render(
+      React.createElement(GraphiQL, {
+        // A new fetcher per token: GraphiQL reloads the schema and new sockets carry the token.
+        fetcher: fetcherFor(token),
+        defaultTabs: exampleTabs,
+        plugins: [explorer],
+        defaultEditorToolsVisibility: true,
+        isHeadersEditorEnabled: true,
+        shouldPersistHeaders: false,
+        inputValueDeprecation: true,
+      }),
+    );
+  }
+
+  function showViewer(viewer, token) {
+    if (viewer) {
+      localStorage.setItem(TOKEN_KEY, token);
+      viewerName.textContent = `${viewer.username} (${viewer.role})`;
+    } else {
+      localStorage.removeItem(TOKEN_KEY);
+    }
+    signInForm.hidden = Boolean(viewer);
+    signedIn.hidden = !viewer;
+    renderEditor(viewer ? token : null);
+  }
+
+  signInForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const fields = new FormData(signInForm);
+    message.textContent = "";
+    try {
+      const { body } = await post(
+        `mutation PlaygroundSignIn($input: LoginInput!) {
+          login(input: $input) { token user { username role } userErrors { message code } }
+        }`,
+        { input: { username: fields.get("username"), password: fields.get("password") } },
+      );
+      const login = body.data && body.data.login;
+      const refusal = login ? login.userErrors[0] : body.errors && body.errors[0];
+      if (refusal || !login.token) {
+        message.textContent = refusal ? refusal.message : "sign-in failed";
+        return;
+      }
+      signInForm.reset();
+      showViewer(login.user, login.token);
+    } catch (error) {
+      message.textContent = `sign-in failed: ${error.message}`;
+    }
+  });
+
+  document.getElementById("sign-out").addEventListener("click", () => {
+    message.textContent = "";
+    showViewer(null, null);
+  });
+
+  // A token kept from an earlier visit may have expired or been revoked: check it first.
+  async function restoreSession() {
+    const token = localStorage.getItem(TOKEN_KEY);
+    if (!token) return showViewer(null, null);
+    try {
+      const { status, body } = await post("query PlaygroundViewer { viewer { username role } }", {}, token);
+      const viewer = status === 200 && body.data ? body.data.viewer : null;
+      if (!viewer) message.textContent = "the saved sign-in has expired; sign in again";
+      showViewer(viewer, token);
+    } catch (error) {
+      message.textContent = `could not reach the API: ${error.message}`;
+      showViewer(null, null);
+    }
+  }
+
+  restoreSession();
+})();
