@@ -6,7 +6,6 @@ otherwise files under REELS_DATA_DIR served by `reels.http.media_routes`.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from reels.ports.objectstore.base import (
@@ -17,6 +16,7 @@ from reels.ports.objectstore.base import (
     StoredPart,
     UploadError,
     content_type_for,
+    copy_prefix,
 )
 from reels.ports.objectstore.local import LocalObjectStore, UrlSigner
 from reels.ports.objectstore.playlists import sign_playlist
@@ -90,17 +90,6 @@ def replicas_from_settings(settings: Settings) -> list[ObjectStore]:
                 )
             )
     return stores
-
-
-async def copy_prefix(source: ObjectStore, target: ObjectStore, prefix: str) -> int:
-    """Copy every object under `prefix` from one store to another; returns how many."""
-    keys = await source.list_keys(prefix)
-    with tempfile.TemporaryDirectory(prefix="reels-copy-") as folder:
-        scratch = Path(folder) / "object"
-        for key in keys:
-            await source.download_file(key, scratch)
-            await target.put_file(key, scratch, content_type_for(key))
-    return len(keys)
 
 
 def _s3(settings: Settings, bucket: str, *, media_base_url: str | None) -> S3ObjectStore:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -84,8 +85,6 @@ class ObjectStore(Protocol):
 
     async def download_file(self, key: str, path: Path) -> None:
         """Write the object to `path` (atomically); ObjectNotFound if there is none."""
-
-    async def exists(self, key: str) -> bool: ...
 
     async def list_keys(self, prefix: str) -> list[str]:
         """Every key starting with `prefix` (plain string prefix, like S3), sorted."""
@@ -171,3 +170,14 @@ def multipart_etag(parts: list[tuple[int, str]]) -> str:
     except ValueError:
         return ""
     return f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"'
+
+
+async def copy_prefix(source: ObjectStore, target: ObjectStore, prefix: str) -> int:
+    """Copy every object under `prefix` from one store to another; returns how many."""
+    keys = await source.list_keys(prefix)
+    with tempfile.TemporaryDirectory(prefix="reels-copy-") as folder:
+        scratch = Path(folder) / "object"
+        for key in keys:
+            await source.download_file(key, scratch)
+            await target.put_file(key, scratch, content_type_for(key))
+    return len(keys)

@@ -263,9 +263,6 @@ class LocalObjectStore:
 
         await asyncio.to_thread(self._write_atomically, Path(path), copy)
 
-    async def exists(self, key: str) -> bool:
-        return await asyncio.to_thread(self._file(key).is_file)
-
     async def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
         return await asyncio.to_thread(self._list_keys, prefix)

@@ -168,10 +168,6 @@ class S3ObjectStore:
                 raise ObjectNotFound(key) from None
             raise
 
-    async def exists(self, key: str) -> bool:
-        check_key(key)
-        return await self._etag(key) is not None
-
     async def list_keys(self, prefix: str) -> list[str]:
         check_prefix(prefix)
 
