@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.asyncio import Redis
 
 from reels.ports.queue import MemoryWorkQueue, Message, RedisWorkQueue, WorkQueue
 
@@ -283,8 +284,6 @@ async def test_redis_job_of_a_sigkilled_worker_is_claimed(redis_url: str, topic:
 
 
 async def test_redis_trims_only_what_every_group_acked(redis_url: str, topic: str) -> None:
-    from redis.asyncio import Redis
-
     queue = RedisWorkQueue.from_url(redis_url, **OPTIONS, trim_interval_s=0)
     raw = Redis.from_url(redis_url, decode_responses=True)
     try:

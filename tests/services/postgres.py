@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from tests.services import unavailable
@@ -15,8 +16,6 @@ SERVER_URL = os.environ.get("REELS_TEST_POSTGRES_URL", "postgresql://postgres@12
 
 
 async def _admin(sql: str) -> None:
-    import asyncpg
-
     conn = await asyncpg.connect(SERVER_URL, timeout=5)
     try:
         await conn.execute(sql)

@@ -8,7 +8,9 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from tests.services import free_port, port_open, stop, unavailable, wait_until
 
@@ -22,9 +24,6 @@ class S3Service:
     region: str
 
     def client(self):  # boto3 clients have no importable type
-        import boto3
-        from botocore.config import Config
-
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint_url,
