@@ -21,6 +21,7 @@ import uvicorn
 from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     build_client_schema,
     get_introspection_query,
     parse,
@@ -150,6 +151,25 @@ def test_every_example_operation_is_valid_against_the_served_schema(api: Api) ->
     for operation, variables in operations(tabs):
         coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
         assert not isinstance(coerced, list), (operation.name.value if operation.name else "?", coerced)  # errors
+
+
+def test_every_example_query_and_mutation_runs_within_the_api_limits(api: Api) -> None:
+    token, _ = api.register("tryer")
+    tabs = json.loads(playground(api).tabs_json)
+
+    for tab in tabs:
+        for operation, variables in operations([tab]):
+            assert operation.name is not None, "GraphiQL titles each tab by its first operation's name"
+            if operation.operation == OperationType.SUBSCRIPTION:
+                continue  # served over the websocket only (the browser test runs one)
+            body = api.client.post(
+                "/graphql",
+                json={"query": tab["query"], "operationName": operation.name.value, "variables": variables},
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()
+            # A plain user may be refused the moderators' operations; nothing else may fail.
+            codes = {(error.get("extensions") or {}).get("code") for error in body.get("errors", [])}
+            assert codes <= {"FORBIDDEN"}, (operation.name.value, body["errors"])
 
 
 # -- in a real browser -------------------------------------------------------------------------
