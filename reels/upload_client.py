@@ -12,8 +12,11 @@ import httpx
 
 
 class PartUrl(Protocol):
-    part_number: int
-    url: str
+    @property
+    def part_number(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
 
 
 async def put_parts(

@@ -16,6 +16,7 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import imageio_ffmpeg
 
@@ -45,9 +46,15 @@ def ffmpeg_binary() -> str:
     return os.environ.get("FFMPEG_BINARY") or imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def ffmpeg_command(spec: object) -> list[str]:
+class OutputSpec(Protocol):
+    """What `ffmpeg_command` needs of an ffmpeg-python output node (the library has no types)."""
+
+    def compile(self, cmd: list[str], overwrite_output: bool) -> list[str]: ...
+
+
+def ffmpeg_command(spec: OutputSpec) -> list[str]:
     """Compile an ffmpeg-python output spec into an argv for `run_ffmpeg`."""
-    return spec.compile(cmd=[ffmpeg_binary(), *FFMPEG_GLOBAL_ARGS], overwrite_output=True)  # type: ignore[attr-defined]
+    return spec.compile(cmd=[ffmpeg_binary(), *FFMPEG_GLOBAL_ARGS], overwrite_output=True)
 
 
 @dataclass(frozen=True)
