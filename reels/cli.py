@@ -10,8 +10,22 @@ import sys
 from typing import Annotated
 
 import typer
+import uvicorn
 
+from reels.db import NotMigratedError, check_migrated
+from reels.demo import seed
+from reels.domain import accounts
+from reels.domain.errors import DomainError
+from reels.domain.models import Role
+from reels.http.app import create_app
+from reels.migrate import upgrade
+from reels.platform import Platform
+from reels.ports import queue
+from reels.ports.queue.base import DeadLetter
+from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
+from reels.workers import BEFORE_REQUEUE
+from reels.workers.runner import run_forever
 
 app = typer.Typer(help="Reels: an open short-video platform backend.", no_args_is_help=True, add_completion=False)
 
@@ -44,11 +58,6 @@ def _tune_gc_for_many_sockets() -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
-    import uvicorn
-
-    from reels.db import NotMigratedError, check_migrated
-    from reels.http.app import create_app
-
     try:
         asyncio.run(check_migrated(settings.resolved_database_url))
     except NotMigratedError as error:
@@ -76,16 +85,12 @@ def serve(
 def worker() -> None:
     """Run the background workers only (production: scale them apart from the API)."""
     _logging()
-    from reels.workers.runner import run_forever
-
     asyncio.run(run_forever(_settings()))
 
 
 @app.command()
 def migrate() -> None:
     """Upgrade the database to the newest schema (safe to run again)."""
-    from reels.migrate import upgrade
-
     settings = _settings()
     upgrade(settings.resolved_database_url)
     typer.echo("database is up to date")
@@ -98,11 +103,6 @@ def create_user(
     role: Annotated[str, typer.Option(help="user, moderator or admin.")] = "user",
 ) -> None:
     """Create an account: how the first moderators and admins come to be."""
-    from reels.domain import accounts
-    from reels.domain.errors import DomainError
-    from reels.domain.models import Role
-    from reels.platform import Platform
-
     try:
         chosen = Role(role.upper())
     except ValueError:
@@ -150,11 +150,9 @@ def jobs_dead(
     limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
 ) -> None:
     """List jobs that failed every attempt."""
-    from reels.ports import queue
-
     settings = _shared_queue_settings()
 
-    async def listing() -> list:
+    async def listing() -> list[DeadLetter]:
         work = queue.from_settings(settings)
         try:
             return await work.dead_letters(topic, limit=limit)
@@ -177,9 +175,6 @@ def jobs_retry(
     topic: Annotated[str, typer.Option(help="Queue topic.")] = "media",
 ) -> None:
     """Queue a dead-lettered job again (its attempts start over; a FAILED reel goes back to UPLOADED)."""
-    from reels.platform import Platform
-    from reels.workers import BEFORE_REQUEUE
-
     settings = _shared_queue_settings()
 
     async def requeue() -> bool:
@@ -205,8 +200,6 @@ def jobs_retry(
 @app.command()
 def schema() -> None:
     """Print the served GraphQL schema (SDL)."""
-    from reels.schema import build_schema
-
     sys.stdout.write(build_schema(Settings()).as_str() + "\n")
 
 
@@ -217,9 +210,6 @@ def demo(
 ) -> None:
     """Migrate, seed demo users and transcoded reels, then serve the playground."""
     _logging()
-    from reels.demo import seed
-    from reels.migrate import upgrade
-
     settings = _settings()
     upgrade(settings.resolved_database_url)
     asyncio.run(seed(settings))
