@@ -61,13 +61,14 @@ def phash_frames(frames: np.ndarray) -> np.ndarray:
 
 def informative(frames: np.ndarray) -> np.ndarray:
     """A boolean per frame: True when it has enough structure for its hash to mean something."""
-    return np.asarray(frames).reshape(len(frames), -1).std(axis=1) >= FLAT_FRAME_STD
+    frames = np.asarray(frames)
+    return frames.std(axis=tuple(range(1, frames.ndim))) >= FLAT_FRAME_STD
 
 
 def hamming(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     """Bits that differ between uint64 hashes, element-wise (broadcasting like numpy)."""
     differing = np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
-    as_bytes = np.ascontiguousarray(differing)[..., None].view(np.uint8)
+    as_bytes = np.asarray(differing)[..., None].view(np.uint8)
     return _POPCOUNT_8[as_bytes].sum(axis=-1, dtype=np.int64)
 
 
