@@ -13,8 +13,8 @@ Needs `npm` on the PATH. Run it from anywhere, then commit its output:
     python3 scripts/vendor_playground.py
 
 To upgrade, change a version, empty its `integrity`, run the script (it prints the new
-integrity and stops), paste that in and run it again; then update PLAYGROUND_ASSETS in
-reels/http/playground.py if a folder name changed.
+integrity and stops), paste that in and run it again; then update STYLESHEETS and SCRIPTS in
+reels/http/playground.py, whose paths name the versions.
 """
 
 from __future__ import annotations
@@ -124,9 +124,10 @@ def member_text(tarball: tarfile.TarFile, path: str) -> str:
 
 def licence_text(package: Package, tarball: tarfile.TarFile, workdir: Path) -> str:
     if isinstance(package.licence, str):
-        return member_text(tarball, package.licence)
+        return fenced(member_text(tarball, package.licence))
     name, version, path = package.licence
-    return member_text(pack(name, version, workdir), path)
+    source = f"The package ships no licence file; this is the one {name} {version} ships from the same repository.\n\n"
+    return source + fenced(member_text(pack(name, version, workdir), path))
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,7 @@ def main() -> None:
             files = ", ".join(f"`{package.folder}/{shipped}`" for shipped in package.files.values())
             shipped_rows.append(f"| {package.name} | {package.version} | {meta['license']} | {files} |")
             licence_sections.append(
-                f"### {package.name} {package.version}\n\n{fenced(licence_text(package, tarball, workdir))}"
+                f"### {package.name} {package.version}\n\n{licence_text(package, tarball, workdir)}"
             )
             for name, version in package.bundles:
                 bundled = pack(name, version, workdir)
