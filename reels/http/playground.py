@@ -337,7 +337,8 @@ def _page(root_path: str) -> str:
       <form id="sign-in" class="playground-sign-in" aria-label="Sign in">
         <label>Username <input name="username" autocomplete="username" required></label>
         <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
-        <button type="submit">Sign in</button>
+        <button type="submit" value="login">Sign in</button>
+        <button type="submit" value="register">Create account</button>
       </form>
       <div id="signed-in" class="playground-signed-in" hidden>
         Signed in as <strong id="viewer-name"></strong>

@@ -220,7 +220,6 @@ def test_the_playground_renders_offline_and_runs_a_subscription_as_the_signed_in
             route.abort()
 
     with httpx.Client(base_url=live_server, timeout=30) as client, sync_api.sync_playwright() as playwright:
-        register(client, "ana")
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             context = browser.new_context()
@@ -235,12 +234,17 @@ def test_the_playground_renders_offline_and_runs_a_subscription_as_the_signed_in
             page.wait_for_selector(".graphiql-query-editor .CodeMirror")
             assert "Notifications" in page.locator(".graphiql-tab").all_inner_texts()
 
-            # When ana signs in from the bar and runs the Notifications subscription
-            page.fill("input[name=username]", "ana")
-            page.fill("input[name=password]", "pw-" * 4)
-            page.click("#sign-in button[type=submit]")
-            page.wait_for_selector("#signed-in:not([hidden])")
-            assert page.inner_text("#viewer-name") == "ana (USER)"
+            # When ana creates her account from the bar, signs out, signs in again
+            for action in ("register", "login"):
+                page.fill("input[name=username]", "ana")
+                page.fill("input[name=password]", "pw-" * 4)
+                page.click(f"#sign-in button[value={action}]")
+                page.wait_for_selector("#signed-in:not([hidden])")
+                assert page.inner_text("#viewer-name") == "ana (USER)"
+                if action == "register":
+                    page.click("#sign-out")
+                    page.wait_for_selector("#sign-in:not([hidden])")
+            # and runs the Notifications subscription
             page.locator(".graphiql-tab", has_text="Notifications").click()
             page.click(".graphiql-execute-button")
             page.wait_for_selector(".graphiql-execute-button[aria-label^='Stop']")

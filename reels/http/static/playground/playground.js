@@ -67,27 +67,35 @@
     renderEditor(viewer ? token : null);
   }
 
+  // Both answer an AuthPayload: the token and the user it belongs to.
+  const AUTH_MUTATIONS = {
+    login: `mutation PlaygroundSignIn($input: LoginInput!) {
+      login(input: $input) { token user { username role } userErrors { message code } }
+    }`,
+    register: `mutation PlaygroundRegister($input: RegisterInput!) {
+      register(input: $input) { token user { username role } userErrors { message code } }
+    }`,
+  };
+
   signInForm.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const action = event.submitter && event.submitter.value === "register" ? "register" : "login";
     const fields = new FormData(signInForm);
     message.textContent = "";
     try {
-      const { body } = await post(
-        `mutation PlaygroundSignIn($input: LoginInput!) {
-          login(input: $input) { token user { username role } userErrors { message code } }
-        }`,
-        { input: { username: fields.get("username"), password: fields.get("password") } },
-      );
-      const login = body.data && body.data.login;
-      const refusal = login ? login.userErrors[0] : body.errors && body.errors[0];
-      if (refusal || !login.token) {
-        message.textContent = refusal ? refusal.message : "sign-in failed";
+      const { body } = await post(AUTH_MUTATIONS[action], {
+        input: { username: fields.get("username"), password: fields.get("password") },
+      });
+      const payload = body.data && body.data[action];
+      const refusal = payload ? payload.userErrors[0] : body.errors && body.errors[0];
+      if (refusal || !payload.token) {
+        message.textContent = refusal ? refusal.message : `${action} failed`;
         return;
       }
       signInForm.reset();
-      showViewer(login.user, login.token);
+      showViewer(payload.user, payload.token);
     } catch (error) {
-      message.textContent = `sign-in failed: ${error.message}`;
+      message.textContent = `${action} failed: ${error.message}`;
     }
   });
 
