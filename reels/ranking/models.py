@@ -1,0 +1,264 @@
+"""The three XGBoost heads, their weighted score, a transparent heuristic for cold start, and artifacts.
+
+Heads: P(3-second watch), P(full watch, duration-debiased), P(like). The score is Σ wᵢ·pᵢ with
+wᵢ = 1 / (heads · mean pᵢ) unless configured, so each head contributes about equally on average,
+minus penalties for a viewer's "not interested" marks on the creator and for the reel's reports.
+Training streams: examples arrive in chunks (on disk) through xgboost's DataIter into a
+QuantileDMatrix, which keeps only the quantised matrix.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import xgboost as xgb
+
+from reels.ranking.features import FEATURE_NAMES
+
+HEADS = ("watch_3s", "full_watch", "like")
+FORMAT = "reels.ranker/1"
+
+RoundCallback = Callable[[str, int, int], None]  # head, rounds done, rounds in all
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreWeights:
+    heads: dict[str, float] | None = None  # None: 1 / (heads · mean pᵢ), from the training labels
+    not_interested: float = 1.0  # per "not interested" mark the viewer put on the reel's creator
+    report: float = 20.0  # times the reel's (smoothed) report rate
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    rounds: int = 150
+    max_depth: int = 6
+    learning_rate: float = 0.1
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    threads: int = 2
+    seed: int = 0
+
+
+class Scorer(Protocol):
+    """What serving and evaluation call: head probabilities and one score per feature row."""
+
+    name: str
+
+    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]: ...
+
+    def score(self, features: np.ndarray) -> np.ndarray: ...
+
+
+def _column(name: str) -> int:
+    return FEATURE_NAMES.index(name)
+
+
+def _penalty(features: np.ndarray, weights: ScoreWeights) -> np.ndarray:
+    not_interested = np.nan_to_num(features[:, _column("not_interested_creator")])
+    reports = np.nan_to_num(features[:, _column("item_report_rate")])
+    return weights.not_interested * not_interested + weights.report * reports
+
+
+def _weighted(predictions: dict[str, np.ndarray], head_weights: dict[str, float]) -> np.ndarray:
+    return sum(head_weights[head] * predictions[head] for head in HEADS)
+
+
+class ExampleChunks:
+    """Training examples written chunk by chunk to a temporary folder, read back in order."""
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="reels-examples-")
+        self.count = 0
+        self.rows = 0
+
+    def append(self, features: np.ndarray, labels: np.ndarray) -> None:
+        """One chunk: float32 feature rows and a (rows, heads) label matrix."""
+        if len(features) == 0:
+            return
+        np.save(Path(self._folder.name) / f"{self.count}.x.npy", features.astype(np.float32))
+        np.save(Path(self._folder.name) / f"{self.count}.y.npy", labels.astype(np.float32))
+        self.count += 1
+        self.rows += len(features)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        folder = Path(self._folder.name)
+        for index in range(self.count):
+            yield np.load(folder / f"{index}.x.npy"), np.load(folder / f"{index}.y.npy")
+
+    def labels(self) -> np.ndarray:
+        return np.concatenate([np.load(Path(self._folder.name) / f"{i}.y.npy") for i in range(self.count)])
+
+    def close(self) -> None:
+        self._folder.cleanup()
+
+
+class _ChunkIter(xgb.DataIter):
+    def __init__(self, chunks: ExampleChunks) -> None:
+        self._chunks = chunks
+        self._iterator: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
+        super().__init__()
+
+    def next(self, input_data: Callable) -> bool:
+        if self._iterator is None:
+            self._iterator = iter(self._chunks)
+        chunk = next(self._iterator, None)
+        if chunk is None:
+            return False
+        input_data(data=chunk[0], label=chunk[1][:, 0])
+        return True
+
+    def reset(self) -> None:
+        self._iterator = None
+
+
+class _Progress(xgb.callback.TrainingCallback):
+    def __init__(self, head: str, rounds: int, on_round: RoundCallback) -> None:
+        self.head, self.rounds, self.on_round = head, rounds, on_round
+        super().__init__()
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        self.on_round(self.head, epoch + 1, self.rounds)
+        return False
+
+
+@dataclass
+class LearnedRanker:
+    """The trained heads and how to weigh them."""
+
+    boosters: dict[str, xgb.Booster]
+    head_means: dict[str, float]
+    weights: ScoreWeights = field(default_factory=ScoreWeights)
+    feature_names: tuple[str, ...] = FEATURE_NAMES
+    version: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"))
+    training_rows: int = 0
+    name: str = "learned"
+
+    @property
+    def head_weights(self) -> dict[str, float]:
+        if self.weights.heads is not None:
+            return self.weights.heads
+        return {head: 1.0 / (len(HEADS) * max(self.head_means[head], 1e-6)) for head in HEADS}
+
+    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        if features.shape[1] != len(self.feature_names):
+            raise ValueError(f"expected {len(self.feature_names)} feature columns, got {features.shape[1]}")
+        return {head: self.boosters[head].inplace_predict(features) for head in HEADS}
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        return _weighted(self.predict(features), self.head_weights) - _penalty(features, self.weights)
+
+    def to_bytes(self) -> bytes:
+        """A zip holding a manifest and each head's model: what the object store keeps."""
+        manifest = {
+            "format": FORMAT,
+            "version": self.version,
+            "feature_names": list(self.feature_names),
+            "heads": list(HEADS),
+            "head_means": self.head_means,
+            "weights": asdict(self.weights),
+            "training_rows": self.training_rows,
+        }
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+            for head, booster in self.boosters.items():
+                archive.writestr(f"{head}.ubj", bytes(booster.save_raw("ubj")))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LearnedRanker:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            manifest = json.loads(archive.read("manifest.json"))
+            if manifest.get("format") != FORMAT:
+                raise ValueError(f"not a ranker artifact of format {FORMAT}: {manifest.get('format')!r}")
+            boosters = {}
+            for head in manifest["heads"]:
+                booster = xgb.Booster()
+                booster.load_model(bytearray(archive.read(f"{head}.ubj")))
+                boosters[head] = booster
+        return cls(
+            boosters=boosters,
+            head_means=manifest["head_means"],
+            weights=ScoreWeights(**manifest["weights"]),
+            feature_names=tuple(manifest["feature_names"]),
+            version=manifest["version"],
+            training_rows=manifest["training_rows"],
+        )
+
+
+def train_heads(
+    examples: ExampleChunks,
+    config: TrainConfig | None = None,
+    weights: ScoreWeights | None = None,
+    on_round: RoundCallback | None = None,
+) -> LearnedRanker:
+    """Fit one binary classifier per head on the streamed examples (labels in HEADS order)."""
+    config = config or TrainConfig()
+    if examples.rows == 0:
+        raise ValueError("no training examples")
+    matrix = xgb.QuantileDMatrix(_ChunkIter(examples), max_bin=128, nthread=config.threads)
+    labels = examples.labels()
+    params = {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "tree_method": "hist",
+        "max_bin": 128,
+        "max_depth": config.max_depth,
+        "eta": config.learning_rate,
+        "min_child_weight": config.min_child_weight,
+        "subsample": config.subsample,
+        "colsample_bytree": config.colsample_bytree,
+        "nthread": config.threads,
+        "seed": config.seed,
+    }
+    boosters = {}
+    for column, head in enumerate(HEADS):
+        matrix.set_label(labels[:, column])
+        callbacks = [_Progress(head, config.rounds, on_round)] if on_round else None
+        boosters[head] = xgb.train(params, matrix, num_boost_round=config.rounds, callbacks=callbacks)
+    return LearnedRanker(
+        boosters=boosters,
+        head_means={head: float(labels[:, column].mean()) for column, head in enumerate(HEADS)},
+        weights=weights or ScoreWeights(),
+        training_rows=examples.rows,
+    )
+
+
+class HeuristicScorer:
+    """Cold start, before any model is trained: every term is a feature a person can read.
+
+    P(head) ≈ the reel's smoothed rate for that head × the viewer's lift for its category
+    (square-rooted, bounded) × 1.5 when the viewer follows the creator; the score weighs the heads
+    equally on average and multiplies by the reel's recency-weighted popularity (log scale).
+    """
+
+    name = "heuristic"
+    _RATES = {"watch_3s": "item_3s_rate", "full_watch": "item_completion_rate", "like": "item_like_rate"}
+
+    def __init__(self, weights: ScoreWeights | None = None) -> None:
+        self.weights = weights or ScoreWeights()
+
+    def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
+        lift = np.clip(np.nan_to_num(features[:, _column("user_category_lift")], nan=1.0), 0.25, 4.0) ** 0.5
+        follows = np.where(features[:, _column("follows_creator")] > 0, 1.5, 1.0)
+        return {
+            head: np.clip(np.nan_to_num(features[:, _column(rate)], nan=0.0) * lift * follows, 0.0, 1.0)
+            for head, rate in self._RATES.items()
+        }
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        predictions = self.predict(features)
+        means = {head: max(float(predictions[head].mean()), 1e-6) for head in HEADS}
+        head_weights = self.weights.heads or {head: 1.0 / (len(HEADS) * means[head]) for head in HEADS}
+        popularity = 1.0 + np.nan_to_num(features[:, _column("item_popularity_1d")], nan=0.0)
+        return _weighted(predictions, head_weights) * popularity - _penalty(features, self.weights)
