@@ -232,7 +232,12 @@ def test_the_playground_renders_offline_and_runs_a_subscription_as_the_signed_in
             # Given the playground, loaded with every request off this machine blocked
             page.goto(f"{live_server}/graphql")
             page.wait_for_selector(".graphiql-query-editor .CodeMirror")
-            assert "Notifications" in page.locator(".graphiql-tab").all_inner_texts()
+            tab_titles = page.locator(".graphiql-tab").all_inner_texts()
+            assert {"Feed", "CreateUpload", "ReelCounts", "Notifications", "ReportReel"} <= set(tab_titles)
+            first_variables = page.evaluate(
+                "document.querySelector('.graphiql-editor-tool .CodeMirror').CodeMirror.getValue()"
+            )
+            assert '"first": 10' in first_variables, "the first tab opens with its variables"
 
             # When ana creates her account from the bar, signs out, signs in again
             for action in ("register", "login"):
@@ -244,6 +249,7 @@ def test_the_playground_renders_offline_and_runs_a_subscription_as_the_signed_in
                 if action == "register":
                     page.click("#sign-out")
                     page.wait_for_selector("#sign-in:not([hidden])")
+            assert page.locator(".graphiql-tab").all_inner_texts() == tab_titles, "signing in keeps the tabs"
             # and runs the Notifications subscription
             page.locator(".graphiql-tab", has_text="Notifications").click()
             page.click(".graphiql-execute-button")

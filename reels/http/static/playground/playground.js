@@ -13,6 +13,12 @@
     (tab) => ({ query: tab.query, variables: JSON.stringify(tab.variables, null, 2) }),
   );
 
+  // On a first visit GraphiQL 3.8 opens defaultTabs but fills the editors from its `query` and
+  // `variables` props, so the first tab would show no variables; later visits restore the
+  // stored tabs, which these props would otherwise duplicate.
+  const firstVisit = localStorage.getItem("graphiql:tabState") === null;
+  const firstTabEditors = firstVisit ? exampleTabs[0] : {};
+
   const signInForm = document.getElementById("sign-in");
   const signedIn = document.getElementById("signed-in");
   const viewerName = document.getElementById("viewer-name");
@@ -46,6 +52,7 @@
         // A new fetcher per token: GraphiQL reloads the schema and new sockets carry the token.
         fetcher: fetcherFor(token),
         defaultTabs: exampleTabs,
+        ...firstTabEditors,
         plugins: [explorer],
         defaultEditorToolsVisibility: true,
         isHeadersEditorEnabled: true,
