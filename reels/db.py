@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, inspect
+from sqlalchemy import Connection, MetaData, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -60,15 +60,17 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT in the session's dialect, so it can say ON CONFLICT DO NOTHING / DO UPDATE."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
-    def read(sync_conn) -> str | None:  # type: ignore[no-untyped-def]
+    def read(sync_conn: Connection) -> str | None:
         if not inspect(sync_conn).has_table("alembic_version"):
             return None
-        return sync_conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        revision: str | None = sync_conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        return revision
 
     async with engine.connect() as conn:
         return await conn.run_sync(read)

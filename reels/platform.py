@@ -80,7 +80,7 @@ class Platform:
     replicas: list[objectstore.ObjectStore]
     graph: graph.FollowGraph
     jwt_secret: str
-    background: list[asyncio.Task] = field(default_factory=list)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
     _id_slot: IdSlot | None = None
 
     @classmethod

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CursorResult,
     DateTime,
     ForeignKey,
     and_,
@@ -92,7 +94,7 @@ def _ms(value: datetime) -> int:
     return (value - _UNIX_EPOCH) // timedelta(milliseconds=1)
 
 
-def _blocked_between(a: int, b: int | ColumnElement[int]) -> ColumnElement[bool]:
+def _blocked_between(a: int, b: int | ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnElement[bool]:
     return or_(
         and_(Block.blocker_id == a, Block.blocked_id == b),
         and_(Block.blocker_id == b, Block.blocked_id == a),
@@ -125,7 +127,7 @@ class SqlFollowGraph:
                 .from_select([Follow.follower_id, Follow.followee_id, Follow.created_at], row)
                 .on_conflict_do_nothing()
             )
-            if inserted.rowcount == 1:
+            if cast(CursorResult[Any], inserted).rowcount == 1:  # DML gives a CursorResult
                 return FollowResult.CREATED
             blocked = await session.scalar(select(exists().where(_blocked_between(follower, followee))))
             return FollowResult.BLOCKED if blocked else FollowResult.ALREADY
@@ -135,7 +137,7 @@ class SqlFollowGraph:
             result = await session.execute(
                 delete(Follow).where(Follow.follower_id == follower, Follow.followee_id == followee)
             )
-            return result.rowcount > 0
+            return cast(CursorResult[Any], result).rowcount > 0
 
     async def followers(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
         return await self._page(Follow.followee_id, Follow.follower_id, user, first, after)

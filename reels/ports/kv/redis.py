@@ -59,7 +59,8 @@ class RedisKeyValue:
         return cls(Redis.from_url(url, decode_responses=True))
 
     async def get(self, key: str) -> str | None:
-        return await self._client.get(key)
+        value: str | None = await self._client.get(key)
+        return value
 
     async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
         done = await self._client.set(key, value, px=_ms(ttl_s) if ttl_s is not None else None, nx=only_if_absent)
@@ -83,12 +84,12 @@ class RedisKeyValue:
 
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         if ttl_s is None:
-            return await self._client.incrby(key, amount)
+            return int(await self._client.incrby(key, amount))
         async with self._client.pipeline(transaction=True) as pipe:
             pipe.incrby(key, amount)
             pipe.pexpire(key, _ms(ttl_s), nx=True)
             value, _ = await pipe.execute()
-        return value
+        return int(value)
 
     async def zadd(self, key: str, mapping: Mapping[str, float]) -> None:
         if mapping:
@@ -112,7 +113,7 @@ class RedisKeyValue:
         return bool(await self._expire_if_equal(keys=[key], args=[value, _ms(ttl_s)]))
 
     async def ping(self) -> None:
-        await self._client.ping()
+        await self._client.ping()  # type: ignore[misc]  # redis-py types ping() for its sync and async clients at once
 
     async def close(self) -> None:
         await self._client.aclose()

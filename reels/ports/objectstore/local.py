@@ -214,11 +214,12 @@ class LocalObjectStore:
         self._write_atomically(self._marker(upload_id), lambda out: out.write(json.dumps(marker).encode()))
         shutil.rmtree(folder, ignore_errors=True)
 
-    def _completed_as(self, upload_id: str) -> dict | None:
+    def _completed_as(self, upload_id: str) -> dict[str, str] | None:
         try:
-            return json.loads(self._marker(upload_id).read_text())
+            marker: dict[str, str] = json.loads(self._marker(upload_id).read_text())
         except FileNotFoundError:
             return None
+        return marker
 
     def _marker(self, upload_id: str) -> Path:
         # Kept next to the upload folders and swept with them after REELS_UPLOAD_TTL_S.

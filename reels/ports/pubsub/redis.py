@@ -63,7 +63,7 @@ class RedisBackend(BroadcastBackend):
 
     async def connect(self) -> None:
         try:
-            await self._publisher.ping()
+            await self._publisher.ping()  # type: ignore[misc]  # redis-py types ping() for its sync and async clients at once
         except _CONNECTION_LOST as exc:
             raise PubSubUnavailable(f"cannot reach Redis for pub/sub: {exc}") from exc
 
@@ -76,7 +76,7 @@ class RedisBackend(BroadcastBackend):
     async def ping(self) -> None:
         if self._failure is not None:
             raise self._failure
-        await self._publisher.ping()
+        await self._publisher.ping()  # type: ignore[misc]  # redis-py types ping() for its sync and async clients at once
 
     async def publish(self, channel: str, message: str) -> None:
         try:
@@ -152,7 +152,7 @@ class RedisBackend(BroadcastBackend):
         if self._pubsub is pubsub:
             self._pubsub = None
         with suppress(Exception):  # it is broken already; closing is best effort
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def _reconnect(self) -> None:
         loop = asyncio.get_running_loop()

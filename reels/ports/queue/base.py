@@ -146,4 +146,4 @@ def rotated(items: list[int], turn: int) -> list[int]:
 
 
 def retry_delay_ms(attempts: int, base_ms: int, max_ms: int) -> int:
-    return min(max_ms, base_ms * 2 ** (attempts - 1))
+    return min(max_ms, base_ms * (1 << (attempts - 1)))

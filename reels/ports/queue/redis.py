@@ -264,7 +264,8 @@ class RedisWorkQueue:
     async def publish(self, topic: str, payload: dict[str, Any], *, key: str, lane: str = "normal") -> str:
         check_lane(lane)
         stream = _stream_key(topic, partition_for(key, self._partitions), lane)
-        return await self._client.xadd(stream, {"payload": json.dumps(payload)})
+        message_id: str = await self._client.xadd(stream, {"payload": json.dumps(payload)})
+        return message_id
 
     async def consume(
         self,
@@ -397,7 +398,7 @@ class RedisWorkQueue:
             return sum(await pipe.execute())
 
     async def ping(self) -> None:
-        await self._client.ping()
+        await self._client.ping()  # type: ignore[misc]  # redis-py types ping() for its sync and async clients at once
 
     async def close(self) -> None:
         await self._client.aclose()
