@@ -64,7 +64,8 @@ from redis.asyncio import Redis
 from redis.utils import HIREDIS_AVAILABLE
 from sqlalchemy import event, func, insert, select
 
-from reels.domain.engagement import ENGAGEMENT_TOPIC, Viewer, like, record_view
+from reels.domain.engagement import Viewer, like, record_view
+from reels.domain.events import Topic
 from reels.domain.ids import new_id
 from reels.domain.models import Reel, ReelCounts, ReelStatus, User, Visibility, WatchEvent
 from reels.migrate import upgrade
@@ -402,7 +403,7 @@ async def queue_path(
     weights = 1.0 / np.arange(1, len(reels) + 1) ** args.zipf
     picks = rng.choice(len(reels), size=args.queue_events, p=weights / weights.sum())
     users = rng.integers(0, len(population.users), size=args.queue_events)
-    partitions = platform.queue.partitions(ENGAGEMENT_TOPIC)
+    partitions = platform.queue.partitions(Topic.ENGAGEMENT)
     expected = Expected()
     entries = []
     for n, (pick, user_index) in enumerate(zip(picks.tolist(), users.tolist(), strict=True)):
@@ -413,7 +414,7 @@ async def queue_path(
         else:
             payload = view_payload(reel_id, user_id)
             expected.views[reel_id] += 1
-        stream = _stream_key(ENGAGEMENT_TOPIC, partition_for(str(reel_id), partitions), "normal")
+        stream = _stream_key(Topic.ENGAGEMENT, partition_for(str(reel_id), partitions), "normal")
         entries.append((stream, {"payload": json.dumps(payload)}))
     client = Redis.from_url(platform.settings.redis_url)
     try:

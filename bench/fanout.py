@@ -50,11 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engagement import database_service, redis_service
 
 from reels.db import create_engine, session_factory
+from reels.domain.events import ReelCountsChanged
 from reels.domain.models import Reel, ReelStatus, User, Visibility
 from reels.migrate import upgrade
 from reels.schema.globalid import to_global_id
 from reels.settings import Settings
-from reels.subscriptions import channels
 
 REEL_COUNTS = "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }"
 REGISTER = "mutation R($input: RegisterInput!) { register(input: $input) { token userErrors { message } } }"
@@ -233,22 +233,23 @@ def graphql(client: httpx.Client, query: str, variables: dict[str, Any], token: 
 class RedisWatch:
     """A plain Redis subscriber of the reel's counts channel: when the aggregator published."""
 
-    def __init__(self, redis_url: str, channel: str) -> None:
-        self.redis_url, self.channel = redis_url, channel
+    def __init__(self, redis_url: str, reel_id: int) -> None:
+        self.redis_url, self.reel_id = redis_url, reel_id
         self.published: dict[int, float] = {}
         self.task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> RedisWatch:
         client = Redis.from_url(self.redis_url, decode_responses=True)
         self.pubsub = client.pubsub()
-        await self.pubsub.subscribe(self.channel)
+        await self.pubsub.subscribe(ReelCountsChanged.channel_of(self.reel_id))
         self.task = asyncio.create_task(self._listen())
         return self
 
     async def _listen(self) -> None:
         async for message in self.pubsub.listen():
             if message["type"] == "message":
-                self.published.setdefault(channels.decode(message["data"])["likes"], time.monotonic())
+                likes = ReelCountsChanged.decode(self.reel_id, message["data"]).counts["likes"]
+                self.published.setdefault(likes, time.monotonic())
 
     async def __aexit__(self, *exc: object) -> None:
         assert self.task is not None
@@ -285,7 +286,7 @@ async def measure(args: argparse.Namespace, redis_url: str, database_url: str, l
             started = time.monotonic()
             clients = await asyncio.to_thread(Clients, ws_url, reel, args.subscribers, args.clients)
             print(f"{args.subscribers} subscribers connected in {time.monotonic() - started:.1f} s", flush=True)
-            async with RedisWatch(redis_url, channels.reel_counts(reel_id)) as watch:
+            async with RedisWatch(redis_url, reel_id) as watch:
                 likes = 0
                 # Warm-up: the protocol does not say when a subscription is live upstream; like
                 # until one like has reached every subscriber.

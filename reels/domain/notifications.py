@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from reels.domain.events import NotificationAdded
+from reels.domain.ids import new_id
 from reels.domain.models import Notification, NotificationKind
-from reels.ports.pubsub import PubSub
-from reels.subscriptions import channels
+from reels.domain.unit_of_work import UnitOfWork
 
 
 def add(
-    session: AsyncSession,
+    work: UnitOfWork,
     user_id: int,
     kind: NotificationKind,
     *,
     actor_id: int | None = None,
     reel_id: int | None = None,
 ) -> Notification:
-    """Stage a notification in the caller's transaction; `publish` it after the commit."""
-    notification = Notification(user_id=user_id, kind=kind, actor_id=actor_id, reel_id=reel_id)
-    session.add(notification)
+    """Store a notification in the work's transaction; its live event goes out after the commit."""
+    notification = Notification(id=new_id(), user_id=user_id, kind=kind, actor_id=actor_id, reel_id=reel_id)
+    work.session.add(notification)
+    work.publish(NotificationAdded(user_id, notification.id))
     return notification
-
-
-class Addressed(Protocol):
-    """A stored notification's id and recipient: a row object, or a row RETURNING them."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def user_id(self) -> int: ...
-
-
-async def publish(bus: PubSub, *notifications: Addressed) -> None:
-    for notification in notifications:
-        await channels.publish(bus, channels.notifications(notification.user_id), {"id": notification.id})

@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from reels.domain.engagement import ENGAGEMENT_TOPIC
-from reels.domain.reels import MEDIA_TOPIC
+from reels.domain.events import Topic
 from reels.platform import Platform
 from reels.ports.queue import DeadLetter, MemoryWorkQueue
 from reels.workers import aggregator, fanout, maintenance, media
 from reels.workers.aggregator import Aggregator
 from reels.workers.runner import consume_forever, every
 
-MEDIA_GROUP = "media-workers"
 # Every queue topic and the consumer group that works it (also what /metrics reports backlogs of).
-CONSUMER_GROUPS = {MEDIA_TOPIC: MEDIA_GROUP, ENGAGEMENT_TOPIC: aggregator.GROUP, fanout.FANOUT_TOPIC: fanout.GROUP}
+CONSUMER_GROUPS = {Topic.MEDIA: media.GROUP, Topic.ENGAGEMENT: aggregator.GROUP, Topic.FANOUT: fanout.GROUP}
 
 # Per topic: what `reels jobs retry` does before it queues a dead letter again.
-BEFORE_REQUEUE: dict[str, Callable[[Platform, DeadLetter], Awaitable[None]]] = {MEDIA_TOPIC: media.before_requeue}
+BEFORE_REQUEUE: dict[str, Callable[[Platform, DeadLetter], Awaitable[None]]] = {Topic.MEDIA: media.before_requeue}
 
 
 def start_workers(platform: Platform) -> None:
@@ -27,8 +25,8 @@ def start_workers(platform: Platform) -> None:
     tasks = {
         "media": consume_forever(
             platform,
-            MEDIA_TOPIC,
-            MEDIA_GROUP,
+            Topic.MEDIA,
+            media.GROUP,
             media.handle,
             concurrency=settings.worker_concurrency,
             claim_idle_ms=int(settings.job_claim_idle_s * 1000),
@@ -37,7 +35,7 @@ def start_workers(platform: Platform) -> None:
         "aggregator": Aggregator(platform).run(),
         "fanout": consume_forever(
             platform,
-            fanout.FANOUT_TOPIC,
+            Topic.FANOUT,
             fanout.GROUP,
             fanout.handle,
             claim_idle_ms=int(settings.job_claim_idle_s * 1000),

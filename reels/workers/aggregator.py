@@ -31,26 +31,30 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
+from reels.domain import events
 from reels.domain.counts import cache_counts
-from reels.domain.engagement import ENGAGEMENT_TOPIC
+from reels.domain.events import (
+    Commented,
+    Liked,
+    ReelCountsChanged,
+    Shared,
+    Topic,
+    Uncommented,
+    UnknownMessage,
+    Unliked,
+    Viewed,
+    decode_job,
+)
 from reels.domain.ids import new_id
 from reels.domain.models import AggregatorOffset, Reel, ReelCounts, WatchEvent
 from reels.metrics import AGGREGATOR_EVENTS, AGGREGATOR_FLUSH_SECONDS
 from reels.platform import Platform
 from reels.ports.queue import Message
-from reels.subscriptions import channels
 from reels.workers.runner import consumer_name
 
 log = logging.getLogger(__name__)
 
 GROUP = "aggregator"
-DELTAS = {
-    "like": ("likes", 1),
-    "unlike": ("likes", -1),
-    "comment": ("comments", 1),
-    "uncomment": ("comments", -1),
-    "share": ("shares", 1),
-}
 COUNT_FIELDS = ("likes", "views", "comments", "shares")
 ROWS_PER_STATEMENT = 1000  # keeps every statement under SQLite's bound-parameter limit
 NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by idleness
@@ -70,7 +74,7 @@ class Aggregator:
         self.lease_ttl_s = lease_ttl_s
         self.batch_size = batch_size
         self.flush_interval_s = platform.settings.flush_interval_ms / 1000
-        self.partitions = platform.queue.partitions(ENGAGEMENT_TOPIC)
+        self.partitions = platform.queue.partitions(Topic.ENGAGEMENT)
         self.owned: dict[int, int] = {}  # partition -> lease epoch
         self.buffer: list[Message] = []
 
@@ -156,7 +160,7 @@ class Aggregator:
     async def _renew_and_take_over(self) -> None:
         for partition in await self.maintain_leases():
             taken = await self.platform.queue.consume(
-                ENGAGEMENT_TOPIC,
+                Topic.ENGAGEMENT,
                 GROUP,
                 self.name,
                 # All a former owner can hold un-acknowledged: the batch being written and the
@@ -171,7 +175,7 @@ class Aggregator:
     async def _read(self, wait_s: float) -> None:
         if self.owned and len(self.buffer) < self.batch_size:
             taken = await self.platform.queue.consume(
-                ENGAGEMENT_TOPIC,
+                Topic.ENGAGEMENT,
                 GROUP,
                 self.name,
                 count=self.batch_size - len(self.buffer),
@@ -208,7 +212,7 @@ class Aggregator:
         started = time.perf_counter()
         by_stream: dict[str, list[Message]] = defaultdict(list)
         for message in sorted(batch, key=lambda m: _position(m.id)):
-            by_stream[f"{ENGAGEMENT_TOPIC}:{message.partition}:{message.lane}"].append(message)
+            by_stream[f"{Topic.ENGAGEMENT}:{message.partition}:{message.lane}"].append(message)
         async with self.platform.sessions() as session:
             applied, fenced, totals = await self._apply(session, by_stream)
             await session.commit()
@@ -219,7 +223,7 @@ class Aggregator:
         try:
             await cache_counts(self.platform.kv, totals)
             for reel_id, counts in totals.items():
-                await channels.publish(self.platform.pubsub, channels.reel_counts(reel_id), counts)
+                await events.publish(self.platform.pubsub, ReelCountsChanged(reel_id, counts))
         except Exception:  # committed and acked: stale cached counts expire, the next change republishes
             log.exception("%s: caching or publishing counts failed", self.name)
         return [m for m in batch if m.partition in kept]
@@ -302,28 +306,40 @@ class Aggregator:
         return applied, fenced, totals
 
     @staticmethod
-    def _fold(event: dict[str, Any], deltas: dict[int, Counter[str]], watches: list[dict[str, Any]]) -> None:
-        reel_id, kind = int(event["reel_id"]), event["kind"]
-        if kind in DELTAS:
-            field, amount = DELTAS[kind]
-            deltas[reel_id][field] += amount
-        elif kind == "view":
-            deltas[reel_id]["views"] += 1 if event["counted"] else 0
-            watches.append(
-                {
-                    "id": new_id(),
-                    "reel_id": reel_id,
-                    "viewer_id": event.get("viewer_id"),
-                    "session_id": event.get("session_id"),
-                    "watched_ms": event["watched_ms"],
-                    "completed": event["completed"],
-                    "counted": event["counted"],
-                    "context": event.get("context"),
-                    "created_at": datetime.fromisoformat(event["at"]),
-                }
-            )
-        else:
-            log.error("unknown engagement event %r; skipped", kind)
+    def _fold(payload: dict[str, Any], deltas: dict[int, Counter[str]], watches: list[dict[str, Any]]) -> None:
+        try:
+            event = decode_job(Topic.ENGAGEMENT, payload)
+        except UnknownMessage as unknown:
+            log.error("%s; skipped", unknown)
+            return
+        match event:
+            case Liked(reel_id=reel_id):
+                deltas[reel_id]["likes"] += 1
+            case Unliked(reel_id=reel_id):
+                deltas[reel_id]["likes"] -= 1
+            case Commented(reel_id=reel_id):
+                deltas[reel_id]["comments"] += 1
+            case Uncommented(reel_id=reel_id):
+                deltas[reel_id]["comments"] -= 1
+            case Shared(reel_id=reel_id):
+                deltas[reel_id]["shares"] += 1
+            case Viewed(reel_id=reel_id):
+                deltas[reel_id]["views"] += 1 if event.counted else 0
+                watches.append(
+                    {
+                        "id": new_id(),
+                        "reel_id": reel_id,
+                        "viewer_id": event.viewer_id,
+                        "session_id": event.session_id,
+                        "watched_ms": event.watched_ms,
+                        "completed": event.completed,
+                        "counted": event.counted,
+                        "context": event.context,
+                        "created_at": datetime.fromisoformat(event.at),
+                    }
+                )
+            case other:
+                log.error("%r is not an engagement event; skipped", other)
 
     async def _upsert_counts(self, session: AsyncSession, rows: list[dict[str, int]]) -> dict[int, dict[str, int]]:
         """Add the deltas in one statement (per 1,000 reels); the new absolute counts come back."""

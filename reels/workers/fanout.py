@@ -7,25 +7,28 @@ from __future__ import annotations
 from typing import Any
 
 from reels import db
-from reels.domain import notifications
-from reels.domain.models import Notification, NotificationKind, Reel, ReelStatus, Visibility
+from reels.domain import events
+from reels.domain.events import FanOutReel, NotificationAdded, Topic, decode_job
+from reels.domain.models import Notification, NotificationKind, Reel
+from reels.domain.visibility import listed_to_followers
 from reels.platform import Platform
 
-FANOUT_TOPIC = "fanout"
 GROUP = "fanout-workers"
 PAGE = 1000
 
 
 async def handle(platform: Platform, payload: dict[str, Any]) -> None:
-    reel_id = int(payload["reel_id"])
+    match decode_job(Topic.FANOUT, payload):
+        case FanOutReel(reel_id=reel_id):
+            await fan_out(platform, reel_id)
+        case other:
+            raise ValueError(f"{other!r} is not a fan-out job")
+
+
+async def fan_out(platform: Platform, reel_id: int) -> None:
     async with platform.sessions() as session:
         reel = await session.get(Reel, reel_id)
-    if (
-        reel is None
-        or reel.status != ReelStatus.READY
-        or reel.deleted_at is not None
-        or reel.visibility == Visibility.PRIVATE
-    ):
+    if reel is None or not listed_to_followers(reel):
         return
     followers, _ = (await platform.graph.follow_counts([reel.creator_id])).get(reel.creator_id, (0, 0))
     if followers > platform.settings.celebrity_followers:
@@ -56,7 +59,8 @@ async def handle(platform: Platform, payload: dict[str, Any]) -> None:
                 )
             ).all()
             await session.commit()
-        await notifications.publish(platform.pubsub, *told)
+        for row in told:
+            await events.publish(platform.pubsub, NotificationAdded(row.user_id, row.id))
         if not page.has_next:
             return
         after = page.edges[-1].cursor

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from reels.domain.engagement import emit
+from reels.domain import events
+from reels.domain.events import Shared
 from reels.domain.models import Reel as ReelRow
 from reels.domain.models import ReelCounts, ReelStatus, User
 from reels.platform import Platform
@@ -55,7 +56,7 @@ async def send(platform: Platform, reel_ids: list[int], rounds: int) -> dict[int
     sent: dict[int, int] = dict.fromkeys(reel_ids, 0)
     for n in range(rounds):
         for reel_id in reel_ids[: 1 + n % len(reel_ids)]:  # uneven popularity
-            await emit(platform.queue, reel_id, "share", user_id=1)
+            await events.send(platform.queue, Shared(reel_id, user_id=1))
             sent[reel_id] += 1
     return sent
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from reels.domain import events
+from reels.domain.events import ReelCountsChanged
 from reels.http.app import create_app
 from reels.ports.pubsub import PubSubUnavailable
 from reels.settings import Settings
-from reels.subscriptions import channels
 from reels.subscriptions.live_counts import CountsEvent, Member
 from tests.api.test_query_counts import counting_statements
 from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
@@ -47,7 +48,7 @@ def publish_counts(api: Api, reel: str, likes: int) -> None:
 
     async def publish() -> None:
         counts = {"likes": likes, "views": 0, "comments": 0, "shares": 0}
-        await channels.publish(platform_of(api).pubsub, channels.reel_counts(db_id(reel)), counts)
+        await events.publish(platform_of(api).pubsub, ReelCountsChanged(db_id(reel), counts))
 
     run(api, publish)
 
@@ -201,10 +202,9 @@ def test_subscribers_resume_after_a_short_redis_outage(embedded_settings: Settin
                 async def keep_publishing() -> None:  # what is published before the resubscribe is lost
                     while True:
                         with suppress(PubSubUnavailable):
-                            await channels.publish(
+                            await events.publish(
                                 platform_of(api).pubsub,
-                                channels.reel_counts(db_id(reel)),
-                                {"likes": 2, "views": 0, "comments": 0, "shares": 0},
+                                ReelCountsChanged(db_id(reel), {"likes": 2, "views": 0, "comments": 0, "shares": 0}),
                             )
                         await asyncio.sleep(0.1)
 

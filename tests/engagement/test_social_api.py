@@ -164,13 +164,13 @@ def test_suggested_creators_are_two_hops_away_ranked_by_paths(live_api: Api) -> 
 
 def _reel_turned_ready(api: Api, creator_id: str) -> str:
     """A reel as the media worker leaves it: READY, with its fan-out job queued."""
-    from reels.workers import fanout
+    from reels.domain import events
     from tests.conftest import db_id, platform_of, run
 
     reel = insert_ready_reel(api, creator_id)
 
     async def queue_fanout() -> None:
-        await platform_of(api).queue.publish(fanout.FANOUT_TOPIC, {"reel_id": db_id(reel)}, key=str(db_id(reel)))
+        await events.send(platform_of(api).queue, events.FanOutReel(db_id(reel)))
 
     run(api, queue_fanout)
     return reel
@@ -189,7 +189,7 @@ def test_followers_are_told_of_a_new_reel_by_the_fanout_consumer(live_api: Api) 
 
 
 def test_followers_hear_of_a_reel_whose_worker_died_after_making_it_ready(live_api: Api) -> None:
-    from reels.domain.reels import MEDIA_TOPIC
+    from reels.domain import events
     from tests.conftest import db_id, platform_of, run
 
     api = live_api
@@ -201,8 +201,7 @@ def test_followers_hear_of_a_reel_whose_worker_died_after_making_it_ready(live_a
     reel = insert_ready_reel(api, creator["id"])
 
     async def redeliver() -> None:
-        job = {"type": "ReelUploaded", "reel_id": db_id(reel)}
-        await platform_of(api).queue.publish(MEDIA_TOPIC, job, key=str(db_id(reel)))
+        await events.send(platform_of(api).queue, events.ReelUploaded(db_id(reel)))
 
     with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         _subscribe(ws, follower_token, "subscription { notifications { kind reel { id } } }")
@@ -265,11 +264,12 @@ def test_celebrities_are_not_fanned_out(live_api: Api) -> None:
                 .where(Notification.kind == NotificationKind.NEW_REEL, Notification.actor_id == db_id(actor))
             )
 
+    from reels.domain.events import Topic
     from reels.workers import fanout
     from tests.engagement.conftest import eventually
 
     async def fanout_backlog() -> int:
-        return await platform_of(api).queue.depth(fanout.FANOUT_TOPIC, fanout.GROUP)
+        return await platform_of(api).queue.depth(Topic.FANOUT, fanout.GROUP)
 
     eventually(lambda: run(api, fanout_backlog) == 0)  # both jobs are done
     assert run(api, new_reel_notifications, regular["id"]) == 1

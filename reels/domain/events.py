@@ -1,0 +1,333 @@
+"""Every job on the work queue and every event on pub/sub, as typed messages.
+
+Jobs, by topic (partitioned by reel id, so one reel's jobs stay in order):
+
+| topic | messages | consumer |
+|---|---|---|
+| `media` | ReelUploaded, ReplicateReel, ReelDeleted | reels.workers.media |
+| `engagement` | Liked, Unliked, Shared, Commented, Uncommented, Viewed | reels.workers.aggregator |
+| `fanout` | FanOutReel | reels.workers.fanout |
+
+Events, by channel (JSON text):
+
+| channel | message | subscribers |
+|---|---|---|
+| `reel:{id}:counts` | ReelCountsChanged | live reel counts |
+| `reel:{id}:status` | ReelStatusChanged | `reelStatus` |
+| `user:{id}:notifications` | NotificationAdded | `notifications` |
+
+Each class owns its wire form: a job's `payload()` and `decode_job`, an event's `channel`,
+`encode()` and `decode()`. The wire format is the one the queues and channels always carried,
+so messages already queued (and the benchmarks, which write engagement payloads themselves)
+still read. Consumers dispatch on the class (`match job: case ReelUploaded(): ...`).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from reels.domain.models import ReelStatus
+from reels.ports.pubsub import PubSub
+from reels.ports.queue import WorkQueue
+
+
+class Topic(enum.StrEnum):
+    MEDIA = "media"
+    ENGAGEMENT = "engagement"
+    FANOUT = "fanout"
+
+
+class UnknownMessage(ValueError):
+    """A payload no message class of its topic reads (a newer or broken publisher)."""
+
+
+def _json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# --- media jobs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReelUploaded:
+    """Process the reel's source: probe, transcode, READY or FAILED."""
+
+    reel_id: int
+    topic: ClassVar[Topic] = Topic.MEDIA
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": "ReelUploaded", "reel_id": self.reel_id}
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicateReel:
+    """Copy a READY reel's media to every replica store; `ready_at` (Unix time) measures the lag."""
+
+    reel_id: int
+    ready_at: float
+    topic: ClassVar[Topic] = Topic.MEDIA
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": "ReplicateReel", "reel_id": self.reel_id, "ready_at": self.ready_at}
+
+
+@dataclass(frozen=True, slots=True)
+class ReelDeleted:
+    """Remove a deleted reel's media and source from every store."""
+
+    reel_id: int
+    topic: ClassVar[Topic] = Topic.MEDIA
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": "ReelDeleted", "reel_id": self.reel_id}
+
+
+MediaJob = ReelUploaded | ReplicateReel | ReelDeleted
+
+
+def _media_job(payload: Mapping[str, Any]) -> MediaJob:
+    reel_id = int(payload["reel_id"])
+    match payload.get("type"):
+        case "ReelUploaded":
+            return ReelUploaded(reel_id)
+        case "ReplicateReel":
+            return ReplicateReel(reel_id, float(payload["ready_at"]))
+        case "ReelDeleted":
+            return ReelDeleted(reel_id)
+        case other:
+            raise UnknownMessage(f"unknown media job type {other!r}")
+
+
+# --- engagement events (what the aggregator counts) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Liked:
+    reel_id: int
+    user_id: int
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {"reel_id": self.reel_id, "kind": "like", "user_id": self.user_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Unliked:
+    reel_id: int
+    user_id: int
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {"reel_id": self.reel_id, "kind": "unlike", "user_id": self.user_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    reel_id: int
+    user_id: int
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {"reel_id": self.reel_id, "kind": "share", "user_id": self.user_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Commented:
+    reel_id: int
+    comment_id: int
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {"reel_id": self.reel_id, "kind": "comment", "comment_id": self.comment_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Uncommented:
+    reel_id: int
+    comment_id: int
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {"reel_id": self.reel_id, "kind": "uncomment", "comment_id": self.comment_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Viewed:
+    """One watch, counted as a view or not; every one is stored for the ranker."""
+
+    reel_id: int
+    counted: bool
+    viewer_id: int | None
+    session_id: str | None
+    watched_ms: int
+    completed: bool
+    context: Mapping[str, Any] | None
+    at: str  # ISO 8601, UTC
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "reel_id": self.reel_id,
+            "kind": "view",
+            "counted": self.counted,
+            "viewer_id": self.viewer_id,
+            "session_id": self.session_id,
+            "watched_ms": self.watched_ms,
+            "completed": self.completed,
+            "context": self.context,
+            "at": self.at,
+        }
+
+
+EngagementEvent = Liked | Unliked | Shared | Commented | Uncommented | Viewed
+
+
+def _engagement_event(payload: Mapping[str, Any]) -> EngagementEvent:
+    reel_id = int(payload["reel_id"])
+    match payload.get("kind"):
+        case "like":
+            return Liked(reel_id, payload["user_id"])
+        case "unlike":
+            return Unliked(reel_id, payload["user_id"])
+        case "share":
+            return Shared(reel_id, payload["user_id"])
+        case "comment":
+            return Commented(reel_id, payload["comment_id"])
+        case "uncomment":
+            return Uncommented(reel_id, payload["comment_id"])
+        case "view":
+            return Viewed(
+                reel_id,
+                counted=payload["counted"],
+                viewer_id=payload.get("viewer_id"),
+                session_id=payload.get("session_id"),
+                watched_ms=payload["watched_ms"],
+                completed=payload["completed"],
+                context=payload.get("context"),
+                at=payload["at"],
+            )
+        case other:
+            raise UnknownMessage(f"unknown engagement event {other!r}")
+
+
+# --- fan-out jobs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FanOutReel:
+    """Tell the creator's followers of a READY reel (NEW_REEL), once each."""
+
+    reel_id: int
+    topic: ClassVar[Topic] = Topic.FANOUT
+
+    def payload(self) -> dict[str, Any]:
+        return {"reel_id": self.reel_id}
+
+
+Job = MediaJob | EngagementEvent | FanOutReel
+
+
+def decode_job(topic: str, payload: Mapping[str, Any]) -> Job:
+    """The typed job of a queue message; UnknownMessage for a payload its topic has no class for."""
+    match topic:
+        case Topic.MEDIA:
+            return _media_job(payload)
+        case Topic.ENGAGEMENT:
+            return _engagement_event(payload)
+        case Topic.FANOUT:
+            return FanOutReel(int(payload["reel_id"]))
+        case _:
+            raise UnknownMessage(f"unknown topic {topic!r}")
+
+
+async def send(queue: WorkQueue, job: Job, *, lane: str = "normal") -> None:
+    """Queue `job` in its reel's partition."""
+    await queue.publish(job.topic, job.payload(), key=str(job.reel_id), lane=lane)
+
+
+# --- pub/sub events ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReelCountsChanged:
+    """A reel's absolute counts after an aggregator flush: likes, views, comments, shares."""
+
+    reel_id: int
+    counts: Mapping[str, int]
+
+    @staticmethod
+    def channel_of(reel_id: int) -> str:
+        return f"reel:{reel_id}:counts"
+
+    @property
+    def channel(self) -> str:
+        return self.channel_of(self.reel_id)
+
+    def encode(self) -> str:
+        return _json(self.counts)
+
+    @classmethod
+    def decode(cls, reel_id: int, message: str) -> ReelCountsChanged:
+        return cls(reel_id, json.loads(message))
+
+
+@dataclass(frozen=True, slots=True)
+class ReelStatusChanged:
+    """A reel moved to `status`, or was deleted: subscribers read the reel again."""
+
+    reel_id: int
+    status: ReelStatus
+    deleted: bool = False
+
+    @staticmethod
+    def channel_of(reel_id: int) -> str:
+        return f"reel:{reel_id}:status"
+
+    @property
+    def channel(self) -> str:
+        return self.channel_of(self.reel_id)
+
+    def encode(self) -> str:
+        message: dict[str, Any] = {"status": self.status.value}
+        if self.deleted:
+            message["deleted"] = True
+        return _json(message)
+
+    @classmethod
+    def decode(cls, reel_id: int, message: str) -> ReelStatusChanged:
+        body = json.loads(message)
+        return cls(reel_id, ReelStatus(body["status"]), bool(body.get("deleted", False)))
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationAdded:
+    """A notification was stored for `user_id`; subscribers load it by id."""
+
+    user_id: int
+    notification_id: int
+
+    @staticmethod
+    def channel_of(user_id: int) -> str:
+        return f"user:{user_id}:notifications"
+
+    @property
+    def channel(self) -> str:
+        return self.channel_of(self.user_id)
+
+    def encode(self) -> str:
+        return _json({"id": self.notification_id})
+
+    @classmethod
+    def decode(cls, user_id: int, message: str) -> NotificationAdded:
+        return cls(user_id, int(json.loads(message)["id"]))
+
+
+Event = ReelCountsChanged | ReelStatusChanged | NotificationAdded
+
+
+async def publish(bus: PubSub, event: Event) -> None:
+    await bus.publish(event.channel, event.encode())
