@@ -11,9 +11,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import AuthenticationError, DomainError, forbidden
+from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, forbidden
 from reels.domain.models import Role, User
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.]{3,30}$")
@@ -34,17 +34,21 @@ def validate_credentials(username: str, password: str) -> list[DomainError]:
     errors = []
     if not USERNAME_PATTERN.match(normalize_username(username)):
         errors.append(
-            DomainError("INVALID", "username must be 3–30 characters of a–z, 0–9, '_' and '.'", ["input", "username"])
+            DomainError(ErrorCode.INVALID, "username must be 3–30 characters of a–z, 0–9, '_' and '.'", "username")
         )
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         errors.append(
-            DomainError("INVALID", f"password must be {PASSWORD_MIN}–{PASSWORD_MAX} characters", ["input", "password"])
+            DomainError(ErrorCode.INVALID, f"password must be {PASSWORD_MIN}–{PASSWORD_MAX} characters", "password")
         )
     return errors
 
 
 async def register(
-    session: AsyncSession, username: str, password: str, display_name: str | None = None, role: Role = Role.USER
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    password: str,
+    display_name: str | None = None,
+    role: Role = Role.USER,
 ) -> User:
     """Create an account; raises the first DomainError (use `validate_credentials` for all)."""
     if errors := validate_credentials(username, password):
@@ -53,37 +57,38 @@ async def register(
     display = (display_name or "").strip() or name
     if len(display) > DISPLAY_NAME_MAX:
         raise DomainError(
-            "TOO_LONG", f"display name is limited to {DISPLAY_NAME_MAX} characters", ["input", "displayName"]
+            ErrorCode.TOO_LONG, f"display name is limited to {DISPLAY_NAME_MAX} characters", "display_name"
         )
-    if await session.scalar(select(User.id).where(User.username == name)) is not None:
-        raise _taken()
+    async with sessions() as session:
+        if await session.scalar(select(User.id).where(User.username == name)) is not None:
+            raise _taken()
     user = User(
         username=name,
         display_name=display,
         role=role,
         password_hash=await asyncio.to_thread(_hasher.hash, password),
     )
-    session.add(user)
     try:
-        await session.commit()
+        async with sessions.begin() as session:
+            session.add(user)
     except IntegrityError:  # a concurrent registration won the race
-        await session.rollback()
         raise _taken() from None
     return user
 
 
 def _taken() -> DomainError:
-    return DomainError("TAKEN", "this username is taken", ["input", "username"])
+    return DomainError(ErrorCode.TAKEN, "this username is taken", "username")
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> User:
-    user = await session.scalar(select(User).where(User.username == normalize_username(username)))
+async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str, password: str) -> User:
+    async with sessions() as session:
+        user = await session.scalar(select(User).where(User.username == normalize_username(username)))
     try:
         await asyncio.to_thread(_hasher.verify, user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
-        raise DomainError("INVALID_CREDENTIALS", "wrong username or password")
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
     if user.suspended_at is not None:
         raise forbidden("this account is suspended")
     return user

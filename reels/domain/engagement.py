@@ -15,15 +15,17 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
-from reels.domain import notifications
+from reels.domain import events, notifications
 from reels.domain.accounts import can_moderate
-from reels.domain.errors import DomainError, forbidden, invalid, not_found
+from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
+from reels.domain.events import Commented, Liked, Shared, Uncommented, Unliked, Viewed
+from reels.domain.ids import new_id
 from reels.domain.models import Comment, Like, NotificationKind, Reel, User
+from reels.domain.unit_of_work import unit_of_work
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
 from reels.ports.queue import WorkQueue
 
-ENGAGEMENT_TOPIC = "engagement"
 COMMENT_MAX = 2200
 VIEW_MILESTONE_MS = 3000
 # A watch longer than this many times the reel is not a watch; it is a broken or lying client.
@@ -53,12 +55,7 @@ async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:
         f"ratelimit:{limit.action}:{user_id}", rate_per_s=limit.per_second, burst=limit.burst
     )
     if not allowed:
-        raise DomainError("RATE_LIMITED", f"too many {limit.action}s; try again in {retry_after:.0f} s")
-
-
-async def emit(queue: WorkQueue, reel_id: int, kind: str, **data: Any) -> None:
-    """One engagement event, in the reel's partition so one reel's events stay in order."""
-    await queue.publish(ENGAGEMENT_TOPIC, {"reel_id": reel_id, "kind": kind, **data}, key=str(reel_id))
+        raise DomainError(ErrorCode.RATE_LIMITED, f"too many {limit.action}s; try again in {retry_after:.0f} s")
 
 
 async def like(
@@ -66,20 +63,15 @@ async def like(
 ) -> bool:
     """Idempotent; True when this call created the like (and so counted it)."""
     await check_rate(kv, LIKES, user.id)
-    async with sessions() as session:
-        created = await session.execute(
-            db.insert(session, Like).on_conflict_do_nothing().values(reel_id=reel.id, user_id=user.id)
+    async with unit_of_work(sessions, queue, bus) as work:
+        created = await work.session.execute(
+            db.insert(work.session, Like).on_conflict_do_nothing().values(reel_id=reel.id, user_id=user.id)
         )
-        staged = []
-        if created.rowcount == 1 and reel.creator_id != user.id:
-            staged.append(
-                notifications.add(session, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id)
-            )
-        await session.commit()
-    if created.rowcount != 1:
-        return False
-    await emit(queue, reel.id, "like", user_id=user.id)
-    await notifications.publish(bus, *staged)
+        if created.rowcount != 1:
+            return False
+        work.send(Liked(reel.id, user.id))
+        if reel.creator_id != user.id:
+            notifications.add(work, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id)
     return True
 
 
@@ -87,18 +79,17 @@ async def unlike(
     sessions: async_sessionmaker[AsyncSession], kv: KeyValue, queue: WorkQueue, user: User, reel: Reel
 ) -> bool:
     await check_rate(kv, LIKES, user.id)
-    async with sessions() as session:
+    async with sessions.begin() as session:
         removed = await session.execute(delete(Like).where(Like.reel_id == reel.id, Like.user_id == user.id))
-        await session.commit()
     if removed.rowcount != 1:
         return False
-    await emit(queue, reel.id, "unlike", user_id=user.id)
+    await events.send(queue, Unliked(reel.id, user.id))
     return True
 
 
 async def share(kv: KeyValue, queue: WorkQueue, user: User, reel: Reel) -> None:
     await check_rate(kv, SHARES, user.id)
-    await emit(queue, reel.id, "share", user_id=user.id)
+    await events.send(queue, Shared(reel.id, user.id))
 
 
 @dataclass(frozen=True)
@@ -131,23 +122,24 @@ async def record_view(
     milestone or on completion, once per viewer and reel per window. True when counted."""
     limit = MAX_WATCH_FACTOR * (reel.duration_ms or 90_000)
     if not 0 <= watched_ms <= limit:
-        raise invalid(f"watchedMs must be between 0 and {limit} for this reel", ["input", "watchedMs"])
+        raise invalid(f"watchedMs must be between 0 and {limit} for this reel", "watched_ms")
     counted = False
     if (watched_ms >= VIEW_MILESTONE_MS or completed) and viewer.key is not None:
         counted = await kv.set(f"viewed:{reel.id}:{viewer.key}", "1", ttl_s=window_s, only_if_absent=True)
         if counted and await _implausible_rate(sessions, kv, viewer):
             counted = False
-    await emit(
+    await events.send(
         queue,
-        reel.id,
-        "view",
-        counted=counted,
-        viewer_id=viewer.user.id if viewer.user else None,
-        session_id=viewer.session_id,
-        watched_ms=watched_ms,
-        completed=completed,
-        context=context,
-        at=datetime.now(UTC).isoformat(),
+        Viewed(
+            reel.id,
+            counted=counted,
+            viewer_id=viewer.user.id if viewer.user else None,
+            session_id=viewer.session_id,
+            watched_ms=watched_ms,
+            completed=completed,
+            context=context,
+            at=datetime.now(UTC).isoformat(),
+        ),
     )
     return counted
 
@@ -161,13 +153,12 @@ async def _implausible_rate(sessions: async_sessionmaker[AsyncSession], kv: KeyV
     if await kv.incr(f"viewrate:{viewer.key}:{minute}", ttl_s=120) <= MAX_VIEWS_PER_MINUTE:
         return False
     if viewer.user is not None:
-        async with sessions() as session:
+        async with sessions.begin() as session:
             await session.execute(
                 update(User)
                 .where(User.id == viewer.user.id, User.views_flagged_at.is_(None))
                 .values(views_flagged_at=datetime.now(UTC))
             )
-            await session.commit()
     return True
 
 
@@ -182,23 +173,16 @@ async def add_comment(
 ) -> Comment:
     body = text.strip()
     if not body:
-        raise invalid("a comment cannot be empty", ["input", "text"])
+        raise invalid("a comment cannot be empty", "text")
     if len(body) > COMMENT_MAX:
-        raise DomainError("TOO_LONG", f"a comment is limited to {COMMENT_MAX} characters", ["input", "text"])
+        raise DomainError(ErrorCode.TOO_LONG, f"a comment is limited to {COMMENT_MAX} characters", "text")
     await check_rate(kv, COMMENTS, author.id)
-    async with sessions() as session:
-        comment = Comment(reel_id=reel.id, author_id=author.id, text=body)
-        session.add(comment)
-        staged = []
+    async with unit_of_work(sessions, queue, bus) as work:
+        comment = Comment(id=new_id(), reel_id=reel.id, author_id=author.id, text=body)
+        work.session.add(comment)
+        work.send(Commented(reel.id, comment.id))
         if reel.creator_id != author.id:
-            staged.append(
-                notifications.add(
-                    session, reel.creator_id, NotificationKind.COMMENTED, actor_id=author.id, reel_id=reel.id
-                )
-            )
-        await session.commit()
-    await emit(queue, reel.id, "comment", comment_id=comment.id)
-    await notifications.publish(bus, *staged)
+            notifications.add(work, reel.creator_id, NotificationKind.COMMENTED, actor_id=author.id, reel_id=reel.id)
     return comment
 
 
@@ -209,7 +193,7 @@ async def delete_comment(
     comment_id: int | None,
 ) -> Comment:
     """The author, the reel's creator or a moderator may delete a comment."""
-    async with sessions() as session:
+    async with sessions.begin() as session:
         found = (
             (
                 await session.execute(
@@ -222,13 +206,10 @@ async def delete_comment(
             else None
         )
         if found is None or found[0].deleted_at is not None:
-            raise not_found("comment", ["input", "commentId"])
+            raise not_found("comment", "comment_id")
         comment, creator_id = found
         if actor.id not in (comment.author_id, creator_id) and not can_moderate(actor):
-            raise forbidden(
-                "only the author, the reel's creator or a moderator can delete this comment", ["input", "commentId"]
-            )
+            raise forbidden("only the author, the reel's creator or a moderator can delete this comment", "comment_id")
         comment.deleted_at = datetime.now(UTC)
-        await session.commit()
-    await emit(queue, comment.reel_id, "uncomment", comment_id=comment.id)
+    await events.send(queue, Uncommented(comment.reel_id, comment.id))
     return comment

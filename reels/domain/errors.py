@@ -1,18 +1,32 @@
-"""Failures the user can fix, as data: resolvers turn them into `userErrors` entries."""
+"""Failures the user can fix, as data: the API edge turns them into `userErrors` entries."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+
+
+class ErrorCode(enum.StrEnum):
+    """Stable, machine-readable: clients branch on these strings."""
+
+    NOT_FOUND = "NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID = "INVALID"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TAKEN = "TAKEN"
+    TOO_LONG = "TOO_LONG"
+    TOO_LARGE = "TOO_LARGE"
+    RATE_LIMITED = "RATE_LIMITED"
 
 
 class DomainError(Exception):
-    """A rule said no. `code` is stable and machine-readable; `field` is the input path at fault."""
+    """A rule said no. `field` names the domain field at fault (e.g. "watched_ms"), None when
+    no single field is; the edge maps it to the input path its clients see."""
 
-    def __init__(self, code: str, message: str, field: Sequence[str] = ()) -> None:
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-        self.field = list(field)
+        self.field = field
 
 
 class AuthenticationError(Exception):
@@ -22,13 +36,13 @@ class AuthenticationError(Exception):
     """
 
 
-def not_found(what: str, field: Sequence[str] = ()) -> DomainError:
-    return DomainError("NOT_FOUND", f"{what} not found", field)
+def not_found(what: str, field: str | None = None) -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, f"{what} not found", field)
 
 
-def forbidden(message: str = "you are not allowed to do this", field: Sequence[str] = ()) -> DomainError:
-    return DomainError("FORBIDDEN", message, field)
+def forbidden(message: str = "you are not allowed to do this", field: str | None = None) -> DomainError:
+    return DomainError(ErrorCode.FORBIDDEN, message, field)
 
 
-def invalid(message: str, field: Sequence[str] = ()) -> DomainError:
-    return DomainError("INVALID", message, field)
+def invalid(message: str, field: str | None = None) -> DomainError:
+    return DomainError(ErrorCode.INVALID, message, field)

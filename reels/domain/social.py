@@ -8,9 +8,11 @@ from reels.domain import notifications
 from reels.domain.engagement import FOLLOWS, check_rate
 from reels.domain.errors import forbidden, invalid, not_found
 from reels.domain.models import NotificationKind, User
+from reels.domain.unit_of_work import unit_of_work
 from reels.ports.graph import FollowGraph, FollowResult
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
+from reels.ports.queue import WorkQueue
 
 
 async def _other_user(
@@ -22,9 +24,9 @@ async def _other_user(
         async with sessions() as session:
             target = await session.get(User, target_id)
     if target is None:
-        raise not_found("user", ["input", "userId"])
+        raise not_found("user", "user_id")
     if target.id == viewer.id:
-        raise invalid(f"you cannot {verb} yourself", ["input", "userId"])
+        raise invalid(f"you cannot {verb} yourself", "user_id")
     return target
 
 
@@ -32,6 +34,7 @@ async def follow(
     graph: FollowGraph,
     sessions: async_sessionmaker[AsyncSession],
     kv: KeyValue,
+    queue: WorkQueue,
     bus: PubSub,
     viewer: User,
     target_id: int | None,
@@ -41,12 +44,10 @@ async def follow(
     await check_rate(kv, FOLLOWS, viewer.id)
     result = await graph.follow(viewer.id, target.id)
     if result == FollowResult.BLOCKED:
-        raise forbidden("you cannot follow this user", ["input", "userId"])
+        raise forbidden("you cannot follow this user", "user_id")
     if result == FollowResult.CREATED:
-        async with sessions() as session:
-            staged = notifications.add(session, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
-            await session.commit()
-        await notifications.publish(bus, staged)
+        async with unit_of_work(sessions, queue, bus) as work:
+            notifications.add(work, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
     return target
 
 
