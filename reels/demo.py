@@ -99,12 +99,18 @@ async def seed(settings: Settings) -> None:
             if await session.scalar(select(User.id).where(User.username == "alice")) is not None:
                 typer.echo("demo data already seeded")
                 return
-            users: dict[str, User] = {}
-            for name, role in USERS:
-                users[name] = await accounts.register(session, name, DEMO_PASSWORD, name.title(), role=role)
+        users: dict[str, User] = {}
+        for name, role in USERS:
+            users[name] = await accounts.register(platform.sessions, name, DEMO_PASSWORD, name.title(), role=role)
         for follower, followee in FOLLOWS:
             await social.follow(
-                platform.graph, platform.sessions, platform.kv, platform.pubsub, users[follower], users[followee].id
+                platform.graph,
+                platform.sessions,
+                platform.kv,
+                platform.queue,
+                platform.pubsub,
+                users[follower],
+                users[followee].id,
             )
         # Presigned part URLs point at this app's upload route (local disk) or at S3: serve the
         # app's media routes in-process so the same URLs work before the server starts.
@@ -125,22 +131,20 @@ async def seed(settings: Settings) -> None:
 
 
 async def _upload(platform: Platform, client: httpx.AsyncClient, creator: User, caption: str, clip: Path) -> None:
-    async with platform.sessions() as session:
-        started = await uploads.create_upload(
-            session,
-            platform.store,
-            platform.settings,
-            creator,
-            caption=caption,
-            visibility=Visibility.PUBLIC,
-            file_size=clip.stat().st_size,
-            content_type="video/mp4",
-            audio_id=None,
-        )
+    started = await uploads.create_upload(
+        platform.sessions,
+        platform.store,
+        platform.settings,
+        creator,
+        caption=caption,
+        visibility=Visibility.PUBLIC,
+        file_size=clip.stat().st_size,
+        content_type="video/mp4",
+        audio_id=None,
+    )
     etags = await put_parts(client, clip, started.part_size, started.parts)
-    async with platform.sessions() as session:
-        await uploads.complete_upload(
-            session, platform.store, platform.queue, platform.pubsub, creator, started.upload_id, etags
-        )
+    await uploads.complete_upload(
+        platform.sessions, platform.store, platform.queue, platform.pubsub, creator, started.upload_id, etags
+    )
     # The server is not running yet, so run the worker's step here rather than wait for it.
     await media.process(platform, started.reel.id)

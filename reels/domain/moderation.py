@@ -4,112 +4,120 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import DomainError, forbidden, invalid, not_found
-from reels.domain.models import (
-    ModerationLog,
-    Reel,
-    ReelStatus,
-    Report,
-    ReportReason,
-    ReportStatus,
-    Role,
-    User,
-)
+from reels.domain import lifecycle
+from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
+from reels.domain.models import ModerationLog, Reel, Report, ReportReason, ReportStatus, Role, User
+from reels.domain.unit_of_work import unit_of_work
+from reels.ports.pubsub import PubSub
+from reels.ports.queue import WorkQueue
 
 DETAILS_MAX = 2000
 REASON_MAX = 2000
 
 
-def _text(value: str | None, limit: int, field: list[str], *, required: bool) -> str | None:
+def _text(value: str | None, limit: int, field: str, *, required: bool) -> str | None:
     text = (value or "").strip()
     if required and not text:
         raise invalid("a reason is required", field)
     if len(text) > limit:
-        raise DomainError("TOO_LONG", f"limited to {limit} characters", field)
+        raise DomainError(ErrorCode.TOO_LONG, f"limited to {limit} characters", field)
     return text or None
 
 
 async def report_reel(
-    session: AsyncSession, reporter: User, reel: Reel, reason: ReportReason, details: str | None
+    sessions: async_sessionmaker[AsyncSession], reporter: User, reel: Reel, reason: ReportReason, details: str | None
 ) -> Report:
     report = Report(
         reel_id=reel.id,
         reporter_id=reporter.id,
         reason=reason,
-        details=_text(details, DETAILS_MAX, ["input", "details"], required=False),
+        details=_text(details, DETAILS_MAX, "details", required=False),
     )
-    session.add(report)
-    await session.commit()
+    async with sessions.begin() as session:
+        session.add(report)
     return report
 
 
-async def moderate_reel(session: AsyncSession, moderator: User, reel_id: int | None, block: bool, reason: str) -> Reel:
-    why = _text(reason, REASON_MAX, ["input", "reason"], required=True)
-    reel = await session.get(Reel, reel_id) if reel_id is not None else None
-    if reel is None or reel.deleted_at is not None:
-        raise not_found("reel", ["input", "reelId"])
-    if block:
-        reel.status, reel.status_reason = ReelStatus.BLOCKED, why
-    else:
-        if reel.status != ReelStatus.BLOCKED:
-            raise invalid("only a blocked reel can be restored", ["input", "action"])
-        if not (reel.media or {}).get("hls"):
-            raise invalid("this reel was never processed; it cannot be restored", ["input", "action"])
-        reel.status, reel.status_reason = ReelStatus.READY, None
-    session.add(
-        ModerationLog(
-            moderator_id=moderator.id,
-            action="BLOCK_REEL" if block else "RESTORE_REEL",
-            reel_id=reel.id,
-            reason=why or "",
+async def moderate_reel(
+    sessions: async_sessionmaker[AsyncSession],
+    queue: WorkQueue,
+    bus: PubSub,
+    moderator: User,
+    reel_id: int | None,
+    block: bool,
+    reason: str,
+) -> Reel:
+    """Block a reel (it leaves every read path, its open reports are settled) or restore a
+    blocked one; either way written to the audit log."""
+    why = _text(reason, REASON_MAX, "reason", required=True)
+    async with unit_of_work(sessions, queue, bus) as work:
+        reel = await work.session.get(Reel, reel_id) if reel_id is not None else None
+        if reel is None or reel.deleted_at is not None:
+            raise not_found("reel", "reel_id")
+        if block:
+            reel = await lifecycle.block(work, reel, why or "")
+            await work.session.execute(
+                update(Report)
+                .where(Report.reel_id == reel.id, Report.status == ReportStatus.OPEN)
+                .values(status=ReportStatus.ACTIONED, resolved_by_id=moderator.id)
+            )
+        else:
+            reel = await lifecycle.restore(work, reel)
+        work.session.add(
+            ModerationLog(
+                moderator_id=moderator.id,
+                action="BLOCK_REEL" if block else "RESTORE_REEL",
+                reel_id=reel.id,
+                reason=why or "",
+            )
         )
-    )
-    # Reports on the reel are settled by the action.
-    if block:
-        for report in (
-            await session.scalars(select(Report).where(Report.reel_id == reel.id, Report.status == ReportStatus.OPEN))
-        ).all():
-            report.status, report.resolved_by_id = ReportStatus.ACTIONED, moderator.id
-    await session.commit()
     return reel
 
 
 async def resolve_report(
-    session: AsyncSession, moderator: User, report_id: int | None, status: ReportStatus, note: str | None
+    sessions: async_sessionmaker[AsyncSession],
+    moderator: User,
+    report_id: int | None,
+    status: ReportStatus,
+    note: str | None,
 ) -> Report:
-    report = await session.get(Report, report_id) if report_id is not None else None
-    if report is None:
-        raise not_found("report", ["input", "reportId"])
-    if status == ReportStatus.OPEN:
-        raise invalid("a report can be resolved as ACTIONED or DISMISSED", ["input", "status"])
-    report.status, report.resolved_by_id = status, moderator.id
-    report.resolution_note = _text(note, REASON_MAX, ["input", "note"], required=False)
-    session.add(
-        ModerationLog(
-            moderator_id=moderator.id,
-            action=f"REPORT_{status.value}",
-            reel_id=report.reel_id,
-            reason=report.resolution_note or "",
+    async with sessions.begin() as session:
+        report = await session.get(Report, report_id) if report_id is not None else None
+        if report is None:
+            raise not_found("report", "report_id")
+        if status == ReportStatus.OPEN:
+            raise invalid("a report can be resolved as ACTIONED or DISMISSED", "status")
+        report.status, report.resolved_by_id = status, moderator.id
+        report.resolution_note = _text(note, REASON_MAX, "note", required=False)
+        session.add(
+            ModerationLog(
+                moderator_id=moderator.id,
+                action=f"REPORT_{status.value}",
+                reel_id=report.reel_id,
+                reason=report.resolution_note or "",
+            )
         )
-    )
-    await session.commit()
     return report
 
 
-async def suspend_user(session: AsyncSession, moderator: User, user_id: int | None, reason: str) -> User:
-    why = _text(reason, REASON_MAX, ["input", "reason"], required=True)
-    user = await session.get(User, user_id) if user_id is not None else None
-    if user is None:
-        raise not_found("user", ["input", "userId"])
-    if user.id == moderator.id:
-        raise invalid("you cannot suspend yourself", ["input", "userId"])
-    if user.role != Role.USER and moderator.role != Role.ADMIN:
-        raise forbidden("only an admin can suspend a moderator or admin", ["input", "userId"])
-    if user.suspended_at is None:
-        user.suspended_at, user.suspended_reason = datetime.now(UTC), why
-        session.add(ModerationLog(moderator_id=moderator.id, action="SUSPEND_USER", user_id=user.id, reason=why or ""))
-        await session.commit()
+async def suspend_user(
+    sessions: async_sessionmaker[AsyncSession], moderator: User, user_id: int | None, reason: str
+) -> User:
+    why = _text(reason, REASON_MAX, "reason", required=True)
+    async with sessions.begin() as session:
+        user = await session.get(User, user_id) if user_id is not None else None
+        if user is None:
+            raise not_found("user", "user_id")
+        if user.id == moderator.id:
+            raise invalid("you cannot suspend yourself", "user_id")
+        if user.role != Role.USER and moderator.role != Role.ADMIN:
+            raise forbidden("only an admin can suspend a moderator or admin", "user_id")
+        if user.suspended_at is None:
+            user.suspended_at, user.suspended_reason = datetime.now(UTC), why
+            session.add(
+                ModerationLog(moderator_id=moderator.id, action="SUSPEND_USER", user_id=user.id, reason=why or "")
+            )
     return user

@@ -13,18 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
-from reels.domain.errors import DomainError, forbidden, invalid, not_found
+from reels.domain import lifecycle
+from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
 from reels.domain.ids import new_id
+from reels.domain.keys import source_key
 from reels.domain.models import Audio, Hashtag, Reel, ReelHashtag, ReelStatus, Upload, User, Visibility
-from reels.domain.reels import MEDIA_TOPIC
+from reels.domain.unit_of_work import unit_of_work
 from reels.ports.objectstore import MIN_PART_BYTES, ObjectStore, UploadError
 from reels.ports.pubsub import PubSub
 from reels.ports.queue import WorkQueue
 from reels.settings import Settings
-from reels.subscriptions import channels
 
 ACCEPTED_CONTENT_TYPES = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska"}
 CAPTION_MAX = 2200
@@ -51,10 +52,6 @@ class StartedUpload:
     upload_id: str
     part_size: int
     parts: list[PartUrl]
-
-
-def source_key(reel_id: int) -> str:
-    return f"sources/{reel_id}/source"
 
 
 def hashtags_in(caption: str) -> list[str]:
@@ -87,19 +84,19 @@ def _validate(settings: Settings, caption: str, file_size: int, content_type: st
         raise invalid(
             f"content type {content_type[:100]!r} is not accepted; send one of "
             + ", ".join(sorted(ACCEPTED_CONTENT_TYPES)),
-            ["input", "contentType"],
+            "content_type",
         )
     if file_size <= 0:
-        raise invalid("fileSize must be a positive number of bytes", ["input", "fileSize"])
+        raise invalid("fileSize must be a positive number of bytes", "file_size")
     if file_size > settings.max_upload_bytes:
         raise DomainError(
-            "TOO_LARGE",
+            ErrorCode.TOO_LARGE,
             f"the file is {file_size} bytes; the limit is {settings.max_upload_bytes}",
-            ["input", "fileSize"],
+            "file_size",
         )
     text = caption.strip()
     if len(text) > CAPTION_MAX:
-        raise DomainError("TOO_LONG", f"a caption is limited to {CAPTION_MAX} characters", ["input", "caption"])
+        raise DomainError(ErrorCode.TOO_LONG, f"a caption is limited to {CAPTION_MAX} characters", "caption")
     return text, kind
 
 
@@ -108,7 +105,7 @@ async def _part_urls(store: ObjectStore, key: str, upload_id: str, numbers: list
 
 
 async def create_upload(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     store: ObjectStore,
     settings: Settings,
     uploader: User,
@@ -120,27 +117,28 @@ async def create_upload(
     audio_id: int | None,
 ) -> StartedUpload:
     text, kind = _validate(settings, caption, file_size, content_type)
-    if audio_id is not None and await session.get(Audio, audio_id) is None:
-        raise not_found("audio", ["input", "audioId"])
-    reel = Reel(creator_id=uploader.id, caption=text, visibility=visibility, status=ReelStatus.INIT, audio_id=audio_id)
-    session.add(reel)
-    await session.flush()
-    await _link_hashtags(session, reel, hashtags_in(text))
-    key = source_key(reel.id)
-    upload_id = await store.create_multipart_upload(key, kind)
-    part_size = part_size_for(file_size, settings.upload_part_bytes)
-    session.add(
-        Upload(
-            upload_id=upload_id,
-            reel_id=reel.id,
-            uploader_id=uploader.id,
-            object_key=key,
-            content_type=kind,
-            file_size=file_size,
-            part_size=part_size,
+    async with sessions.begin() as session:
+        if audio_id is not None and await session.get(Audio, audio_id) is None:
+            raise not_found("audio", "audio_id")
+        # INIT, the model's default; from here on only the lifecycle moves it.
+        reel = Reel(creator_id=uploader.id, caption=text, visibility=visibility, audio_id=audio_id)
+        session.add(reel)
+        await session.flush()
+        await _link_hashtags(session, reel, hashtags_in(text))
+        key = source_key(reel.id)
+        upload_id = await store.create_multipart_upload(key, kind)
+        part_size = part_size_for(file_size, settings.upload_part_bytes)
+        session.add(
+            Upload(
+                upload_id=upload_id,
+                reel_id=reel.id,
+                uploader_id=uploader.id,
+                object_key=key,
+                content_type=kind,
+                file_size=file_size,
+                part_size=part_size,
+            )
         )
-    )
-    await session.commit()
     count = math.ceil(file_size / part_size)
     return StartedUpload(reel, upload_id, part_size, await _part_urls(store, key, upload_id, list(range(1, count + 1))))
 
@@ -161,26 +159,29 @@ async def _own_upload(session: AsyncSession, uploader: User, upload_id: str) -> 
     upload = await session.get(Upload, upload_id) if upload_id else None
     reel = await session.get(Reel, upload.reel_id) if upload is not None else None
     if upload is None or reel is None or reel.deleted_at is not None:
-        raise not_found("upload", ["input", "uploadId"])
+        raise not_found("upload", "upload_id")
     if upload.uploader_id != uploader.id:
-        raise forbidden("only the uploader may resume or complete an upload", ["input", "uploadId"])
+        raise forbidden("only the uploader may resume or complete an upload", "upload_id")
     return upload, reel
 
 
-async def resume_upload(session: AsyncSession, store: ObjectStore, uploader: User, upload_id: str) -> list[PartUrl]:
-    upload, _ = await _own_upload(session, uploader, upload_id)
+async def resume_upload(
+    sessions: async_sessionmaker[AsyncSession], store: ObjectStore, uploader: User, upload_id: str
+) -> list[PartUrl]:
+    async with sessions() as session:
+        upload, _ = await _own_upload(session, uploader, upload_id)
     if upload.completed_at is not None:
         return []
     try:
         held = {part.part_number for part in await store.list_parts(upload.object_key, upload.upload_id)}
     except UploadError as error:  # aborted as abandoned (the reel is FAILED): start a new upload
-        raise invalid(str(error), ["input", "uploadId"]) from None
+        raise invalid(str(error), "upload_id") from None
     expected = range(1, math.ceil(upload.file_size / upload.part_size) + 1)
     return await _part_urls(store, upload.object_key, upload.upload_id, [n for n in expected if n not in held])
 
 
 async def complete_upload(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     store: ObjectStore,
     queue: WorkQueue,
     bus: PubSub,
@@ -189,38 +190,35 @@ async def complete_upload(
     parts: list[tuple[int, str]],
 ) -> Reel:
     """Join the parts and queue the reel for processing. Completing twice is harmless."""
-    upload, reel = await _own_upload(session, uploader, upload_id)
-    if upload.completed_at is not None:
-        return reel
-    expected = math.ceil(upload.file_size / upload.part_size)
-    numbers = sorted(number for number, _ in parts)
-    if numbers != list(range(1, expected + 1)):
-        raise invalid(f"expected parts 1–{expected}, each once", ["input", "parts"])
-    await _check_size(store, upload, numbers)
-    try:
-        await store.complete_multipart_upload(upload.object_key, upload.upload_id, sorted(parts))
-    except UploadError as error:
-        raise invalid(str(error), ["input", "parts"]) from None
-    upload.completed_at = datetime.now(UTC)
-    reel.status = ReelStatus.UPLOADED
-    earlier = (
-        await session.execute(
-            select(
-                func.count(), func.count().filter(Reel.status.in_([ReelStatus.UPLOADED, ReelStatus.PROCESSING]))
-            ).where(
-                Reel.creator_id == uploader.id,
-                Reel.id != reel.id,
-                Reel.status != ReelStatus.INIT,
-                Reel.deleted_at.is_(None),
+    async with unit_of_work(sessions, queue, bus) as work:
+        upload, reel = await _own_upload(work.session, uploader, upload_id)
+        if upload.completed_at is not None:
+            return reel
+        expected = math.ceil(upload.file_size / upload.part_size)
+        numbers = sorted(number for number, _ in parts)
+        if numbers != list(range(1, expected + 1)):
+            raise invalid(f"expected parts 1–{expected}, each once", "parts")
+        await _check_size(store, upload, numbers)
+        try:
+            await store.complete_multipart_upload(upload.object_key, upload.upload_id, sorted(parts))
+        except UploadError as error:
+            raise invalid(str(error), "parts") from None
+        earlier = (
+            await work.session.execute(
+                select(
+                    func.count(), func.count().filter(Reel.status.in_([ReelStatus.UPLOADED, ReelStatus.PROCESSING]))
+                ).where(
+                    Reel.creator_id == uploader.id,
+                    Reel.id != reel.id,
+                    Reel.status != ReelStatus.INIT,
+                    Reel.deleted_at.is_(None),
+                )
             )
-        )
-    ).one()
-    await session.commit()
-    lane = choose_lane(first_upload=earlier[0] == 0, queued_by_uploader=earlier[1], file_size=upload.file_size)
-    # After the commit: a worker that picks the job up must see UPLOADED. If this process dies
-    # in between, the stale-upload sweep re-queues reels stuck in UPLOADED.
-    await queue.publish(MEDIA_TOPIC, {"type": "ReelUploaded", "reel_id": reel.id}, key=str(reel.id), lane=lane)
-    await channels.publish(bus, channels.reel_status(reel.id), {"status": ReelStatus.UPLOADED.value})
+        ).one()
+        lane = choose_lane(first_upload=earlier[0] == 0, queued_by_uploader=earlier[1], file_size=upload.file_size)
+        # Of two completions at once, one moves the reel; the other answers it as it stands.
+        await lifecycle.complete_upload(work, reel.id, lane=lane)
+        await work.session.refresh(reel)
     return reel
 
 
@@ -236,7 +234,7 @@ async def _check_size(store: ObjectStore, upload: Upload, numbers: list[int]) ->
         if total != upload.file_size:
             raise invalid(
                 f"the parts hold {total} bytes, not the {upload.file_size} announced in createUpload",
-                ["input", "parts"],
+                "parts",
             )
 
 

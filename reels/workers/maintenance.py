@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from reels.domain import events, lifecycle
+from reels.domain.events import ReelUploaded
 from reels.domain.models import Reel, ReelStatus
-from reels.domain.reels import MEDIA_TOPIC
+from reels.domain.unit_of_work import unit_of_work
 from reels.domain.uploads import abandoned_uploads
 from reels.platform import Platform
-from reels.subscriptions import channels
 
 log = logging.getLogger(__name__)
 LOCK_KEY = "lock:maintenance"
@@ -40,22 +41,12 @@ async def abort_abandoned_uploads(platform: Platform, *, older_than_s: float | N
     """Abort uploads started more than `older_than_s` (default REELS_UPLOAD_TTL_S) ago and never
     completed; returns how many."""
     ttl_s = platform.settings.upload_ttl_s if older_than_s is None else older_than_s
-    failed = []
-    async with platform.sessions() as session:
-        uploads = await abandoned_uploads(session, ttl_s)
+    async with unit_of_work(platform.sessions, platform.queue, platform.pubsub) as work:
+        uploads = await abandoned_uploads(work.session, ttl_s)
         for upload in uploads:
             await platform.store.abort_multipart_upload(upload.object_key, upload.upload_id)
-            moved = await session.execute(
-                update(Reel)
-                .where(Reel.id == upload.reel_id, Reel.status == ReelStatus.INIT)
-                .values(status=ReelStatus.FAILED, status_reason=ABANDONED_REASON)
-            )
-            if moved.rowcount:
-                failed.append(upload.reel_id)
-            await session.delete(upload)
-        await session.commit()
-    for reel_id in failed:
-        await channels.publish(platform.pubsub, channels.reel_status(reel_id), {"status": ReelStatus.FAILED.value})
+            await lifecycle.abandon(work, upload.reel_id, ABANDONED_REASON)
+            await work.session.delete(upload)
     if uploads:
         log.info("aborted %d abandoned uploads", len(uploads))
     return len(uploads)
@@ -80,9 +71,7 @@ async def requeue_stuck_reels(platform: Platform, *, older_than_s: float | None 
         await session.execute(update(Reel).where(Reel.id.in_(stuck)).values(updated_at=datetime.now(UTC)))
         await session.commit()
     for reel_id in stuck:
-        await platform.queue.publish(
-            MEDIA_TOPIC, {"type": "ReelUploaded", "reel_id": reel_id}, key=str(reel_id), lane="bulk"
-        )
+        await events.send(platform.queue, ReelUploaded(reel_id), lane="bulk")
     if stuck:
         log.info("queued %d stuck reels again", len(stuck))
     return len(stuck)
