@@ -192,6 +192,15 @@ class StatusWatcher:
             if message["type"] != "next":
                 return
 
+    def next_status(self, timeout_s: float) -> str | None:
+        """The status of the next event within `timeout_s`; None if none came."""
+        try:
+            message = self._events.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        return message["payload"]["data"]["reelStatus"]["status"]
+
     def statuses_until_final(self, deadline_s: float = DEADLINE_S) -> list[str]:
         seen: list[str] = []
         deadline = time.monotonic() + deadline_s
