@@ -10,10 +10,10 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from strawberry.dataloader import DataLoader
 
-from reels.domain import models
+from reels.domain import models, visibility
 from reels.domain.counts import read_counts
 
 K = TypeVar("K", bound=Hashable)
@@ -28,9 +28,10 @@ def _in_order(keys: Sequence[K], found: dict[K, V], default: Any = None) -> list
 
 
 class Loaders:
-    def __init__(self, platform: Platform, viewer_id: int | None) -> None:
+    def __init__(self, platform: Platform, viewer: models.User | None) -> None:
         self._platform = platform
-        self._viewer_id = viewer_id
+        self._viewer = viewer
+        self._viewer_id = viewer.id if viewer is not None else None
         self.user_by_id = self._rows_by_id(models.User)
         self.reel_by_id = self._rows_by_id(models.Reel)
         self.comment_by_id = self._rows_by_id(models.Comment)
@@ -59,16 +60,11 @@ class Loaders:
         )
 
     def _reel_visible(self, key: PageKey) -> Any:
-        """SQL for the reels a viewer may list: READY and PUBLIC (or FOLLOWERS when the key says
-        the viewer follows the creator), and the viewer's own in any status."""
-        visibilities = [models.Visibility.PUBLIC]
-        if key.include_followers_only:
-            visibilities.append(models.Visibility.FOLLOWERS)
-        public = and_(models.Reel.status == models.ReelStatus.READY, models.Reel.visibility.in_(visibilities))
-        own = models.Reel.creator_id == self._viewer_id if self._viewer_id is not None else false()
-        return and_(models.Reel.deleted_at.is_(None), or_(public, own))
+        """The visibility rule in SQL; the key says whether the viewer follows the parent (the
+        creator, for a creator's reels)."""
+        return visibility.listed_to(self._viewer, follows_creator=key.include_followers_only)
 
-    def _rows_by_id(self, model: type) -> DataLoader[int, Any]:
+    def _rows_by_id(self, model: Any) -> DataLoader[int, Any]:
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._platform.sessions() as session:
                 rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()
