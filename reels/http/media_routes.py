@@ -20,7 +20,7 @@ Every store (needs the app's Platform):
   Why a route of its own: a signed playlist URL cannot be fetched from S3 and followed, since
   a player resolves `v0/index.m3u8` against the playlist's URL and drops its signature, and S3
   cannot rewrite the playlist. One route for both stores keeps one code path; behind
-  REELS_MEDIA_BASE_URL (a public CDN) relative URIs just work and `playlist_url` gives plain
+  REELS_MEDIA_BASE_URL (a public CDN) relative URIs just work and `reels.domain.playback` gives plain
   CDN URLs instead. Everything a playlist names expires when the playlist's URL does, and the
   playlists of a reel that is no longer READY (deleted, blocked) answer 404 at once.
 
@@ -30,7 +30,6 @@ A bad or expired signature gets 403, a part or upload past its size limit 413.
 from __future__ import annotations
 
 import asyncio
-import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from reels.domain.keys import reel_of_media_key
 from reels.domain.models import Reel, ReelStatus
 from reels.ports.objectstore.base import InvalidKey, ObjectNotFound, ObjectStore, UploadError, content_type_for
 from reels.ports.objectstore.local import (
@@ -53,38 +53,13 @@ from reels.ports.objectstore.local import (
     upload_path,
 )
 from reels.ports.objectstore.playlists import sign_playlist
+from reels.resolvers.context import playback_urls
 
 if TYPE_CHECKING:
     from reels.platform import Platform
 
 StoreOf = Callable[[Request], object]
 PLAYLIST_SUFFIX = ".m3u8"
-_REEL_KEY = re.compile(r"reels/(\d+)/")  # the media prefix of reels.workers.media
-# How long a playback URL handed out in an API answer stays valid.
-PLAYLIST_URL_TTL_S = 6 * 3600
-
-
-def playlist_path(key: str) -> str:
-    return f"/playlists/{key}"
-
-
-def _playlist_signer(platform: Platform) -> UrlSigner:
-    # Same key derivation as the local store's URLs; the signed path (/playlists/…) keeps the
-    # two kinds of URL from standing in for each other.
-    return UrlSigner(platform.settings.public_url, platform.jwt_secret)
-
-
-def playlist_url(platform: Platform, key: str, *, expires_s: int = PLAYLIST_URL_TTL_S) -> str:
-    """Where a player fetches the HLS playlist `key`: the CDN when REELS_MEDIA_BASE_URL is set,
-    else this app's signed `/playlists/` route (see the module docstring)."""
-    if platform.settings.media_base_url:
-        return platform.store.url(key)
-    return signed_playlist_url(platform, key, int(time.time()) + expires_s)
-
-
-def signed_playlist_url(platform: Platform, key: str, expires_at: int) -> str:
-    """The `/playlists/` URL of `key`, valid until `expires_at` (Unix time)."""
-    return _playlist_signer(platform).url("GET", playlist_path(key), expires_at)
 
 
 def platform_store(request: Request) -> object:
@@ -153,8 +128,9 @@ def media_routes(store_of: StoreOf = platform_store) -> list[Route]:
         if platform is None or not key.endswith(PLAYLIST_SUFFIX):
             return PlainTextResponse("not found", status_code=404)
         store = platform.store
+        playback = playback_urls(platform)
         try:
-            expires_at = _playlist_signer(platform).check("GET", playlist_path(key), *_signature(request))
+            expires_at = playback.check_playlist(key, *_signature(request))
             if not await _playable(platform, key):
                 raise ObjectNotFound(key)
             text = await _read_text(store, key)
@@ -165,7 +141,7 @@ def media_routes(store_of: StoreOf = platform_store) -> list[Route]:
 
         def url_for(named: str) -> str:
             if named.endswith(PLAYLIST_SUFFIX):
-                return signed_playlist_url(platform, named, expires_at)
+                return playback.signed_playlist_url(named, expires_at)
             return store.url(named, expires_s=max(1, expires_at - int(time.time())))
 
         headers = {"Cache-Control": f"private, max-age={max(0, expires_at - int(time.time()))}"}
@@ -181,11 +157,11 @@ def media_routes(store_of: StoreOf = platform_store) -> list[Route]:
 async def _playable(platform: Platform, key: str) -> bool:
     """Whether the reel the playlist belongs to is READY: the playlists of a reel deleted or
     blocked after its URLs were handed out stop working at once (and with them, playback)."""
-    match = _REEL_KEY.match(key)
-    if match is None:
+    reel_id = reel_of_media_key(key)
+    if reel_id is None:
         return False
     async with platform.sessions() as session:
-        row = (await session.execute(select(Reel.status, Reel.deleted_at).where(Reel.id == int(match[1])))).first()
+        row = (await session.execute(select(Reel.status, Reel.deleted_at).where(Reel.id == reel_id))).first()
     return row is not None and row.status == ReelStatus.READY and row.deleted_at is None
 
 

@@ -1,0 +1,102 @@
+"""The per-request (or per-socket) context every resolver receives, and what the live edge
+above provides to it: the reel-count feeds and the socket operation a subscription serves.
+
+Both are Protocols so that this layer names what it needs without importing the layers that
+provide it (`reels.subscriptions.live_counts`, `reels.subscriptions.sockets`, `reels.http`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from reels.dataloaders import Loaders
+from reels.domain.models import User
+from reels.domain.playback import PlaybackUrls
+from reels.platform import Platform
+
+
+class SocketOperation(Protocol):
+    """One `subscribe` message of one websocket."""
+
+    query: str
+    operation_name: str | None
+    variables: dict[str, Any]
+    # Operations with the same key execute to the same result for the same event.
+    render_key: tuple[str, str | None, str]
+
+    async def send_next(self, payload: str) -> bool:
+        """Send a `next` message carrying `payload`, an encoded result; False once the socket is closed."""
+        ...
+
+
+class CountsMember(Protocol):
+    def payloads(self) -> AsyncIterator[str]:
+        """Encoded results, one per count event the subscriber may see, until it may not."""
+        ...
+
+
+class LiveCountFeeds(Protocol):
+    """The process's shared reel-count feeds (`reels.subscriptions.live_counts.LiveCounts`)."""
+
+    def join(
+        self, reel_id: int, viewer: User | None, operation: SocketOperation
+    ) -> AbstractAsyncContextManager[CountsMember]: ...
+
+
+# Set by the socket handler while strawberry creates an operation's task, so the resolver
+# running in that task knows which socket operation it serves (None: not on a websocket).
+CURRENT_OPERATION: ContextVar[SocketOperation | None] = ContextVar("reels_socket_operation", default=None)
+
+
+def playback_urls(platform: Platform) -> PlaybackUrls:
+    settings = platform.settings
+    return PlaybackUrls(
+        platform.store,
+        public_url=settings.public_url,
+        secret=platform.jwt_secret,
+        media_base_url=settings.media_base_url,
+    )
+
+
+@dataclass
+class Context:
+    platform: Platform
+    viewer: User | None
+    live_counts: LiveCountFeeds  # the app's reel-count feeds, shared by its subscribers
+    request: Any = None
+    response: Any = None
+    # Filled by strawberry from the websocket `connection_init` payload.
+    connection_params: dict[str, Any] | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    _loaders: Loaders | None = field(init=False, default=None, repr=False)
+    _playback: PlaybackUrls | None = field(init=False, default=None, repr=False)
+
+    @property
+    def loaders(self) -> Loaders:
+        """Built on first use: many websockets never need any, and a socket lives long."""
+        if self._loaders is None:
+            self._loaders = Loaders(self.platform, self.viewer)
+        return self._loaders
+
+    def reset_loaders(self) -> None:
+        """Fresh loaders from the next use on: per HTTP request, and per subscription event on a
+        long-lived socket (cached rows would go stale, and would stay in memory)."""
+        self._loaders = None
+
+    @property
+    def playback(self) -> PlaybackUrls:
+        if self._playback is None:
+            self._playback = playback_urls(self.platform)
+        return self._playback
+
+    @property
+    def signed_in(self) -> User:
+        """The viewer of a field guarded by IsAuthenticated or IsModerator (never None there)."""
+        if self.viewer is None:
+            raise RuntimeError("a field reading `signed_in` must be guarded by a permission class")
+        return self.viewer
