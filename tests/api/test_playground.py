@@ -238,6 +238,8 @@ def test_the_playground_renders_offline_and_runs_a_subscription_as_the_signed_in
                 "document.querySelector('.graphiql-editor-tool .CodeMirror').CodeMirror.getValue()"
             )
             assert '"first": 10' in first_variables, "the first tab opens with its variables"
+            page.click("button[aria-label='Show GraphiQL Explorer']")
+            page.wait_for_selector(".graphiql-explorer-root")  # the explorer plugin loaded too
 
             # When ana creates her account from the bar, signs out, signs in again
             for action in ("register", "login"):
