@@ -26,7 +26,7 @@ from reels.domain.errors import AuthenticationError
 from reels.domain.models import User
 from reels.http.playground import playground_page
 from reels.platform import Platform
-from reels.schema.context import Context
+from reels.resolvers.context import CURRENT_OPERATION, Context
 from reels.settings import Settings
 from reels.subscriptions import sockets
 
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def _platform(connection: HTTPConnection) -> Platform:
-    return connection.app.state.platform
+    platform: Platform = connection.app.state.platform
+    return platform
 
 
 async def _viewer(platform: Platform, token: str | None) -> User | None:
@@ -78,11 +79,11 @@ class SubscriptionSockets(BaseGraphQLTransportWSHandler[Context, None]):
             )
         except (KeyError, TypeError, AttributeError):
             operation = None  # malformed: strawberry answers it
-        token = sockets.CURRENT.set(operation)
+        token = CURRENT_OPERATION.set(operation)
         try:
             await super().handle_subscribe(message)  # creates the operation's task in this context
         finally:
-            sockets.CURRENT.reset(token)
+            CURRENT_OPERATION.reset(token)
 
 
 class GraphQLApp(GraphQL[Context, None]):

@@ -1,91 +1,73 @@
-"""Accounts: register, login, viewer, users by name, and `node(id:)`."""
+"""Accounts: register, login, the viewer, users by name, and any entity by id."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import select
-from strawberry.types import Info
 
 from reels.domain import accounts
-from reels.domain.models import User as UserRow
-from reels.resolvers.mutations import attempt, user_error
-from reels.schema.context import Context
-from reels.schema.globalid import from_global_id
-from reels.schema.inputs import LoginInput, RegisterInput
-from reels.schema.payloads import AuthPayload
-from reels.schema.types import Audio, Comment, Hashtag, Node, Report, User
+from reels.domain.errors import DomainError
+from reels.domain.models import User
+from reels.resolvers.context import Context
+from reels.resolvers.reels import visible_reel
 
 
-def _signed_in(info: Info[Context, None], row: UserRow) -> AuthPayload:
-    settings = info.context.platform.settings
-    token = accounts.issue_token(row, info.context.platform.jwt_secret, settings.access_token_ttl_s)
-    return AuthPayload(token=token, user=User.from_row(row))
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    user: User
 
 
-async def register(info: Info[Context, None], input: RegisterInput) -> AuthPayload:
-    if errors := accounts.validate_credentials(input.username, input.password):
-        return AuthPayload(user_errors=[user_error(error) for error in errors])
-
-    async def action() -> AuthPayload:
-        async with info.context.platform.sessions() as session:
-            row = await accounts.register(session, input.username, input.password, input.display_name)
-        return _signed_in(info, row)
-
-    return await attempt(AuthPayload, action)
+def credential_errors(username: str, password: str) -> list[DomainError]:
+    """Every mistake in the credentials at once (registering raises only the first)."""
+    return accounts.validate_credentials(username, password)
 
 
-async def login(info: Info[Context, None], input: LoginInput) -> AuthPayload:
-    async def action() -> AuthPayload:
-        async with info.context.platform.sessions() as session:
-            row = await accounts.authenticate(session, input.username, input.password)
-        return _signed_in(info, row)
-
-    return await attempt(AuthPayload, action)
+def _signed_in(context: Context, user: User) -> SignedIn:
+    ttl_s = context.platform.settings.access_token_ttl_s
+    return SignedIn(token=accounts.issue_token(user, context.platform.jwt_secret, ttl_s), user=user)
 
 
-def viewer(info: Info[Context, None]) -> User | None:
-    return User.from_row(info.context.viewer) if info.context.viewer else None
+async def register(context: Context, username: str, password: str, display_name: str | None) -> SignedIn:
+    user = await accounts.register(context.platform.sessions, username, password, display_name)
+    return _signed_in(context, user)
 
 
-async def user_by_username(info: Info[Context, None], username: str) -> User | None:
+async def login(context: Context, username: str, password: str) -> SignedIn:
+    return _signed_in(context, await accounts.authenticate(context.platform.sessions, username, password))
+
+
+async def user_by_username(context: Context, username: str) -> User | None:
     name = accounts.normalize_username(username)
     if not accounts.USERNAME_PATTERN.match(name):
         return None
-    async with info.context.platform.sessions() as session:
-        row = await session.scalar(select(UserRow).where(UserRow.username == name))
-    if row is None or await info.context.loaders.viewer_blocked_either_way.load(row.id):
+    async with context.platform.sessions() as session:
+        user = await session.scalar(select(User).where(User.username == name))
+    if user is None or await context.loaders.viewer_blocked_either_way.load(user.id):
         return None
-    info.context.loaders.user_by_id.prime(row.id, row)
-    return User.from_row(row)
+    context.loaders.user_by_id.prime(user.id, user)
+    return user
 
 
-async def node(info: Info[Context, None], id: str) -> Node | None:
-    """Any entity by global id; null for a malformed, unknown or invisible one."""
-    from reels.resolvers import reels
-
-    parsed = from_global_id(id)
-    if parsed is None:
-        return None
-    type_name, db_id = parsed
-    loaders = info.context.loaders
+async def node(context: Context, type_name: str, db_id: int) -> Any:
+    """The row of any entity by type and id; None for an unknown or invisible one."""
+    loaders = context.loaders
     if type_name == "Reel":
-        return await reels.visible_reel(info, db_id)
+        return await visible_reel(context, db_id)
     if type_name == "User":
-        row = await loaders.user_by_id.load(db_id)
-        return User.from_row(row) if row and not await loaders.viewer_blocked_either_way.load(db_id) else None
+        user = await loaders.user_by_id.load(db_id)
+        return user if user and not await loaders.viewer_blocked_either_way.load(db_id) else None
     if type_name == "Comment":
-        row = await loaders.comment_by_id.load(db_id)
-        if row is None or row.deleted_at is not None or await reels.visible_reel(info, row.reel_id) is None:
+        comment = await loaders.comment_by_id.load(db_id)
+        if comment is None or comment.deleted_at is not None or await visible_reel(context, comment.reel_id) is None:
             return None
-        return Comment.from_row(row)
+        return comment
     if type_name == "Hashtag":
-        row = await loaders.hashtag_by_id.load(db_id)
-        return Hashtag.from_row(row) if row else None
+        return await loaders.hashtag_by_id.load(db_id)
     if type_name == "Audio":
-        row = await loaders.audio_by_id.load(db_id)
-        return Audio.from_row(row) if row else None
+        return await loaders.audio_by_id.load(db_id)
     if type_name == "Report":
-        if not accounts.can_moderate(info.context.viewer):
-            return None
-        row = await loaders.report_by_id.load(db_id)
-        return Report.from_row(row) if row else None
+        return await loaders.report_by_id.load(db_id) if accounts.can_moderate(context.viewer) else None
     return None

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from strawberry.types import Info
-
 from reels.dataloaders import PageKey
-from reels.resolvers.connections import after_id, page
-from reels.schema.context import Context
-from reels.schema.types import Comment, CommentConnection, CommentEdge
+from reels.domain.models import Comment
+from reels.resolvers.context import Context
+from reels.resolvers.pages import Page
 
 
-async def comments_of_reel(info: Info[Context, None], reel_id: int, first: int, after: str | None) -> CommentConnection:
-    loaders = info.context.loaders
-    rows = await loaders.comment_pages_by_reel.load(PageKey(reel_id, first, after_id(after)))
+async def comments_of_reel(context: Context, reel_id: int, first: int, after: int | None) -> Page[Comment]:
+    """The reel's comments, newest first, without those of authors blocked either way."""
+    loaders = context.loaders
+    rows = await loaders.comment_pages_by_reel.load(PageKey(reel_id, first, after))
     hidden = await loaders.viewer_blocked_either_way.load_many([row.author_id for row in rows])
-    rows = [row for row, blocked in zip(rows, hidden, strict=True) if not blocked]
-    edges, page_info = page(rows, first, Comment.from_row, CommentEdge)
-    counts = await loaders.counts_by_reel.load(reel_id)
-    return CommentConnection(edges=edges, page_info=page_info, total_count=counts["comments"])
+    return Page.of([row for row, blocked in zip(rows, hidden, strict=True) if not blocked], first)
+
+
+async def comment_count(context: Context, reel_id: int) -> int:
+    return (await context.loaders.counts_by_reel.load(reel_id))["comments"]

@@ -3,84 +3,38 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from strawberry.types import Info
 
 from reels.domain import moderation
 from reels.domain.errors import not_found
-from reels.domain.models import Report as ReportRow
-from reels.domain.models import ReportStatus
-from reels.resolvers.connections import after_id, page
-from reels.resolvers.mutations import attempt
-from reels.resolvers.reels import to_reel, visible_reel
-from reels.schema.context import Context
-from reels.schema.enums import ModerationAction
-from reels.schema.globalid import db_id_of
-from reels.schema.inputs import ModerateReelInput, ReportReelInput, ResolveReportInput, SuspendUserInput
-from reels.schema.payloads import ReelPayload, ReportPayload, UserPayload
-from reels.schema.types import Report, ReportConnection, ReportEdge, User
+from reels.domain.models import Reel, Report, ReportReason, ReportStatus, User
+from reels.resolvers.context import Context
+from reels.resolvers.pages import Page
+from reels.resolvers.reels import visible_reel
 
 
-async def reports(info: Info[Context, None], status: ReportStatus, first: int, after: str | None) -> ReportConnection:
-    query = select(ReportRow).where(ReportRow.status == status).order_by(ReportRow.id.desc()).limit(first + 1)
-    if (position := after_id(after)) is not None:
-        query = query.where(ReportRow.id < position)
-    async with info.context.platform.sessions() as session:
-        rows = (await session.scalars(query)).all()
-    edges, page_info = page(rows, first, Report.from_row, ReportEdge)
-    return ReportConnection(edges=edges, page_info=page_info)
+async def reports(context: Context, status: ReportStatus, first: int, after: int | None) -> Page[Report]:
+    query = select(Report).where(Report.status == status).order_by(Report.id.desc()).limit(first + 1)
+    if after is not None:
+        query = query.where(Report.id < after)
+    async with context.platform.sessions() as session:
+        return Page.of((await session.scalars(query)).all(), first)
 
 
-async def report_reel(info: Info[Context, None], input: ReportReelInput) -> ReportPayload:
-    viewer = info.context.signed_in
-
-    async def action() -> ReportPayload:
-        visible = await visible_reel(info, db_id_of(input.reel_id, "Reel"))
-        if visible is None:
-            raise not_found("reel", ["input", "reelId"])
-        reel = await info.context.loaders.reel_by_id.load(visible.db_id)
-        async with info.context.platform.sessions() as session:
-            row = await moderation.report_reel(session, viewer, reel, input.reason, input.details)
-        return ReportPayload(report=Report.from_row(row))
-
-    return await attempt(ReportPayload, action)
+async def report_reel(context: Context, reel_id: int | None, reason: ReportReason, details: str | None) -> Report:
+    reel = await visible_reel(context, reel_id)
+    if reel is None:
+        raise not_found("reel", "reel_id")
+    return await moderation.report_reel(context.platform.sessions, context.signed_in, reel, reason, details)
 
 
-async def moderate_reel(info: Info[Context, None], input: ModerateReelInput) -> ReelPayload:
-    moderator = info.context.signed_in
-
-    async def action() -> ReelPayload:
-        async with info.context.platform.sessions() as session:
-            row = await moderation.moderate_reel(
-                session,
-                moderator,
-                db_id_of(input.reel_id, "Reel"),
-                input.action == ModerationAction.BLOCK,
-                input.reason,
-            )
-        return ReelPayload(reel=to_reel(info, row))
-
-    return await attempt(ReelPayload, action)
+async def moderate_reel(context: Context, reel_id: int | None, *, block: bool, reason: str) -> Reel:
+    p = context.platform
+    return await moderation.moderate_reel(p.sessions, p.queue, p.pubsub, context.signed_in, reel_id, block, reason)
 
 
-async def resolve_report(info: Info[Context, None], input: ResolveReportInput) -> ReportPayload:
-    moderator = info.context.signed_in
-
-    async def action() -> ReportPayload:
-        async with info.context.platform.sessions() as session:
-            row = await moderation.resolve_report(
-                session, moderator, db_id_of(input.report_id, "Report"), input.status, input.note
-            )
-        return ReportPayload(report=Report.from_row(row))
-
-    return await attempt(ReportPayload, action)
+async def resolve_report(context: Context, report_id: int | None, status: ReportStatus, note: str | None) -> Report:
+    return await moderation.resolve_report(context.platform.sessions, context.signed_in, report_id, status, note)
 
 
-async def suspend_user(info: Info[Context, None], input: SuspendUserInput) -> UserPayload:
-    moderator = info.context.signed_in
-
-    async def action() -> UserPayload:
-        async with info.context.platform.sessions() as session:
-            row = await moderation.suspend_user(session, moderator, db_id_of(input.user_id, "User"), input.reason)
-        return UserPayload(user=User.from_row(row))
-
-    return await attempt(UserPayload, action)
+async def suspend_user(context: Context, user_id: int | None, reason: str) -> User:
+    return await moderation.suspend_user(context.platform.sessions, context.signed_in, user_id, reason)

@@ -1,93 +1,60 @@
-"""Reel reads: single reels with the visibility rule, and reel lists of a creator, hashtag or audio."""
+"""Reel reads: one reel under the visibility rule, and the reel lists of a creator, hashtag or sound."""
 
 from __future__ import annotations
 
-from strawberry.types import Info
+from collections.abc import Sequence
 
 from reels.dataloaders import PageKey
-from reels.domain.models import Reel as ReelRow
-from reels.domain.models import ReelStatus
-from reels.domain.visibility import can_see_reel
-from reels.http.media_routes import playlist_url
-from reels.resolvers.connections import after_id, page
-from reels.schema.context import Context
-from reels.schema.globalid import db_id_of
-from reels.schema.types import Playback, Reel, ReelConnection, ReelEdge, Rendition
+from reels.domain.models import Reel
+from reels.domain.visibility import can_see_reel, is_listed
+from reels.resolvers.context import Context
+from reels.resolvers.pages import Page
 
 
-def to_reel(info: Info[Context, None], row: ReelRow) -> Reel:
-    """The GraphQL reel, with media URLs signed (or on the CDN) for this response. Playlists go
-    through the app's `/playlists/` route, which signs the URIs inside them (see
-    `reels.http.media_routes`); everything else comes straight from the store."""
-    platform = info.context.platform
-    store = platform.store
-    media = row.media or {}
-    playback = None
-    if row.status == ReelStatus.READY and media.get("hls"):
-        playback = Playback(
-            hls_url=playlist_url(platform, media["hls"]),
-            renditions=[
-                Rendition(
-                    width=r["width"],
-                    height=r["height"],
-                    bandwidth=r["bandwidth"],
-                    playlist_url=playlist_url(platform, r["playlist"]),
-                )
-                for r in media.get("renditions", [])
-            ],
-            startup_segment_url=store.url(media["startup_segment"]),
-            preview_url=store.url(media["preview"]) if media.get("preview") else None,
-            startup_init_url=store.url(media["startup_init"]) if media.get("startup_init") else None,
-        )
-    thumbnail = store.url(media["thumbnail"]) if media.get("thumbnail") else None
-    return Reel.from_row(row, playback=playback, thumbnail_url=thumbnail)
-
-
-async def visible_reel(info: Info[Context, None], reel_id: int | None) -> Reel | None:
+async def visible_reel(context: Context, reel_id: int | None) -> Reel | None:
     """The reel if it exists and the viewer may see it; None otherwise (no existence leak)."""
     if reel_id is None:
         return None
-    loaders = info.context.loaders
+    loaders = context.loaders
     row = await loaders.reel_by_id.load(reel_id)
     if row is None:
         return None
     follows = await loaders.viewer_follows_user.load(row.creator_id)
     blocked = await loaders.viewer_blocked_either_way.load(row.creator_id)
-    if not can_see_reel(row, info.context.viewer, viewer_follows_creator=follows, blocked_either_way=blocked):
-        return None
-    return to_reel(info, row)
+    return (
+        row if can_see_reel(row, context.viewer, viewer_follows_creator=follows, blocked_either_way=blocked) else None
+    )
 
 
-async def reel_by_global_id(info: Info[Context, None], global_id: str) -> Reel | None:
-    return await visible_reel(info, db_id_of(global_id, "Reel"))
+async def listed_reels(context: Context, rows: Sequence[Reel]) -> list[Reel]:
+    """The rows a list may show the viewer: the rule's last word on what a query found under
+    its SQL form (blocks, which SQL cannot see, included)."""
+    creators = [row.creator_id for row in rows]
+    follows = await context.loaders.viewer_follows_user.load_many(creators)
+    blocked = await context.loaders.viewer_blocked_either_way.load_many(creators)
+    return [
+        row
+        for row, follows_creator, blocked_either_way in zip(rows, follows, blocked, strict=True)
+        if is_listed(row, context.viewer, viewer_follows_creator=follows_creator, blocked_either_way=blocked_either_way)
+    ]
 
 
-async def reels_of_creator(info: Info[Context, None], creator_id: int, first: int, after: str | None) -> ReelConnection:
-    loaders = info.context.loaders
-    if await loaders.viewer_blocked_either_way.load(creator_id):
-        return _connection(info, [], first)
-    follows = await loaders.viewer_follows_user.load(creator_id)
-    key = PageKey(creator_id, first, after_id(after), include_followers_only=follows)
-    return _connection(info, await loaders.reel_pages_by_creator.load(key), first)
+async def reels_of_creator(context: Context, creator_id: int, first: int, after: int | None) -> Page[Reel]:
+    follows = await context.loaders.viewer_follows_user.load(creator_id)
+    key = PageKey(creator_id, first, after, include_followers_only=follows)
+    return await listed_page(context, await context.loaders.reel_pages_by_creator.load(key), first)
 
 
-async def reels_with_hashtag(
-    info: Info[Context, None], hashtag_id: int, first: int, after: str | None
-) -> ReelConnection:
-    rows = await info.context.loaders.reel_pages_by_hashtag.load(PageKey(hashtag_id, first, after_id(after)))
-    return await without_blocked_creators(info, rows, first)
+async def reels_with_hashtag(context: Context, hashtag_id: int, first: int, after: int | None) -> Page[Reel]:
+    rows = await context.loaders.reel_pages_by_hashtag.load(PageKey(hashtag_id, first, after))
+    return await listed_page(context, rows, first)
 
 
-async def reels_with_audio(info: Info[Context, None], audio_id: int, first: int, after: str | None) -> ReelConnection:
-    rows = await info.context.loaders.reel_pages_by_audio.load(PageKey(audio_id, first, after_id(after)))
-    return await without_blocked_creators(info, rows, first)
+async def reels_with_audio(context: Context, audio_id: int, first: int, after: int | None) -> Page[Reel]:
+    rows = await context.loaders.reel_pages_by_audio.load(PageKey(audio_id, first, after))
+    return await listed_page(context, rows, first)
 
 
-async def without_blocked_creators(info: Info[Context, None], rows: list[ReelRow], first: int) -> ReelConnection:
-    blocked = await info.context.loaders.viewer_blocked_either_way.load_many([row.creator_id for row in rows])
-    return _connection(info, [row for row, hidden in zip(rows, blocked, strict=True) if not hidden], first)
-
-
-def _connection(info: Info[Context, None], rows: list[ReelRow], first: int) -> ReelConnection:
-    edges, page_info = page(rows, first, lambda row: to_reel(info, row), ReelEdge)
-    return ReelConnection(edges=edges, page_info=page_info)
+async def listed_page(context: Context, fetched: Sequence[Reel], first: int) -> Page[Reel]:
+    """A page from `first + 1` rows a query found under the rule in SQL."""
+    return Page.of(await listed_reels(context, fetched), first)

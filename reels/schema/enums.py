@@ -8,12 +8,24 @@ import strawberry
 
 from reels.domain import models
 
-Role = strawberry.enum(models.Role)
-ReelStatus = strawberry.enum(models.ReelStatus)
-Visibility = strawberry.enum(models.Visibility)
-ReportReason = strawberry.enum(models.ReportReason)
-ReportStatus = strawberry.enum(models.ReportStatus)
-NotificationKind = strawberry.enum(models.NotificationKind)
+# strawberry.enum marks the class itself as a GraphQL enum, so the names below are the domain's
+# own classes (and valid in annotations).
+for _domain_enum in (
+    models.Role,
+    models.ReelStatus,
+    models.Visibility,
+    models.ReportReason,
+    models.ReportStatus,
+    models.NotificationKind,
+):
+    strawberry.enum(_domain_enum)
+
+Role = models.Role
+ReelStatus = models.ReelStatus
+Visibility = models.Visibility
+ReportReason = models.ReportReason
+ReportStatus = models.ReportStatus
+NotificationKind = models.NotificationKind
 
 
 @strawberry.enum

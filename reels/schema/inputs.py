@@ -15,6 +15,14 @@ class FeedContext:
         default=None, description="ISO 3166-1 alpha-2, e.g. IN; used for regional trending."
     )
 
+    def as_watch_context(self) -> dict[str, str | None]:
+        """What a watch record keeps of it, for the ranker."""
+        return {
+            "network": self.network.value if self.network else None,
+            "device": self.device.value if self.device else None,
+            "region": self.region,
+        }
+
 
 @strawberry.input
 class RegisterInput:

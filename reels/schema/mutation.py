@@ -1,43 +1,208 @@
-"""The Mutation root: one `input`, one payload with `userErrors`."""
+"""The Mutation root: one `input`, one payload with `userErrors`. Each field reads its input,
+calls one resolver and shows the result; a DomainError becomes `userErrors` (`attempt`)."""
 
 from __future__ import annotations
 
 import strawberry
+from strawberry.types import Info
 
+from reels.domain import models
+from reels.domain.errors import not_found
+from reels.domain.models import Visibility
 from reels.resolvers import accounts, engagement, moderation, social, uploads
+from reels.resolvers.context import Context
+from reels.schema.enums import ModerationAction
+from reels.schema.globalid import db_id_of
+from reels.schema.inputs import (
+    AddCommentInput,
+    CompleteUploadInput,
+    CreateUploadInput,
+    DeleteCommentInput,
+    LoginInput,
+    ModerateReelInput,
+    RecordViewInput,
+    ReelInput,
+    RegisterInput,
+    ReportReelInput,
+    ResolveReportInput,
+    ResumeUploadInput,
+    SuspendUserInput,
+    UserInput,
+)
+from reels.schema.payloads import (
+    AuthPayload,
+    CommentPayload,
+    CompleteUploadPayload,
+    CreateUploadPayload,
+    RecordViewPayload,
+    ReelPayload,
+    ReportPayload,
+    ResumeUploadPayload,
+    UploadPart,
+    UserPayload,
+    attempt,
+    user_error,
+)
 from reels.schema.permissions import MODERATORS, SIGNED_IN
+from reels.schema.types import Comment, Reel, Report, User
+
+
+def _reel_id(global_id: str) -> int | None:
+    return db_id_of(global_id, "Reel")
+
+
+def _user_id(global_id: str) -> int | None:
+    return db_id_of(global_id, "User")
+
+
+def _reel_payload(row: models.Reel) -> ReelPayload:
+    return ReelPayload(reel=Reel.from_row(row))
+
+
+def _user_payload(row: models.User) -> UserPayload:
+    return UserPayload(user=User.from_row(row))
+
+
+def _comment_payload(row: models.Comment) -> CommentPayload:
+    return CommentPayload(comment=Comment.from_row(row))
+
+
+def _report_payload(row: models.Report) -> ReportPayload:
+    return ReportPayload(report=Report.from_row(row))
 
 
 @strawberry.type
 class Mutation:
-    register = strawberry.mutation(resolver=accounts.register)
-    login = strawberry.mutation(resolver=accounts.login)
+    @strawberry.mutation
+    async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
+        if errors := accounts.credential_errors(input.username, input.password):
+            return AuthPayload(user_errors=[user_error(error) for error in errors])
+        signed_in = accounts.register(info.context, input.username, input.password, input.display_name)
+        return await attempt(AuthPayload, signed_in, AuthPayload.signed_in)
 
-    create_upload = strawberry.mutation(resolver=uploads.create_upload, permission_classes=SIGNED_IN)
-    resume_upload = strawberry.mutation(resolver=uploads.resume_upload, permission_classes=SIGNED_IN)
-    complete_upload = strawberry.mutation(resolver=uploads.complete_upload, permission_classes=SIGNED_IN)
-    delete_reel = strawberry.mutation(resolver=uploads.delete_reel, permission_classes=SIGNED_IN)
+    @strawberry.mutation
+    async def login(self, info: Info[Context, None], input: LoginInput) -> AuthPayload:
+        signed_in = accounts.login(info.context, input.username, input.password)
+        return await attempt(AuthPayload, signed_in, AuthPayload.signed_in)
 
-    follow = strawberry.mutation(resolver=social.follow, permission_classes=SIGNED_IN)
-    unfollow = strawberry.mutation(resolver=social.unfollow, permission_classes=SIGNED_IN)
-    block_user = strawberry.mutation(resolver=social.block_user, permission_classes=SIGNED_IN)
-    mute_user = strawberry.mutation(resolver=social.mute_user, permission_classes=SIGNED_IN)
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def create_upload(self, info: Info[Context, None], input: CreateUploadInput) -> CreateUploadPayload:
+        audio_id = db_id_of(input.audio_id, "Audio") if input.audio_id is not None else None
+        if input.audio_id is not None and audio_id is None:
+            return CreateUploadPayload(user_errors=[user_error(not_found("audio", "audio_id"))])
+        started = uploads.create_upload(
+            info.context,
+            caption=input.caption or "",
+            visibility=Visibility(input.visibility.value) if input.visibility else Visibility.PUBLIC,
+            file_size=input.file_size,
+            content_type=input.content_type,
+            audio_id=audio_id,
+        )
+        return await attempt(
+            CreateUploadPayload,
+            started,
+            lambda started: CreateUploadPayload(
+                reel=Reel.from_row(started.reel),
+                upload_id=started.upload_id,
+                part_size=started.part_size,
+                parts=[UploadPart.from_part(part) for part in started.parts],
+            ),
+        )
 
-    like_reel = strawberry.mutation(
-        resolver=engagement.like_reel, permission_classes=SIGNED_IN, description="Idempotent: liking twice counts once."
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def resume_upload(self, info: Info[Context, None], input: ResumeUploadInput) -> ResumeUploadPayload:
+        return await attempt(
+            ResumeUploadPayload,
+            uploads.resume_upload(info.context, input.upload_id),
+            lambda missing: ResumeUploadPayload(
+                upload_id=input.upload_id, missing_parts=[UploadPart.from_part(part) for part in missing]
+            ),
+        )
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def complete_upload(self, info: Info[Context, None], input: CompleteUploadInput) -> CompleteUploadPayload:
+        parts = [(part.part_number, part.etag) for part in input.parts]
+        return await attempt(
+            CompleteUploadPayload,
+            uploads.complete_upload(info.context, input.upload_id, parts),
+            lambda row: CompleteUploadPayload(reel=Reel.from_row(row)),
+        )
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def delete_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
+        return await attempt(ReelPayload, uploads.delete_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def follow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
+        return await attempt(UserPayload, social.follow(info.context, _user_id(input.user_id)), _user_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def unfollow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
+        return await attempt(UserPayload, social.unfollow(info.context, _user_id(input.user_id)), _user_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def block_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
+        return await attempt(UserPayload, social.block_user(info.context, _user_id(input.user_id)), _user_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def mute_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
+        return await attempt(UserPayload, social.mute_user(info.context, _user_id(input.user_id)), _user_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Idempotent: liking twice counts once.")
+    async def like_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
+        return await attempt(ReelPayload, engagement.like_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def unlike_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
+        return await attempt(ReelPayload, engagement.unlike_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def share_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
+        return await attempt(ReelPayload, engagement.share_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
+
+    @strawberry.mutation(
+        description="Counts a view at the 3-second milestone or at completion, once per viewer and reel in a window."
     )
-    unlike_reel = strawberry.mutation(resolver=engagement.unlike_reel, permission_classes=SIGNED_IN)
-    share_reel = strawberry.mutation(resolver=engagement.share_reel, permission_classes=SIGNED_IN)
-    record_view = strawberry.mutation(
-        resolver=engagement.record_view,
-        description="Counts a view at the 3-second milestone or at completion, once per viewer and reel in a window.",
-    )
-    add_comment = strawberry.mutation(resolver=engagement.add_comment, permission_classes=SIGNED_IN)
-    delete_comment = strawberry.mutation(resolver=engagement.delete_comment, permission_classes=SIGNED_IN)
+    async def record_view(self, info: Info[Context, None], input: RecordViewInput) -> RecordViewPayload:
+        counted = engagement.record_view(
+            info.context,
+            _reel_id(input.reel_id),
+            watched_ms=input.watched_ms,
+            completed=input.completed,
+            session_id=input.session_id,
+            where=input.context.as_watch_context() if input.context else {},
+        )
+        return await attempt(RecordViewPayload, counted, lambda counted: RecordViewPayload(counted=counted))
 
-    report_reel = strawberry.mutation(resolver=moderation.report_reel, permission_classes=SIGNED_IN)
-    moderate_reel = strawberry.mutation(
-        resolver=moderation.moderate_reel, permission_classes=MODERATORS, description="Moderators and admins only."
-    )
-    resolve_report = strawberry.mutation(resolver=moderation.resolve_report, permission_classes=MODERATORS)
-    suspend_user = strawberry.mutation(resolver=moderation.suspend_user, permission_classes=MODERATORS)
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def add_comment(self, info: Info[Context, None], input: AddCommentInput) -> CommentPayload:
+        added = engagement.add_comment(info.context, _reel_id(input.reel_id), input.text)
+        return await attempt(CommentPayload, added, _comment_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def delete_comment(self, info: Info[Context, None], input: DeleteCommentInput) -> CommentPayload:
+        deleted = engagement.delete_comment(info.context, db_id_of(input.comment_id, "Comment"))
+        return await attempt(CommentPayload, deleted, _comment_payload)
+
+    @strawberry.mutation(permission_classes=SIGNED_IN)
+    async def report_reel(self, info: Info[Context, None], input: ReportReelInput) -> ReportPayload:
+        report = moderation.report_reel(info.context, _reel_id(input.reel_id), input.reason, input.details)
+        return await attempt(ReportPayload, report, _report_payload)
+
+    @strawberry.mutation(permission_classes=MODERATORS, description="Moderators and admins only.")
+    async def moderate_reel(self, info: Info[Context, None], input: ModerateReelInput) -> ReelPayload:
+        block = input.action == ModerationAction.BLOCK
+        moderated = moderation.moderate_reel(info.context, _reel_id(input.reel_id), block=block, reason=input.reason)
+        return await attempt(ReelPayload, moderated, _reel_payload)
+
+    @strawberry.mutation(permission_classes=MODERATORS)
+    async def resolve_report(self, info: Info[Context, None], input: ResolveReportInput) -> ReportPayload:
+        resolved = moderation.resolve_report(
+            info.context, db_id_of(input.report_id, "Report"), input.status, input.note
+        )
+        return await attempt(ReportPayload, resolved, _report_payload)
+
+    @strawberry.mutation(permission_classes=MODERATORS)
+    async def suspend_user(self, info: Info[Context, None], input: SuspendUserInput) -> UserPayload:
+        suspended = moderation.suspend_user(info.context, _user_id(input.user_id), input.reason)
+        return await attempt(UserPayload, suspended, _user_payload)

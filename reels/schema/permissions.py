@@ -31,5 +31,5 @@ class IsModerator(BasePermission):
         return can_moderate(info.context.viewer)
 
 
-SIGNED_IN = [IsAuthenticated]
-MODERATORS = [IsAuthenticated, IsModerator]
+SIGNED_IN: list[type[BasePermission]] = [IsAuthenticated]
+MODERATORS: list[type[BasePermission]] = [IsAuthenticated, IsModerator]

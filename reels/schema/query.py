@@ -1,4 +1,4 @@
-"""The Query root: each field delegates to a resolver module."""
+"""The Query root: each field reads its arguments, calls one resolver and shows the result."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import strawberry
 from strawberry.types import Info
 
 from reels.resolvers import accounts, discovery, moderation, reels, social
-from reels.schema.context import Context
+from reels.resolvers.context import Context
 from reels.schema.enums import ReportStatus
+from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext
 from reels.schema.pagination import SEARCH_PAGE, page_size
 from reels.schema.permissions import MODERATORS, SIGNED_IN
@@ -20,7 +21,9 @@ from reels.schema.types import (
     ReportConnection,
     User,
     UserConnection,
+    node_of,
 )
+from reels.schema.types.connection import after_id, after_position
 
 
 @strawberry.type
@@ -29,34 +32,45 @@ class SearchResults:
 
     @strawberry.field
     async def users(self, info: Info[Context, None], first: int | None = 10) -> list[User]:
-        return await discovery.search_users(info, self.query, page_size(first, SEARCH_PAGE))
+        found = await discovery.search_users(info.context, self.query, page_size(first, SEARCH_PAGE))
+        return [User.from_row(row) for row in found]
 
     @strawberry.field
     async def hashtags(self, info: Info[Context, None], first: int | None = 10) -> list[Hashtag]:
-        return await discovery.search_hashtags(info, self.query, page_size(first, SEARCH_PAGE))
+        found = await discovery.search_hashtags(info.context, self.query, page_size(first, SEARCH_PAGE))
+        return [Hashtag.from_row(row) for row in found]
 
     @strawberry.field
     async def audio(self, info: Info[Context, None], first: int | None = 10) -> list[Audio]:
-        return await discovery.search_audio(info, self.query, page_size(first, SEARCH_PAGE))
+        found = await discovery.search_audio(info.context, self.query, page_size(first, SEARCH_PAGE))
+        return [Audio.from_row(row) for row in found]
 
 
 @strawberry.type
 class Query:
     @strawberry.field
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
-        return await accounts.node(info, id)
+        """Any entity by global id; null for a malformed, unknown or invisible one."""
+        parsed = from_global_id(id)
+        row = await accounts.node(info.context, *parsed) if parsed else None
+        if row is None:
+            return None
+        node: Node = node_of(row)
+        return node
 
     @strawberry.field(description="Null for an anonymous request.")
     def viewer(self, info: Info[Context, None]) -> User | None:
-        return accounts.viewer(info)
+        return User.from_row(info.context.viewer) if info.context.viewer else None
 
     @strawberry.field
     async def user(self, info: Info[Context, None], username: str) -> User | None:
-        return await accounts.user_by_username(info, username)
+        row = await accounts.user_by_username(info.context, username)
+        return User.from_row(row) if row else None
 
     @strawberry.field
     async def reel(self, info: Info[Context, None], id: strawberry.ID) -> Reel | None:
-        return await reels.reel_by_global_id(info, id)
+        row = await reels.visible_reel(info.context, db_id_of(id, "Reel"))
+        return Reel.from_row(row) if row else None
 
     @strawberry.field(
         description="The personalized For You feed: candidates from follows, similar reels and regional trending, ranked per viewer. Works anonymously (trending only)."
@@ -68,23 +82,24 @@ class Query:
         after: str | None = None,
         context: FeedContext | None = None,
     ) -> ReelConnection:
-        return await discovery.recent_public_reels(info, page_size(first), after)
+        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)))
 
     @strawberry.field(description="Reels by creators the viewer follows, newest first.")
     async def following_feed(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
-        return await discovery.following_feed(info, page_size(first), after)
+        return ReelConnection.of(await discovery.following_feed(info.context, page_size(first), after_id(after)))
 
     @strawberry.field
     async def trending(
         self, info: Info[Context, None], region: str | None = None, first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
-        return await discovery.recent_public_reels(info, page_size(first), after)
+        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)))
 
     @strawberry.field
     async def hashtag(self, info: Info[Context, None], name: str) -> Hashtag | None:
-        return await discovery.hashtag(info, name)
+        row = await discovery.hashtag(info.context, name)
+        return Hashtag.from_row(row) if row else None
 
     @strawberry.field
     def search(self, query: str) -> SearchResults:
@@ -94,20 +109,24 @@ class Query:
     async def followers(
         self, info: Info[Context, None], user_id: strawberry.ID, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
-        return await social.followers(info, user_id, page_size(first), after)
+        page = await social.followers(info.context, db_id_of(user_id, "User"), page_size(first), _edge_after(after))
+        return UserConnection.of(page)
 
     @strawberry.field
     async def following(
         self, info: Info[Context, None], user_id: strawberry.ID, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
-        return await social.following(info, user_id, page_size(first), after)
+        page = await social.following(info.context, db_id_of(user_id, "User"), page_size(first), _edge_after(after))
+        return UserConnection.of(page)
 
     @strawberry.field(
         description="Creators followed by people the viewer follows, not yet followed, ranked by how many paths lead there.",
         permission_classes=SIGNED_IN,
     )
     async def suggested_creators(self, info: Info[Context, None], first: int | None = 10) -> list[User]:
-        return await social.suggested_creators(info, page_size(first, SEARCH_PAGE))
+        return [
+            User.from_row(row) for row in await social.suggested_creators(info.context, page_size(first, SEARCH_PAGE))
+        ]
 
     @strawberry.field(
         description="Moderators and admins only; FORBIDDEN error for anyone else.", permission_classes=MODERATORS
@@ -119,4 +138,11 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
     ) -> ReportConnection:
-        return await moderation.reports(info, status or ReportStatus.OPEN, page_size(first), after)
+        page = await moderation.reports(info.context, status or ReportStatus.OPEN, page_size(first), after_id(after))
+        return ReportConnection.of(page)
+
+
+def _edge_after(after: str | None) -> tuple[int, int] | None:
+    """A followers/following cursor: (when the follow happened, the user)."""
+    position = after_position(after, parts=2)
+    return (position[0], position[1]) if position else None

@@ -8,7 +8,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
-from reels.subscriptions import sockets
+from reels.resolvers.context import CURRENT_OPERATION
 
 
 class SubscriptionsOverWebSockets(SchemaExtension):
@@ -16,7 +16,7 @@ class SubscriptionsOverWebSockets(SchemaExtension):
     execute one POSTed over HTTP like a query, which has no answer to give."""
 
     def on_execute(self) -> Iterator[None]:
-        if self.execution_context.operation_type is OperationType.SUBSCRIPTION and sockets.current() is None:
+        if self.execution_context.operation_type is OperationType.SUBSCRIPTION and CURRENT_OPERATION.get() is None:
             raise GraphQLError(
                 "subscriptions are served over websockets: connect to /graphql with the graphql-transport-ws protocol",
                 extensions={"code": "INVALID"},

@@ -28,19 +28,16 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from inspect import isawaitable
-from typing import TYPE_CHECKING
 
 from graphql import Executor, GraphQLSchema, execute_subscription_event, parse
 
+from reels.domain.events import ReelCountsChanged
 from reels.domain.models import Reel, User, Visibility
 from reels.domain.visibility import can_see_reel
+from reels.platform import Platform
 from reels.ports.pubsub import PubSubUnavailable
+from reels.resolvers.context import SocketOperation
 from reels.schema.types import ReelCounts
-from reels.subscriptions import channels
-from reels.subscriptions.sockets import SocketOperation
-
-if TYPE_CHECKING:
-    from reels.platform import Platform
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +143,12 @@ class ReelFeed:
     async def _run(self) -> None:
         try:
             # One queued message at most: each carries all the counts, so the newest suffices.
-            async with self._platform.pubsub.subscribe(channels.reel_counts(self.reel_id), max_queue=1) as messages:
+            channel = ReelCountsChanged.channel_of(self.reel_id)
+            async with self._platform.pubsub.subscribe(channel, max_queue=1) as messages:
                 self.ready.set_result(None)
                 async for message in messages:
-                    await self._deliver(ReelCounts.from_counts(self.reel_id, channels.decode(message)))
+                    changed = ReelCountsChanged.decode(self.reel_id, message)
+                    await self._deliver(ReelCounts.from_counts(self.reel_id, dict(changed.counts)))
             self._fail(PubSubUnavailable("the pub/sub subscription ended"))  # the bus was closed
         except PubSubUnavailable as error:
             self._fail(error)

@@ -1,20 +1,18 @@
 """The websocket operation a subscription resolver runs for.
 
 Subscriptions are served over graphql-transport-ws only. The socket handler
-(`reels.http.graphql.SubscriptionSockets`) sets `CURRENT` while strawberry creates an
-operation's task, so the resolver running in that task can write events that were rendered
-once for many subscribers straight to its socket (see `reels.subscriptions.live_counts`).
+(`reels.http.graphql.SubscriptionSockets`) sets `reels.resolvers.context.CURRENT_OPERATION` to
+a `SocketOperation` while strawberry creates an operation's task, so the resolver running in
+that task can write events that were rendered once for many subscribers straight to its socket
+(see `reels.subscriptions.live_counts`).
 """
 
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
-
-CURRENT: ContextVar[SocketOperation | None] = ContextVar("reels_socket_operation", default=None)
 
 
 class SocketOperation:
@@ -42,7 +40,3 @@ class SocketOperation:
         except WebSocketDisconnect:
             return False
         return True
-
-
-def current() -> SocketOperation | None:
-    return CURRENT.get()

@@ -1,0 +1,72 @@
+"""Hashtags and sounds: what reels are found by."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Self
+
+import strawberry
+from strawberry.types import Info
+
+from reels.domain import models
+from reels.resolvers import reels as resolve
+from reels.resolvers.context import Context
+from reels.schema.globalid import to_global_id
+from reels.schema.pagination import page_size
+from reels.schema.types.connection import Node, ReelConnection, after_id, reel_of, shows
+
+if TYPE_CHECKING:
+    from reels.schema.types.reels import Reel
+
+
+@shows(models.Hashtag)
+@strawberry.type
+class Hashtag(Node):
+    name: str
+    reel_count: int
+    db_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.Hashtag) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id("Hashtag", row.id)), name=row.name, reel_count=row.reel_count, db_id=row.id
+        )
+
+    @strawberry.field
+    async def reels(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> ReelConnection:
+        page = await resolve.reels_with_hashtag(info.context, self.db_id, page_size(first), after_id(after))
+        return ReelConnection.of(page)
+
+
+@shows(models.Audio)
+@strawberry.type
+class Audio(Node):
+    title: str
+    use_count: int
+    db_id: strawberry.Private[int]
+    original_reel_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_row(cls, row: models.Audio) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id("Audio", row.id)),
+            title=row.title,
+            use_count=row.use_count,
+            db_id=row.id,
+            original_reel_id=row.original_reel_id,
+        )
+
+    @strawberry.field(description="The reel whose sound this was first.")
+    async def original_reel(
+        self, info: Info[Context, None]
+    ) -> Annotated[Reel, strawberry.lazy("reels.schema.types.reels")] | None:
+        row = await resolve.visible_reel(info.context, self.original_reel_id)
+        return reel_of(row) if row else None
+
+    @strawberry.field
+    async def reels(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> ReelConnection:
+        page = await resolve.reels_with_audio(info.context, self.db_id, page_size(first), after_id(after))
+        return ReelConnection.of(page)

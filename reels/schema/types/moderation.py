@@ -1,0 +1,50 @@
+"""Reports, as moderators see them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+import strawberry
+from strawberry.types import Info
+
+from reels.domain import models
+from reels.resolvers.context import Context
+from reels.schema.enums import ReportReason, ReportStatus
+from reels.schema.globalid import to_global_id
+from reels.schema.types.connection import Node, shows
+from reels.schema.types.reels import Reel
+from reels.schema.types.users import User
+
+
+@shows(models.Report)
+@strawberry.type
+class Report(Node):
+    reason: ReportReason
+    details: str | None
+    status: ReportStatus
+    created_at: datetime
+    db_id: strawberry.Private[int]
+    reel_id: strawberry.Private[int]
+    reporter_id: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: models.Report) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id("Report", row.id)),
+            reason=row.reason,
+            details=row.details,
+            status=row.status,
+            created_at=row.created_at,
+            db_id=row.id,
+            reel_id=row.reel_id,
+            reporter_id=row.reporter_id,
+        )
+
+    @strawberry.field
+    async def reel(self, info: Info[Context, None]) -> Reel:
+        return Reel.from_row(await info.context.loaders.reel_by_id.load(self.reel_id))
+
+    @strawberry.field
+    async def reporter(self, info: Info[Context, None]) -> User:
+        return User.from_row(await info.context.loaders.user_by_id.load(self.reporter_id))
