@@ -20,7 +20,7 @@ from reels.platform import Platform
 from reels.schema import build_schema
 from reels.settings import Settings
 from reels.subscriptions.live_counts import LiveCounts
-from reels.workers import CONSUMER_GROUPS
+from reels.workers import CONSUMER_GROUPS, start_workers
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,6 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
         app.state.platform = platform
         app.state.live_counts = LiveCounts(platform, schema._schema)  # graphql-core's, which renders
         if run_workers if run_workers is not None else settings.embedded:
-            from reels.workers import start_workers
-
             start_workers(platform)
         try:
             yield
