@@ -1,4 +1,4 @@
-"""The `reels` command: serve, worker, migrate, create-user, schema, demo."""
+"""The `reels` command: serve, worker, migrate, create-user, schema, demo, train, eval."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import gc
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from rich.console import Console
 
 from reels.db import NotMigratedError, check_migrated
 from reels.demo import seed
@@ -22,6 +24,21 @@ from reels.migrate import upgrade
 from reels.platform import Platform
 from reels.ports import queue
 from reels.ports.queue.base import DeadLetter
+from reels.ranking import (
+    EvalConfig,
+    EventTable,
+    FeatureConfig,
+    LogFormatError,
+    RankerConfig,
+    RelevanceRule,
+    SimulatorConfig,
+    evaluate,
+    read_events,
+    read_items,
+    simulate,
+    train_ranker,
+)
+from reels.ranking.console import metrics_tables, training_progress, write_rankings
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
@@ -218,6 +235,102 @@ def demo(
         fg="green",
     )
     _serve(settings, host, port)
+
+
+LogOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--log",
+        exists=True,
+        dir_okay=False,
+        help="Interaction log CSV: user_id,item_id,timestamp and watch_ratio or rating; optional duration_ms.",
+    ),
+]
+ItemsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--items",
+        exists=True,
+        dir_okay=False,
+        help="Items CSV: item_id and optional category, creator_id, duration_ms.",
+    ),
+]
+
+
+def _event_table(log: Path | None, items: Path | None, users: int, reels: int, seed: int) -> tuple[EventTable, str]:
+    """The log and items read from CSV, or a simulated log when no --log is given."""
+    if log is None:
+        simulated = simulate(SimulatorConfig(users=users, reels=reels, seed=seed))
+        source = f"simulator ({users} viewers, {reels} reels, seed {seed})"
+        return EventTable.build(simulated.events, simulated.items, simulated.follows), source
+    try:
+        return EventTable.build(read_events(log), read_items(items) if items else ()), str(log)
+    except LogFormatError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("eval")
+def evaluate_ranking(
+    log: LogOption = None,
+    items: ItemsOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    rankings: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="Write each test user's top 20 as CSV user_id,rank,item_id.")
+    ] = None,
+    users: Annotated[int, typer.Option(min=10, help="Simulated viewers (without --log).")] = 1000,
+    reels: Annotated[int, typer.Option(min=20, help="Simulated reels (without --log).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Simulator seed (without --log).")] = 0,
+    test_share: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="Last share of events (by count) tested.")
+    ] = 0.2,
+    relevant_watch_ratio: Annotated[float, typer.Option(help="Relevant from this watch ratio up.")] = 1.0,
+    relevant_rating: Annotated[float, typer.Option(help="Relevant from this rating up.")] = 4.0,
+) -> None:
+    """Train the feed ranker on the earlier part of a log and score it and the baselines on the rest."""
+    table, source = _event_table(log, items, users, reels, seed)
+    rule = RelevanceRule(watch_ratio=relevant_watch_ratio, rating=relevant_rating)
+    config = EvalConfig(test_share=test_share, ranker=RankerConfig(features=FeatureConfig(rule=rule)))
+    console = Console(stderr=True)
+    try:
+        with training_progress(console) as (on_step, on_round):
+            report = evaluate(table, source, config, on_step, on_round)
+    except ValueError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(1) from None
+    if rankings is not None:
+        write_rankings(report, rankings)
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    output = Console()
+    for table_ in metrics_tables(report):
+        output.print(table_)
+
+
+@app.command()
+def train(
+    log: LogOption = None,
+    items: ItemsOption = None,
+    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the versioned artifacts.")] = Path(
+        "var/models"
+    ),
+    users: Annotated[int, typer.Option(min=10, help="Simulated viewers (without --log).")] = 1000,
+    reels: Annotated[int, typer.Option(min=20, help="Simulated reels (without --log).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Simulator seed (without --log).")] = 0,
+) -> None:
+    """Train the feed's embeddings and three heads from a log CSV (or the simulator) into versioned files."""
+    table, source = _event_table(log, items, users, reels, seed)
+    with training_progress(Console(stderr=True)) as (on_step, on_round):
+        trained = train_ranker(table, RankerConfig(), on_step, on_round)
+    out.mkdir(parents=True, exist_ok=True)
+    version = trained.model.version
+    ranker_path = out / f"ranker-{version}.zip"
+    embeddings_path = out / f"embeddings-{version}.npz"
+    ranker_path.write_bytes(trained.model.to_bytes())
+    embeddings_path.write_bytes(trained.embeddings.to_bytes())
+    typer.echo(f"trained on {len(table)} events from {source} ({trained.model.training_rows} examples)")
+    typer.echo(f"wrote {ranker_path} and {embeddings_path}")
 
 
 if __name__ == "__main__":
