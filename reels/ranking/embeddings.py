@@ -90,24 +90,43 @@ def fit_implicit_mf(
     items = rng.normal(0, 0.01, (n_items, config.factors))
     by_item = confidence.T.tocsr()
     for _ in range(config.iterations):
-        users = _least_squares(confidence, items, config.regularization)
-        items = _least_squares(by_item, users, config.regularization)
+        users = _least_squares(confidence, items, users, config.regularization)
+        items = _least_squares(by_item, users, items, config.regularization)
     return users.astype(np.float32), items.astype(np.float32)
 
 
-def _least_squares(confidence: sparse.csr_matrix, fixed: np.ndarray, regularization: float) -> np.ndarray:
-    """Solve each row's weighted ridge regression against the fixed side's factors."""
-    factors = fixed.shape[1]
-    gram = fixed.T @ fixed + regularization * np.eye(factors)
-    solved = np.zeros((confidence.shape[0], factors))
-    indptr, indices, extra = confidence.indptr, confidence.indices, confidence.data
-    for row in range(confidence.shape[0]):
-        start, stop = indptr[row], indptr[row + 1]
-        if start == stop:
-            continue
-        observed = fixed[indices[start:stop]]
-        weights = extra[start:stop]
-        lhs = gram + (observed.T * weights) @ observed
-        rhs = observed.T @ (1.0 + weights)
-        solved[row] = np.linalg.solve(lhs, rhs)
-    return solved
+def _least_squares(
+    confidence: sparse.csr_matrix, fixed: np.ndarray, current: np.ndarray, regularization: float, steps: int = 3
+) -> np.ndarray:
+    """A few conjugate-gradient steps on every row's weighted ridge regression at once.
+
+    Row u solves (YᵀY + λI + Yᵀ(Cᵤ − I)Y) x = YᵀCᵤpᵤ; warm-started from the last iteration, three
+    steps are as good as an exact solve (Takács et al. 2011) and all rows move together in numpy.
+    """
+    gram = fixed.T @ fixed + regularization * np.eye(fixed.shape[1])
+    rows = np.repeat(np.arange(confidence.shape[0]), np.diff(confidence.indptr))
+    columns = confidence.indices
+    neighbours = fixed[columns]
+    weighted = confidence.copy()
+    weighted.data = 1.0 + confidence.data
+    target = weighted @ fixed
+
+    def apply(x: np.ndarray) -> np.ndarray:
+        weighted.data = confidence.data * np.einsum("ij,ij->i", neighbours, x[rows])
+        return x @ gram + weighted @ fixed
+
+    x = current.copy()
+    residual = target - apply(x)
+    direction = residual.copy()
+    norm = np.einsum("ij,ij->i", residual, residual)
+    for _ in range(steps):
+        if not norm.any():
+            break
+        moved = apply(direction)
+        step = norm / np.maximum(np.einsum("ij,ij->i", direction, moved), 1e-20)
+        x += step[:, None] * direction
+        residual -= step[:, None] * moved
+        new_norm = np.einsum("ij,ij->i", residual, residual)
+        direction = residual + (new_norm / np.maximum(norm, 1e-20))[:, None] * direction
+        norm = new_norm
+    return x

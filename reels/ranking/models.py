@@ -39,13 +39,14 @@ class ScoreWeights:
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    rounds: int = 150
+    rounds: int = 100
     max_depth: int = 6
-    learning_rate: float = 0.1
+    learning_rate: float = 0.15
     min_child_weight: float = 5.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
-    threads: int = 2
+    # One thread by default: on a busy machine xgboost's OpenMP threads spin-wait and run slower.
+    threads: int = 1
     seed: int = 0
 
 
