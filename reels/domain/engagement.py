@@ -64,10 +64,13 @@ async def like(
     """Idempotent; True when this call created the like (and so counted it)."""
     await check_rate(kv, LIKES, user.id)
     async with unit_of_work(sessions, queue, bus) as work:
-        created = await work.session.execute(
-            db.insert(work.session, Like).on_conflict_do_nothing().values(reel_id=reel.id, user_id=user.id)
+        created = await work.session.scalar(
+            db.insert(work.session, Like)
+            .on_conflict_do_nothing()
+            .values(reel_id=reel.id, user_id=user.id)
+            .returning(Like.reel_id)
         )
-        if created.rowcount != 1:
+        if created is None:  # liked already
             return False
         work.send(Liked(reel.id, user.id))
         if reel.creator_id != user.id:
@@ -80,8 +83,10 @@ async def unlike(
 ) -> bool:
     await check_rate(kv, LIKES, user.id)
     async with sessions.begin() as session:
-        removed = await session.execute(delete(Like).where(Like.reel_id == reel.id, Like.user_id == user.id))
-    if removed.rowcount != 1:
+        removed = await session.scalar(
+            delete(Like).where(Like.reel_id == reel.id, Like.user_id == user.id).returning(Like.reel_id)
+        )
+    if removed is None:
         return False
     await events.send(queue, Unliked(reel.id, user.id))
     return True

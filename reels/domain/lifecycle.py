@@ -81,24 +81,26 @@ async def _move(
     reel_id: int,
     sources: Collection[ReelStatus],
     target: ReelStatus,
+    *,
     reason: str | None = None,
-    **values: Any,
+    values: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Move a live reel from one of `sources` to `target` (with `values`) and its counts with
-    it: one conditional UPDATE per group of sources that count alike, so the counts know which
-    kind of state it left. False when it was in none of them."""
+    """Move a live reel from one of `sources` to `target` (setting `values` too) and its counts
+    with it: one conditional UPDATE per group of sources that count alike, so the counts know
+    which kind of state it left. False when it was in none of them."""
     counted = [status for status in sources if status == COUNTED]
     uncounted = [status for status in sources if status != COUNTED]
     for group in (counted, uncounted):
         if not group:
             continue
-        moved = await work.session.execute(
+        moved = await work.session.scalar(
             update(Reel)
             .where(Reel.id == reel_id, Reel.deleted_at.is_(None), Reel.status.in_(group))
-            .values(status=target, status_reason=reason, **values)
+            .values(status=target, status_reason=reason, **(values or {}))
+            .returning(Reel.id)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount == 1:
+        if moved is not None:
             await _recount(work, reel_id, int(target == COUNTED) - int(group is counted))
             work.publish(ReelStatusChanged(reel_id, target))
             return True
@@ -157,8 +159,14 @@ async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replica
     """PROCESSING → READY with its media, its own sound created (or the chosen one counted), its
     creator told, its followers' fan-out and (with replica stores) its replication queued.
     False when another run got there first, or the reel was deleted or blocked meanwhile."""
-    facts = {"duration_ms": media.duration_ms, "width": media.width, "height": media.height, "fps": media.fps}
-    if not await _move(work, reel.id, {ReelStatus.PROCESSING}, ReelStatus.READY, media=dict(media.manifest), **facts):
+    facts = {
+        "duration_ms": media.duration_ms,
+        "width": media.width,
+        "height": media.height,
+        "fps": media.fps,
+        "media": dict(media.manifest),
+    }
+    if not await _move(work, reel.id, {ReelStatus.PROCESSING}, ReelStatus.READY, values=facts):
         return False
     if reel.audio_id is None and media.has_own_sound:
         creator = await work.session.get(User, reel.creator_id)
@@ -202,7 +210,7 @@ async def requeue_ready_jobs(work: UnitOfWork, reel_id: int, *, replicate: bool)
 
 async def fail(work: UnitOfWork, reel_id: int, reason: str) -> bool:
     """UPLOADED or PROCESSING → FAILED with a reason a person can read; the creator is told."""
-    if not await _move(work, reel_id, IN_PROGRESS, ReelStatus.FAILED, reason):
+    if not await _move(work, reel_id, IN_PROGRESS, ReelStatus.FAILED, reason=reason):
         return False
     creator_id = (await _current(work, reel_id)).creator_id
     notifications.add(work, creator_id, NotificationKind.REEL_FAILED, reel_id=reel_id)
@@ -211,7 +219,7 @@ async def fail(work: UnitOfWork, reel_id: int, reason: str) -> bool:
 
 async def abandon(work: UnitOfWork, reel_id: int, reason: str) -> bool:
     """INIT → FAILED: the upload was never completed."""
-    return await _move(work, reel_id, {ReelStatus.INIT}, ReelStatus.FAILED, reason)
+    return await _move(work, reel_id, {ReelStatus.INIT}, ReelStatus.FAILED, reason=reason)
 
 
 async def retry_failed(work: UnitOfWork, reel_id: int) -> bool:
@@ -222,7 +230,7 @@ async def retry_failed(work: UnitOfWork, reel_id: int) -> bool:
 async def block(work: UnitOfWork, reel: Reel, reason: str) -> Reel:
     """Any live state but BLOCKED → BLOCKED (a moderator's decision). A reel blocked while
     READY stops counting towards its hashtags and sound."""
-    if not await _move(work, reel.id, BLOCKABLE, ReelStatus.BLOCKED, reason):
+    if not await _move(work, reel.id, BLOCKABLE, ReelStatus.BLOCKED, reason=reason):
         raise invalid("this reel is already blocked", "action")
     return await _current(work, reel.id)
 
@@ -244,13 +252,14 @@ async def delete(work: UnitOfWork, reel_id: int) -> bool:
     now = datetime.now(UTC)
     for counted in (True, False):
         status_rule = Reel.status == COUNTED if counted else Reel.status != COUNTED
-        moved = await work.session.execute(
+        moved = await work.session.scalar(
             update(Reel)
             .where(Reel.id == reel_id, Reel.deleted_at.is_(None), status_rule)
             .values(deleted_at=now)
+            .returning(Reel.id)
             .execution_options(synchronize_session=False)
         )
-        if moved.rowcount == 1:
+        if moved is not None:
             if counted:
                 await _recount(work, reel_id, -1)
             reel = await _current(work, reel_id)

@@ -246,7 +246,7 @@ def choose_lane(*, first_upload: bool, queued_by_uploader: int, file_size: int) 
     return "high" if first_upload or file_size <= SMALL_UPLOAD_BYTES else "normal"
 
 
-async def abandoned_uploads(session: AsyncSession, ttl_s: int) -> list[Upload]:
+async def abandoned_uploads(session: AsyncSession, ttl_s: float) -> list[Upload]:
     cutoff = datetime.now(UTC) - timedelta(seconds=ttl_s)
     return list(
         (await session.scalars(select(Upload).where(Upload.completed_at.is_(None), Upload.created_at < cutoff))).all()

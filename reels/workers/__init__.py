@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from reels.domain.events import Topic
 from reels.platform import Platform
@@ -20,9 +21,14 @@ CONSUMER_GROUPS = {Topic.MEDIA: media.GROUP, Topic.ENGAGEMENT: aggregator.GROUP,
 BEFORE_REQUEUE: dict[str, Callable[[Platform, DeadLetter], Awaitable[None]]] = {Topic.MEDIA: media.before_requeue}
 
 
+async def _requeue_lost_jobs(platform: Platform) -> None:
+    """Queue every reel in progress again: the in-process queue lost their jobs with the last process."""
+    await maintenance.requeue_stuck_reels(platform, older_than_s=0)
+
+
 def start_workers(platform: Platform) -> None:
     settings = platform.settings
-    tasks = {
+    tasks: dict[str, Coroutine[Any, Any, None]] = {
         "media": consume_forever(
             platform,
             Topic.MEDIA,
@@ -43,5 +49,5 @@ def start_workers(platform: Platform) -> None:
         "maintenance": every(settings.maintenance_interval_s, lambda: maintenance.run_once(platform), "maintenance"),
     }
     if isinstance(platform.queue, MemoryWorkQueue):  # the jobs of the last run died with it
-        tasks["requeue"] = maintenance.requeue_stuck_reels(platform, older_than_s=0)
+        tasks["requeue"] = _requeue_lost_jobs(platform)
     platform.background += [asyncio.create_task(job, name=name) for name, job in tasks.items()]

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
@@ -375,12 +375,13 @@ async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) 
     events are views, and COPY writes their rows several times faster than INSERT."""
     if not watches:
         return
-    if session.bind.dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         for chunk in _chunks(watches):
-            await session.execute(WatchEvent.__table__.insert(), chunk)
+            await session.execute(insert(WatchEvent), chunk)
         return
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
+    assert raw is not None  # an open connection has its driver's (asyncpg's) connection
     records = [
         tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
     ]

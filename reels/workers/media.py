@@ -119,9 +119,9 @@ async def process(platform: Platform, reel_id: int) -> None:
         outputs = {
             media_prefix(reel_id) + path.relative_to(out).as_posix(): path for path in out.rglob("*") if path.is_file()
         }
-        has_own_sound = reel.audio_id is None and media.audio_path is not None
-        if has_own_sound:
+        if reel.audio_id is None and media.audio_path is not None:
             outputs[original_audio_key(reel_id)] = out / media.audio_path
+        has_own_sound = original_audio_key(reel_id) in outputs
         await _store_files(platform, outputs)
         stored = time.monotonic()
         async with _work(platform) as work:
