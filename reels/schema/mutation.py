@@ -93,7 +93,7 @@ class Mutation:
         started = uploads.create_upload(
             info.context,
             caption=input.caption or "",
-            visibility=Visibility(input.visibility.value) if input.visibility else Visibility.PUBLIC,
+            visibility=input.visibility or Visibility.PUBLIC,
             file_size=input.file_size,
             content_type=input.content_type,
             audio_id=audio_id,
