@@ -129,8 +129,7 @@ def create_user(
     async def create() -> str:
         platform = await Platform.start(_settings())
         try:
-            async with platform.sessions() as session:
-                user = await accounts.register(session, username, password, role=chosen)
+            user = await accounts.register(platform.sessions, username, password, role=chosen)
             return f"created {user.username} ({user.role.value.lower()})"
         finally:
             await platform.close()
