@@ -69,7 +69,8 @@ class _Columns:
 
 def _band_values(hashes: np.ndarray) -> np.ndarray:
     """(n, BANDS) band values of uint64 hashes, as int64 for indexing."""
-    return ((hashes[:, None] >> _BAND_SHIFTS[None, :]) & _BAND_MASK).astype(np.int64)
+    values: np.ndarray = ((hashes[:, None] >> _BAND_SHIFTS[None, :]) & _BAND_MASK).astype(np.int64)
+    return values
 
 
 def _flip_masks(bits: int) -> np.ndarray:
@@ -160,8 +161,8 @@ class HashIndex:
             aligned, offset = self._best_alignment(offsets[first:end], query_rows[first:end])
             span_first, span_last = self._spans[slot]
             shifted = windows.positions + offset
-            overlapping = np.count_nonzero(
-                (shifted >= span_first - self._tolerance) & (shifted <= span_last + self._tolerance)
+            overlapping = int(
+                np.count_nonzero((shifted >= span_first - self._tolerance) & (shifted <= span_last + self._tolerance))
             )
             score = aligned / max(overlapping, aligned)
             if aligned >= self.min_windows and score >= self.min_share:
@@ -217,10 +218,9 @@ class HashIndex:
         if not self._pending and not self._removed:
             return self._columns
         old = self._columns
-        hashes = [old.hashes, *(fp.hashes for _, fp in self._pending)]
-        slots = [old.slots, *(np.full(len(fp), slot, dtype=np.int32) for slot, fp in self._pending)]
-        positions = [old.positions, *(fp.positions for _, fp in self._pending)]
-        hashes, slots, positions = np.concatenate(hashes), np.concatenate(slots), np.concatenate(positions)
+        hashes = np.concatenate([old.hashes, *(fp.hashes for _, fp in self._pending)])
+        slots = np.concatenate([old.slots, *(np.full(len(fp), slot, dtype=np.int32) for slot, fp in self._pending)])
+        positions = np.concatenate([old.positions, *(fp.positions for _, fp in self._pending)])
         live = sorted(set(range(len(self._reel_ids))) - self._removed)
         renumber = np.full(len(self._reel_ids), -1, dtype=np.int32)
         renumber[live] = np.arange(len(live), dtype=np.int32)
@@ -260,7 +260,7 @@ class HashIndex:
             low = np.searchsorted(offsets, centre - self._tolerance)
             high = np.searchsorted(offsets, centre + self._tolerance, "right")
             agreeing = len(np.unique(query_rows[low:high]))
-            exact = np.count_nonzero(offsets[low:high] == centre)
+            exact = int(np.count_nonzero(offsets[low:high] == centre))
             best = max(best, (agreeing, exact, -int(centre)))
         agreeing, _, negated_centre = best
         return agreeing, -negated_centre

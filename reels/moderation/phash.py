@@ -42,7 +42,7 @@ _POPCOUNT_8 = np.array([bin(byte).count("1") for byte in range(256)], dtype=np.u
 def _dct_matrix(size: int) -> np.ndarray:
     """The orthonormal DCT-II basis: `D @ x` transforms the columns of `x`."""
     n = np.arange(size)
-    basis = np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * size)) * np.sqrt(2 / size)
+    basis: np.ndarray = np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * size)) * np.sqrt(2 / size)
     basis[0] /= np.sqrt(2)
     return basis
 
@@ -56,20 +56,23 @@ def phash_frames(frames: np.ndarray) -> np.ndarray:
     low = basis @ frames.astype(np.float64) @ basis.T  # (n, 8, 8): only the coefficients kept
     coefficients = low.reshape(len(frames), HASH_BITS)
     bits = coefficients > np.median(coefficients, axis=1, keepdims=True)
-    return (bits.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    hashes: np.ndarray = (bits.astype(np.uint64) * _BIT_WEIGHTS).sum(axis=1, dtype=np.uint64)
+    return hashes
 
 
 def informative(frames: np.ndarray) -> np.ndarray:
     """A boolean per frame: True when it has enough structure for its hash to mean something."""
     frames = np.asarray(frames)
-    return frames.std(axis=tuple(range(1, frames.ndim))) >= FLAT_FRAME_STD
+    structured: np.ndarray = frames.std(axis=tuple(range(1, frames.ndim))) >= FLAT_FRAME_STD
+    return structured
 
 
 def hamming(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
     """Bits that differ between uint64 hashes, element-wise (broadcasting like numpy)."""
     differing = np.bitwise_xor(np.asarray(a, dtype=np.uint64), np.asarray(b, dtype=np.uint64))
     as_bytes = np.asarray(differing)[..., None].view(np.uint8)
-    return _POPCOUNT_8[as_bytes].sum(axis=-1, dtype=np.int64)
+    distances: np.ndarray = _POPCOUNT_8[as_bytes].sum(axis=-1, dtype=np.int64)
+    return distances
 
 
 @dataclass(frozen=True, eq=False)
