@@ -1,43 +1,61 @@
-"""Transcode benchmark: the pipeline's HLS ladder step against a hand-written FFmpeg command.
+"""Transcode benchmark: the pipeline's HLS ladder against an independent hand-written FFmpeg ladder.
 
-    .venv/bin/python bench/transcode.py [--repeat N] [--cache-dir DIR]
+    .venv/bin/python bench/transcode.py [--pairs 5] [--seconds 30] [--cache-dir DIR]
 
-Generates (once, cached) a 30 s 1080×1920 30 fps clip with sound, then times, in the same
-run and alternating, (a) `reels.media.ladder.transcode_ladder` — argv built with ffmpeg-python,
-niced child process, playlist post-processing — and (b) the literal FFmpeg argv below with the
-same ladder settings, the floor, run at the same niceness so that on a busy machine both lose
-the same share of CPU to other work. Best of N each. Prints the wall times, then as the LAST line:
-{"bench": "transcode", "value": <pipeline s>, "floor": <hand s>, "ratio": <value/floor>}
+Generates (once, cached) a --seconds long 1080×1920 30 fps clip with sound, then runs, A B A B
+(--pairs pairs): (A) the floor, the literal FFmpeg argv below, written by hand and not from the
+pipeline's code: one decode, `split` into the four rungs, the same quality settings (x264
+veryfast CRF 23 with the same maxrates, GOP, B-frames, AAC, 2 s fMP4 HLS segments); and (B)
+`reels.media.ladder.transcode_ladder` (argv built with ffmpeg-python, niced child process,
+playlist post-processing). Both run at the same niceness, so on a busy machine both lose the
+same share of CPU to other work. Measured per run: the CPU-seconds of the FFmpeg child (user +
+system, from the children's rusage) and the wall time. Then once, not paired: the whole
+`process_source` (probe, thumbnail, preview, sound, ladder) against the clip's duration.
+
+Last line (bench/common.py): {"bench": "transcode", "value": <median ladder CPU-s>, "floor":
+ <median floor CPU-s>, "ratio": <median of pairwise CPU ratios>, "ratio_min", "ratio_max",
+ "wall_ratio", "process_source_s", "process_source_of_duration", "samples": <pairs>, ...}
+Goal: ratio <= 1.05.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from common import alternate, emit, pairwise
+
 from reels.media.ladder import output_fps, plan_ladder, transcode_ladder
 from reels.media.pipeline import process_source
-from reels.media.probe import probe
+from reels.media.probe import ProbeFacts, probe
 from reels.media.runner import NICENESS, ffmpeg_binary
 
-SOURCE_NAME = "source-1080x1920-30fps-30s.mp4"
-# Sensor-like noise and a phone-like 12 Mb/s, so the decode and encode work resembles an upload.
-SOURCE_ARGV = [
-    "-f", "lavfi", "-i", "testsrc2=s=1080x1920:r=30:d=30",
-    "-f", "lavfi", "-i", "sine=f=440:d=30:sample_rate=48000",
-    "-vf", "noise=alls=4:allf=t",
-    "-c:v", "libx264", "-preset", "veryfast", "-b:v", "12M", "-maxrate", "14M", "-bufsize", "24M", "-pix_fmt", "yuv420p",
-    "-c:a", "aac", "-b:a", "128k", "-shortest",
-]  # fmt: skip
+GOAL = 1.05
+
+
+def source_argv(seconds: int) -> list[str]:
+    # Sensor-like noise and a phone-like 12 Mb/s, so the decode and encode work resembles an upload.
+    return [
+        "-f", "lavfi", "-i", f"testsrc2=s=1080x1920:r=30:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=f=440:d={seconds}:sample_rate=48000",
+        "-vf", "noise=alls=4:allf=t",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "12M", "-maxrate", "14M", "-bufsize", "24M",
+        "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-shortest",
+    ]  # fmt: skip
+
 
 # The floor: the ladder a person would type for this source (720/480/360/240 short side,
 # PeerTube bpp maxrates at 30 fps, the same GOP/B-frame/HLS settings as the pipeline).
@@ -69,74 +87,115 @@ FLOOR_ARGV = [
 ]  # fmt: skip
 
 
-def ensure_source(cache_dir: Path) -> Path:
-    source = cache_dir / SOURCE_NAME
+def ensure_source(cache_dir: Path, seconds: int) -> Path:
+    source = cache_dir / f"source-1080x1920-30fps-{seconds}s.mp4"
     if not source.exists():
         cache_dir.mkdir(parents=True, exist_ok=True)
         print(f"generating {source} (once) ...", flush=True)
         partial = source.with_suffix(".part.mp4")
         subprocess.run(
-            [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *SOURCE_ARGV, str(partial)], check=True
+            [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", *source_argv(seconds), str(partial)],
+            check=True,
         )
         partial.rename(source)
     return source
 
 
-def run_floor(source: Path, out_dir: Path) -> float:
+@dataclass
+class Cost:
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+
+@contextmanager
+def measured() -> Iterator[Cost]:
+    """CPU-seconds of the child processes that ended inside the block, and its wall time."""
+    cost = Cost()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    yield cost
+    cost.wall_s = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cost.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def run_floor(source: Path, out_dir: Path) -> Cost:
     shutil.rmtree(out_dir, ignore_errors=True)
     argv = [arg.format(source=source, out=out_dir) for arg in FLOOR_ARGV]
-    started = time.perf_counter()
-    subprocess.run(
-        [ffmpeg_binary(), *argv], check=True, preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
-    )
-    return time.perf_counter() - started
+    with measured() as cost:
+        subprocess.run(
+            [ffmpeg_binary(), *argv], check=True, preexec_fn=lambda: os.setpriority(os.PRIO_PROCESS, 0, NICENESS)
+        )
+    return cost
 
 
-async def main() -> None:
+def run_pipeline(source: Path, out_dir: Path, facts: ProbeFacts) -> Cost:
+    shutil.rmtree(out_dir, ignore_errors=True)
+    with measured() as cost:
+        asyncio.run(transcode_ladder(source, out_dir, facts, timeout_s=3600))
+    return cost
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each command; the best counts (default 2)")
+    parser.add_argument("--pairs", type=int, default=5, help="floor/pipeline pairs (the rules ask for >= 5)")
+    parser.add_argument("--seconds", type=int, default=30, help="length of the generated source")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "reels-bench")
     args = parser.parse_args()
 
-    source = ensure_source(args.cache_dir)
-    started = time.perf_counter()
-    facts = await probe(source)
-    print(f"probe: {time.perf_counter() - started:.2f} s  ({facts.width}x{facts.height}, {facts.fps:g} fps, "
-          f"{facts.duration_s:.1f} s, {facts.bitrate / 1e6:.1f} Mb/s)")  # fmt: skip
+    source = ensure_source(args.cache_dir, args.seconds)
+    facts = asyncio.run(probe(source))
+    print(f"source: {facts.width}x{facts.height}, {facts.fps:g} fps, {facts.duration_s:.1f} s, "
+          f"{facts.bitrate / 1e6:.1f} Mb/s", flush=True)  # fmt: skip
     planned = tuple(rung.video_maxrate for rung in plan_ladder(facts, output_fps(facts.fps)))
     if planned != FLOOR_MAXRATES or output_fps(facts.fps) != Fraction(30):
         sys.exit(f"the pipeline plans {planned}, the floor command uses {FLOOR_MAXRATES}: not the same work")
 
     work = Path(tempfile.mkdtemp(prefix="reels-bench-"))
     try:
-        floors, pipelines = [], []
-        for attempt in range(1, args.repeat + 1):
-            floors.append(run_floor(source, work / "floor"))
-            pipeline_out = work / "pipeline"
-            shutil.rmtree(pipeline_out, ignore_errors=True)
-            started = time.perf_counter()
-            await transcode_ladder(source, pipeline_out, facts, timeout_s=3600)
-            pipelines.append(time.perf_counter() - started)
-            print(
-                f"run {attempt}: hand-written FFmpeg {floors[-1]:.2f} s, pipeline ladder {pipelines[-1]:.2f} s",
-                flush=True,
-            )
+        costs: dict[str, list[Cost]] = {"floor": [], "pipeline": []}
 
-        started = time.perf_counter()
-        await process_source(source, work / "full", timeout_s=3600)
-        full = time.perf_counter() - started
+        def paired(side: str, run: Callable[[], Cost]) -> Callable[[int], float]:
+            def one(_: int) -> float:
+                costs[side].append(run())
+                return costs[side][-1].cpu_s
+
+            return one
+
+        values, floors = alternate(
+            args.pairs,
+            paired("floor", lambda: run_floor(source, work / "floor")),
+            paired("pipeline", lambda: run_pipeline(source, work / "pipeline", facts)),
+        )
+        with measured() as full:
+            asyncio.run(process_source(source, work / "full", timeout_s=3600))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    value, floor = min(pipelines), min(floors)
-    print(f"best: pipeline ladder {value:.2f} s, floor {floor:.2f} s "
-          f"({value / facts.duration_s:.2f} × real time); whole process_source {full:.2f} s")  # fmt: skip
-    print(
-        json.dumps(
-            {"bench": "transcode", "value": round(value, 3), "floor": round(floor, 3), "ratio": round(value / floor, 3)}
-        )
+    summary = pairwise(values, floors, higher_is_better=False)
+    walls = [p.wall_s / f.wall_s for p, f in zip(costs["pipeline"], costs["floor"], strict=True)]
+    pipeline_wall = statistics.median(c.wall_s for c in costs["pipeline"])
+    print(f"ladder CPU: pipeline {summary['value']:.1f} s, floor {summary['floor']:.1f} s, ratio {summary['ratio']} "
+          f"({summary['ratio_min']}-{summary['ratio_max']}, goal <= {GOAL}); wall ratio {statistics.median(walls):.3f}; "
+          f"whole process_source {full.wall_s:.1f} s = {full.wall_s / facts.duration_s:.2f} x the clip's "
+          f"{facts.duration_s:.0f} s", flush=True)  # fmt: skip
+    emit(
+        {
+            "bench": "transcode",
+            **summary,
+            "value": round(summary["value"], 2),
+            "floor": round(summary["floor"], 2),
+            "goal": GOAL,
+            "samples": summary["pairs"],
+            "wall_ratio": round(statistics.median(walls), 3),
+            "pipeline_wall_s": round(pipeline_wall, 2),
+            "process_source_s": round(full.wall_s, 2),
+            "process_source_cpu_s": round(full.cpu_s, 2),
+            "process_source_of_duration": round(full.wall_s / facts.duration_s, 3),
+            "clip_seconds": round(facts.duration_s, 1),
+        }
     )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
