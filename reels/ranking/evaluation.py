@@ -67,13 +67,13 @@ def time_split(table: EventTable, test_share: float) -> Split:
 
 
 @dataclass
-class TestUsers:
+class ScoredUsers:
     users: np.ndarray  # table user indices, ascending
     relevant: list[dict[int, float]]  # per user: item → graded gain
     seen: sparse.csr_matrix  # (all users, items): interacted with in training
 
 
-def test_users(split: Split, config: EvalConfig) -> TestUsers:
+def scored_users(split: Split, config: EvalConfig) -> ScoredUsers:
     train, test = split.train, split.test
     items = len(train.catalogue)
     seen = sparse.csr_matrix(
@@ -89,7 +89,7 @@ def test_users(split: Split, config: EvalConfig) -> TestUsers:
         gains = relevant.setdefault(int(user), {})
         gains[int(item)] = max(gains.get(int(item), 0.0), float(gain))
     users = np.array(sorted(relevant), np.int64)
-    return TestUsers(users, [relevant[int(user)] for user in users], seen)
+    return ScoredUsers(users, [relevant[int(user)] for user in users], seen)
 
 
 ScoreBatch = Callable[[np.ndarray], np.ndarray]  # user indices → (users, items) scores
@@ -120,7 +120,7 @@ class ListMetrics:
     creator_diversity: float
 
 
-def list_metrics(name: str, rankings: np.ndarray, test: TestUsers, table: EventTable, k: int) -> ListMetrics:
+def list_metrics(name: str, rankings: np.ndarray, test: ScoredUsers, table: EventTable, k: int) -> ListMetrics:
     ndcg = [metrics.ndcg_at_k(r, rel, k) for r, rel in zip(rankings, test.relevant, strict=True)]
     recall = [metrics.recall_at_k(r, rel, k) for r, rel in zip(rankings, test.relevant, strict=True)]
     return ListMetrics(
@@ -155,7 +155,7 @@ def recency_popularity(train: EventTable, half_life_s: float) -> np.ndarray:
 def pick_half_life(train: EventTable, config: EvalConfig) -> float:
     """The baseline's half-life that does best on a validation cut of the training part."""
     inner = time_split(train, config.test_share)
-    validation = test_users(inner, config)
+    validation = scored_users(inner, config)
     if len(validation.users) == 0:
         return BASELINE_HALF_LIVES_S[1]
 
@@ -244,21 +244,24 @@ class EvalReport:
         return self.learned.ndcg / best - 1.0 if best > 0 else float("inf")
 
     def to_dict(self) -> dict:
-        return {
-            "source": self.source,
-            "events": self.events,
-            "users": self.users,
-            "items": self.items,
-            "train_events": self.train_events,
-            "test_events": self.test_events,
-            "test_users": self.test_users,
-            "k": self.k,
-            "baseline_half_life_s": self.baseline_half_life_s,
-            "lists": [asdict(row) for row in self.lists],
-            "heads": [asdict(row) for row in self.heads],
-            "best_baseline": self.best_baseline.name,
-            "lift_over_best_baseline": self.lift,
-        }
+        """Plain JSON types; an undefined number (no creators known, one class only) is None."""
+        return _json_safe(
+            {
+                "source": self.source,
+                "events": self.events,
+                "users": self.users,
+                "items": self.items,
+                "train_events": self.train_events,
+                "test_events": self.test_events,
+                "test_users": self.test_users,
+                "k": self.k,
+                "baseline_half_life_s": self.baseline_half_life_s,
+                "lists": [asdict(row) for row in self.lists],
+                "heads": [asdict(row) for row in self.heads],
+                "best_baseline": self.best_baseline.name,
+                "lift_over_best_baseline": self.lift,
+            }
+        )
 
     def ranking_rows(self) -> list[tuple[str, int, str]]:
         """(user_id, rank from 1, item_id) for each test user's top k."""
@@ -270,6 +273,16 @@ class EvalReport:
         ]
 
 
+def _json_safe(value: object) -> object:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
+
+
 def evaluate(
     table: EventTable,
     source: str,
@@ -279,7 +292,7 @@ def evaluate(
 ) -> EvalReport:
     config = config or EvalConfig()
     split = time_split(table, config.test_share)
-    test = test_users(split, config)
+    test = scored_users(split, config)
     if len(test.users) == 0:
         raise ValueError("no test user has both a training interaction and a relevant test interaction")
     items = len(table.catalogue)

@@ -37,7 +37,8 @@ class Trending:
         self.total += counts
 
     def scores(self, now: float, size: int | None = None) -> np.ndarray:
-        size = max(size or 0, len(self.total))
+        """One score per item index, at least `size` of them."""
+        size = max(size or 0, len(self.total), len(self.interactions.values), len(self.completions.values))
         velocity = self.interactions.at(now, size)
         config = self.config
         completion = (self.completions.at(now, size) + config.prior_completion * config.prior_weight) / (
