@@ -1,0 +1,380 @@
+"""API throughput benchmark: GraphQL over HTTP through uvicorn, one `reels serve` process.
+
+    .venv/bin/python bench/api.py [--pairs 5] [--requests 2000] [--connections 20] [--max-seconds 60]
+
+Runs `reels serve` on Redis and a database found by bench/common.py (REELS_BENCH_REDIS_URL or a
+private redis-server; PostgreSQL at REELS_BENCH_DATABASE_URL or a SQLite file), with the per-client
+rate limit raised by setting (REELS_REQUESTS_PER_SECOND, REELS_REQUEST_BURST) and every other limit
+as shipped. Seeds a creator with reels and viewers with tokens.
+
+The client is a raw asyncio HTTP/1.1 client on --connections keep-alive sockets, each sending
+its next request as soon as the last answer is read (pre-encoded requests, responses read by
+Content-Length, a byte check for "errors"): a few tens of microseconds of CPU a request, so the
+server is what is measured. A run is bounded: --requests requests, or --max-seconds, whichever
+comes first; the sample count is printed.
+
+1. `{ __typename }`, floor and value interleaved (A B A B ..., --pairs pairs): the floor is a bare
+   strawberry app (one field, strawberry's own ParserCache and ValidationCache extensions) served
+   by uvicorn in its own process (`bench/api.py --serve-bare PORT`), the value `reels serve`.
+2. At --connections clients, then at one client: `feed(first: 20)` of a signed-in viewer (its
+   token and feed warm), a profile (`user(username)` with `reels(first: 10)`), `reel(id)` and
+   `likeReel` (a distinct reel per like). Requests/s, p50 and p99 of each.
+
+Last line (bench/common.py): {"bench": "api", "value": <typename req/s>, "floor": <bare req/s>,
+ "ratio": <median of pairwise ratios>, "samples": <requests of the value runs>, "operations":
+ {"feed": {"rps", "p50_ms", "p99_ms", "one_client_p99_ms", "of_floor", ...}, ...}, "nproc", ...}
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import strawberry
+import uvicorn
+from common import (
+    alternate,
+    database_service,
+    emit,
+    free_port,
+    pairwise,
+    percentiles,
+    redis_service,
+    start_reels,
+    stop_all,
+    wait_healthy,
+)
+from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache, ValidationCache
+
+from reels.db import create_engine, session_factory
+from reels.domain.accounts import issue_token
+from reels.domain.engagement import LIKES
+from reels.domain.models import Reel, ReelStatus, User, Visibility
+from reels.migrate import upgrade
+from reels.schema.globalid import to_global_id
+
+TYPENAME = "{ __typename }"
+FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { message } } }"
+REEL_FIELDS = (
+    "id caption durationMs createdAt thumbnailUrl viewerHasLiked counts { likes views } creator { id username }"
+)
+FEED = f"query Feed {{ feed(first: 20) {{ edges {{ cursor node {{ {REEL_FIELDS} }} }} pageInfo {{ hasNextPage }} }} }}"
+PROFILE = (
+    "query Profile($username: String!) { user(username: $username) { id username displayName followerCount "
+    f"reels(first: 10) {{ edges {{ node {{ {REEL_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
+)
+REEL = f"query Reel($id: ID!) {{ reel(id: $id) {{ {REEL_FIELDS} }} }}"
+LIKE = "mutation Like($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { message } } }"
+GOALS = {"typename_of_floor": 0.5, "of_floor": 0.1, "rps": 300, "p99_ms": 100, "one_client_p99_ms": 25}
+WARMUP_REQUESTS = 50
+SECRET = "a" * 40
+TOKEN_TTL_S = 24 * 3600
+LIKES_PER_LIKER = LIKES.burst - 5  # within one user's like burst, with room for refill rounding
+OPERATIONS = ("feed", "profile", "reel", "like")
+
+
+# --- the floor: a bare strawberry app -------------------------------------------------------------
+
+
+@strawberry.type
+class BareQuery:
+    hello: str = "world"
+
+
+def serve_bare(port: int) -> None:
+    schema = strawberry.Schema(query=BareQuery, extensions=[ParserCache, ValidationCache])
+    uvicorn.run(GraphQL(schema), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- the client -----------------------------------------------------------------------------------
+
+
+def encode(host: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> bytes:
+    body = json.dumps({"query": query, "variables": variables or {}}).encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nAccept: application/json\r\n"
+        f"{auth}Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if b":" in line:
+            name, value = line.split(b":", 1)
+            headers[name.strip().lower()] = value.strip()
+    if b"content-length" in headers:
+        return status, await reader.readexactly(int(headers[b"content-length"]))
+    body = b""
+    while True:  # chunked
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, body
+        body += chunk[:-2]
+
+
+@dataclass
+class Run:
+    latencies_ms: list[float]
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+
+async def load(port: int, requests: list[list[bytes]], max_seconds: float) -> Run:
+    """One keep-alive connection per list, each sending its requests one after another."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + max_seconds
+    errors: list[str] = []
+
+    async def connection(own: list[bytes]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for request in own:
+                if time.perf_counter() > deadline:
+                    return
+                started = time.perf_counter()
+                writer.write(request)
+                status, body = await read_response(reader)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if status != 200 or b'"errors"' in body or b'"userErrors":[{' in body:
+                    errors.append(f"{status} {body[:300]!r}")
+                    return
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection(own) for own in requests))
+    elapsed = time.perf_counter() - started
+    if errors:
+        sys.exit(f"the server answered with an error: {errors[0]}")
+    return Run(latencies, elapsed)
+
+
+def spread(requests: list[bytes], connections: int) -> list[list[bytes]]:
+    return [requests[n::connections] for n in range(connections)]
+
+
+# --- seeding ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class World:
+    creator: str  # username
+    reels: list[str]  # global ids
+    viewers: list[str]  # tokens: one viewer per connection, and one for the single client
+    likers: list[str]  # tokens, each used for at most LIKES_PER_LIKER likes (the per-user like limit)
+
+
+def likers_needed(requests: int, connections: int) -> int:
+    per_connection = -(-requests // connections)
+    return connections * -(-per_connection // LIKES_PER_LIKER) + -(-requests // LIKES_PER_LIKER)
+
+
+async def insert_world(database_url: str, reels: int, viewers: int, likers: int) -> tuple[World, str]:
+    """Rows written directly (seeding is not what is measured); tokens as the API issues them."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            users = [
+                User(username=f"bench_{uuid.uuid4().hex[:10]}", display_name="bench", password_hash="-")
+                for _ in range(1 + viewers + likers)
+            ]
+            session.add_all(users)
+            await session.flush()
+            creator = users[0]
+            rows = [
+                Reel(creator_id=creator.id, caption=f"reel {n} #bench", status=ReelStatus.READY,
+                     visibility=Visibility.PUBLIC, duration_ms=15_000, width=720, height=1280, fps=30.0, media={})
+                for n in range(reels)
+            ]  # fmt: skip
+            session.add_all(rows)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    tokens = [issue_token(user, SECRET, TOKEN_TTL_S) for user in users[1:]]
+    world = World(creator.username, [to_global_id("Reel", r.id) for r in rows], tokens[:viewers], tokens[viewers:])
+    return world, to_global_id("User", creator.id)
+
+
+def seed(base: str, database_url: str, args: argparse.Namespace) -> World:
+    likers = likers_needed(args.requests, args.connections)
+    world, creator_id = asyncio.run(insert_world(database_url, args.requests, args.connections + 1, likers))
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for token in world.viewers:  # their feeds then hold the creator's reels
+            body = client.post("/graphql", json={"query": FOLLOW, "variables": {"id": creator_id}},
+                               headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+            if body.get("errors") or body["data"]["follow"]["userErrors"]:
+                sys.exit(f"follow failed: {body}")
+    return world
+
+
+# --- the measurements -------------------------------------------------------------------------------
+
+
+def typename_pairs(args: argparse.Namespace, reels_port: int, bare_port: int) -> tuple[dict[str, Any], int]:
+    def run(port: int) -> Run:
+        request = encode(f"127.0.0.1:{port}", TYPENAME)
+        return asyncio.run(load(port, spread([request] * args.requests, args.connections), args.max_seconds))
+
+    run(bare_port), run(reels_port)  # warm both
+    samples = []
+
+    def floor(_: int) -> float:
+        return run(bare_port).rps
+
+    def value(_: int) -> float:
+        measured = run(reels_port)
+        samples.append(len(measured.latencies_ms))
+        return measured.rps
+
+    values, floors = alternate(args.pairs, floor, value)
+    return pairwise(values, floors, higher_is_better=True), sum(samples)
+
+
+def operation_requests(name: str, host: str, world: World, token: str, count: int, first_liker: int) -> list[bytes]:
+    """`count` requests of one operation; likes go to reel after reel, by a new liker (from
+    `first_liker` on) every LIKES_PER_LIKER likes."""
+    if name == "feed":
+        return [encode(host, FEED, None, token)] * count
+    if name == "profile":
+        return [encode(host, PROFILE, {"username": world.creator}, token)] * count
+    if name == "reel":
+        return [encode(host, REEL, {"id": world.reels[n % len(world.reels)]}, token) for n in range(count)]
+    likers = iter(world.likers[first_liker:])
+    requests = []
+    for n in range(count):
+        if n % LIKES_PER_LIKER == 0:
+            liker = next(likers)
+        requests.append(encode(host, LIKE, {"id": world.reels[n]}, liker))
+    return requests
+
+
+def operations(args: argparse.Namespace, port: int, world: World, floor_rps: float) -> dict[str, Any]:
+    host = f"127.0.0.1:{port}"
+    results: dict[str, Any] = {}
+    for name in OPERATIONS:
+        # One viewer per connection (likes are per viewer and reel); warm each viewer's session.
+        per_connection = -(-args.requests // args.connections)
+        likers_each = -(-per_connection // LIKES_PER_LIKER)
+        crowd = [
+            operation_requests(name, host, world, token, per_connection, n * likers_each)
+            for n, token in enumerate(world.viewers[: args.connections])
+        ]
+        if name != "like":
+            asyncio.run(load(port, [own[:WARMUP_REQUESTS] for own in crowd], args.max_seconds))
+        many = asyncio.run(load(port, crowd, args.max_seconds))
+        single = operation_requests(name, host, world, world.viewers[-1], args.requests, args.connections * likers_each)
+        one = asyncio.run(load(port, [single], args.max_seconds))
+        results[name] = {
+            "rps": round(many.rps),
+            **{f"{key}_ms": value for key, value in percentiles(many.latencies_ms).items()},
+            "samples": len(many.latencies_ms),
+            "one_client_rps": round(one.rps),
+            "one_client_p50_ms": round(statistics.median(one.latencies_ms), 1),
+            **{f"one_client_{key}_ms": value for key, value in percentiles(one.latencies_ms).items() if key != "p50"},
+            "one_client_samples": len(one.latencies_ms),
+            "of_floor": round(many.rps / floor_rps, 3),
+        }
+        shown = results[name]
+        print(f"{name}: {shown['rps']:,} req/s at {args.connections} clients (p50 {shown['p50_ms']} ms, "
+              f"p99 {shown['p99_ms']} ms, {shown['samples']:,} requests); one client p99 "
+              f"{shown['one_client_p99_ms']} ms ({shown['one_client_samples']:,} requests); "
+              f"{shown['of_floor']} x the bare floor", flush=True)  # fmt: skip
+    return results
+
+
+def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: Path) -> dict[str, Any]:
+    reels_port, bare_port = free_port(), free_port()
+    env = {
+        "REELS_DATABASE_URL": database_url, "REELS_REDIS_URL": redis_url, "REELS_DATA_DIR": str(logs),
+        "REELS_SECRET_KEY": SECRET, "REELS_REQUESTS_PER_SECOND": "1000000", "REELS_REQUEST_BURST": "1000000",
+    }  # fmt: skip
+    reels_log, bare_log = logs / "serve.log", logs / "bare.log"
+    with bare_log.open("ab") as out:
+        bare = [_spawn_bare(bare_port, out)]
+    processes = [start_reels(["serve", "--port", str(reels_port)], env, reels_log), *bare]
+    try:
+        wait_healthy(f"http://127.0.0.1:{reels_port}", processes, reels_log)
+        _wait_bare(bare_port, processes, bare_log)
+        world = seed(f"http://127.0.0.1:{reels_port}", database_url, args)
+        typename, samples = typename_pairs(args, reels_port, bare_port)
+        print(f"{{ __typename }}: reels {typename['value']:,.0f} req/s, bare strawberry {typename['floor']:,.0f} "
+              f"req/s, ratio {typename['ratio']} ({typename['ratio_min']}-{typename['ratio_max']}, "
+              f"{typename['pairs']} pairs, {samples:,} requests)", flush=True)  # fmt: skip
+        measured = operations(args, reels_port, world, typename["floor"])
+    finally:
+        stop_all(processes)
+    return {
+        "bench": "api",
+        **typename,
+        "value": round(typename["value"]),
+        "floor": round(typename["floor"]),
+        "samples": samples,
+        "connections": args.connections,
+        "operations": measured,
+        "goals": GOALS,
+        "database": database_url.split("+", 1)[0],
+    }
+
+
+def _spawn_bare(port: int, out: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port)], stdout=out, stderr=out)
+
+
+def _wait_bare(port: int, processes: list[subprocess.Popen[bytes]], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.post(f"http://127.0.0.1:{port}/", json={"query": TYPENAME}).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    stop_all(processes)
+    sys.exit(f"the bare strawberry app did not start; see {log}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=5, help="floor/value pairs of { __typename } (>= 5)")
+    parser.add_argument("--requests", type=int, default=2000, help="requests per run (>= 2,000 for a p99)")
+    parser.add_argument("--connections", type=int, default=20, help="keep-alive connections")
+    parser.add_argument("--max-seconds", type=float, default=60, help="bound on each run")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return
+    with redis_service() as redis_url, database_service() as database_url, tempfile.TemporaryDirectory() as logs:
+        upgrade(database_url)
+        try:
+            result = measure(args, redis_url, database_url, Path(logs))
+        except SystemExit:
+            for log in sorted(Path(logs).glob("*.log")):
+                sys.stderr.write(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}\n")
+            raise
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
