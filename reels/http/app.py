@@ -1,4 +1,4 @@
-"""The Starlette application: /graphql, /healthz, /metrics and (embedded) the media routes."""
+"""The Starlette application: /graphql, /healthz, /metrics, the web client at / and (embedded) the media routes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from reels.http.graphql import GraphQLApp, RateLimited
 from reels.http.media_routes import media_routes
 from reels.http.playground import playground_routes
+from reels.http.web_client import web_client_routes
 from reels.metrics import LIVE_COUNT_FEEDS, LIVE_COUNT_SUBSCRIBERS, QUEUE_DEPTH
 from reels.platform import Platform
 from reels.schema import build_schema
@@ -68,5 +69,6 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
         Route("/metrics", metrics),
         *media_routes(),
         *playground_routes(),
+        *web_client_routes(settings),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
