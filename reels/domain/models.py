@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -142,7 +143,7 @@ class Reel(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     fps: Mapped[float | None] = mapped_column(Float)
-    media: Mapped[dict | None] = mapped_column(JSON)  # codecs, bitrates, renditions, storage keys
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # codecs, bitrates, renditions, storage keys
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow, nullable=False
@@ -240,7 +241,7 @@ class WatchEvent(Base):
     watched_ms: Mapped[int] = mapped_column(Integer, nullable=False)
     completed: Mapped[bool] = mapped_column(Boolean, nullable=False)
     counted: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    context: Mapped[dict | None] = mapped_column(JSON)  # network, device, region, position in feed
+    context: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # network, device, region, position in feed
     created_at: Mapped[datetime] = _created_at()
 
 

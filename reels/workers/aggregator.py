@@ -43,7 +43,7 @@ from reels.domain.events import (
     UnknownMessage,
     Unliked,
     Viewed,
-    decode_job,
+    decode_engagement_event,
 )
 from reels.domain.ids import new_id
 from reels.domain.models import AggregatorOffset, Reel, ReelCounts, WatchEvent
@@ -308,21 +308,11 @@ class Aggregator:
     @staticmethod
     def _fold(payload: dict[str, Any], deltas: dict[int, Counter[str]], watches: list[dict[str, Any]]) -> None:
         try:
-            event = decode_job(Topic.ENGAGEMENT, payload)
+            event = decode_engagement_event(payload)
         except UnknownMessage as unknown:
             log.error("%s; skipped", unknown)
             return
-        match event:
-            case Liked(reel_id=reel_id):
-                deltas[reel_id]["likes"] += 1
-            case Unliked(reel_id=reel_id):
-                deltas[reel_id]["likes"] -= 1
-            case Commented(reel_id=reel_id):
-                deltas[reel_id]["comments"] += 1
-            case Uncommented(reel_id=reel_id):
-                deltas[reel_id]["comments"] -= 1
-            case Shared(reel_id=reel_id):
-                deltas[reel_id]["shares"] += 1
+        match event:  # views first: half of all events are views
             case Viewed(reel_id=reel_id):
                 deltas[reel_id]["views"] += 1 if event.counted else 0
                 watches.append(
@@ -338,6 +328,16 @@ class Aggregator:
                         "created_at": datetime.fromisoformat(event.at),
                     }
                 )
+            case Liked(reel_id=reel_id):
+                deltas[reel_id]["likes"] += 1
+            case Unliked(reel_id=reel_id):
+                deltas[reel_id]["likes"] -= 1
+            case Commented(reel_id=reel_id):
+                deltas[reel_id]["comments"] += 1
+            case Uncommented(reel_id=reel_id):
+                deltas[reel_id]["comments"] -= 1
+            case Shared(reel_id=reel_id):
+                deltas[reel_id]["shares"] += 1
             case other:
                 log.error("%r is not an engagement event; skipped", other)
 
