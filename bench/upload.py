@@ -1,16 +1,23 @@
-"""Upload benchmark: from createUpload to READY, through a real server, for a 15 s and a 90 s reel.
+"""Upload benchmark: from createUpload to READY, through a real server, as a creator waits for it.
 
-    .venv/bin/python bench/upload.py [--durations 15 90] [--repeat N] [--cache-dir DIR]
+    .venv/bin/python bench/upload.py [--durations 30] [--repeat 5] [--cache-dir DIR]
 
 Generates (once, cached) phone-like 1080×1920 30 fps clips with sound at 12 Mb/s, starts
 `reels migrate` + `reels serve` (+ `reels worker` when REELS_* variables configure services) on a
-free port with a fresh data dir, registers a user, then per clip times, as a client would:
-createUpload, PUT of every part to its presigned URL, completeUpload (the "upload" phase), then
-polls the reel every 50 ms until READY (the "processing" phase: queue, probe, ladder, thumbnail,
-preview, sound, storing the outputs). Uploads run one at a time; the best of N runs per clip
-counts (other work on the machine only ever slows a run down). Prints each run, then as the LAST
-line:
-{"bench": "upload", "value": <upload→READY s of the longest clip>, "clips": {"<seconds>": {...}}}
+free port with a fresh data dir, registers a user, then per clip, --repeat times, A B:
+
+A. reference: a scratch createUpload (not timed), then raw PUTs of the same bytes (read into
+   memory first) to its presigned part URLs, one keep-alive client: what moving the bytes costs;
+B. the client's path: createUpload, the PUT of every part (reels.upload_client), completeUpload
+   (the "upload" phase, against A), then polls `reel(id:)` every 50 ms until READY ("processing":
+   queue, probe, thumbnail, preview, sound, the ladder, storing the outputs, the READY commit),
+   noting when the client first sees PROCESSING and a thumbnail URL.
+
+Uploads run one at a time. Every run counts: percentiles over the repeats, not the best of N.
+Last line (bench/common.py): {"bench": "upload", "value": <median upload→READY s of the longest
+ clip>, "floor": <median reference PUT s>, "ratio": <median of pairwise upload/reference>,
+ "samples": <runs>, "clips": {"<seconds>": {"total_s_p50", "ready_of_duration", "thumbnail_after_start_s", ...}}}
+Goals: a 30 s clip READY within 0.6 × its duration; its thumbnail within 2 s of processing starting.
 """
 
 from __future__ import annotations
@@ -20,15 +27,17 @@ import asyncio
 import json
 import os
 import shutil
-import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import httpx
+from common import emit, free_port, pairwise, percentile, start_reels, stop_all
 
 from reels.media.runner import ffmpeg_binary
 from reels.settings import Settings
@@ -36,6 +45,8 @@ from reels.upload_client import put_parts
 
 READY_POLL_S = 0.05
 READY_TIMEOUT_S = 900
+READY_GOAL = 0.6  # of the clip's duration
+THUMBNAIL_GOAL_S = 2.0
 
 
 def source_argv(seconds: int) -> list[str]:
@@ -61,12 +72,6 @@ def ensure_clip(cache_dir: Path, seconds: int) -> Path:
     return clip
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def graphql(client: httpx.AsyncClient, query: str, variables: dict, token: str | None = None) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
@@ -81,16 +86,34 @@ REGISTER = "mutation R($i: RegisterInput!) { register(input: $i) { token userErr
 CREATE = """mutation C($i: CreateUploadInput!) { createUpload(input: $i) {
   reel { id } uploadId partSize parts { partNumber url } userErrors { message } } }"""
 COMPLETE = "mutation D($i: CompleteUploadInput!) { completeUpload(input: $i) { reel { id } userErrors { message } } }"
-STATUS = "query S($id: ID!) { reel(id: $id) { status statusReason } }"
+STATUS = "query S($id: ID!) { reel(id: $id) { status statusReason thumbnailUrl } }"
 
 
-async def upload_until_ready(client: httpx.AsyncClient, token: str, clip: Path) -> dict[str, float]:
-    started = time.perf_counter()
+async def create_upload(client: httpx.AsyncClient, token: str, clip: Path) -> dict[str, Any]:
     created = (
         await graphql(client, CREATE, {"i": {"fileSize": clip.stat().st_size, "contentType": "video/mp4"}}, token)
     )["createUpload"]
     if created["userErrors"]:
         raise RuntimeError(created["userErrors"])
+    return created
+
+
+async def reference_puts(client: httpx.AsyncClient, token: str, clip: Path) -> float:
+    """Seconds to PUT the clip's bytes, already in memory, to a scratch upload's part URLs."""
+    created = await create_upload(client, token, clip)
+    data = clip.read_bytes()
+    size = created["partSize"]
+    async with httpx.AsyncClient(timeout=120) as storage:
+        started = time.perf_counter()
+        for part in created["parts"]:
+            offset = (part["partNumber"] - 1) * size
+            (await storage.put(part["url"], content=data[offset : offset + size])).raise_for_status()
+        return time.perf_counter() - started
+
+
+async def upload_until_ready(client: httpx.AsyncClient, token: str, clip: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    created = await create_upload(client, token, clip)
     parts = [SimpleNamespace(part_number=p["partNumber"], url=p["url"]) for p in created["parts"]]
     async with httpx.AsyncClient(timeout=120) as storage:
         etags = await put_parts(storage, clip, created["partSize"], parts)
@@ -106,8 +129,14 @@ async def upload_until_ready(client: httpx.AsyncClient, token: str, clip: Path) 
         raise RuntimeError(completed["userErrors"])
     uploaded = time.perf_counter()
     reel_id = created["reel"]["id"]
+    processing = thumbnail = None
     while True:
         reel = (await graphql(client, STATUS, {"id": reel_id}, token))["reel"]
+        seen = time.perf_counter()
+        if processing is None and reel["status"] in ("PROCESSING", "READY"):
+            processing = seen
+        if thumbnail is None and reel["thumbnailUrl"]:
+            thumbnail = seen
         if reel["status"] == "READY":
             break
         if reel["status"] == "FAILED" or time.perf_counter() - uploaded > READY_TIMEOUT_S:
@@ -120,58 +149,102 @@ async def upload_until_ready(client: httpx.AsyncClient, token: str, clip: Path) 
         "upload_s": round(uploaded - started, 3),
         "processing_s": round(ready - uploaded, 3),
         "total_s": round(ready - started, 3),
+        "thumbnail_after_complete_s": round((thumbnail or ready) - uploaded, 3),
+        "thumbnail_after_start_s": round((thumbnail or ready) - (processing or uploaded), 3),
     }
 
 
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "reels.cli", *args], env=env, stdout=out, stderr=out)
+def summarize(seconds: int, runs: list[dict[str, float]], references: list[float]) -> dict[str, Any]:
+    totals = [run["total_s"] for run in runs]
+    thumbnails = [run["thumbnail_after_start_s"] for run in runs]
+    upload = pairwise([run["upload_s"] for run in runs], references, higher_is_better=False)
+    return {
+        "size_mb": runs[0]["size_mb"],
+        "parts": runs[0]["parts"],
+        "runs": len(runs),
+        "upload_s_p50": round(upload["value"], 3),
+        "reference_put_s_p50": round(upload["floor"], 3),
+        "upload_of_reference": upload["ratio"],
+        "upload_of_reference_min": upload["ratio_min"],
+        "upload_of_reference_max": upload["ratio_max"],
+        "processing_s_p50": round(statistics.median(run["processing_s"] for run in runs), 3),
+        "total_s_p50": round(statistics.median(totals), 3),
+        "total_s_max": round(max(totals), 3),
+        "ready_of_duration": round(statistics.median(totals) / seconds, 3),
+        "thumbnail_after_start_s_p50": round(statistics.median(thumbnails), 3),
+        "thumbnail_after_start_s_p90": round(percentile(thumbnails, 0.9), 3),
+    }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--durations", type=int, nargs="+", default=[15, 90], help="clip lengths in seconds")
-    parser.add_argument("--repeat", type=int, default=1, help="uploads of each clip; the fastest counts (default 1)")
+    parser.add_argument("--durations", type=int, nargs="+", default=[30], help="clip lengths in seconds")
+    parser.add_argument("--repeat", type=int, default=5, help="reference/upload pairs per clip (default 5)")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "reels-bench")
     args = parser.parse_args()
     clips = {seconds: ensure_clip(args.cache_dir, seconds) for seconds in args.durations}
 
     work = Path(tempfile.mkdtemp(prefix="reels-bench-upload-"))
     port = free_port()
-    env = {**os.environ, "REELS_DATA_DIR": str(work / "var"), "REELS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    env = {"REELS_DATA_DIR": str(work / "var"), "REELS_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     log = work / "server.log"
-    subprocess.run([sys.executable, "-m", "reels.cli", "migrate"], env=env, check=True, capture_output=True)
-    processes = [start(["serve", "--port", str(port)], env, log)]
+    migrate = [sys.executable, "-m", "reels.cli", "migrate"]
+    subprocess.run(migrate, env={**os.environ, **env}, check=True, capture_output=True)
+    processes = [start_reels(["serve", "--port", str(port)], env, log)]
     if not Settings(data_dir=work / "var").embedded:  # services: the API does not transcode
-        processes.append(start(["worker"], env, log))
-    results: dict[str, dict[str, float]] = {}
+        processes.append(start_reels(["worker"], env, log))
+    results: dict[str, dict[str, Any]] = {}
+    pairs: dict[int, tuple[list[dict[str, float]], list[float]]] = {}
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                sys.exit(f"the server did not start; see {log}")
+            await wait_ready(client, log)
             token = (await graphql(client, REGISTER, {"i": {"username": "bencher", "password": "bench password"}}))[
                 "register"
             ]["token"]
             for seconds, clip in clips.items():
-                runs = []
+                runs, references = pairs.setdefault(seconds, ([], []))
                 for _ in range(args.repeat):
+                    references.append(await reference_puts(client, token, clip))
                     runs.append(await upload_until_ready(client, token, clip))
-                    print(f"{seconds} s clip: {json.dumps(runs[-1])}", flush=True)
-                results[str(seconds)] = min(runs, key=lambda run: run["total_s"])
+                    print(
+                        f"{seconds} s clip: reference PUTs {references[-1]:.3f} s, {json.dumps(runs[-1])}", flush=True
+                    )
+                results[str(seconds)] = summarize(seconds, runs, references)
+                print(f"{seconds} s clip: {json.dumps(results[str(seconds)])}", flush=True)
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
+        stop_all(processes)
     shutil.rmtree(work, ignore_errors=True)
-    longest = results[str(max(clips))]
-    print(json.dumps({"bench": "upload", "value": longest["total_s"], "clips": results}))
+    longest = max(clips)
+    runs, references = pairs[longest]
+    upload = pairwise([run["upload_s"] for run in runs], references, higher_is_better=False)
+    emit(
+        {
+            "bench": "upload",
+            "value": results[str(longest)]["total_s_p50"],
+            "floor": round(upload["floor"], 3),
+            "ratio": upload["ratio"],
+            "ratio_min": upload["ratio_min"],
+            "ratio_max": upload["ratio_max"],
+            "samples": len(runs),
+            "clip_seconds": longest,
+            "ready_of_duration": results[str(longest)]["ready_of_duration"],
+            "thumbnail_after_start_s": results[str(longest)]["thumbnail_after_start_s_p50"],
+            "goals": {"ready_of_duration": READY_GOAL, "thumbnail_after_start_s": THUMBNAIL_GOAL_S},
+            "clips": results,
+        }
+    )
+
+
+async def wait_ready(client: httpx.AsyncClient, log: Path) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.1)
+    sys.exit(f"the server did not start; see {log}")
 
 
 if __name__ == "__main__":
