@@ -1,0 +1,219 @@
+"""The web client at `/`, used as people use it: the feed plays, a like on one screen shows up
+live on another, an upload from the page becomes a playing reel (and resumes after a reload),
+a reel a moderator blocks leaves the feed, and every page renders at phone width."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.browser.conftest import PHONE, Server, screenshot, wait_for
+
+REPORT = """mutation Report($input: ReportReelInput!) { reportReel(input: $input) { userErrors { message } } }"""
+VIEWS = "query Views($id: ID!) { reel(id: $id) { counts { views } } }"
+STARTUP = "query Startup($id: ID!) { reel(id: $id) { playback { startupInitUrl startupSegmentUrl } } }"
+PLAYING_S = 1.0
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def creator(server: Server) -> str:
+    return server.register("creator")
+
+
+@pytest.fixture(scope="module")
+def reels(server: Server, creator: str, clip: Path) -> list[str]:
+    """Three READY reels, oldest first."""
+    return [server.upload(creator, clip, f"reel number {n} #browsertest") for n in range(3)]
+
+
+def reel_selector(reel_id: str) -> str:
+    return f"article.reel[data-reel-id='{reel_id}']"
+
+
+def wait_until_playing(page: Any, selector: str) -> None:
+    """The video's currentTime advances: it is really playing, not just loaded."""
+    page.wait_for_function(
+        "([s, t]) => { const v = document.querySelector(s); return v && !v.paused && v.currentTime > t; }",
+        arg=[f"{selector} video", PLAYING_S],
+        timeout=60_000,
+    )
+
+
+def test_the_feed_plays_its_reels_and_counts_a_view(
+    server: Server, reels: list[str], new_page: Callable[..., Any]
+) -> None:
+    page = new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(urlsplit(request.url).path))
+
+    page.goto("/")
+    page.wait_for_selector("article.reel video")
+    shown = page.eval_on_selector_all("article.reel", "reels => reels.map(r => r.dataset.reelId)")
+    assert sorted(shown) == sorted(reels)
+    first = shown[0]
+    wait_until_playing(page, reel_selector(first))
+    assert page.evaluate("document.querySelector('article.reel video').muted"), "muted until the first tap"
+    screenshot(page, "feed")
+
+    # The next two reels' first segments (and their init sections) were fetched ahead
+    for upcoming in shown[1:3]:
+        playback = server.graphql(STARTUP, {"id": upcoming})["reel"]["playback"]
+        for url in (playback["startupInitUrl"], playback["startupSegmentUrl"]):
+            assert urlsplit(url).path in requested, (upcoming, url)
+
+    # Past 3 s of watching, the view is recorded and counted
+    wait_for(lambda: server.graphql(VIEWS, {"id": first})["reel"]["counts"]["views"] >= 1, "the view is counted")
+
+    # The arrow key moves to the next reel, which plays
+    page.locator(reel_selector(first)).focus()
+    page.keyboard.press("ArrowDown")
+    second = page.locator("article.reel").nth(1).get_attribute("data-reel-id")
+    wait_until_playing(page, reel_selector(second))
+    assert page.evaluate(f'document.querySelector("{reel_selector(first)} video").paused')
+
+    phone = new_page(viewport=PHONE)
+    phone.goto("/")
+    wait_until_playing(phone, "article.reel")
+    screenshot(phone, "feed-phone")
+
+
+def test_a_like_on_one_screen_updates_the_count_on_another_live(
+    server: Server, reels: list[str], new_page: Callable[..., Any]
+) -> None:
+    reel = reels[0]
+    liker = new_page(token=server.register("liker"))
+    watcher = new_page(viewport=PHONE, token=server.register("watcher"))
+    likes = f"{reel_selector(reel)} [data-count=likes]"
+    for page in (liker, watcher):
+        page.goto(f"/#/reel/{reel}")
+        page.wait_for_selector(likes)
+    before = int(watcher.get_attribute(likes, "aria-label").split()[0])
+
+    liker.click(f"{reel_selector(reel)} button.like")
+
+    watcher.wait_for_function(
+        "([s, n]) => document.querySelector(s).getAttribute('aria-label') === `${n} likes`",
+        arg=[likes, before + 1],
+        timeout=30_000,
+    )
+    assert liker.get_attribute(f"{reel_selector(reel)} button.like", "aria-pressed") == "true"
+    screenshot(watcher, "reel-phone")
+
+
+def test_an_upload_from_the_page_becomes_a_reel_that_plays(
+    server: Server, clip: Path, new_page: Callable[..., Any]
+) -> None:
+    page = new_page(token=server.register("uploader"))
+
+    page.goto("/#/upload")
+    page.set_input_files("input[type=file]", str(clip))
+    page.fill("textarea[name=caption]", "made in the browser #browsertest")
+    page.click("form.upload-form button[type=submit]")
+
+    page.wait_for_selector(".upload-status[data-status=READY]", timeout=120_000)
+    assert page.evaluate("document.querySelector('progress').value") == 1
+    wait_until_playing(page, ".upload-player article.reel")
+    assert page.evaluate("localStorage.getItem('reels.upload')") is None, "nothing left to resume"
+    screenshot(page, "upload")
+
+
+def test_an_upload_interrupted_by_a_reload_resumes_with_the_parts_still_missing(
+    server: Server, two_part_clip: Path, new_page: Callable[..., Any]
+) -> None:
+    page = new_page(token=server.register("resumer"))
+    sent_parts: list[str] = []
+
+    def note_part(request: Any) -> None:
+        if request.method == "PUT":
+            sent_parts.append(request.url.split("?")[0].rsplit("/", 1)[1])
+
+    page.on("request", note_part)
+
+    # Given an upload whose second part never arrives (the page is closed in the middle)
+    def second_part_lost(route: Any) -> None:
+        if route.request.url.split("?")[0].endswith("/2"):
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/media-upload/**", second_part_lost)
+    page.goto("/#/upload")
+    page.set_input_files("input[type=file]", str(two_part_clip))
+    page.click("form.upload-form button[type=submit]")
+    page.get_by_role("alert").wait_for()
+    assert sent_parts == ["1", "2"]
+    page.unroute("**/media-upload/**")
+
+    # When the page is loaded again and the same file picked
+    page.reload()
+    page.get_by_text("was interrupted: pick the same file to resume it").wait_for()
+    page.set_input_files("input[type=file]", str(two_part_clip))
+    page.click("form.upload-form button[type=submit]")
+
+    # Then only the missing part is sent, and the reel becomes READY
+    page.wait_for_selector(".upload-status[data-status=READY]", timeout=120_000)
+    assert sent_parts == ["1", "2", "2"]
+    assert page.evaluate("localStorage.getItem('reels.upload')") is None
+
+
+def test_a_reel_the_moderator_blocks_leaves_the_feed(
+    server: Server, reels: list[str], new_page: Callable[..., Any]
+) -> None:
+    blocked = reels[1]
+    reporter = server.register("reporter")
+    report = server.graphql(
+        REPORT, {"input": {"reelId": blocked, "reason": "SPAM", "details": "posted ten times"}}, reporter
+    )
+    assert report["reportReel"]["userErrors"] == []
+    viewer = new_page()
+    viewer.goto("/")
+    viewer.wait_for_selector(reel_selector(blocked), state="attached")
+
+    moderator = new_page(token=server.register("moderator", role="MODERATOR"))
+    moderator.goto("/#/moderation")
+    row = moderator.locator(f".report[data-reel-id='{blocked}']")
+    row.wait_for()
+    screenshot(moderator, "moderation")
+    row.get_by_role("button", name="Block").click()
+    row.get_by_text("Blocked", exact=True).wait_for()
+    assert row.locator(".reel-status").inner_text() == "BLOCKED"
+
+    viewer.reload()
+    viewer.wait_for_selector("article.reel", state="attached")
+    shown = viewer.eval_on_selector_all("article.reel", "reels => reels.map(r => r.dataset.reelId)")
+    assert blocked not in shown and set(shown) >= set(reels) - {blocked}
+
+
+def test_every_page_renders_at_phone_width(server: Server, reels: list[str], new_page: Callable[..., Any]) -> None:
+    page = new_page(viewport=PHONE, token=server.register("visitor"))
+    audio = server.graphql("query A($id: ID!) { reel(id: $id) { audio { id } } }", {"id": reels[0]})["reel"]["audio"]
+    # name: (path, its heading, what it shows once loaded)
+    pages = {
+        "profile": ("/#/u/creator", "creator", ".grid li a[href^='#/reel/']"),
+        "hashtag": ("/#/tag/browsertest", "#browsertest", ".grid li a[href^='#/reel/']"),
+        "search": ("/#/search?q=creator", "Search", ".results a[href='#/u/creator']"),
+        "notifications": ("/#/notifications", "Notifications", "text=Nothing yet"),
+        "upload-form": ("/#/upload", "Upload a reel", "form.upload-form input[type=file]"),
+    }
+    if audio:
+        pages["sound"] = (f"/#/sound/{audio['id']}", "♫", ".grid li a[href^='#/reel/']")
+    for name, (path, heading, content) in pages.items():
+        page.goto(path)
+        page.wait_for_selector(f"h1:has-text('{heading}')")
+        page.wait_for_selector(content)
+        page.wait_for_load_state("networkidle")
+        screenshot(page, name)
+
+    signed_out = new_page(viewport=PHONE)
+    signed_out.goto("/#/sign-in")
+    signed_out.fill("input[name=username]", "visitor")
+    signed_out.fill("input[name=password]", "browser-test-password")
+    screenshot(signed_out, "sign-in")
+    signed_out.click("button[value=login]")
+    signed_out.wait_for_selector("nav a.me:has-text('@visitor')")
