@@ -30,8 +30,8 @@ class RankerConfig:
     weights: ScoreWeights = field(default_factory=ScoreWeights)
     label_windows: int = 2
     label_share: float = 0.5  # the last half of the training events are labels, window by window
-    negatives: int = 4  # sampled items per interaction that the viewer did not interact with
-    popular_negative_share: float = 0.5  # of those, drawn by popularity (the rest uniformly)
+    negatives: int = 10  # sampled items per interaction that the viewer did not interact with
+    popular_negative_share: float = 0.0  # of those, drawn by popularity (the rest uniformly)
     debias_full_watch: bool = True
     chunk_events: int = 50_000
     seed: int = 0
