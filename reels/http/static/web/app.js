@@ -33,7 +33,9 @@ function navLink(href, text, extra = {}) {
 }
 
 function renderNav() {
-  const badge = received.unread ? h("span", { class: "badge", "aria-label": `${received.unread} new` }, String(received.unread)) : null;
+  const badge = received.unread
+    ? h("span", { class: "badge", "aria-label": `${received.unread} new` }, String(received.unread))
+    : null;
   nav.replaceChildren(
     h(
       "ul",
@@ -93,10 +95,12 @@ async function pageFor(path, params) {
         location.hash = "#/";
       });
     case "upload":
-      return token() ? uploadPage({ audioId: params.get("audio") }) : signInPage(async () => {
-        await loadViewer();
-        route();
-      });
+      return token()
+        ? uploadPage({ audioId: params.get("audio") })
+        : signInPage(async () => {
+            await loadViewer();
+            route();
+          });
     case "u":
       return profilePage(value, viewer?.username === value ? signOut : null);
     case "tag":

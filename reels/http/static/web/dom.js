@@ -18,6 +18,11 @@ export function compact(n) {
   return new Intl.NumberFormat(undefined, { notation: "compact" }).format(n);
 }
 
+// "1 reel", "12 reels", "3.4K followers".
+export function counted(n, noun) {
+  return `${compact(n)} ${n === 1 ? noun : `${noun}s`}`;
+}
+
 export function link(href, text, attributes = {}) {
   return h("a", { href, ...attributes }, text);
 }
@@ -36,11 +41,13 @@ export function message(text, kind = "info") {
 
 // Icons as inline SVG (24×24 paths), so they need no icon font and follow the text colour.
 const ICON_PATHS = {
-  heart: "M12 21.35 10.55 20C5.4 15.36 2 12.28 2 8.5 2 5.42 4.42 3 7.5 3c1.74 0 3.41.81 4.5 2.09C13.09 3.81 14.76 3 16.5 3 19.58 3 22 5.42 22 8.5c0 3.78-3.4 6.86-8.55 11.54z",
+  heart:
+    "M12 21.35 10.55 20C5.4 15.36 2 12.28 2 8.5 2 5.42 4.42 3 7.5 3c1.74 0 3.41.81 4.5 2.09C13.09 3.81 14.76 3 16.5 3 19.58 3 22 5.42 22 8.5c0 3.78-3.4 6.86-8.55 11.54z",
   comment: "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 1-2z",
   share: "M14 4l7 7-7 7v-4.1C9 13.9 5.5 15.5 3 19c1-5 4-10 11-11z",
   flag: "M5 3h2v18H5zM8 4h11l-2.5 4L19 12H8z",
-  sound: "M3 9v6h4l5 5V4L7 9zm13.5 3A4.5 4.5 0 0 0 14 7.97v8.05A4.5 4.5 0 0 0 16.5 12zM14 3.23v2.06a7 7 0 0 1 0 13.42v2.06a9 9 0 0 0 0-17.54z",
+  sound:
+    "M3 9v6h4l5 5V4L7 9zm13.5 3A4.5 4.5 0 0 0 14 7.97v8.05A4.5 4.5 0 0 0 16.5 12zM14 3.23v2.06a7 7 0 0 1 0 13.42v2.06a9 9 0 0 0 0-17.54z",
 };
 
 export function icon(name) {

@@ -118,7 +118,13 @@ class ReelView {
       h("p", { class: "views" }, this.countElements.views, this.viewsWord),
     );
     const action = (name, label, onclick, count = null) =>
-      h("button", { class: `action ${name}`, onclick }, icon(name), h("span", { class: "visually-hidden" }, label), count);
+      h(
+        "button",
+        { class: `action ${name}`, onclick },
+        icon(name),
+        h("span", { class: "visually-hidden" }, label),
+        count,
+      );
     const actions = h(
       "div",
       { class: "reel-actions", role: "group", "aria-label": "Reel actions" },
@@ -161,7 +167,11 @@ class ReelView {
     const liked = !this.reel.viewerHasLiked;
     this.showLiked(liked);
     try {
-      const payload = await mutate(liked ? LIKE : UNLIKE, { input: { reelId: this.reel.id } }, liked ? "likeReel" : "unlikeReel");
+      const payload = await mutate(
+        liked ? LIKE : UNLIKE,
+        { input: { reelId: this.reel.id } },
+        liked ? "likeReel" : "unlikeReel",
+      );
       this.showLiked(payload.reel.viewerHasLiked);
       this.showCounts(payload.reel.counts);
     } catch (error) {
@@ -197,7 +207,13 @@ class ReelView {
     );
     const dialog = this.feed.dialog("Comments", list, token() ? form : link("#/sign-in", "Sign in to comment"));
     const show = (comment) =>
-      h("li", {}, link(`#/u/${encodeURIComponent(comment.author.username)}`, comment.author.username), " ", comment.text);
+      h(
+        "li",
+        {},
+        link(`#/u/${encodeURIComponent(comment.author.username)}`, comment.author.username),
+        " ",
+        comment.text,
+      );
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
@@ -210,13 +226,19 @@ class ReelView {
     });
     const data = await gql(COMMENTS, { id: this.reel.id });
     const edges = data.reel?.comments.edges ?? [];
-    list.append(...(edges.length ? edges.map((edge) => show(edge.node)) : [h("li", { class: "empty" }, "No comments yet")]));
+    list.append(
+      ...(edges.length ? edges.map((edge) => show(edge.node)) : [h("li", { class: "empty" }, "No comments yet")]),
+    );
     input.focus();
   }
 
   openReport() {
     if (!requireSignIn()) return;
-    const reason = h("select", { name: "reason" }, REPORT_REASONS.map((r) => h("option", { value: r }, r.toLowerCase())));
+    const reason = h(
+      "select",
+      { name: "reason" },
+      REPORT_REASONS.map((r) => h("option", { value: r }, r.toLowerCase())),
+    );
     const details = h("input", { name: "details", maxlength: "500" });
     const form = h(
       "form",
@@ -229,7 +251,11 @@ class ReelView {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        await mutate(REPORT, { input: { reelId: this.reel.id, reason: reason.value, details: details.value || null } }, "reportReel");
+        await mutate(
+          REPORT,
+          { input: { reelId: this.reel.id, reason: reason.value, details: details.value || null } },
+          "reportReel",
+        );
         dialog.close();
         this.feed.notify("Reported: a moderator will look at it");
       } catch (error) {
@@ -258,7 +284,13 @@ class ReelView {
   }
 
   recordView(completed) {
-    const input = { reelId: this.reel.id, watchedMs: Math.round(this.watchedMs), completed, sessionId: sessionId(), context: feedContext() };
+    const input = {
+      reelId: this.reel.id,
+      watchedMs: Math.round(this.watchedMs),
+      completed,
+      sessionId: sessionId(),
+      context: feedContext(),
+    };
     gql(RECORD_VIEW, { input }).catch(() => {});
   }
 
@@ -293,7 +325,10 @@ export class Feed {
     this.status = h("div", { class: "feed-status", role: "status", "aria-live": "polite" });
     this.element = h("section", { class: "feed", role: "feed", "aria-label": label, "aria-busy": "true" });
     this.root = h("div", { class: "feed-page" }, this.element, this.status);
-    this.observer = new IntersectionObserver((entries) => this.onVisible(entries), { root: this.element, threshold: 0.6 });
+    this.observer = new IntersectionObserver((entries) => this.onVisible(entries), {
+      root: this.element,
+      threshold: 0.6,
+    });
     this.element.addEventListener("keydown", (event) => this.onKey(event));
     this.more();
   }
@@ -400,7 +435,12 @@ export class Feed {
     const dialog = h(
       "dialog",
       { class: "sheet", "aria-label": title },
-      h("header", {}, h("h2", {}, title), h("button", { class: "close", onclick: () => dialog.close(), "aria-label": "Close" }, "×")),
+      h(
+        "header",
+        {},
+        h("h2", {}, title),
+        h("button", { class: "close", onclick: () => dialog.close(), "aria-label": "Close" }, "×"),
+      ),
       ...content,
     );
     dialog.addEventListener("close", () => dialog.remove());
@@ -419,11 +459,14 @@ export class Feed {
 }
 
 export function homeFeed() {
-  return new Feed(async (after) => {
-    const data = await gql(FEED, { first: 10, after, context: feedContext() });
-    const { edges, pageInfo } = data.feed;
-    return { reels: edges.map((edge) => edge.node), ...pageInfo };
-  }, { label: "For you" });
+  return new Feed(
+    async (after) => {
+      const data = await gql(FEED, { first: 10, after, context: feedContext() });
+      const { edges, pageInfo } = data.feed;
+      return { reels: edges.map((edge) => edge.node), ...pageInfo };
+    },
+    { label: "For you" },
+  );
 }
 
 export function singleReelFeed(reel) {

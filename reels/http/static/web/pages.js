@@ -2,7 +2,7 @@
 // search, notifications and the moderators' report queue. Each is a function answering a node.
 
 import { gql, mutate, setToken, token } from "./api.js";
-import { compact, h, link, message } from "./dom.js";
+import { compact, counted, h, link, message } from "./dom.js";
 import { REEL_FIELDS, singleReelFeed } from "./feed.js";
 
 const TILE_FIELDS = "id caption thumbnailUrl status counts { views }";
@@ -53,8 +53,14 @@ function grid(edges, label) {
         {},
         h(
           "a",
-          { href: `#/reel/${encodeURIComponent(node.id)}`, class: "tile", "aria-label": node.caption || "untitled reel" },
-          node.thumbnailUrl ? h("img", { src: node.thumbnailUrl, alt: "", loading: "lazy" }) : h("span", { class: "no-thumb" }, node.status),
+          {
+            href: `#/reel/${encodeURIComponent(node.id)}`,
+            class: "tile",
+            "aria-label": node.caption || "untitled reel",
+          },
+          node.thumbnailUrl
+            ? h("img", { src: node.thumbnailUrl, alt: "", loading: "lazy" })
+            : h("span", { class: "no-thumb" }, node.status),
           h("span", { class: "tile-views" }, `▶ ${compact(node.counts.views)}`),
         ),
       ),
@@ -71,7 +77,9 @@ export function signInPage(onSignedIn) {
     { class: "sign-in-form", "aria-label": "Sign in or create an account" },
     h("label", {}, "Username ", username),
     h("label", {}, "Password ", password),
-    h("div", { class: "buttons" },
+    h(
+      "div",
+      { class: "buttons" },
       h("button", { type: "submit", value: "login" }, "Sign in"),
       h("button", { type: "submit", value: "register", class: "secondary" }, "Create account"),
     ),
@@ -107,16 +115,24 @@ export async function profilePage(username, signOut = null) {
   try {
     const { user } = await gql(PROFILE, { username });
     if (!user) return page("missing", "No such user", message(`Nobody is called ${username}.`));
-    const followers = h("span", {}, compact(user.followerCount));
-    const follow = h("button", { type: "button", "aria-pressed": String(user.viewerIsFollowing) }, user.viewerIsFollowing ? "Following" : "Follow");
+    const followers = h("span", {}, counted(user.followerCount, "follower"));
+    const follow = h(
+      "button",
+      { type: "button", "aria-pressed": String(user.viewerIsFollowing) },
+      user.viewerIsFollowing ? "Following" : "Follow",
+    );
     follow.addEventListener("click", async () => {
       if (!token()) return void (location.hash = "#/sign-in");
       const following = follow.getAttribute("aria-pressed") === "true";
       try {
-        const payload = await mutate(following ? UNFOLLOW : FOLLOW, { input: { userId: user.id } }, following ? "unfollow" : "follow");
+        const payload = await mutate(
+          following ? UNFOLLOW : FOLLOW,
+          { input: { userId: user.id } },
+          following ? "unfollow" : "follow",
+        );
         follow.setAttribute("aria-pressed", String(payload.user.viewerIsFollowing));
         follow.textContent = payload.user.viewerIsFollowing ? "Following" : "Follow";
-        followers.textContent = compact(payload.user.followerCount);
+        followers.textContent = counted(payload.user.followerCount, "follower");
       } catch (error) {
         follow.after(message(error.message, "error"));
       }
@@ -125,7 +141,7 @@ export async function profilePage(username, signOut = null) {
       "profile-page",
       user.displayName || user.username,
       h("p", { class: "handle" }, `@${user.username}`),
-      h("p", { class: "stats" }, followers, " followers · ", compact(user.followingCount), " following"),
+      h("p", { class: "stats" }, followers, ` · ${compact(user.followingCount)} following`),
       signOut ? h("button", { type: "button", class: "secondary", onclick: signOut }, "Sign out") : follow,
       grid(user.reels.edges, `Reels by ${user.username}`),
     );
@@ -138,7 +154,12 @@ export async function hashtagPage(name) {
   try {
     const { hashtag } = await gql(HASHTAG, { name });
     if (!hashtag) return page("missing", `#${name}`, message("No reel has this hashtag yet."));
-    return page("hashtag-page", `#${hashtag.name}`, h("p", {}, `${compact(hashtag.reelCount)} reels`), grid(hashtag.reels.edges, `Reels tagged ${hashtag.name}`));
+    return page(
+      "hashtag-page",
+      `#${hashtag.name}`,
+      h("p", {}, counted(hashtag.reelCount, "reel")),
+      grid(hashtag.reels.edges, `Reels tagged ${hashtag.name}`),
+    );
   } catch (error) {
     return failure(error);
   }
@@ -152,7 +173,17 @@ export async function soundPage(id) {
     return page(
       "sound-page",
       `♫ ${audio.title}`,
-      h("p", {}, `Used in ${compact(audio.useCount)} reels`, original ? [" · original by ", link(`#/u/${encodeURIComponent(original.creator.username)}`, `@${original.creator.username}`)] : null),
+      h(
+        "p",
+        {},
+        `Used in ${counted(audio.useCount, "reel")}`,
+        original
+          ? [
+              " · original by ",
+              link(`#/u/${encodeURIComponent(original.creator.username)}`, `@${original.creator.username}`),
+            ]
+          : null,
+      ),
       link(`#/upload?audio=${encodeURIComponent(audio.id)}`, "Use this sound", { class: "button" }),
       grid(audio.reels.edges, `Reels with ${audio.title}`),
     );
@@ -162,17 +193,54 @@ export async function soundPage(id) {
 }
 
 export function searchPage(initial) {
-  const input = h("input", { type: "search", name: "q", value: initial, required: true, "aria-label": "Search people, hashtags and sounds" });
+  const input = h("input", {
+    type: "search",
+    name: "q",
+    value: initial,
+    required: true,
+    "aria-label": "Search people, hashtags and sounds",
+  });
   const results = h("div", { class: "results", "aria-live": "polite" });
   const form = h("form", { role: "search", class: "search-form" }, input, h("button", { type: "submit" }, "Search"));
   async function run(query) {
     try {
       const { search } = await gql(SEARCH, { query });
-      const section = (title, items) => h("section", {}, h("h2", {}, title), items.length ? h("ul", {}, items) : message("Nothing found."));
+      const section = (title, items) =>
+        h("section", {}, h("h2", {}, title), items.length ? h("ul", {}, items) : message("Nothing found."));
       results.replaceChildren(
-        section("People", search.users.map((u) => h("li", {}, link(`#/u/${encodeURIComponent(u.username)}`, `@${u.username}`), ` ${u.displayName} · ${compact(u.followerCount)} followers`))),
-        section("Hashtags", search.hashtags.map((t) => h("li", {}, link(`#/tag/${encodeURIComponent(t.name)}`, `#${t.name}`), ` · ${compact(t.reelCount)} reels`))),
-        section("Sounds", search.audio.map((a) => h("li", {}, link(`#/sound/${encodeURIComponent(a.id)}`, `♫ ${a.title}`), ` · ${compact(a.useCount)} reels`))),
+        section(
+          "People",
+          search.users.map((u) =>
+            h(
+              "li",
+              {},
+              link(`#/u/${encodeURIComponent(u.username)}`, `@${u.username}`),
+              ` ${u.displayName} · ${counted(u.followerCount, "follower")}`,
+            ),
+          ),
+        ),
+        section(
+          "Hashtags",
+          search.hashtags.map((t) =>
+            h(
+              "li",
+              {},
+              link(`#/tag/${encodeURIComponent(t.name)}`, `#${t.name}`),
+              ` · ${counted(t.reelCount, "reel")}`,
+            ),
+          ),
+        ),
+        section(
+          "Sounds",
+          search.audio.map((a) =>
+            h(
+              "li",
+              {},
+              link(`#/sound/${encodeURIComponent(a.id)}`, `♫ ${a.title}`),
+              ` · ${counted(a.useCount, "reel")}`,
+            ),
+          ),
+        ),
       );
     } catch (error) {
       results.replaceChildren(message(error.message, "error"));
@@ -197,7 +265,8 @@ const NOTIFICATION_TEXT = {
 };
 
 export function notificationsPage(received) {
-  if (!token()) return page("notifications-page", "Notifications", link("#/sign-in", "Sign in to see your notifications"));
+  if (!token())
+    return page("notifications-page", "Notifications", link("#/sign-in", "Sign in to see your notifications"));
   const list = h("ol", { class: "notifications", "aria-live": "polite" });
   const show = (n) =>
     h(
@@ -218,27 +287,50 @@ export function notificationsPage(received) {
 }
 
 export async function moderationPage(viewer) {
-  if (!viewer || viewer.role === "USER") return page("moderation-page", "Moderation", message("For moderators only.", "error"));
-  const filter = h("select", { name: "status", "aria-label": "Reports to show" }, ["OPEN", "ACTIONED", "DISMISSED"].map((s) => h("option", { value: s }, s.toLowerCase())));
+  if (!viewer || viewer.role === "USER")
+    return page("moderation-page", "Moderation", message("For moderators only.", "error"));
+  const filter = h(
+    "select",
+    { name: "status", "aria-label": "Reports to show" },
+    ["OPEN", "ACTIONED", "DISMISSED"].map((s) => h("option", { value: s }, s.toLowerCase())),
+  );
   const list = h("ol", { class: "reports", "aria-live": "polite" });
   async function load() {
     try {
       const { reports } = await gql(REPORTS, { status: filter.value });
-      list.replaceChildren(...(reports.edges.length ? reports.edges.map(({ node }) => row(node)) : [h("li", { class: "empty" }, "No reports.")]));
+      list.replaceChildren(
+        ...(reports.edges.length
+          ? reports.edges.map(({ node }) => row(node))
+          : [h("li", { class: "empty" }, "No reports.")]),
+      );
     } catch (error) {
       list.replaceChildren(message(error.message, "error"));
     }
   }
   function row(report) {
     const reel = report.reel;
-    const reason = h("input", { name: "reason", value: report.reason.toLowerCase(), "aria-label": "Reason for the action", required: true });
+    const reason = h("input", {
+      name: "reason",
+      value: report.reason.toLowerCase(),
+      "aria-label": "Reason for the action",
+      required: true,
+    });
     const reelStatus = h("strong", { class: "reel-status" }, reel.status);
     const output = h("span", { "aria-live": "polite" });
     const act = async (action) => {
       try {
-        const payload = await mutate(MODERATE, { input: { reelId: reel.id, action, reason: reason.value } }, "moderateReel");
+        const payload = await mutate(
+          MODERATE,
+          { input: { reelId: reel.id, action, reason: reason.value } },
+          "moderateReel",
+        );
         reelStatus.textContent = payload.reel.status;
-        if (report.status === "OPEN") await mutate(RESOLVE, { input: { reportId: report.id, status: "ACTIONED", note: reason.value } }, "resolveReport");
+        if (report.status === "OPEN")
+          await mutate(
+            RESOLVE,
+            { input: { reportId: report.id, status: "ACTIONED", note: reason.value } },
+            "resolveReport",
+          );
         output.textContent = action === "BLOCK" ? "Blocked" : "Restored";
       } catch (error) {
         output.textContent = error.message;
@@ -246,7 +338,11 @@ export async function moderationPage(viewer) {
     };
     const dismiss = async () => {
       try {
-        await mutate(RESOLVE, { input: { reportId: report.id, status: "DISMISSED", note: reason.value } }, "resolveReport");
+        await mutate(
+          RESOLVE,
+          { input: { reportId: report.id, status: "DISMISSED", note: reason.value } },
+          "resolveReport",
+        );
         output.textContent = "Dismissed";
       } catch (error) {
         output.textContent = error.message;
@@ -259,15 +355,29 @@ export async function moderationPage(viewer) {
       h(
         "div",
         {},
-        h("p", {}, h("strong", {}, report.reason), report.details ? ` — ${report.details}` : "", ` (by @${report.reporter.username})`),
-        h("p", {}, link(`#/reel/${encodeURIComponent(reel.id)}`, reel.caption || "untitled reel"), ` by @${reel.creator.username} · `, reelStatus),
+        h(
+          "p",
+          {},
+          h("strong", {}, report.reason),
+          report.details ? ` — ${report.details}` : "",
+          ` (by @${report.reporter.username})`,
+        ),
+        h(
+          "p",
+          {},
+          link(`#/reel/${encodeURIComponent(reel.id)}`, reel.caption || "untitled reel"),
+          ` by @${reel.creator.username} · `,
+          reelStatus,
+        ),
         h(
           "div",
           { class: "buttons" },
           reason,
           h("button", { type: "button", class: "danger", onclick: () => act("BLOCK") }, "Block"),
           h("button", { type: "button", class: "secondary", onclick: () => act("RESTORE") }, "Restore"),
-          report.status === "OPEN" ? h("button", { type: "button", class: "secondary", onclick: dismiss }, "Dismiss") : null,
+          report.status === "OPEN"
+            ? h("button", { type: "button", class: "secondary", onclick: dismiss }, "Dismiss")
+            : null,
           output,
         ),
       ),

@@ -73,7 +73,9 @@ export function uploadPage({ audioId = null } = {}) {
   const status = h("div", { class: "upload-status", "aria-live": "polite" });
   const player = h("div", { class: "upload-player" });
   const resumeNote = pending
-    ? message(`An upload of ${pending.fileName} (${megabytes(pending.fileSize)}) was interrupted: pick the same file to resume it.`)
+    ? message(
+        `An upload of ${pending.fileName} (${megabytes(pending.fileSize)}) was interrupted: pick the same file to resume it.`,
+      )
     : null;
   const form = h(
     "form",
@@ -93,15 +95,20 @@ export function uploadPage({ audioId = null } = {}) {
     progressText.textContent = `${Math.floor((100 * sent) / total)}% of ${megabytes(total)}`;
   }
 
+  // What the page leaves running: the status subscription and, once READY, the reel's player.
+  let stopFollowing = null;
+  let readyReel = null;
+
   function follow(reelId) {
     status.replaceChildren(message(STATUS_TEXT.UPLOADED));
-    subscribe(STATUS, { reelId }, (data) => {
+    stopFollowing = subscribe(STATUS, { reelId }, (data) => {
       const reel = data.reelStatus;
       const text = STATUS_TEXT[reel.status] + (reel.statusReason ? `: ${reel.statusReason}` : "");
       status.replaceChildren(message(text, reel.status === "FAILED" || reel.status === "BLOCKED" ? "error" : "info"));
       status.dataset.status = reel.status;
       if (reel.status === "READY") {
-        player.replaceChildren(singleReelFeed(reel).root, link(`#/reel/${encodeURIComponent(reel.id)}`, "Open the reel"));
+        readyReel = singleReelFeed(reel);
+        player.replaceChildren(readyReel.root, link(`#/reel/${encodeURIComponent(reel.id)}`, "Open the reel"));
       }
     });
   }
@@ -145,7 +152,9 @@ export function uploadPage({ audioId = null } = {}) {
 
   async function resume(chosen, upload) {
     if (chosen.name !== upload.fileName || chosen.size !== upload.fileSize) {
-      throw new ApiError(`That is not ${upload.fileName} (${megabytes(upload.fileSize)}): pick the same file to resume.`);
+      throw new ApiError(
+        `That is not ${upload.fileName} (${megabytes(upload.fileSize)}): pick the same file to resume.`,
+      );
     }
     const resumed = await mutate(RESUME, { input: { uploadId: upload.uploadId } }, "resumeUpload");
     const missing = new Set(resumed.missingParts.map((part) => part.partNumber));
@@ -171,7 +180,24 @@ export function uploadPage({ audioId = null } = {}) {
   });
 
   const forget = pending
-    ? h("button", { type: "button", class: "secondary", onclick: () => { save(null); location.reload(); } }, "Start a new upload instead")
+    ? h(
+        "button",
+        {
+          type: "button",
+          class: "secondary",
+          onclick: () => {
+            save(null);
+            location.reload();
+          },
+        },
+        "Start a new upload instead",
+      )
     : null;
-  return h("section", { class: "page upload-page" }, h("h1", {}, "Upload a reel"), form, forget, status, player);
+  return {
+    root: h("section", { class: "page upload-page" }, h("h1", {}, "Upload a reel"), form, forget, status, player),
+    close() {
+      stopFollowing?.();
+      readyReel?.close();
+    },
+  };
 }
