@@ -289,16 +289,17 @@ class Snapshot:
     prior_weight: float
 
     def user_row(self, user: int) -> dict[str, float]:
-        return dict(zip(USER_FEATURES, self._user_rows(np.array([user]))[0].tolist(), strict=True))
+        return dict(zip(USER_FEATURES, self.user_rows(np.array([user]))[0].tolist(), strict=True))
 
     def item_row(self, item: int) -> dict[str, float]:
         return dict(zip(ITEM_FEATURES, self.items[item].tolist(), strict=True))
 
-    def _user_rows(self, user: np.ndarray) -> np.ndarray:
+    def user_rows(self, user: np.ndarray) -> np.ndarray:
+        """User feature rows; a viewer never seen has zero events and unknown rates."""
         known = user < len(self.users)
         rows = np.full((len(user), len(USER_FEATURES)), np.nan, np.float32)
         rows[known] = self.users[user[known]]
-        rows[~known, 0] = 0.0  # a viewer never seen has no events
+        rows[~known, 0] = 0.0
         return rows
 
 
@@ -347,5 +348,5 @@ def pair_features(snapshot: Snapshot, user: np.ndarray, item: np.ndarray, hour: 
         axis=1,
     )
     return np.hstack(
-        [snapshot._user_rows(user), snapshot.items[item], np.asarray(hour, np.float32).reshape(-1, 1), cross]
+        [snapshot.user_rows(user), snapshot.items[item], np.asarray(hour, np.float32).reshape(-1, 1), cross]
     ).astype(np.float32)

@@ -103,7 +103,7 @@ class EventTable:
         nan = float("nan")
         for event in events:
             columns["user"].append(users.add(event.user_id))
-            columns["item"].append(_add_item(catalogue, event.item_id))
+            columns["item"].append(catalogue.items.add(event.item_id))
             columns["timestamp"].append(event.timestamp)
             columns["watch_ratio"].append(nan if event.watch_ratio is None else event.watch_ratio)
             columns["rating"].append(nan if event.rating is None else event.rating)
@@ -172,10 +172,6 @@ def _catalogue(items: Iterable[Item]) -> Catalogue:
     catalogue.creator = np.asarray(creator, np.int32)
     catalogue.duration_ms = np.asarray(duration, np.float32)
     return catalogue
-
-
-def _add_item(catalogue: Catalogue, item_id: str) -> int:
-    return catalogue.items.add(item_id)
 
 
 def _grow_catalogue(catalogue: Catalogue) -> None:

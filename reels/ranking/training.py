@@ -72,7 +72,12 @@ class LabelWindow:
     item: np.ndarray
     hour: np.ndarray
     labels: np.ndarray  # (pairs, heads)
-    grade: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.user)
+
+    def part(self, rows: slice) -> LabelWindow:
+        return LabelWindow(self.user[rows], self.item[rows], self.hour[rows], self.labels[rows])
 
 
 def label_window(
@@ -85,17 +90,14 @@ def label_window(
     """The window's interactions of users seen before it, with items they had not interacted with."""
     labels = head_labels(window, config.features.rule, quantiles)
     matrix = np.stack([labels.watch_3s, labels.full_watch, labels.like], axis=1).astype(np.float32)
-    grade = config.features.rule.grade(window)
     keys = interaction_keys(window.user, window.item)
     fresh = ~np.isin(keys, seen_before) & known_users[window.user]
     unique, first, inverse = np.unique(keys[fresh], return_index=True, return_inverse=True)
     merged = np.zeros((len(unique), matrix.shape[1]), np.float32)
     np.maximum.at(merged, inverse, matrix[fresh])
-    best_grade = np.zeros(len(unique), np.float32)
-    np.maximum.at(best_grade, inverse, grade[fresh])
     rows = np.flatnonzero(fresh)[first]
     hours = ((window.timestamp[rows] // 3600) % 24).astype(np.float32)
-    return LabelWindow(window.user[rows], window.item[rows], hours, merged, best_grade)
+    return LabelWindow(window.user[rows], window.item[rows], hours, merged)
 
 
 def sample_negatives(
@@ -183,19 +185,10 @@ def train_ranker(
             catalogue_items = np.unique(table.item[:stop])
             popularity = np.bincount(table.item[:stop], minlength=len(table.catalogue)).astype(np.float64)
             if on_step:
-                on_step(f"window {number}/{config.label_windows}: {len(positives.user)} interactions")
-            for begin in range(0, len(positives.user), config.chunk_events):
-                part = slice(begin, begin + config.chunk_events)
-                chunk_positives = LabelWindow(
-                    positives.user[part],
-                    positives.item[part],
-                    positives.hour[part],
-                    positives.labels[part],
-                    positives.grade[part],
-                )
-                examples.append(
-                    *window_examples(snapshot, chunk_positives, excluded, catalogue_items, popularity, config, rng)
-                )
+                on_step(f"window {number}/{config.label_windows}: {len(positives)} interactions")
+            for begin in range(0, len(positives), config.chunk_events):
+                part = positives.part(slice(begin, begin + config.chunk_events))
+                examples.append(*window_examples(snapshot, part, excluded, catalogue_items, popularity, config, rng))
         for chunk in table.rows(replayed, len(table)).chunks(config.chunk_events):
             state.update(chunk)
         if on_step:
