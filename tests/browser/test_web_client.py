@@ -55,7 +55,7 @@ def test_the_feed_plays_its_reels_and_counts_a_view(
     page.goto("/")
     page.wait_for_selector("article.reel video")
     shown = page.eval_on_selector_all("article.reel", "reels => reels.map(r => r.dataset.reelId)")
-    assert sorted(shown) == sorted(reels)
+    assert set(reels) <= set(shown)
     first = shown[0]
     wait_until_playing(page, reel_selector(first))
     assert page.evaluate("document.querySelector('article.reel video').muted"), "muted until the first tap"
