@@ -9,8 +9,8 @@ as shipped. Seeds a creator with reels and viewers with tokens.
 
 The client is a raw asyncio HTTP/1.1 client on --connections keep-alive sockets, each sending
 its next request as soon as the last answer is read (pre-encoded requests, responses read by
-Content-Length, a byte check for "errors"): a few tens of microseconds of CPU a request, so the
-server is what is measured. A run is bounded: --requests requests, or --max-seconds, whichever
+Content-Length, a byte check for "errors"), so the server is what is measured; the client's own
+CPU time per request is reported beside each figure to show it. A run is bounded: --requests requests, or --max-seconds, whichever
 comes first; the sample count is printed.
 
 1. `{ __typename }`, floor and value interleaved (A B A B ..., --pairs pairs): the floor is a bare
@@ -79,6 +79,7 @@ REEL = f"query Reel($id: ID!) {{ reel(id: $id) {{ {REEL_FIELDS} }} }}"
 LIKE = "mutation Like($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { message } } }"
 GOALS = {"typename_of_floor": 0.5, "of_floor": 0.1, "rps": 300, "p99_ms": 100, "one_client_p99_ms": 25}
 WARMUP_REQUESTS = 50
+CLIENT_BUSY_WARNING = 0.5
 SECRET = "a" * 40
 TOKEN_TTL_S = 24 * 3600
 LIKES_PER_LIKER = LIKES.burst - 5  # within one user's like burst, with room for refill rounding
@@ -135,6 +136,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 class Run:
     latencies_ms: list[float]
     seconds: float
+    client_cpu_s: float  # this process's CPU time during the run: the client's own cost
 
     @property
     def rps(self) -> float:
@@ -163,12 +165,12 @@ async def load(port: int, requests: list[list[bytes]], max_seconds: float) -> Ru
         finally:
             writer.close()
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(connection(own) for own in requests))
-    elapsed = time.perf_counter() - started
+    elapsed, client_cpu = time.perf_counter() - started, time.process_time() - cpu
     if errors:
         sys.exit(f"the server answered with an error: {errors[0]}")
-    return Run(latencies, elapsed)
+    return Run(latencies, elapsed, client_cpu)
 
 
 def spread(requests: list[bytes], connections: int) -> list[list[bytes]]:
@@ -239,17 +241,27 @@ def typename_pairs(args: argparse.Namespace, reels_port: int, bare_port: int) ->
 
     run(bare_port), run(reels_port)  # warm both
     samples = []
+    client_us = []
+    client_busy = []  # share of one core the client used while driving the floor
 
     def floor(_: int) -> float:
-        return run(bare_port).rps
+        measured = run(bare_port)
+        client_busy.append(measured.client_cpu_s / measured.seconds)
+        return measured.rps
 
     def value(_: int) -> float:
         measured = run(reels_port)
         samples.append(len(measured.latencies_ms))
+        client_us.append(measured.client_cpu_s / len(measured.latencies_ms) * 1e6)
         return measured.rps
 
     values, floors = alternate(args.pairs, floor, value)
-    return pairwise(values, floors, higher_is_better=True), sum(samples)
+    summary = pairwise(values, floors, higher_is_better=True)
+    busy = max(client_busy)
+    if busy > CLIENT_BUSY_WARNING:
+        print(f"warning: the client used {busy:.0%} of a core driving the floor: the floor may be the client's limit")
+    figures = {"client_cpu_us_per_request": round(statistics.median(client_us)), "client_busy_on_floor": round(busy, 2)}
+    return {**summary, **figures}, sum(samples)
 
 
 def operation_requests(name: str, host: str, world: World, token: str, count: int, first_liker: int) -> list[bytes]:
@@ -295,6 +307,7 @@ def operations(args: argparse.Namespace, port: int, world: World, floor_rps: flo
             **{f"one_client_{key}_ms": value for key, value in percentiles(one.latencies_ms).items() if key != "p50"},
             "one_client_samples": len(one.latencies_ms),
             "of_floor": round(many.rps / floor_rps, 3),
+            "client_cpu_us_per_request": round(many.client_cpu_s / len(many.latencies_ms) * 1e6),
         }
         shown = results[name]
         print(f"{name}: {shown['rps']:,} req/s at {args.connections} clients (p50 {shown['p50_ms']} ms, "
@@ -321,7 +334,8 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: P
         typename, samples = typename_pairs(args, reels_port, bare_port)
         print(f"{{ __typename }}: reels {typename['value']:,.0f} req/s, bare strawberry {typename['floor']:,.0f} "
               f"req/s, ratio {typename['ratio']} ({typename['ratio_min']}-{typename['ratio_max']}, "
-              f"{typename['pairs']} pairs, {samples:,} requests)", flush=True)  # fmt: skip
+              f"{typename['pairs']} pairs, {samples:,} requests; the client spent "
+              f"{typename['client_cpu_us_per_request']} µs of CPU a request)", flush=True)  # fmt: skip
         measured = operations(args, reels_port, world, typename["floor"])
     finally:
         stop_all(processes)

@@ -84,7 +84,8 @@ def api(r: dict[str, Any]) -> list[str]:
         f"{name} {_n(o['rps'])}/s p99 {o['p99_ms']} ms (1 client p99 {o['one_client_p99_ms']} ms)"
         for name, o in r["operations"].items()
     ]
-    details = f"`{{ __typename }}` at {r['connections']} connections; " + "; ".join(parts)
+    client = f"the client {r['client_cpu_us_per_request']} µs of CPU a request, {r['client_busy_on_floor']:.0%} of a core on the floor"
+    details = f"`{{ __typename }}` at {r['connections']} connections ({client}); " + "; ".join(parts)
     samples = r["samples"] + sum(o["samples"] + o["one_client_samples"] for o in r["operations"].values())
     return [f"{_n(r['value'])} req/s", f"{_n(r['floor'])} req/s (bare strawberry)", _ratio(r), details,
             f"{samples:,} requests", "ratio ≥ 0.5; each operation ≥ 300/s, p99 ≤ 100 ms, 1 client ≤ 25 ms"]  # fmt: skip
