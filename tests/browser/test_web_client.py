@@ -83,27 +83,45 @@ def test_the_feed_plays_its_reels_and_counts_a_view(
     screenshot(phone, "feed-phone")
 
 
-def test_a_like_on_one_screen_updates_the_count_on_another_live(
+def count_of(page: Any, reel_id: str, name: str) -> int:
+    return int(page.get_attribute(f"{reel_selector(reel_id)} [data-count={name}]", "aria-label").split()[0])
+
+
+def wait_for_count(page: Any, reel_id: str, name: str, expected: int) -> None:
+    page.wait_for_function(
+        "([s, label]) => document.querySelector(s).getAttribute('aria-label') === label",
+        arg=[f"{reel_selector(reel_id)} [data-count={name}]", f"{expected} {name}"],
+        timeout=30_000,
+    )
+
+
+def test_likes_and_comments_on_one_screen_update_the_counts_on_another_live(
     server: Server, reels: list[str], new_page: Callable[..., Any]
 ) -> None:
     reel = reels[0]
     liker = new_page(token=server.register("liker"))
     watcher = new_page(viewport=PHONE, token=server.register("watcher"))
-    likes = f"{reel_selector(reel)} [data-count=likes]"
     for page in (liker, watcher):
         page.goto(f"/#/reel/{reel}")
-        page.wait_for_selector(likes)
-    before = int(watcher.get_attribute(likes, "aria-label").split()[0])
+        page.wait_for_selector(f"{reel_selector(reel)} [data-count=likes]")
+    likes, comments = count_of(watcher, reel, "likes"), count_of(watcher, reel, "comments")
 
     liker.click(f"{reel_selector(reel)} button.like")
-
-    watcher.wait_for_function(
-        "([s, n]) => document.querySelector(s).getAttribute('aria-label') === `${n} likes`",
-        arg=[likes, before + 1],
-        timeout=30_000,
-    )
+    wait_for_count(watcher, reel, "likes", likes + 1)
     assert liker.get_attribute(f"{reel_selector(reel)} button.like", "aria-pressed") == "true"
     screenshot(watcher, "reel-phone")
+
+    liker.click(f"{reel_selector(reel)} button.comment")
+    liker.get_by_label("Add a comment").fill("first!")
+    liker.get_by_role("button", name="Post").click()
+    liker.locator("dialog .comments li", has_text="first!").wait_for()
+    wait_for_count(watcher, reel, "comments", comments + 1)
+    screenshot(liker, "comments")
+    liker.keyboard.press("Escape")
+
+    liker.click(f"{reel_selector(reel)} button.like")  # unlike
+    wait_for_count(watcher, reel, "likes", likes)
+    assert liker.get_attribute(f"{reel_selector(reel)} button.like", "aria-pressed") == "false"
 
 
 def test_an_upload_from_the_page_becomes_a_reel_that_plays(

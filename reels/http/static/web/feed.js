@@ -218,6 +218,7 @@ class ReelView {
       event.preventDefault();
       try {
         const payload = await mutate(ADD_COMMENT, { input: { reelId: this.reel.id, text: input.value } }, "addComment");
+        list.querySelector(".empty")?.remove();
         list.append(show(payload.comment));
         input.value = "";
       } catch (error) {
