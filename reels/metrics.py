@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 from prometheus_client import Counter, Gauge, Histogram
-from strawberry.extensions import SchemaExtension
 
 GRAPHQL_REQUESTS = Counter(
     "reels_graphql_requests_total", "GraphQL operations by name, type and outcome", ["operation", "type", "outcome"]
@@ -31,21 +27,3 @@ AGGREGATOR_FLUSH_SECONDS = Histogram(
 LIVE_COUNT_FEEDS = Gauge("reels_live_count_feeds", "Reels whose live counts this process streams")
 LIVE_COUNT_SUBSCRIBERS = Gauge("reels_live_count_subscribers", "reelCounts subscriptions this process serves")
 QUEUE_DEPTH = Gauge("reels_queue_depth", "Messages not yet acknowledged, per topic and group", ["topic", "group"])
-
-
-class OperationMetrics(SchemaExtension):
-    """Counts and times every operation by its name (anonymous ones as "-")."""
-
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context
-        name = context.operation_name or "-"
-        try:
-            kind = context.operation_type.value
-        except RuntimeError:  # unparsable document
-            kind = "invalid"
-        result = context.result
-        outcome = "error" if context.pre_execution_errors or (result is not None and result.errors) else "ok"
-        GRAPHQL_REQUESTS.labels(name, kind, outcome).inc()
-        GRAPHQL_LATENCY.labels(name, kind).observe(time.perf_counter() - started)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter
 
-from reels.metrics import OperationMetrics
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
 from reels.schema.limits import QueryCostLimiter
 from reels.schema.mutation import Mutation
+from reels.schema.operation_metrics import OperationMetrics
 from reels.schema.query import Query
 from reels.schema.subscription import Subscription
 from reels.schema.transports import SubscriptionsOverWebSockets
