@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
 from reels.schema.limits import QueryCostLimiter
 from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
 from reels.schema.query import Query
+from reels.schema.scalars import DATETIME_UTC
 from reels.schema.subscription import Subscription
 from reels.schema.transports import SubscriptionsOverWebSockets
 from reels.schema.types import Audio, Comment, Hashtag, Reel, Report, User
@@ -24,6 +28,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[User, Reel, Comment, Hashtag, Audio, Report],
+        config=StrawberryConfig(scalar_map={datetime: DATETIME_UTC}),
         extensions=[
             # One parsed document per distinct query text: thousands of sockets subscribing with
             # the same text share it instead of keeping a syntax tree each.

@@ -1,0 +1,28 @@
+"""Scalars the API shows in one fixed form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import strawberry
+
+
+def _serialize_utc(value: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`. SQLite hands back naive datetimes; every stored time is UTC."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
+
+
+def _parse_utc(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("a DateTime needs a time zone, e.g. 2026-01-31T12:00:00Z")
+    return parsed.astimezone(UTC)
+
+
+DATETIME_UTC = strawberry.scalar(
+    name="DateTime",
+    description="An instant as ISO 8601 in UTC, ending in `Z`, e.g. 2026-01-31T12:00:00.123456Z.",
+    serialize=_serialize_utc,
+    parse_value=_parse_utc,
+)
