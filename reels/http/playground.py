@@ -26,6 +26,8 @@ STATIC_ROOT = Path(__file__).parent / "static"
 URL_PREFIX = "/static"
 #: the script's output: one folder per package and version, so a file's URL never changes content
 VENDORED_FOLDER = "graphiql"
+#: every folder of vendored packages under /static: the playground's and the web client's
+VENDORED_ROOTS = ((VENDORED_FOLDER,), ("web", "vendor"))
 
 STYLESHEETS = [
     "graphiql/graphiql-3.8.3/graphiql.min.css",
@@ -366,15 +368,17 @@ def playground_page(request: Request) -> Response:
 
 
 class PlaygroundFiles(StaticFiles):
-    """The vendored files live in folders named by version: cached for a year. The page's own
-    files (and VENDORED.md) change with the code: revalidated on each load (ETag)."""
+    """The vendored files (the playground's and the web client's) live in folders named by
+    version: cached for a year. The pages' own files (and VENDORED.md) change with the code:
+    revalidated on each load (ETag)."""
 
     def file_response(
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         relative = Path(full_path).resolve().relative_to(STATIC_ROOT.resolve())
-        versioned = relative.parts[0] == VENDORED_FOLDER and len(relative.parts) > 2
+        parts = relative.parts
+        versioned = any(parts[: len(root)] == root and len(parts) > len(root) + 1 for root in VENDORED_ROOTS)
         response.headers["Cache-Control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response

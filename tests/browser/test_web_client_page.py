@@ -41,6 +41,9 @@ def test_every_module_and_the_vendored_player_are_served_as_javascript(api: Api)
             "application/javascript",
             "text/css",
         )
+        # The vendored player lives in a folder named by its version: cached for good.
+        versioned = url == hls_script
+        assert ("immutable" in response.headers["cache-control"]) is versioned, url
     licences = api.client.get("/static/web/vendor/VENDORED.md").text
     assert "hls.js | 1.5.20 | Apache-2.0" in licences
 
