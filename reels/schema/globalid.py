@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 NODE_TYPES = ("User", "Reel", "Comment", "Hashtag", "Audio", "Report")
+# Every id and keyset value is a signed 64-bit SQL integer: a larger number names no row, and
+# handed to the database it would fail the statement instead of finding nothing.
+MAX_DB_INT = 2**63 - 1
+MIN_DB_INT = -(2**63)
+# ASCII digits only: str.isdigit() also takes "²" and other digits int() refuses.
+_ID = re.compile(r"[0-9]{1,19}")
+_KEY = re.compile(r"-?[0-9]{1,19}")
 
 
 def _b64encode(text: str) -> str:
@@ -36,7 +44,7 @@ def from_global_id(global_id: str) -> tuple[str, int] | None:
     if decoded is None or ":" not in decoded:
         return None
     type_name, _, raw_id = decoded.partition(":")
-    if type_name not in NODE_TYPES or not raw_id.isdigit() or len(raw_id) > 19:
+    if type_name not in NODE_TYPES or not _ID.fullmatch(raw_id) or int(raw_id) > MAX_DB_INT:
         return None
     return type_name, int(raw_id)
 
@@ -59,6 +67,9 @@ def decode_cursor(cursor: str | None, parts: int = 1) -> tuple[int, ...] | None:
     if decoded is None or not decoded.startswith("c:"):
         raise ValueError("malformed cursor")
     values = decoded[2:].split(":")
-    if len(values) != parts or not all(v.lstrip("-").isdigit() for v in values):
+    if len(values) != parts or not all(_KEY.fullmatch(v) for v in values):
         raise ValueError("malformed cursor")
-    return tuple(int(v) for v in values)
+    position = tuple(int(v) for v in values)
+    if not all(MIN_DB_INT <= value <= MAX_DB_INT for value in position):
+        raise ValueError("malformed cursor")
+    return position
