@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     max_tokens: int = 2000
     max_page_size: int = 100
     max_subscriptions_per_connection: int = 20
+    # The body of one GraphQL request over HTTP (413 beyond it), and the estimated memory the
+    # parsed documents kept for reuse may hold.
+    max_request_bytes: int = 1024 * 1024
+    document_cache_bytes: int = 64 * 1024 * 1024
     requests_per_second: float = 50.0
     request_burst: int = 200
 

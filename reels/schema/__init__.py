@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
-from reels.schema.limits import QueryCostLimiter
+from reels.schema.limits import DocumentChecks, Limits, OperationLimits
 from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
 from reels.schema.query import Query
@@ -22,7 +22,18 @@ from reels.settings import Settings
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Extensions are factories: strawberry builds a fresh instance per operation, so no state
-    # leaks between requests.
+    # leaks between requests. What is shared is kept on purpose: one parsed document and one
+    # verdict of the document-only limits per distinct query text (thousands of sockets
+    # subscribing with the same text share a syntax tree), bounded by estimated memory.
+    checks = DocumentChecks(
+        Limits(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_cost=settings.max_query_cost,
+            max_page_size=settings.max_page_size,
+        ),
+        cache_bytes=settings.document_cache_bytes,
+    )
     return ReelsSchema(
         query=Query,
         mutation=Mutation,
@@ -30,13 +41,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=[User, Reel, Comment, Hashtag, Audio, Report],
         config=StrawberryConfig(scalar_map={datetime: DATETIME_UTC}),
         extensions=[
-            # One parsed document per distinct query text: thousands of sockets subscribing with
-            # the same text share it instead of keeping a syntax tree each.
-            lambda: ParserCache(maxsize=1024),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: QueryCostLimiter(max_cost=settings.max_query_cost, max_page_size=settings.max_page_size),
+            # After every extension that adds validation rules: it runs the validation.
+            lambda: OperationLimits(checks),
             SubscriptionsOverWebSockets,
             MaskUnexpectedErrors,
             OperationMetrics,

@@ -1,17 +1,28 @@
-"""API limits that are part of the contract: page size and a static query cost (Shopify-style),
-checked before execution, plus the cost reported in `extensions.cost`.
+"""API limits that are part of the contract, checked before execution: depth, aliases, page size,
+a static query cost (Shopify-style, reported in `extensions.cost`), and one operation per request
+unless `operationName` picks one. Tokens are limited by the parser itself (strawberry's
+MaxTokensLimiter sets its `max_tokens`).
 
 Cost: a scalar or enum field 0, an object field 1 + its selection, a field with a `first`
 argument (connections, search lists) 2 + first × its selection, a mutation field 10 more.
-Depth, alias and token limits use strawberry's own extensions (see `reels.schema.build_schema`).
+
+Every measure visits each fragment once (a fragment spread twice in twenty levels costs twenty
+visits, not 2^20), and the checks that need only the document (depth, aliases, then
+graphql-core's rules) run once per distinct document: the verdict is kept with the parsed
+document in a cache bounded by its estimated memory. Cost depends on the variables (`first: $n`)
+and is measured per request, in time linear in the document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
+    ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -24,18 +35,104 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
     get_named_type,
     value_from_ast,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType as ExecutedOperationType
 
 MUTATION_COST = 10
 
+# What a parsed document holds per character of its text, measured with tracemalloc on the
+# API's own queries (100–180 bytes); string literals hold about one. An estimate on the high
+# side keeps the cache's bound a bound.
+DOCUMENT_BYTES_PER_CHARACTER = 128
+
+
+def _fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _operations_of(document: DocumentNode) -> list[OperationDefinitionNode]:
+    return [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+
+
+class _PerFragment:
+    """Measures selection sets bottom-up, each named fragment once. A spread of an unknown
+    fragment, or of one being measured (a cycle), counts nothing: validation reports both."""
+
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode], of_set: Callable[[SelectionSetNode], int]) -> None:
+        self.fragments = fragments
+        self.of_set = of_set
+        self.measured: dict[str, int] = {}
+        self.measuring: set[str] = set()
+
+    def of_spread(self, name: str) -> int:
+        if name in self.measured:
+            return self.measured[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.measuring:
+            return 0
+        self.measuring.add(name)
+        self.measured[name] = self.of_set(fragment.selection_set)
+        self.measuring.discard(name)
+        return self.measured[name]
+
+
+def operation_depth(document: DocumentNode, operation: OperationDefinitionNode) -> int:
+    """How many fields deep the operation's deepest field sits (top-level fields are 0, as in
+    strawberry's QueryDepthLimiter); introspection fields are not followed."""
+
+    def of_set(selection_set: SelectionSetNode) -> int:
+        deepest = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                if selection.selection_set and not selection.name.value.startswith("__"):
+                    deepest = max(deepest, 1 + of_set(selection.selection_set))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, of_set(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, per_fragment.of_spread(selection.name.value))
+        return deepest
+
+    per_fragment = _PerFragment(_fragments_of(document), of_set)
+    return of_set(operation.selection_set)
+
+
+def alias_count(document: DocumentNode) -> int:
+    """Aliased fields over all operations, each spread of a fragment counting its aliases again
+    (as strawberry's MaxAliasesLimiter counts them)."""
+
+    def of_set(selection_set: SelectionSetNode) -> int:
+        count = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                count += 1 if selection.alias else 0
+                count += of_set(selection.selection_set) if selection.selection_set else 0
+            elif isinstance(selection, InlineFragmentNode):
+                count += of_set(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                count += per_fragment.of_spread(selection.name.value)
+        return count
+
+    per_fragment = _PerFragment(_fragments_of(document), of_set)
+    return sum(of_set(operation.selection_set) for operation in _operations_of(document))
+
+
+@dataclass
+class _Measure:
+    cost: int = 0
+    fields: int = 0
+
+    def add(self, other: _Measure) -> None:
+        self.cost += other.cost
+        self.fields += other.fields
+
 
 class QueryCost:
+    """The cost of one operation of a valid document, with the page-size errors found on the way."""
+
     def __init__(
         self,
         schema: GraphQLSchema,
@@ -48,6 +145,8 @@ class QueryCost:
         self.variables = variables
         self.max_page_size = max_page_size
         self.errors: list[GraphQLError] = []
+        self.measured: dict[str, _Measure] = {}
+        self.measuring: set[str] = set()
 
     def of_operation(self, operation: OperationDefinitionNode) -> int:
         root = {
@@ -57,30 +156,36 @@ class QueryCost:
         }[operation.operation]
         if root is None:
             return 0
+        measure = self._set(root, operation.selection_set)
         per_field = MUTATION_COST if operation.operation == OperationType.MUTATION else 0
-        return sum(
-            per_field + self._field(parent, field, seen)
-            for parent, field, seen in self._fields(root, operation.selection_set, ())
-        )
+        return measure.cost + per_field * measure.fields
 
-    def _fields(
-        self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None, seen: tuple[str, ...]
-    ) -> Iterator[tuple[GraphQLNamedType, FieldNode, tuple[str, ...]]]:
+    def _set(self, parent: GraphQLNamedType, selection_set: SelectionSetNode | None) -> _Measure:
+        """The cost of a selection set and how many fields it selects, fragments expanded."""
+        measure = _Measure()
         for selection in selection_set.selections if selection_set else ():
             if isinstance(selection, FieldNode):
-                yield parent, selection, seen
+                measure.add(_Measure(self._field(parent, selection), 1))
             elif isinstance(selection, InlineFragmentNode):
                 on = self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-                yield from self._fields(on or parent, selection.selection_set, seen)
+                measure.add(self._set(on or parent, selection.selection_set))
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:  # unknown or cyclic: validation reports it
-                    continue
-                on = self.schema.get_type(fragment.type_condition.name.value) or parent
-                yield from self._fields(on, fragment.selection_set, (*seen, name))
+                measure.add(self._fragment(selection.name.value, parent))
+        return measure
 
-    def _field(self, parent: GraphQLNamedType, node: FieldNode, seen: tuple[str, ...]) -> int:
+    def _fragment(self, name: str, parent: GraphQLNamedType) -> _Measure:
+        if name in self.measured:
+            return self.measured[name]
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self.measuring:  # unknown or cyclic: validation reports it
+            return _Measure()
+        self.measuring.add(name)
+        on = self.schema.get_type(fragment.type_condition.name.value) or parent
+        self.measured[name] = self._set(on, fragment.selection_set)
+        self.measuring.discard(name)
+        return self.measured[name]
+
+    def _field(self, parent: GraphQLNamedType, node: FieldNode) -> int:
         if not isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
             return 0
         definition = parent.fields.get(node.name.value)
@@ -89,7 +194,7 @@ class QueryCost:
         named = get_named_type(definition.type)
         if not isinstance(named, GraphQLObjectType | GraphQLInterfaceType):
             return 0
-        children = sum(self._field(p, f, s) for p, f, s in self._fields(named, node.selection_set, seen))
+        children = self._set(named, node.selection_set).cost
         if "first" not in definition.args:
             return 1 + children
         return 2 + self._first(definition.args["first"], node) * children
@@ -113,46 +218,149 @@ class QueryCost:
         return value
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Rejects over-large pages and over-costly operations before execution; reports the cost."""
+@dataclass
+class _CheckedDocument:
+    document: DocumentNode
+    weight: int
+    # The verdict of the document-only checks, with the graphql-core rules it was reached under.
+    verdict: tuple[tuple[type[ASTValidationRule], ...], list[GraphQLError]] | None = field(default=None)
 
-    def __init__(self, *, max_cost: int, max_page_size: int) -> None:
-        self.max_cost = max_cost
-        self.max_page_size = max_page_size
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int
+    max_aliases: int
+    max_cost: int
+    max_page_size: int
+
+
+class DocumentChecks:
+    """One per schema: the parsed documents and their verdicts, shared by every request."""
+
+    def __init__(self, limits: Limits, cache_bytes: int) -> None:
+        self.limits = limits
+        self.documents: LRUCache[str, _CheckedDocument] = LRUCache(
+            maxsize=cache_bytes, getsizeof=lambda entry: entry.weight
+        )
+
+    def cached(self, query: str) -> _CheckedDocument | None:
+        return self.documents.get(query)
+
+    def keep(self, query: str, document: DocumentNode) -> None:
+        entry = _CheckedDocument(document, DOCUMENT_BYTES_PER_CHARACTER * len(query))
+        if entry.weight <= self.documents.maxsize:  # a larger one is parsed again each time
+            self.documents[query] = entry
+
+    def verdict(
+        self,
+        schema: GraphQLSchema,
+        query: str | None,
+        document: DocumentNode,
+        rules: tuple[type[ASTValidationRule], ...],
+    ) -> list[GraphQLError]:
+        entry = self.documents.get(query) if query is not None else None
+        if entry is not None and entry.document is document and entry.verdict and entry.verdict[0] == rules:
+            return entry.verdict[1]
+        # The limits first: they are linear in the document, and a document they refuse is not
+        # worth graphql-core's rules.
+        errors = self._limit_errors(document) or validate_document(schema, document, rules)
+        if entry is not None and entry.document is document:
+            entry.verdict = (rules, errors)
+        return errors
+
+    def _limit_errors(self, document: DocumentNode) -> list[GraphQLError]:
+        errors = []
+        for operation in _operations_of(document):
+            if operation_depth(document, operation) > self.limits.max_depth:
+                name = operation.name.value if operation.name else "anonymous"
+                errors.append(
+                    GraphQLError(
+                        f"'{name}' exceeds maximum operation depth of {self.limits.max_depth}",
+                        nodes=[operation],
+                        extensions={"code": "QUERY_DEPTH_LIMIT"},
+                    )
+                )
+        aliases = alias_count(document)
+        if aliases > self.limits.max_aliases:
+            errors.append(
+                GraphQLError(
+                    f"{aliases} aliases found. Allowed: {self.limits.max_aliases}",
+                    extensions={"code": "ALIAS_LIMIT"},
+                )
+            )
+        return errors
+
+
+class OperationLimits(SchemaExtension):
+    """Parses each distinct document once, checks it once (depth, aliases, graphql-core's rules),
+    and per request refuses an ambiguous document or an over-large page or cost; reports the cost.
+
+    Parsing itself stays strawberry's, under the token limit: only a document that parsed is
+    kept, and a syntax error is answered the usual way.
+    """
+
+    def __init__(self, checks: DocumentChecks) -> None:
+        self.checks = checks
         self.cost: int | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        entry = self.checks.cached(query) if query is not None and context.graphql_document is None else None
+        if entry is not None:
+            context.graphql_document = entry.document
+        yield
+        if entry is None and query is not None and context.graphql_document is not None:
+            self.checks.keep(query, context.graphql_document)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        extension = self
-
-        class CostRule(ValidationRule):
-            def enter_document(self, document: Any, *_: Any) -> None:
-                fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-                operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-                chosen = [
-                    op
-                    for op in operations
-                    if context.operation_name is None or (op.name and op.name.value == context.operation_name)
-                ]
-                vctx: ValidationContext = self.context
-                measure = QueryCost(vctx.schema, fragments, context.variables or {}, extension.max_page_size)
-                extension.cost = sum(measure.of_operation(op) for op in chosen[:1])
-                for error in measure.errors:
-                    vctx.report_error(error)
-                if not measure.errors and extension.cost > extension.max_cost:
-                    vctx.report_error(
-                        GraphQLError(
-                            f"query cost {extension.cost} exceeds the limit of {extension.max_cost}; "
-                            "ask for smaller pages or fewer fields",
-                            extensions={"code": "QUERY_COST_LIMIT", "cost": extension.cost},
-                        )
-                    )
-
-        context.validation_rules = (*context.validation_rules, CostRule)
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            errors = self.checks.verdict(context.schema._schema, context.query, document, context.validation_rules)
+            # Setting the errors (even none) tells strawberry validation is done.
+            context.pre_execution_errors = errors or self._operation_errors(document)
         yield
+
+    def _operation_errors(self, document: DocumentNode) -> list[GraphQLError]:
+        context = self.execution_context
+        operations = _operations_of(document)
+        # strawberry would run the first operation; the GraphQL spec says the request is in error.
+        if len(operations) > 1 and context._provided_operation_name is None:
+            return [
+                GraphQLError(
+                    f"the document holds {len(operations)} operations: name the one to run in `operationName`",
+                    extensions={"code": "OPERATION_NAME_REQUIRED"},
+                )
+            ]
+        chosen = next(
+            (
+                op
+                for op in operations
+                if context.operation_name is None or (op.name and op.name.value == context.operation_name)
+            ),
+            None,
+        )
+        if chosen is None:
+            return []
+        limits = self.checks.limits
+        measure = QueryCost(
+            context.schema._schema, _fragments_of(document), context.variables or {}, limits.max_page_size
+        )
+        self.cost = measure.of_operation(chosen)
+        if measure.errors:
+            return measure.errors
+        if self.cost > limits.max_cost:
+            return [
+                GraphQLError(
+                    f"query cost {self.cost} exceeds the limit of {limits.max_cost}; ask for smaller pages or fewer fields",
+                    extensions={"code": "QUERY_COST_LIMIT", "cost": self.cost},
+                )
+            ]
+        return []
 
     def get_results(self) -> dict[str, Any]:
         # A subscription is costed when it starts; its events do not repeat the figure.
         if self.cost is None or self.execution_context.operation_type is ExecutedOperationType.SUBSCRIPTION:
             return {}
-        return {"cost": {"requestedQueryCost": self.cost, "maximumQueryCost": self.max_cost}}
+        return {"cost": {"requestedQueryCost": self.cost, "maximumQueryCost": self.checks.limits.max_cost}}
