@@ -12,8 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from reels.ranking.evaluation import LEARNED, EvalReport
-from reels.ranking.models import HEADS
-from reels.ranking.training import RoundCallback, StepCallback
+from reels.ranking.models import HEADS, RoundCallback
+from reels.ranking.training import StepCallback
 
 
 class TrainingProgress:
@@ -65,8 +65,8 @@ def metrics_tables(report: EvalReport) -> list[Table]:
     heads = Table(title="heads on test interactions and sampled non-interacted items")
     for column in ("scorer", "head", "AUC", "log-loss", "positive rate"):
         heads.add_column(column, justify="left" if column in ("scorer", "head") else "right")
-    for row in report.heads:
-        heads.add_row(row.scorer, row.head, f"{row.auc:.4f}", f"{row.log_loss:.4f}", f"{row.positive_rate:.3f}")
+    for head in report.heads:
+        heads.add_row(head.scorer, head.head, f"{head.auc:.4f}", f"{head.log_loss:.4f}", f"{head.positive_rate:.3f}")
     return [lists, heads]
 
 

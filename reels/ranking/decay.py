@@ -37,4 +37,4 @@ class DecayedSum:
         self.grow(size or 0)
         if not np.isfinite(self.as_of):
             return self.values.copy()
-        return self.values * 0.5 ** (max(now - self.as_of, 0.0) / self.half_life_s)
+        return np.asarray(self.values * 0.5 ** (max(now - self.as_of, 0.0) / self.half_life_s))

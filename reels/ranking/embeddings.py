@@ -43,7 +43,7 @@ class Embeddings:
         k = min(k, len(scores))
         best = np.argpartition(-scores, k - 1)[:k] if k else np.zeros(0, np.int64)
         best = best[np.argsort(-scores[best], kind="stable")]
-        return best[np.isfinite(scores[best])]
+        return np.asarray(best[np.isfinite(scores[best])])
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -113,7 +113,7 @@ def _least_squares(
 
     def apply(x: np.ndarray) -> np.ndarray:
         weighted.data = confidence.data * np.einsum("ij,ij->i", neighbours, x[rows])
-        return x @ gram + weighted @ fixed
+        return np.asarray(x @ gram + weighted @ fixed)
 
     x = current.copy()
     residual = target - apply(x)

@@ -19,11 +19,10 @@ import scipy.sparse as sparse
 from reels.ranking import metrics
 from reels.ranking.decay import DecayedSum
 from reels.ranking.features import DAY_S, HOUR_S, Snapshot, hour_of_day, pair_features
-from reels.ranking.models import HEADS, HeuristicScorer, Scorer
+from reels.ranking.models import HEADS, HeuristicScorer, RoundCallback, Scorer
 from reels.ranking.table import EventTable
 from reels.ranking.training import (
     RankerConfig,
-    RoundCallback,
     StepCallback,
     TrainedRanker,
     interaction_keys,
@@ -243,25 +242,24 @@ class EvalReport:
         best = self.best_baseline.ndcg
         return self.learned.ndcg / best - 1.0 if best > 0 else float("inf")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         """Plain JSON types; an undefined number (no creators known, one class only) is None."""
-        return _json_safe(
-            {
-                "source": self.source,
-                "events": self.events,
-                "users": self.users,
-                "items": self.items,
-                "train_events": self.train_events,
-                "test_events": self.test_events,
-                "test_users": self.test_users,
-                "k": self.k,
-                "baseline_half_life_s": self.baseline_half_life_s,
-                "lists": [asdict(row) for row in self.lists],
-                "heads": [asdict(row) for row in self.heads],
-                "best_baseline": self.best_baseline.name,
-                "lift_over_best_baseline": self.lift,
-            }
-        )
+        raw: dict[str, object] = {
+            "source": self.source,
+            "events": self.events,
+            "users": self.users,
+            "items": self.items,
+            "train_events": self.train_events,
+            "test_events": self.test_events,
+            "test_users": self.test_users,
+            "k": self.k,
+            "baseline_half_life_s": self.baseline_half_life_s,
+            "lists": [asdict(row) for row in self.lists],
+            "heads": [asdict(row) for row in self.heads],
+            "best_baseline": self.best_baseline.name,
+            "lift_over_best_baseline": self.lift,
+        }
+        return {key: _json_safe(value) for key, value in raw.items()}
 
     def ranking_rows(self) -> list[tuple[str, int, str]]:
         """(user_id, rank from 1, item_id) for each test user's top k."""

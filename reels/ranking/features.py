@@ -83,7 +83,7 @@ def hour_of_day(timestamp: np.ndarray | float) -> np.ndarray:
 
 def _pair_keys(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
     columns = np.where(columns >= 0, columns.astype(np.int64), _UNKNOWN_COLUMN)
-    return (rows.astype(np.int64) << _SHIFT) | columns
+    return np.asarray((rows.astype(np.int64) << _SHIFT) | columns)
 
 
 @dataclass(frozen=True)

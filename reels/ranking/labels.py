@@ -47,7 +47,7 @@ def watched_3s(table: EventTable) -> np.ndarray:
         by_time = watched_ms >= THREE_SECONDS_MS
         # Without a duration, a fifth of the item stands in for three seconds of a typical reel.
         by_ratio = ~np.isfinite(table.duration_ms) & (table.watch_ratio >= 0.2)
-    return by_time | by_ratio | np.isfinite(table.rating)
+    return np.asarray(by_time | by_ratio | np.isfinite(table.rating))
 
 
 @dataclass(frozen=True, slots=True)

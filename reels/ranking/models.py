@@ -67,11 +67,11 @@ def _column(name: str) -> int:
 def _penalty(features: np.ndarray, weights: ScoreWeights) -> np.ndarray:
     not_interested = np.nan_to_num(features[:, _column("not_interested_creator")])
     reports = np.nan_to_num(features[:, _column("item_report_rate")])
-    return weights.not_interested * not_interested + weights.report * reports
+    return np.asarray(weights.not_interested * not_interested + weights.report * reports)
 
 
 def _weighted(predictions: dict[str, np.ndarray], head_weights: dict[str, float]) -> np.ndarray:
-    return sum(head_weights[head] * predictions[head] for head in HEADS)
+    return np.asarray(sum(head_weights[head] * predictions[head] for head in HEADS))
 
 
 class ExampleChunks:
@@ -109,7 +109,7 @@ class _ChunkIter(xgb.DataIter):
         self._iterator: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
         super().__init__()
 
-    def next(self, input_data: Callable) -> bool:
+    def next(self, input_data: Callable[..., None]) -> bool:
         if self._iterator is None:
             self._iterator = iter(self._chunks)
         chunk = next(self._iterator, None)
@@ -127,7 +127,9 @@ class _Progress(xgb.callback.TrainingCallback):
         self.head, self.rounds, self.on_round = head, rounds, on_round
         super().__init__()
 
-    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+    def after_iteration(
+        self, model: xgb.Booster, epoch: int, evals_log: xgb.callback.TrainingCallback.EvalsLog
+    ) -> bool:
         self.on_round(self.head, epoch + 1, self.rounds)
         return False
 
@@ -156,7 +158,7 @@ class LearnedRanker:
         return {head: self.boosters[head].inplace_predict(features) for head in HEADS}
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        return _weighted(self.predict(features), self.head_weights) - _penalty(features, self.weights)
+        return np.asarray(_weighted(self.predict(features), self.head_weights) - _penalty(features, self.weights))
 
     def to_bytes(self) -> bytes:
         """A zip holding a manifest and each head's model: what the object store keeps."""
@@ -262,4 +264,4 @@ class HeuristicScorer:
         means = {head: max(float(predictions[head].mean()), 1e-6) for head in HEADS}
         head_weights = self.weights.heads or {head: 1.0 / (len(HEADS) * means[head]) for head in HEADS}
         popularity = 1.0 + np.nan_to_num(features[:, _column("item_popularity_1d")], nan=0.0)
-        return _weighted(predictions, head_weights) * popularity - _penalty(features, self.weights)
+        return np.asarray(_weighted(predictions, head_weights) * popularity - _penalty(features, self.weights))

@@ -58,7 +58,7 @@ class SimulatedLog:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
 class _World:
@@ -103,7 +103,7 @@ class _World:
 
     def interest(self, viewer: int, reels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         follows = np.isin(self.reel_creator[reels], self.follows[viewer])
-        return (
+        return np.asarray(
             self.affinity[viewer, self.reel_category[reels]]
             + self.reel_quality[reels]
             + 0.8 * follows

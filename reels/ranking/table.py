@@ -98,7 +98,7 @@ class EventTable:
         """Read events (in any order) and items into a time-ordered table."""
         catalogue = _catalogue(items)
         users = Vocabulary()
-        columns: dict[str, list] = {name: [] for name in _EVENT_COLUMNS if name != "duration_ms"}
+        columns: dict[str, list[float]] = {name: [] for name in _EVENT_COLUMNS if name != "duration_ms"}
         event_duration: list[float] = []
         nan = float("nan")
         for event in events:
