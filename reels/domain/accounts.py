@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, forbidden
+from reels.domain.errors import AuthenticationError, DomainError, ErrorCode
 from reels.domain.models import Role, User
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.]{3,30}$")
@@ -90,7 +90,8 @@ async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str
     if user is None:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
     if user.suspended_at is not None:
-        raise forbidden("this account is suspended")
+        # The same code a suspended account's token gets on every request.
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "this account is suspended")
     return user
 
 

@@ -8,6 +8,7 @@ import enum
 class ErrorCode(enum.StrEnum):
     """Stable, machine-readable: clients branch on these strings."""
 
+    UNAUTHENTICATED = "UNAUTHENTICATED"
     NOT_FOUND = "NOT_FOUND"
     FORBIDDEN = "FORBIDDEN"
     INVALID = "INVALID"

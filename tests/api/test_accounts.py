@@ -161,10 +161,14 @@ def test_roles_gate_moderator_operations_and_suspension_blocks_login(api: Api) -
     assert api.data(reports, token=mod_token)["reports"]["edges"] == []
 
     suspend = """mutation S($input: SuspendUserInput!) { suspendUser(input: $input) { user { username } userErrors { code } } }"""
-    assert api(suspend, {"input": {"userId": user["id"], "reason": "spam"}}, token=user_token)["errors"]
+    refused_mutation = api.data(suspend, {"input": {"userId": user["id"], "reason": "spam"}}, token=user_token)
+    assert refused_mutation["suspendUser"] == {"user": None, "userErrors": [{"code": "FORBIDDEN"}]}
     payload = api.data(suspend, {"input": {"userId": user["id"], "reason": "spam"}}, token=mod_token)["suspendUser"]
     assert payload == {"user": {"username": "frank"}, "userErrors": []}
 
     login = api.data(LOGIN, {"input": {"username": "frank", "password": "correct horse battery"}})["login"]
-    assert login["token"] is None and login["userErrors"][0]["code"] == "FORBIDDEN"
-    assert api.post(VIEWER, token=user_token).status_code == 401  # existing tokens stop working too
+    # A suspended account has one code everywhere: on login as on any request with its token.
+    assert login["token"] is None and login["userErrors"][0]["code"] == "UNAUTHENTICATED"
+    refused_request = api.post(VIEWER, token=user_token)  # existing tokens stop working too
+    assert refused_request.status_code == 401
+    assert refused_request.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -237,4 +237,4 @@ def test_hidden_reels_cannot_be_engaged_with(live_api: Api) -> None:
     assert (
         api.data(COMMENT, {"id": reel, "text": "hi"}, token=fan)["addComment"]["userErrors"][0]["code"] == "NOT_FOUND"
     )
-    assert api(LIKE, {"id": reel})["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert api.data(LIKE, {"id": reel})["likeReel"] == {"reel": None, "userErrors": [{"code": "UNAUTHENTICATED"}]}

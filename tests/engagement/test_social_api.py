@@ -54,7 +54,8 @@ def test_follow_refuses_oneself_unknown_users_and_anonymous(live_api: Api) -> No
     token, me = api.register(unique("me"))
     assert follow(api, token, me["id"])["userErrors"][0]["code"] == "INVALID"
     assert follow(api, token, "VXNlcjox")["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "userId"]}]
-    assert api(FOLLOW, {"id": me["id"]})["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    anonymous = api.data(FOLLOW, {"id": me["id"]})["follow"]
+    assert anonymous == {"user": None, "userErrors": [{"code": "UNAUTHENTICATED", "field": []}]}
 
 
 def test_a_block_hides_each_from_the_other_and_removes_follows(live_api: Api) -> None:
