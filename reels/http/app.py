@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from reels.http.bodies import CappedBodies
 from reels.http.graphql import GraphQLApp, RateLimited
 from reels.http.media_routes import media_routes
 from reels.http.playground import playground_routes
@@ -47,7 +48,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
     """The API. `run_workers` (default: on for the embedded setup) also runs the background
     workers in this process, so one command is a whole platform."""
     schema = build_schema(settings)
-    graphql = RateLimited(GraphQLApp(schema, settings))
+    graphql = RateLimited(CappedBodies(GraphQLApp(schema, settings), settings.max_request_bytes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -12,18 +12,21 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.types.unset import UNSET
 
 from reels.domain.accounts import user_for_token
 from reels.domain.errors import AuthenticationError
 from reels.domain.models import User
+from reels.http.bodies import decode_json, refusal_of, request_object
+from reels.http.frames import CheckedFrames
 from reels.http.playground import playground_page
 from reels.platform import Platform
 from reels.resolvers.context import CURRENT_OPERATION, Context
@@ -63,7 +66,7 @@ def _graphql_error(status: int, message: str, code: str, headers: dict[str, str]
     )
 
 
-class SubscriptionSockets(BaseGraphQLTransportWSHandler[Context, None]):
+class SubscriptionSockets(CheckedFrames):
     """strawberry's graphql-transport-ws handler, telling each operation's task which socket
     operation it serves (`reels.subscriptions.sockets`)."""
 
@@ -102,6 +105,18 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return playground_page(request)  # served from the package: works offline
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)  # HTTP bodies and websocket frames alike
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return request_object(super().parse_json(data))
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:  # strawberry answers these in plain text
+            return refusal_of(error)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -1,0 +1,46 @@
+"""What a graphql-transport-ws message must look like before strawberry handles it. A frame that
+is not a JSON object with a string `type`, or a `subscribe` whose `id` or payload has the wrong
+shape, closes the socket with 4400 and a reason (strawberry would fail on it and drop the socket
+without a close frame). An operation that does not parse (a syntax error, too many tokens) is
+answered with an `error` message, like any other refused operation, and the socket stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+
+from reels.resolvers.context import Context
+
+
+def _subscribe_problem(message: dict[str, Any]) -> str | None:
+    if not isinstance(message.get("id"), str) or not message["id"]:
+        return "a subscribe message needs a string `id`"
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "a subscribe message's `payload` must be an object"
+    if not isinstance(payload.get("query"), str) or not payload["query"]:
+        return "a subscribe payload's `query` must be a non-empty string"
+    for name, kind in (("variables", dict), ("extensions", dict), ("operationName", str)):
+        if not isinstance(payload.get(name), kind | None):
+            return f"a subscribe payload's `{name}` must be {'an object' if kind is dict else 'a string'} or null"
+    return None
+
+
+class CheckedFrames(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_message(self, message: Message) -> None:
+        frame: Any = message
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.handle_invalid_message("a message must be a JSON object with a string `type`")
+            return
+        if frame["type"] == "subscribe" and (problem := _subscribe_problem(frame)):
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        return None  # answer the operation with `error`; the socket's other operations go on
