@@ -14,6 +14,7 @@ from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
 from reels.schema.query import Query
 from reels.schema.scalars import DATETIME_UTC
+from reels.schema.strings import RefuseLoneSurrogates
 from reels.schema.subscription import Subscription
 from reels.schema.transports import SubscriptionsOverWebSockets
 from reels.schema.types import Audio, Comment, Hashtag, Reel, Report, User
@@ -42,6 +43,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         config=StrawberryConfig(scalar_map={datetime: DATETIME_UTC}),
         extensions=[
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+            RefuseLoneSurrogates,
             # After every extension that adds validation rules: it runs the validation.
             lambda: OperationLimits(checks),
             SubscriptionsOverWebSockets,

@@ -13,23 +13,23 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import Api
 
 INTERNAL_ERROR = "Internal error"
 
-Answer = httpx.Response | dict[str, Any]
+# An HTTP response of the test client (`.status_code`, `.text`) or a decoded GraphQL body.
+Answer = Any
 
 
 def _problems_of(answer: Answer) -> list[str]:
-    if isinstance(answer, httpx.Response):
-        problems = [f"HTTP {answer.status_code}: {answer.text[:200]}"] if answer.status_code >= 500 else []
-        text = answer.text
-    else:
+    if isinstance(answer, dict):
         problems = []
         text = json.dumps(answer)
+    else:
+        problems = [f"HTTP {answer.status_code}: {answer.text[:200]}"] if answer.status_code >= 500 else []
+        text = answer.text
     if INTERNAL_ERROR in text:
         problems.append(f"answer carries {INTERNAL_ERROR!r}: {text[:300]}")
     return problems
