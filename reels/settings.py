@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -72,11 +73,28 @@ class Settings(BaseSettings):
     document_cache_bytes: int = 64 * 1024 * 1024
     requests_per_second: float = 50.0
     request_burst: int = 200
+    # The media routes (segments, playlists, part uploads of the embedded store) have a bucket of
+    # their own: a player fetches many segments per reel.
+    media_requests_per_second: float = 200.0
+    media_request_burst: int = 1000
+    registrations_per_hour: int = 20
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For is
+    # believed; from anyone else the header is ignored and the peer address is the client.
+    trusted_proxies: str = ""
 
     @field_validator("database_url", "redis_url", "neo4j_url", "s3_endpoint_url", "media_base_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        try:
+            return tuple(ip_network(entry.strip()) for entry in self.trusted_proxies.split(",") if entry.strip())
+        except ValueError as error:
+            raise ConfigError(f"REELS_TRUSTED_PROXIES must be addresses or networks: {error}") from None
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -118,6 +136,7 @@ class Settings(BaseSettings):
     def validate_services(self) -> None:
         """Fail early, naming the variable, on a half-configured service."""
         _ = self.resolved_database_url
+        _ = self.trusted_proxy_networks
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REELS_REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
         if self.neo4j_url and not self.neo4j_url.startswith(("bolt://", "neo4j://", "bolt+s://", "neo4j+s://")):

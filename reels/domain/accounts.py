@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import re
+import time
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -13,8 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import AuthenticationError, DomainError, ErrorCode
+from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, forbidden
+from reels.domain.events import SessionChanged, SessionReason, publish
 from reels.domain.models import Role, User
+from reels.ports.kv import KeyValue
+from reels.ports.pubsub import PubSub, PubSubUnavailable
+
+log = logging.getLogger(__name__)
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.]{3,30}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
@@ -80,45 +90,151 @@ def _taken() -> DomainError:
     return DomainError(ErrorCode.TAKEN, "this username is taken", "username")
 
 
-async def authenticate(sessions: async_sessionmaker[AsyncSession], username: str, password: str) -> User:
+@dataclass(frozen=True)
+class RegistrationLimit:
+    """Registrations per client address: a token bucket of `per_hour`, refilled over the hour."""
+
+    per_hour: int
+
+
+async def check_registration_rate(kv: KeyValue, limit: RegistrationLimit, address: str) -> None:
+    allowed, retry_after = await kv.take_token(
+        f"ratelimit:register:{address}", rate_per_s=limit.per_hour / 3600, burst=limit.per_hour
+    )
+    if not allowed:
+        raise DomainError(
+            ErrorCode.RATE_LIMITED, f"too many registrations from this address; try again in {math.ceil(retry_after)} s"
+        )
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    """Failed logins per account and per client address: `free_failures` in `window_s`, then
+    each further failure makes that account (or address) wait, doubling from 1 s up to
+    `max_wait_s`; a correct password during the wait is refused too, so guessing gains nothing."""
+
+    failures_per_account: int
+    failures_per_address: int
+    window_s: float = 900.0
+    max_wait_s: float = 900.0
+
+
+def _failures_key(scope: str, subject: str) -> str:
+    return f"login:failures:{scope}:{subject}"
+
+
+def _wait_key(scope: str, subject: str) -> str:
+    return f"login:wait:{scope}:{subject}"
+
+
+async def _check_login_wait(kv: KeyValue, subjects: dict[str, str]) -> None:
+    """RATE_LIMITED while the account or the address waits out its backoff."""
+    waits_until = await kv.get_many([_wait_key(scope, subject) for scope, subject in subjects.items()])
+    remaining = max((float(until) - time.time() for until in waits_until if until is not None), default=0.0)
+    if remaining > 0:
+        raise DomainError(ErrorCode.RATE_LIMITED, f"too many failed logins; try again in {math.ceil(remaining)} s")
+
+
+async def _count_login_failure(kv: KeyValue, throttle: LoginThrottle, subjects: dict[str, str]) -> None:
+    free = {"account": throttle.failures_per_account, "address": throttle.failures_per_address}
+    for scope, subject in subjects.items():
+        failures = await kv.incr(_failures_key(scope, subject), ttl_s=throttle.window_s)
+        if failures > free[scope]:
+            wait_s = min(throttle.max_wait_s, 2.0 ** (failures - free[scope] - 1))
+            await kv.set(_wait_key(scope, subject), str(time.time() + wait_s), ttl_s=wait_s)
+
+
+async def authenticate(
+    sessions: async_sessionmaker[AsyncSession],
+    kv: KeyValue,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+    address: str,
+) -> User:
+    """The account of these credentials; failures are throttled per account and per address."""
+    name = normalize_username(username)
+    subjects = {"account": name, "address": address}
+    await _check_login_wait(kv, subjects)
     async with sessions() as session:
-        user = await session.scalar(select(User).where(User.username == normalize_username(username)))
+        user = await session.scalar(select(User).where(User.username == name))
     try:
+        # argon2 runs in a thread: a flood of logins must not stall the event loop.
         await asyncio.to_thread(_hasher.verify, user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
+        await _count_login_failure(kv, throttle, subjects)
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
+    await kv.delete(_failures_key("account", name))
     if user.suspended_at is not None:
-        # The same code a suspended account's token gets on every request.
-        raise DomainError(ErrorCode.UNAUTHENTICATED, "this account is suspended")
+        raise forbidden("this account is suspended")
     return user
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """What a verified token says: whose it is, its id (for revocation) and when it expires."""
+
+    user_id: int
+    token_id: str
+    expires_at: datetime
 
 
 def issue_token(user: User, secret: str, ttl_s: int) -> str:
     now = datetime.now(UTC)
-    claims = {"sub": str(user.id), "iat": now, "exp": now + timedelta(seconds=ttl_s)}
+    claims = {"sub": str(user.id), "jti": uuid.uuid4().hex, "iat": now, "exp": now + timedelta(seconds=ttl_s)}
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
-def user_id_from_token(token: str, secret: str) -> int:
-    """The user id a token was issued to; AuthenticationError for a forged or expired token."""
+def read_token(token: str, secret: str) -> AccessToken:
+    """A token's claims once its signature and expiry hold; AuthenticationError for a forged or
+    expired one (revocation and the account are checked by `authorize`)."""
     try:
         claims = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]})
-        return int(claims["sub"])
+        token_id = claims.get("jti")
+        if not isinstance(token_id, str):  # every token is revocable, so it must have an id
+            raise ValueError("the token has no id")
+        return AccessToken(int(claims["sub"]), token_id, datetime.fromtimestamp(claims["exp"], UTC))
     except jwt.ExpiredSignatureError:
         raise AuthenticationError("the access token has expired; log in again") from None
-    except (jwt.InvalidTokenError, ValueError):
+    except (jwt.InvalidTokenError, ValueError, TypeError):
         raise AuthenticationError("the access token is not valid") from None
 
 
-async def user_for_token(session: AsyncSession, token: str, secret: str) -> User:
-    user = await session.get(User, user_id_from_token(token, secret))
+def _revoked_key(token_id: str) -> str:
+    return f"token:revoked:{token_id}"
+
+
+async def authorize(session: AsyncSession, kv: KeyValue, access: AccessToken) -> User:
+    """The account a verified token acts for; AuthenticationError once the token is revoked or
+    the account is gone or suspended."""
+    if await kv.get(_revoked_key(access.token_id)) is not None:
+        raise AuthenticationError("the access token was revoked; log in again")
+    user = await session.get(User, access.user_id)
     if user is None:
         raise AuthenticationError("the access token's account no longer exists")
     if user.suspended_at is not None:
         raise AuthenticationError("this account is suspended")
     return user
+
+
+async def revoke_token(kv: KeyValue, bus: PubSub, access: AccessToken) -> None:
+    """Refuse the token from now on, everywhere: the revocation entry lives as long as the token
+    would have, and the user's open sockets are told to check theirs."""
+    remaining_s = (access.expires_at - datetime.now(UTC)).total_seconds()
+    if remaining_s > 0:
+        await kv.set(_revoked_key(access.token_id), "1", ttl_s=remaining_s)
+    await session_changed(bus, access.user_id, SessionReason.TOKEN_REVOKED)
+
+
+async def session_changed(bus: PubSub, user_id: int, reason: SessionReason) -> None:
+    """Tell every API process that the user's open sockets must authorize again."""
+    try:
+        await publish(bus, SessionChanged(user_id, reason))
+    except PubSubUnavailable:
+        # HTTP requests check the account on each request already; sockets opened from now on do too.
+        log.warning("open sockets of user %s were not told of %s: pub/sub is unreachable", user_id, reason)
 
 
 def can_moderate(user: User | None) -> bool:

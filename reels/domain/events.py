@@ -15,6 +15,7 @@ Events, by channel (JSON text):
 | `reel:{id}:counts` | ReelCountsChanged | live reel counts |
 | `reel:{id}:status` | ReelStatusChanged | `reelStatus` |
 | `user:{id}:notifications` | NotificationAdded | `notifications` |
+| `user:{id}:session` | SessionChanged | every open websocket of that user, which authorizes itself again |
 
 Each class owns its wire form: a job's `payload()` and `decode_job`, an event's `channel`,
 `encode()` and `decode()`. The wire format is the one the queues and channels always carried,
@@ -332,7 +333,37 @@ class NotificationAdded:
         return cls(user_id, int(json.loads(message)["id"]))
 
 
-Event = ReelCountsChanged | ReelStatusChanged | NotificationAdded
+class SessionReason(enum.StrEnum):
+    SUSPENDED = "suspended"
+    ROLE_CHANGED = "role_changed"
+    TOKEN_REVOKED = "token_revoked"
+
+
+@dataclass(slots=True)
+class SessionChanged:
+    """What a user's tokens allow changed (suspension, a new role, a revoked token): each open
+    socket of that user, on every API process, checks its token and account again."""
+
+    user_id: int
+    reason: SessionReason
+
+    @staticmethod
+    def channel_of(user_id: int) -> str:
+        return f"user:{user_id}:session"
+
+    @property
+    def channel(self) -> str:
+        return self.channel_of(self.user_id)
+
+    def encode(self) -> str:
+        return _json({"reason": self.reason.value})
+
+    @classmethod
+    def decode(cls, user_id: int, message: str) -> SessionChanged:
+        return cls(user_id, SessionReason(json.loads(message)["reason"]))
+
+
+Event = ReelCountsChanged | ReelStatusChanged | NotificationAdded | SessionChanged
 
 
 async def publish(bus: PubSub, event: Event) -> None:

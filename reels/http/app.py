@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from reels.http.bodies import CappedBodies
-from reels.http.graphql import GraphQLApp, RateLimited
+from reels.http.clients import RequestBudget
+from reels.http.graphql import GraphQLApp
 from reels.http.media_routes import media_routes
 from reels.http.playground import playground_routes
 from reels.http.web_client import web_client_routes
@@ -48,7 +49,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
     """The API. `run_workers` (default: on for the embedded setup) also runs the background
     workers in this process, so one command is a whole platform."""
     schema = build_schema(settings)
-    graphql = RateLimited(CappedBodies(GraphQLApp(schema, settings), settings.max_request_bytes))
+    graphql = GraphQLApp(schema, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -72,4 +73,4 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
         *playground_routes(),
         *web_client_routes(settings),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestBudget)])

@@ -1,34 +1,43 @@
 """GraphQL over HTTP (POST/GET, GraphiQL) and websockets (graphql-transport-ws only).
 
 Authentication: `Authorization: Bearer <token>` on HTTP, `token` in the websocket
-`connection_init` payload. A token that is presented and not valid is refused outright (401 on
-HTTP, close 4403 on a socket); no token means an anonymous request.
+`connection_init` payload. A token that is presented and not valid (forged, expired, revoked, of
+a suspended account, or not a string) is refused outright (401 on HTTP, close 4403 on a
+socket); no token means an anonymous request.
+
+A signed-in socket listens to its user's `SessionChanged` events (from any API process) and
+authorizes itself again on each: it closes with 4403 once its token or account no longer
+holds, and runs later operations with the account's current role. Every operation over a
+socket spends the client's request budget, the same one its HTTP requests draw from.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import AsyncExitStack, suppress
 from datetime import timedelta
 from typing import Any
 
 import strawberry
-from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
-from strawberry.types.unset import UNSET
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
 
-from reels.domain.accounts import user_for_token
+from reels.domain.accounts import AccessToken, authorize, read_token
 from reels.domain.errors import AuthenticationError
+from reels.domain.events import SessionChanged
 from reels.domain.models import User
-from reels.http.bodies import decode_json, refusal_of, request_object
-from reels.http.frames import CheckedFrames
+from reels.http.clients import API_BUCKET, client_address, retry_after_header, take_request
 from reels.http.playground import playground_page
 from reels.platform import Platform
+from reels.ports.pubsub import PubSubUnavailable, Subscription
 from reels.resolvers.context import CURRENT_OPERATION, Context
 from reels.settings import Settings
 from reels.subscriptions import sockets
@@ -41,11 +50,15 @@ def _platform(connection: HTTPConnection) -> Platform:
     return platform
 
 
-async def _viewer(platform: Platform, token: str | None) -> User | None:
-    if not token:
+async def _viewer(platform: Platform, access: AccessToken | None) -> User | None:
+    if access is None:
         return None
     async with platform.sessions() as session:
-        return await user_for_token(session, token, platform.jwt_secret)
+        return await authorize(session, platform.kv, access)
+
+
+def _access_token(platform: Platform, token: str | None) -> AccessToken | None:
+    return read_token(token, platform.jwt_secret) if token else None
 
 
 def _bearer(connection: HTTPConnection) -> str | None:
@@ -66,11 +79,81 @@ def _graphql_error(status: int, message: str, code: str, headers: dict[str, str]
     )
 
 
-class SubscriptionSockets(CheckedFrames):
-    """strawberry's graphql-transport-ws handler, telling each operation's task which socket
-    operation it serves (`reels.subscriptions.sockets`)."""
+class SubscriptionSockets(BaseGraphQLTransportWSHandler[Context, None]):
+    """strawberry's graphql-transport-ws handler, plus: a signed-in socket follows its user's
+    session events; every operation spends the client's request budget; each operation's task
+    is told which socket operation it serves (`reels.subscriptions.sockets`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._session_events = AsyncExitStack()
+        self._session_watch: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        # Listen before the account is checked (in on_ws_connect), so that no change between
+        # the check and the listening goes unheard.
+        payload = message.get("payload")
+        token = payload.get("token") if isinstance(payload, dict) else None
+        events = None
+        if isinstance(token, str) and token and not self.connection_init_received:
+            platform = self.context.platform
+            try:
+                channel = SessionChanged.channel_of(read_token(token, platform.jwt_secret).user_id)
+                events = await self._session_events.enter_async_context(platform.pubsub.subscribe(channel, max_queue=1))
+            except AuthenticationError:
+                pass  # on_ws_connect refuses the token
+            except PubSubUnavailable:
+                # A socket that could not hear of a suspension must not open.
+                await self.websocket.close(code=1011, reason="live session events are unavailable; retry later")
+                return
+        await super().handle_connection_init(message)
+        if events is not None and self.connection_acknowledged:
+            self._session_watch = asyncio.create_task(self._follow_session(events), name="socket-session")
+
+    async def _follow_session(self, events: Subscription) -> None:
+        """Authorize again on each of the user's session events: close once the token or the
+        account no longer holds, or once the events can no longer be heard."""
+        context = self.context
+        try:
+            async for _ in events:
+                try:
+                    context.viewer = await _viewer(context.platform, context.access_token)
+                except AuthenticationError as error:
+                    await self._close(4403, str(error))
+                    return
+                context.reset_loaders()
+        except PubSubUnavailable:
+            await self._close(1011, "live session events are unavailable; reconnect")
+
+    async def _close(self, code: int, reason: str) -> None:
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        with suppress(RuntimeError):  # the client closed it first
+            await self.websocket.close(code=code, reason=reason)
+
+    async def shutdown(self) -> None:
+        if self._session_watch is not None:
+            self._session_watch.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._session_watch
+        await self._session_events.aclose()
+        await super().shutdown()
+
+    async def _refused_by_budget(self, message: SubscribeMessage) -> bool:
+        """Answer the operation with a RATE_LIMITED error when the client's budget is spent."""
+        wait_s = await take_request(self.context.platform, API_BUCKET, self.context.client_address)
+        if wait_s is None:
+            return False
+        seconds = retry_after_header(wait_s)
+        error = GraphQLError(
+            f"too many requests; retry in {seconds} s", extensions={"code": "RATE_LIMITED", "retryAfter": int(seconds)}
+        )
+        await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+        return True
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if self.connection_acknowledged and await self._refused_by_budget(message):
+            return
         try:
             payload = message["payload"]
             operation = sockets.SocketOperation(
@@ -106,23 +189,14 @@ class GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return playground_page(request)  # served from the package: works offline
 
-    def decode_json(self, data: str | bytes) -> object:
-        return decode_json(data)  # HTTP bodies and websocket frames alike
-
-    def parse_json(self, data: str | bytes) -> Any:
-        return request_object(super().parse_json(data))
-
-    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        try:
-            return await super().run(request, context, root_value)
-        except HTTPException as error:  # strawberry answers these in plain text
-            return refusal_of(error)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             request = Request(scope, receive)
+            platform = _platform(request)
+            state = scope.setdefault("state", {})
             try:
-                scope.setdefault("state", {})["viewer"] = await _viewer(_platform(request), _bearer(request))
+                state["access_token"] = _access_token(platform, _bearer(request))
+                state["viewer"] = await _viewer(platform, state["access_token"])
             except AuthenticationError as error:
                 await _graphql_error(401, str(error), "UNAUTHENTICATED", {"WWW-Authenticate": "Bearer"})(
                     scope, receive, send
@@ -131,53 +205,25 @@ class GraphQLApp(GraphQL[Context, None]):
         await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        viewer = request.scope.get("state", {}).get("viewer")
+        state = request.scope.get("state", {})
+        platform = _platform(request)
         return Context(
-            platform=_platform(request),
-            viewer=viewer,
+            platform=platform,
+            viewer=state.get("viewer"),
             live_counts=request.app.state.live_counts,
             request=request,
             response=response,
+            access_token=state.get("access_token"),
+            client_address=client_address(request.scope, platform.settings.trusted_proxy_networks),
         )
 
     async def on_ws_connect(self, context: Context) -> None:
         token = (context.connection_params or {}).get("token")
         try:
-            context.viewer = await _viewer(context.platform, token if isinstance(token, str) else None)
+            if token is not None and not isinstance(token, str):
+                raise AuthenticationError("the token must be a string")
+            context.access_token = _access_token(context.platform, token)
+            context.viewer = await _viewer(context.platform, context.access_token)
         except AuthenticationError as error:
             raise ConnectionRejectionError({"message": str(error), "code": "UNAUTHENTICATED"}) from None
         context.reset_loaders()
-
-
-class RateLimited:
-    """Per-client request rate limit (token bucket in the shared cache): 429 with Retry-After.
-
-    Clients are told apart by address; behind a proxy, run uvicorn with --proxy-headers and
-    --forwarded-allow-ips so the address is the client's, not the proxy's.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            platform: Platform = scope["app"].state.platform
-            settings = platform.settings
-            client = (scope.get("client") or ("-", 0))[0]
-            try:
-                allowed, retry_after = await platform.kv.take_token(
-                    f"ratelimit:http:{client}", rate_per_s=settings.requests_per_second, burst=settings.request_burst
-                )
-            except Exception:
-                log.warning("rate limiting skipped: the cache is unreachable", exc_info=True)
-                allowed, retry_after = True, 0.0
-            if not allowed:
-                response = _graphql_error(
-                    429,
-                    f"too many requests; retry in {retry_after:.1f} s",
-                    "RATE_LIMITED",
-                    {"Retry-After": str(max(1, round(retry_after)))},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

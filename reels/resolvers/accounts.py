@@ -31,12 +31,31 @@ def _signed_in(context: Context, user: User) -> SignedIn:
 
 
 async def register(context: Context, username: str, password: str, display_name: str | None) -> SignedIn:
-    user = await accounts.register(context.platform.sessions, username, password, display_name)
+    platform = context.platform
+    limit = accounts.RegistrationLimit(per_hour=platform.settings.registrations_per_hour)
+    await accounts.check_registration_rate(platform.kv, limit, context.client_address)
+    user = await accounts.register(platform.sessions, username, password, display_name)
     return _signed_in(context, user)
 
 
 async def login(context: Context, username: str, password: str) -> SignedIn:
-    return _signed_in(context, await accounts.authenticate(context.platform.sessions, username, password))
+    platform = context.platform
+    throttle = accounts.LoginThrottle(
+        failures_per_account=platform.settings.login_failures_per_account,
+        failures_per_address=platform.settings.login_failures_per_address,
+    )
+    user = await accounts.authenticate(
+        platform.sessions, platform.kv, throttle, username, password, context.client_address
+    )
+    return _signed_in(context, user)
+
+
+async def logout(context: Context) -> bool:
+    """Revoke the token this request was signed in with (on HTTP and on every open socket)."""
+    if context.access_token is None:
+        raise RuntimeError("logout must be guarded by a permission class")
+    await accounts.revoke_token(context.platform.kv, context.platform.pubsub, context.access_token)
+    return True
 
 
 async def user_by_username(context: Context, username: str) -> User | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reels.dataloaders import Loaders
+from reels.domain.accounts import AccessToken
 from reels.domain.models import User
 from reels.domain.playback import PlaybackUrls
 from reels.platform import Platform
@@ -70,6 +71,10 @@ class Context:
     live_counts: LiveCountFeeds  # the app's reel-count feeds, shared by its subscribers
     request: Any = None
     response: Any = None
+    # The verified token the viewer signed in with (what `logout` revokes).
+    access_token: AccessToken | None = None
+    # The client's address (through trusted proxies only): what per-address limits count.
+    client_address: str = "-"
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])

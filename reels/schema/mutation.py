@@ -34,6 +34,7 @@ from reels.schema.payloads import (
     CommentPayload,
     CompleteUploadPayload,
     CreateUploadPayload,
+    LogoutPayload,
     RecordViewPayload,
     ReelPayload,
     ReportPayload,
@@ -41,7 +42,6 @@ from reels.schema.payloads import (
     UploadPart,
     UserPayload,
     attempt,
-    refused_unless,
     user_error,
 )
 from reels.schema.permissions import MODERATORS, SIGNED_IN
@@ -86,6 +86,13 @@ class Mutation:
         signed_in = accounts.login(info.context, input.username, input.password)
         return await attempt(AuthPayload, signed_in, AuthPayload.signed_in)
 
+    @strawberry.mutation(
+        permission_classes=SIGNED_IN,
+        description="Revokes the token this request is signed in with: it stops working on HTTP and on open sockets.",
+    )
+    async def logout(self, info: Info[Context, None]) -> LogoutPayload:
+        return await attempt(LogoutPayload, accounts.logout(info.context), LogoutPayload.of)
+
     @strawberry.mutation(permission_classes=SIGNED_IN)
     async def create_upload(self, info: Info[Context, None], input: CreateUploadInput) -> CreateUploadPayload:
         audio_id = db_id_of(input.audio_id, "Audio") if input.audio_id is not None else None
@@ -110,7 +117,7 @@ class Mutation:
             ),
         )
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def resume_upload(self, info: Info[Context, None], input: ResumeUploadInput) -> ResumeUploadPayload:
         return await attempt(
             ResumeUploadPayload,
@@ -120,7 +127,7 @@ class Mutation:
             ),
         )
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def complete_upload(self, info: Info[Context, None], input: CompleteUploadInput) -> CompleteUploadPayload:
         parts = [(part.part_number, part.etag) for part in input.parts]
         return await attempt(
@@ -129,35 +136,35 @@ class Mutation:
             lambda row: CompleteUploadPayload(reel=Reel.from_row(row)),
         )
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def delete_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, uploads.delete_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def follow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.follow(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def unfollow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.unfollow(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def block_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.block_user(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def mute_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.mute_user(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN), description="Idempotent: liking twice counts once.")
+    @strawberry.mutation(permission_classes=SIGNED_IN, description="Idempotent: liking twice counts once.")
     async def like_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, engagement.like_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def unlike_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, engagement.unlike_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def share_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, engagement.share_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
@@ -175,35 +182,35 @@ class Mutation:
         )
         return await attempt(RecordViewPayload, counted, lambda counted: RecordViewPayload(counted=counted))
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def add_comment(self, info: Info[Context, None], input: AddCommentInput) -> CommentPayload:
         added = engagement.add_comment(info.context, _reel_id(input.reel_id), input.text)
         return await attempt(CommentPayload, added, _comment_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def delete_comment(self, info: Info[Context, None], input: DeleteCommentInput) -> CommentPayload:
         deleted = engagement.delete_comment(info.context, db_id_of(input.comment_id, "Comment"))
         return await attempt(CommentPayload, deleted, _comment_payload)
 
-    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    @strawberry.mutation(permission_classes=SIGNED_IN)
     async def report_reel(self, info: Info[Context, None], input: ReportReelInput) -> ReportPayload:
         report = moderation.report_reel(info.context, _reel_id(input.reel_id), input.reason, input.details)
         return await attempt(ReportPayload, report, _report_payload)
 
-    @strawberry.mutation(extensions=refused_unless(MODERATORS), description="Moderators and admins only.")
+    @strawberry.mutation(permission_classes=MODERATORS, description="Moderators and admins only.")
     async def moderate_reel(self, info: Info[Context, None], input: ModerateReelInput) -> ReelPayload:
         block = input.action == ModerationAction.BLOCK
         moderated = moderation.moderate_reel(info.context, _reel_id(input.reel_id), block=block, reason=input.reason)
         return await attempt(ReelPayload, moderated, _reel_payload)
 
-    @strawberry.mutation(extensions=refused_unless(MODERATORS))
+    @strawberry.mutation(permission_classes=MODERATORS)
     async def resolve_report(self, info: Info[Context, None], input: ResolveReportInput) -> ReportPayload:
         resolved = moderation.resolve_report(
             info.context, db_id_of(input.report_id, "Report"), input.status, input.note
         )
         return await attempt(ReportPayload, resolved, _report_payload)
 
-    @strawberry.mutation(extensions=refused_unless(MODERATORS))
+    @strawberry.mutation(permission_classes=MODERATORS)
     async def suspend_user(self, info: Info[Context, None], input: SuspendUserInput) -> UserPayload:
         suspended = moderation.suspend_user(info.context, _user_id(input.user_id), input.reason)
         return await attempt(UserPayload, suspended, _user_payload)

@@ -1,17 +1,12 @@
 """Mutation payloads: the result, or `userErrors` saying what the user can fix (then the other
-fields are null), and the one way a mutation turns a refusal into `userErrors`: a DomainError
-(`attempt`) or a failed permission (`refused_unless`)."""
+fields are null), and the one way a mutation turns a DomainError into `userErrors`."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
 import strawberry
-from strawberry.extensions import FieldExtension
-from strawberry.permission import BasePermission
-from strawberry.types import Info
-from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from reels.domain.errors import DomainError
@@ -41,35 +36,6 @@ async def attempt(
     return to_payload(result)
 
 
-class RefusedAsUserError(FieldExtension):
-    """A mutation whose permission fails answers its payload with one userErrors entry carrying
-    the permission's code (UNAUTHENTICATED, FORBIDDEN), like any other refusal of a mutation."""
-
-    def __init__(self, permissions: list[type[BasePermission]]) -> None:
-        self.permissions = permissions
-        self.payload_type: Callable[..., Any] | None = None
-
-    def apply(self, field: StrawberryField) -> None:
-        payload_type = field.type
-        assert callable(payload_type), f"{field.name} must return a payload type"
-        self.payload_type = payload_type
-
-    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
-        for permission_class in self.permissions:
-            permission = permission_class()
-            if not permission.has_permission(source, info, **kwargs):
-                assert self.payload_type is not None
-                code = (permission.error_extensions or {}).get("code", "FORBIDDEN")
-                refusal = UserError(field=[], message=permission.message or "not allowed", code=code)
-                return self.payload_type(user_errors=[refusal])
-        return await next_(source, info, **kwargs)
-
-
-def refused_unless(permissions: list[type[BasePermission]]) -> list[FieldExtension]:
-    """The extensions of a mutation only `permissions` may run (one fresh instance per field)."""
-    return [RefusedAsUserError(permissions)]
-
-
 @strawberry.type
 class AuthPayload:
     token: str | None = strawberry.field(
@@ -82,6 +48,16 @@ class AuthPayload:
     @classmethod
     def signed_in(cls, signed_in: SignedIn) -> Self:
         return cls(token=signed_in.token, user=User.from_row(signed_in.user))
+
+
+@strawberry.type
+class LogoutPayload:
+    logged_out: bool | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+    @classmethod
+    def of(cls, logged_out: bool) -> Self:
+        return cls(logged_out=logged_out)
 
 
 @strawberry.type
