@@ -38,7 +38,9 @@ class Artifacts:
 
 
 def artifacts_command(source: Path, out_dir: Path, facts: ProbeFacts, *, extract_audio: bool) -> list[str]:
-    """The FFmpeg argv writing the thumbnail, the preview and (with `extract_audio`) the sound."""
+    """The FFmpeg argv writing the thumbnail, the preview and (with `extract_audio`) the sound.
+
+    `facts.duration_s` is taken as the truth: the pipeline passes the transcoded duration."""
     out_dir = out_dir.resolve()
     url = f"file:{source.resolve()}"
     fps = output_fps(facts.fps)
@@ -75,7 +77,8 @@ def artifacts_command(source: Path, out_dir: Path, facts: ProbeFacts, *, extract
     if extract_audio:
         # AAC is kept as uploaded (no generation loss); anything else becomes AAC.
         codec = {"c:a": "copy"} if facts.audio_codec == "aac" else {"c:a": "aac", "b:a": AUDIO_BITRATE}
-        sound = ffmpeg.input(url, **UNTRUSTED_INPUT_OPTIONS)["a:0"]
+        # Never more sound than the video had: the header may claim less than the file holds.
+        sound = ffmpeg.input(url, t=f"{facts.duration_s:.3f}", **UNTRUSTED_INPUT_OPTIONS)["a:0"]
         outputs.append(ffmpeg.output(sound, str(out_dir / AUDIO), vn=None, movflags="+faststart", **codec))
     return ffmpeg_command(ffmpeg.merge_outputs(*outputs))
 

@@ -73,6 +73,11 @@ class Ladder:
     master_playlist_path: str
     renditions: tuple[Rendition, ...]
 
+    @property
+    def duration_s(self) -> float:
+        """How long the transcoded video plays: what was decoded, not what the header claimed."""
+        return sum(self.renditions[0].segment_durations)
+
 
 def output_fps(source_fps: float) -> Fraction:
     """The constant frame rate of every output: the source's, divided down to ≤ 30 fps.
@@ -108,15 +113,25 @@ def plan_ladder(facts: ProbeFacts, fps: Fraction) -> list[Rung]:
 
 
 def ladder_command(
-    source: Path, out_dir: Path, facts: ProbeFacts, rungs: list[Rung], fps: Fraction, replace_audio: Path | None = None
+    source: Path,
+    out_dir: Path,
+    facts: ProbeFacts,
+    rungs: list[Rung],
+    fps: Fraction,
+    replace_audio: Path | None = None,
+    *,
+    read_limit_s: float | None = None,
 ) -> list[str]:
     """The FFmpeg argv writing all `rungs` as fMP4 HLS under `out_dir/hls/v<i>/`.
 
+    With `read_limit_s`, FFmpeg stops reading the source after that many seconds, whatever its
+    header says.
     With `replace_audio`, its sound (padded or trimmed to the video's length) replaces the
     source's; without it the source's own audio is used, if any.
     """
     hls_dir = out_dir.resolve() / HLS_DIR
-    source_input = ffmpeg.input(f"file:{source.resolve()}", **UNTRUSTED_INPUT_OPTIONS)
+    read_limit = {} if read_limit_s is None else {"t": f"{read_limit_s:.3f}"}
+    source_input = ffmpeg.input(f"file:{source.resolve()}", **read_limit, **UNTRUSTED_INPUT_OPTIONS)
     gop = round(SEGMENT_S * fps)
     video = source_input["V:0"].filter("fps", fps=str(fps)).filter_multi_output("split", len(rungs))
     audio = None
@@ -175,12 +190,19 @@ def ladder_command(
 
 
 async def transcode_ladder(
-    source: Path, out_dir: Path, facts: ProbeFacts, *, timeout_s: float, replace_audio: Path | None = None
+    source: Path,
+    out_dir: Path,
+    facts: ProbeFacts,
+    *,
+    timeout_s: float,
+    read_limit_s: float | None = None,
+    replace_audio: Path | None = None,
 ) -> Ladder:
-    """Write the HLS ladder of `source` under `out_dir/hls/` and a complete master playlist."""
+    """Write the HLS ladder of `source` under `out_dir/hls/` and a complete master playlist
+    (of at most the first `read_limit_s` seconds of the source, when given)."""
     fps = output_fps(facts.fps)
     rungs = plan_ladder(facts, fps)
-    argv = ladder_command(source, out_dir, facts, rungs, fps, replace_audio)
+    argv = ladder_command(source, out_dir, facts, rungs, fps, replace_audio, read_limit_s=read_limit_s)
     await run_ffmpeg(argv, timeout_s=timeout_s, what="HLS ladder transcode")
     with_audio = replace_audio is not None or facts.has_audio
     renditions = tuple(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,17 +11,20 @@ from pathlib import Path
 from reels.media.artifacts import AUDIO, PREVIEW, THUMBNAIL, make_artifacts
 from reels.media.errors import MediaRejected, TranscodeError
 from reels.media.ladder import HLS_DIR, Rendition, transcode_ladder
-from reels.media.probe import PROBE_TIMEOUT_S, ProbeFacts, probe, validate
+from reels.media.probe import DURATION_GRACE_S, PROBE_TIMEOUT_S, ProbeFacts, probe, validate
 
 VIDEO_CODEC = "h264"
 AUDIO_CODEC = "aac"
+# FFmpeg reads this far past the limit (and its grace), so a source that goes on is told apart
+# from one that ends right at the limit.
+PAST_LIMIT_S = 1.0
 
 
 @dataclass(frozen=True)
 class ProcessedMedia:
     """What `process_source` wrote. Paths are POSIX paths relative to its `out_dir`."""
 
-    probe: ProbeFacts
+    probe: ProbeFacts  # its duration is the transcoded one, not the header's
     renditions: tuple[Rendition, ...]  # lowest first, as listed in the master playlist
     master_playlist_path: str
     # What a player fetches first: the lowest rung's init segment, then its first media segment.
@@ -66,10 +70,24 @@ async def process_source(
         await _check_sound(replace_audio, timeout_s=time_left(PROBE_TIMEOUT_S))
 
     _clear_outputs(out_dir)
+    # The header's duration is a claim: FFmpeg stops reading just past the limit, and what it
+    # decoded decides (a longer file is refused, a truncated one keeps the length it has).
+    ladder = await transcode_ladder(
+        source,
+        out_dir,
+        facts,
+        timeout_s=time_left(),
+        read_limit_s=max_duration_s + DURATION_GRACE_S + PAST_LIMIT_S,
+        replace_audio=replace_audio,
+    )
+    if ladder.duration_s > max_duration_s + DURATION_GRACE_S:
+        raise MediaRejected(
+            f"video runs past the limit of {max_duration_s:g} s (its header claims {facts.duration_s:.1f} s)"
+        )
+    facts = dataclasses.replace(facts, duration_s=ladder.duration_s)
     artifacts = await make_artifacts(
         source, out_dir, facts, timeout_s=time_left(), extract_audio=facts.has_audio and replace_audio is None
     )
-    ladder = await transcode_ladder(source, out_dir, facts, timeout_s=time_left(), replace_audio=replace_audio)
     lowest = ladder.renditions[0]
     return ProcessedMedia(
         probe=facts,
