@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     flush_interval_ms: int = 1000
     view_window_s: int = 24 * 3600
     celebrity_followers: int = 10_000
+    # The automated checks of uploads and comments: one term (a word or phrase) a line, and a
+    # classifier named "package.module:callable" (see reels.moderation.hooks).
+    blocked_terms_file: Path | None = None
+    held_terms_file: Path | None = None
+    moderation_hook: str | None = None
     # How long live subscriptions ride out a lost Redis before ending with an UNAVAILABLE error.
     pubsub_reconnect_timeout_s: float = 30.0
 
@@ -84,7 +89,17 @@ class Settings(BaseSettings):
     # believed; from anyone else the header is ignored and the peer address is the client.
     trusted_proxies: str = ""
 
-    @field_validator("database_url", "redis_url", "neo4j_url", "s3_endpoint_url", "media_base_url", mode="before")
+    @field_validator(
+        "database_url",
+        "redis_url",
+        "neo4j_url",
+        "s3_endpoint_url",
+        "media_base_url",
+        "blocked_terms_file",
+        "held_terms_file",
+        "moderation_hook",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if value == "" else value

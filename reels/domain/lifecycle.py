@@ -5,11 +5,13 @@
 | complete_upload | INIT | UPLOADED | completeUpload |
 | start_processing | UPLOADED, PROCESSING (a redo) | PROCESSING | the media worker |
 | mark_ready | PROCESSING | READY | the media worker |
+| hold | PROCESSING | HELD | the media worker, when a check holds it |
+| block_by_check | PROCESSING | BLOCKED | the media worker, when a check blocks it |
 | fail | UPLOADED, PROCESSING | FAILED | the media worker, a dead-lettered job |
 | abandon | INIT | FAILED | the maintenance sweep (upload never completed) |
 | retry_failed | FAILED | UPLOADED | `reels jobs retry` |
-| block | every state but BLOCKED | BLOCKED | moderateReel(BLOCK) |
-| restore | BLOCKED, once processed | READY | moderateReel(RESTORE) |
+| block | every state but BLOCKED (HELD included) | BLOCKED | moderateReel(BLOCK) |
+| restore | BLOCKED once processed, HELD | READY | moderateReel(RESTORE) |
 | delete | every state | deleted (`deleted_at`; the status stays) | deleteReel |
 
 A new reel is INIT (the model's default) and only these functions move it.
@@ -58,6 +60,7 @@ from reels.domain.unit_of_work import UnitOfWork
 
 IN_PROGRESS = frozenset({ReelStatus.UPLOADED, ReelStatus.PROCESSING})
 BLOCKABLE = frozenset(set(ReelStatus) - {ReelStatus.BLOCKED})
+RESTORABLE = frozenset({ReelStatus.BLOCKED, ReelStatus.HELD})
 # Where a reel counts towards its hashtags' reel_count and its sound's use_count.
 COUNTED = ReelStatus.READY
 
@@ -159,6 +162,28 @@ async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replica
     """PROCESSING → READY with its media, its own sound created (or the chosen one counted), its
     creator told, its followers' fan-out and (with replica stores) its replication queued.
     False when another run got there first, or the reel was deleted or blocked meanwhile."""
+    if not await _finish(work, reel, media, ReelStatus.READY):
+        return False
+    _announce_ready(work, reel, replicate=replicate)
+    return True
+
+
+async def hold(work: UnitOfWork, reel: Reel, media: ReadyMedia, reason: str) -> bool:
+    """PROCESSING → HELD: processed like a READY reel (so RESTORE can publish it as it is), but
+    an automated check wants a moderator's look first. Its own sound is created uncounted."""
+    return await _finish(work, reel, media, ReelStatus.HELD, reason=reason)
+
+
+async def block_by_check(work: UnitOfWork, reel: Reel, media: ReadyMedia, reason: str) -> bool:
+    """PROCESSING → BLOCKED by an automated check, with its media kept so a moderator who finds
+    the check wrong can RESTORE it."""
+    return await _finish(work, reel, media, ReelStatus.BLOCKED, reason=reason)
+
+
+async def _finish(
+    work: UnitOfWork, reel: Reel, media: ReadyMedia, target: ReelStatus, *, reason: str | None = None
+) -> bool:
+    """PROCESSING → `target` with the media processing produced and the reel's own sound."""
     facts = {
         "duration_ms": media.duration_ms,
         "width": media.width,
@@ -166,7 +191,7 @@ async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replica
         "fps": media.fps,
         "media": dict(media.manifest),
     }
-    if not await _move(work, reel.id, {ReelStatus.PROCESSING}, ReelStatus.READY, values=facts):
+    if not await _move(work, reel.id, {ReelStatus.PROCESSING}, target, reason=reason, values=facts):
         return False
     if reel.audio_id is None and media.has_own_sound:
         creator = await work.session.get(User, reel.creator_id)
@@ -175,7 +200,7 @@ async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replica
             creator_id=reel.creator_id,
             original_reel_id=reel.id,
             duration_ms=media.duration_ms,
-            use_count=1,  # this reel, READY
+            use_count=int(target == COUNTED),  # this reel, once it counts
             storage_key=keys.original_audio_key(reel.id),
         )
         work.session.add(sound)
@@ -186,9 +211,13 @@ async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replica
             .values(audio_id=sound.id)
             .execution_options(synchronize_session=False)
         )
+    return True
+
+
+def _announce_ready(work: UnitOfWork, reel: Reel, *, replicate: bool) -> None:
+    """A reel newly READY: its creator told, its followers' fan-out and its replication queued."""
     notifications.add(work, reel.creator_id, NotificationKind.REEL_READY, reel_id=reel.id)
     _queue_ready_jobs(work, reel.id, replicate=replicate)
-    return True
 
 
 def _queue_ready_jobs(work: UnitOfWork, reel_id: int, *, replicate: bool) -> None:
@@ -235,14 +264,17 @@ async def block(work: UnitOfWork, reel: Reel, reason: str) -> Reel:
     return await _current(work, reel.id)
 
 
-async def restore(work: UnitOfWork, reel: Reel) -> Reel:
-    """BLOCKED → READY, for a reel that was processed (blocked while READY); it counts again."""
-    if reel.status != ReelStatus.BLOCKED:
-        raise invalid("only a blocked reel can be restored", "action")
+async def restore(work: UnitOfWork, reel: Reel, *, replicate: bool) -> Reel:
+    """BLOCKED (once processed) or HELD → READY; it counts again. A HELD reel was never READY, so
+    it is announced as a new READY reel is."""
+    if reel.status not in RESTORABLE:
+        raise invalid("only a blocked or held reel can be restored", "action")
     if not (reel.media or {}).get("hls"):
         raise invalid("this reel was never processed; it cannot be restored", "action")
-    if not await _move(work, reel.id, {ReelStatus.BLOCKED}, ReelStatus.READY):
-        raise invalid("only a blocked reel can be restored", "action")
+    if not await _move(work, reel.id, {reel.status}, ReelStatus.READY):
+        raise invalid("only a blocked or held reel can be restored", "action")
+    if reel.status == ReelStatus.HELD:
+        _announce_ready(work, reel, replicate=replicate)
     return await _current(work, reel.id)
 
 

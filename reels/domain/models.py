@@ -61,6 +61,8 @@ class ReelStatus(enum.StrEnum):
     READY = "READY"
     FAILED = "FAILED"
     BLOCKED = "BLOCKED"
+    # Processed, but an automated check wants a moderator's look first (RESTORE makes it READY).
+    HELD = "HELD"
 
 
 class Visibility(enum.StrEnum):

@@ -49,9 +49,12 @@ async def moderate_reel(
     reel_id: int | None,
     block: bool,
     reason: str,
+    *,
+    replicate: bool,
 ) -> Reel:
     """Block a reel (it leaves every read path, its open reports are settled) or restore a
-    blocked one; either way written to the audit log."""
+    blocked or held one (`replicate`: a held reel, newly READY, is copied to the replica
+    stores); either way written to the audit log."""
     why = _text(reason, REASON_MAX, "reason", required=True)
     async with unit_of_work(sessions, queue, bus) as work:
         reel = await work.session.get(Reel, reel_id) if reel_id is not None else None
@@ -65,7 +68,7 @@ async def moderate_reel(
                 .values(status=ReportStatus.ACTIONED, resolved_by_id=moderator.id)
             )
         else:
-            reel = await lifecycle.restore(work, reel)
+            reel = await lifecycle.restore(work, reel, replicate=replicate)
         work.session.add(
             ModerationLog(
                 moderator_id=moderator.id,

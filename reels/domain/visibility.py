@@ -4,12 +4,12 @@ A reel is **listed** to a viewer (shown in feeds, a creator's, hashtag's or soun
 to the followers it is fanned out to) when it is not deleted and
 
 - the viewer is its creator (any status), or
-- it is READY, neither has blocked the other, and it is PUBLIC, or FOLLOWERS and the viewer
-  follows the creator.
+- it is READY (not HELD, BLOCKED or still processing), neither has blocked the other, and it
+  is PUBLIC, or FOLLOWERS and the viewer follows the creator.
 
 A viewer **can see** a reel (open it by id, follow its counts and status) when it is listed to
-them, or when they are a moderator or admin and it is not deleted: they review blocked and
-reported reels, which lists keep out of everyone's way, theirs included.
+them, or when they are a moderator or admin and it is not deleted: they review blocked,
+held and reported reels, which lists keep out of everyone's way, theirs included.
 
 Side by side:
 

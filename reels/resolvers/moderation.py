@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from reels.domain import moderation
+from reels.domain import accounts, moderation
 from reels.domain.errors import not_found
+from reels.domain.events import SessionReason
 from reels.domain.models import Reel, Report, ReportReason, ReportStatus, User
 from reels.resolvers.context import Context
 from reels.resolvers.pages import Page
@@ -29,7 +30,9 @@ async def report_reel(context: Context, reel_id: int | None, reason: ReportReaso
 
 async def moderate_reel(context: Context, reel_id: int | None, *, block: bool, reason: str) -> Reel:
     p = context.platform
-    return await moderation.moderate_reel(p.sessions, p.queue, p.pubsub, context.signed_in, reel_id, block, reason)
+    return await moderation.moderate_reel(
+        p.sessions, p.queue, p.pubsub, context.signed_in, reel_id, block, reason, replicate=bool(p.replicas)
+    )
 
 
 async def resolve_report(context: Context, report_id: int | None, status: ReportStatus, note: str | None) -> Report:
@@ -37,4 +40,7 @@ async def resolve_report(context: Context, report_id: int | None, status: Report
 
 
 async def suspend_user(context: Context, user_id: int | None, reason: str) -> User:
-    return await moderation.suspend_user(context.platform.sessions, context.signed_in, user_id, reason)
+    user = await moderation.suspend_user(context.platform.sessions, context.signed_in, user_id, reason)
+    # HTTP refuses the account's tokens from now on; its open sockets, on every process, close.
+    await accounts.session_changed(context.platform.pubsub, user.id, SessionReason.SUSPENDED)
+    return user

@@ -68,7 +68,7 @@ def test_block_and_restore_move_the_hashtag_and_sound_counts_with_the_reel(stack
         refused = moderate(api, moderator, reel_id, "RESTORE")
         assert refused["reel"] is None
         assert refused["userErrors"] == [
-            {"field": ["input", "action"], "message": "only a blocked reel can be restored", "code": "INVALID"}
+            {"field": ["input", "action"], "message": "only a blocked or held reel can be restored", "code": "INVALID"}
         ]
 
         blocked = moderate(api, moderator, reel_id, "BLOCK", "spam")
