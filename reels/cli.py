@@ -85,7 +85,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
     application = create_app(settings)
     _tune_gc_for_many_sockets()
-    uvicorn.run(application, host=host, port=port, ws="websockets-sansio", lifespan="on")
+    uvicorn.run(
+        application, host=host, port=port, ws="websockets-sansio", lifespan="on", access_log=settings.access_log
+    )
 
 
 @app.command()
