@@ -1,7 +1,7 @@
 """What a graphql-transport-ws message must look like before strawberry handles it. A frame that
-is not a JSON object with a string `type`, or a `subscribe` whose `id` or payload has the wrong
-shape, closes the socket with 4400 and a reason (strawberry would fail on it and drop the socket
-without a close frame). An operation that does not parse (a syntax error, too many tokens) is
+is not a JSON object with a string `type`, a `subscribe` or `complete` without a string `id`, or
+a `subscribe` whose payload has the wrong shape closes the socket with 4400 and a reason
+(strawberry would fail on it and drop the socket without a close frame). An operation that does not parse (a syntax error, too many tokens) is
 answered with an `error` message, like any other refused operation, and the socket stays open.
 """
 
@@ -17,8 +17,6 @@ from reels.resolvers.context import Context
 
 
 def _subscribe_problem(message: dict[str, Any]) -> str | None:
-    if not isinstance(message.get("id"), str) or not message["id"]:
-        return "a subscribe message needs a string `id`"
     payload = message.get("payload")
     if not isinstance(payload, dict):
         return "a subscribe message's `payload` must be an object"
@@ -35,6 +33,9 @@ class CheckedFrames(BaseGraphQLTransportWSHandler[Context, None]):
         frame: Any = message
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             await self.handle_invalid_message("a message must be a JSON object with a string `type`")
+            return
+        if frame["type"] in ("subscribe", "complete") and (not isinstance(frame.get("id"), str) or not frame["id"]):
+            await self.handle_invalid_message(f"a {frame['type']} message needs a non-empty string `id`")
             return
         if frame["type"] == "subscribe" and (problem := _subscribe_problem(frame)):
             await self.handle_invalid_message(problem)

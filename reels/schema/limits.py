@@ -260,7 +260,7 @@ class DocumentChecks:
     ) -> list[GraphQLError]:
         entry = self.documents.get(query) if query is not None else None
         if entry is not None and entry.document is document and entry.verdict and entry.verdict[0] == rules:
-            return entry.verdict[1]
+            return list(entry.verdict[1])  # the request's own list: the kept one stays as it was
         # The limits first: they are linear in the document, and a document they refuse is not
         # worth graphql-core's rules.
         errors = self._limit_errors(document) or validate_document(schema, document, rules)

@@ -38,6 +38,8 @@ BAD_FRAMES = {
     "a subscribe whose id is a number": '{"id": 1, "type": "subscribe", "payload": {"query": "{ __typename }"}}',
     "a subscribe without an id": '{"type": "subscribe", "payload": {"query": "{ __typename }"}}',
     "an unknown type": '{"type": "hello"}',
+    "a complete whose id is a list": '{"id": [1], "type": "complete"}',
+    "a complete whose id is an object": '{"id": {}, "type": "complete"}',
 }
 
 
