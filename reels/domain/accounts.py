@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, forbidden
+from reels.domain.errors import AuthenticationError, DomainError, ErrorCode
 from reels.domain.events import SessionChanged, SessionReason, publish
 from reels.domain.models import Role, User
 from reels.ports.kv import KeyValue
@@ -168,7 +168,8 @@ async def authenticate(
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "wrong username or password")
     await kv.delete(_failures_key("account", name))
     if user.suspended_at is not None:
-        raise forbidden("this account is suspended")
+        # The same code a suspended account's token gets on every request.
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "this account is suspended")
     return user
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -28,6 +29,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from reels.db import Base
 from reels.domain.ids import new_id
+
+BIO_MAX_CHARS = 160
 
 
 def utcnow() -> datetime:
@@ -102,6 +105,9 @@ class User(Base):
     # Stored lower-cased: usernames are unique case-insensitively.
     username: Mapped[str] = mapped_column(String(30), unique=True, nullable=False)
     display_name: Mapped[str] = mapped_column(String(60), nullable=False)
+    bio: Mapped[str] = mapped_column(String(BIO_MAX_CHARS), default="", server_default="", nullable=False)
+    # ISO 3166-1 alpha-2, upper-case; the creator's region for regional trending.
+    region: Mapped[str | None] = mapped_column(String(2))
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER, nullable=False)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -181,7 +187,9 @@ class Hashtag(Base):
 class ReelHashtag(Base):
     __tablename__ = "reel_hashtags"
 
-    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True)
+    reel_id: Mapped[int] = mapped_column(
+        ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     hashtag_id: Mapped[int] = mapped_column(ForeignKey("hashtags.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
@@ -190,7 +198,9 @@ class Like(Base):
 
     __tablename__ = "likes"
 
-    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True)
+    reel_id: Mapped[int] = mapped_column(
+        ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     created_at: Mapped[datetime] = _created_at()
 
@@ -212,7 +222,9 @@ class ReelCounts(Base):
 
     __tablename__ = "reel_counts"
 
-    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True)
+    reel_id: Mapped[int] = mapped_column(
+        ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
     likes: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     views: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     comments: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
@@ -245,6 +257,18 @@ class WatchEvent(Base):
     counted: Mapped[bool] = mapped_column(Boolean, nullable=False)
     context: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # network, device, region, position in feed
     created_at: Mapped[datetime] = _created_at()
+
+
+class ReelFingerprint(Base):
+    """A processed reel's perceptual fingerprint (reels.moderation), kept so that blocking the
+    reel lets the re-upload check match copies of it at once, without sampling it again."""
+
+    __tablename__ = "reel_fingerprints"
+
+    reel_id: Mapped[int] = mapped_column(
+        ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class Report(Base):
@@ -300,3 +324,4 @@ class Notification(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     reel_id: Mapped[int | None] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = _created_at()
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

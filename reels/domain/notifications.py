@@ -1,10 +1,17 @@
-"""Notifications: stored rows (the inbox) plus a live event on the user's channel."""
+"""Notifications: stored rows (the inbox) plus a live event on the user's channel. The inbox
+holds every notification, so a client that was away (a dropped socket) reads what it missed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reels.domain.errors import not_found
 from reels.domain.events import NotificationAdded
 from reels.domain.ids import new_id
-from reels.domain.models import Notification, NotificationKind
+from reels.domain.models import Notification, NotificationKind, utcnow
 from reels.domain.unit_of_work import UnitOfWork
 
 
@@ -21,3 +28,39 @@ def add(
     work.session.add(notification)
     work.publish(NotificationAdded(user_id, notification.id))
     return notification
+
+
+async def inbox(session: AsyncSession, user_id: int, first: int, after_id: int | None) -> Sequence[Notification]:
+    """The user's notifications newest first (ids are time-ordered): `first + 1` rows, the extra
+    one saying a next page exists."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if after_id is not None:
+        query = query.where(Notification.id < after_id)
+    return (await session.scalars(query.order_by(Notification.id.desc()).limit(first + 1))).all()
+
+
+async def unread_count(session: AsyncSession, user_id: int) -> int:
+    unread = select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    return (await session.scalar(unread)) or 0
+
+
+async def mark_read(
+    sessions: async_sessionmaker[AsyncSession], user_id: int, ids: Sequence[int | None]
+) -> list[Notification]:
+    """Mark the user's notifications read (those already read keep their first reading time);
+    NOT_FOUND when any id is not one of the user's notifications, and then nothing changes."""
+    wanted = set(ids)
+    if None in wanted:
+        raise not_found("notification", "ids")
+    async with sessions() as session:
+        owned = select(Notification.id).where(Notification.user_id == user_id, Notification.id.in_(wanted))
+        if set((await session.scalars(owned)).all()) != wanted:
+            raise not_found("notification", "ids")
+        await session.execute(
+            update(Notification)
+            .where(Notification.id.in_(wanted), Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+        )
+        await session.commit()
+        marked = select(Notification).where(Notification.id.in_(wanted)).order_by(Notification.id.desc())
+        return list((await session.scalars(marked)).all())

@@ -127,3 +127,9 @@ class ResolveReportInput:
 class SuspendUserInput:
     user_id: strawberry.ID
     reason: str
+
+
+@strawberry.input
+class MarkNotificationsReadInput:
+    ids: list[strawberry.ID]
+

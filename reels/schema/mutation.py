@@ -9,7 +9,7 @@ from strawberry.types import Info
 from reels.domain import models
 from reels.domain.errors import not_found
 from reels.domain.models import Visibility
-from reels.resolvers import accounts, engagement, moderation, social, uploads
+from reels.resolvers import accounts, engagement, moderation, notifications, social, uploads
 from reels.resolvers.context import Context
 from reels.schema.enums import ModerationAction
 from reels.schema.globalid import db_id_of
@@ -19,6 +19,7 @@ from reels.schema.inputs import (
     CreateUploadInput,
     DeleteCommentInput,
     LoginInput,
+    MarkNotificationsReadInput,
     ModerateReelInput,
     RecordViewInput,
     ReelInput,
@@ -35,6 +36,7 @@ from reels.schema.payloads import (
     CompleteUploadPayload,
     CreateUploadPayload,
     LogoutPayload,
+    MarkNotificationsReadPayload,
     RecordViewPayload,
     ReelPayload,
     ReportPayload,
@@ -42,10 +44,11 @@ from reels.schema.payloads import (
     UploadPart,
     UserPayload,
     attempt,
+    refused_unless,
     user_error,
 )
 from reels.schema.permissions import MODERATORS, SIGNED_IN
-from reels.schema.types import Comment, Reel, Report, User
+from reels.schema.types import Comment, Notification, Reel, Report, User
 
 
 def _reel_id(global_id: str) -> int | None:
@@ -93,7 +96,7 @@ class Mutation:
     async def logout(self, info: Info[Context, None]) -> LogoutPayload:
         return await attempt(LogoutPayload, accounts.logout(info.context), LogoutPayload.of)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def create_upload(self, info: Info[Context, None], input: CreateUploadInput) -> CreateUploadPayload:
         audio_id = db_id_of(input.audio_id, "Audio") if input.audio_id is not None else None
         if input.audio_id is not None and audio_id is None:
@@ -117,7 +120,7 @@ class Mutation:
             ),
         )
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def resume_upload(self, info: Info[Context, None], input: ResumeUploadInput) -> ResumeUploadPayload:
         return await attempt(
             ResumeUploadPayload,
@@ -127,7 +130,7 @@ class Mutation:
             ),
         )
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def complete_upload(self, info: Info[Context, None], input: CompleteUploadInput) -> CompleteUploadPayload:
         parts = [(part.part_number, part.etag) for part in input.parts]
         return await attempt(
@@ -136,35 +139,35 @@ class Mutation:
             lambda row: CompleteUploadPayload(reel=Reel.from_row(row)),
         )
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def delete_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, uploads.delete_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def follow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.follow(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def unfollow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.unfollow(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def block_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.block_user(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def mute_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.mute_user(info.context, _user_id(input.user_id)), _user_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN, description="Idempotent: liking twice counts once.")
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN), description="Idempotent: liking twice counts once.")
     async def like_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, engagement.like_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def unlike_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, engagement.unlike_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def share_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, engagement.share_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
 
@@ -182,35 +185,46 @@ class Mutation:
         )
         return await attempt(RecordViewPayload, counted, lambda counted: RecordViewPayload(counted=counted))
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def add_comment(self, info: Info[Context, None], input: AddCommentInput) -> CommentPayload:
         added = engagement.add_comment(info.context, _reel_id(input.reel_id), input.text)
         return await attempt(CommentPayload, added, _comment_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def delete_comment(self, info: Info[Context, None], input: DeleteCommentInput) -> CommentPayload:
         deleted = engagement.delete_comment(info.context, db_id_of(input.comment_id, "Comment"))
         return await attempt(CommentPayload, deleted, _comment_payload)
 
-    @strawberry.mutation(permission_classes=SIGNED_IN)
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def report_reel(self, info: Info[Context, None], input: ReportReelInput) -> ReportPayload:
         report = moderation.report_reel(info.context, _reel_id(input.reel_id), input.reason, input.details)
         return await attempt(ReportPayload, report, _report_payload)
 
-    @strawberry.mutation(permission_classes=MODERATORS, description="Moderators and admins only.")
+    @strawberry.mutation(extensions=refused_unless(MODERATORS), description="Moderators and admins only.")
     async def moderate_reel(self, info: Info[Context, None], input: ModerateReelInput) -> ReelPayload:
         block = input.action == ModerationAction.BLOCK
         moderated = moderation.moderate_reel(info.context, _reel_id(input.reel_id), block=block, reason=input.reason)
         return await attempt(ReelPayload, moderated, _reel_payload)
 
-    @strawberry.mutation(permission_classes=MODERATORS)
+    @strawberry.mutation(extensions=refused_unless(MODERATORS))
     async def resolve_report(self, info: Info[Context, None], input: ResolveReportInput) -> ReportPayload:
         resolved = moderation.resolve_report(
             info.context, db_id_of(input.report_id, "Report"), input.status, input.note
         )
         return await attempt(ReportPayload, resolved, _report_payload)
 
-    @strawberry.mutation(permission_classes=MODERATORS)
+    @strawberry.mutation(extensions=refused_unless(MODERATORS))
     async def suspend_user(self, info: Info[Context, None], input: SuspendUserInput) -> UserPayload:
         suspended = moderation.suspend_user(info.context, _user_id(input.user_id), input.reason)
         return await attempt(UserPayload, suspended, _user_payload)
+
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    async def mark_notifications_read(
+        self, info: Info[Context, None], input: MarkNotificationsReadInput
+    ) -> MarkNotificationsReadPayload:
+        ids = [db_id_of(global_id, "Notification") for global_id in input.ids]
+        return await attempt(
+            MarkNotificationsReadPayload,
+            notifications.mark_read(info.context, ids),
+            lambda rows: MarkNotificationsReadPayload(notifications=[Notification.from_row(row) for row in rows]),
+        )

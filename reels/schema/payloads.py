@@ -1,18 +1,23 @@
 """Mutation payloads: the result, or `userErrors` saying what the user can fix (then the other
-fields are null), and the one way a mutation turns a DomainError into `userErrors`."""
+fields are null), and the one way a mutation turns a refusal into `userErrors`: a DomainError
+(`attempt`) or a failed permission (`refused_unless`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import strawberry
+from strawberry.extensions import FieldExtension
+from strawberry.permission import BasePermission
+from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from reels.domain.errors import DomainError
 from reels.domain.uploads import PartUrl
 from reels.resolvers.accounts import SignedIn
-from reels.schema.types import Comment, Reel, Report, User, UserError
+from reels.schema.types import Comment, Notification, Reel, Report, User, UserError
 
 Payload = TypeVar("Payload")
 Result = TypeVar("Result")
@@ -34,6 +39,35 @@ async def attempt(
     except DomainError as error:
         return payload_type(user_errors=[user_error(error)])
     return to_payload(result)
+
+
+class RefusedAsUserError(FieldExtension):
+    """A mutation whose permission fails answers its payload with one userErrors entry carrying
+    the permission's code (UNAUTHENTICATED, FORBIDDEN), like any other refusal of a mutation."""
+
+    def __init__(self, permissions: list[type[BasePermission]]) -> None:
+        self.permissions = permissions
+        self.payload_type: Callable[..., Any] | None = None
+
+    def apply(self, field: StrawberryField) -> None:
+        payload_type = field.type
+        assert callable(payload_type), f"{field.name} must return a payload type"
+        self.payload_type = payload_type
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
+        for permission_class in self.permissions:
+            permission = permission_class()
+            if not permission.has_permission(source, info, **kwargs):
+                assert self.payload_type is not None
+                code = (permission.error_extensions or {}).get("code", "FORBIDDEN")
+                refusal = UserError(field=[], message=permission.message or "not allowed", code=code)
+                return self.payload_type(user_errors=[refusal])
+        return await next_(source, info, **kwargs)
+
+
+def refused_unless(permissions: list[type[BasePermission]]) -> list[FieldExtension]:
+    """The extensions of a mutation only `permissions` may run (one fresh instance per field)."""
+    return [RefusedAsUserError(permissions)]
 
 
 @strawberry.type
@@ -119,4 +153,10 @@ class CommentPayload:
 @strawberry.type
 class ReportPayload:
     report: Report | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MarkNotificationsReadPayload:
+    notifications: list[Notification] | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

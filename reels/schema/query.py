@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from reels.resolvers import accounts, discovery, moderation, reels, social
+from reels.resolvers import accounts, discovery, moderation, notifications, reels, social
 from reels.resolvers.context import Context
 from reels.schema.enums import ReportStatus
 from reels.schema.globalid import db_id_of, from_global_id
@@ -16,6 +16,7 @@ from reels.schema.types import (
     Audio,
     Hashtag,
     Node,
+    NotificationConnection,
     Reel,
     ReelConnection,
     ReportConnection,
@@ -127,6 +128,15 @@ class Query:
         return [
             User.from_row(row) for row in await social.suggested_creators(info.context, page_size(first, SEARCH_PAGE))
         ]
+
+    @strawberry.field(
+        description="The viewer's notifications, newest first, read or not: what a client that was away missed.",
+        permission_classes=SIGNED_IN,
+    )
+    async def notifications(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> NotificationConnection:
+        return NotificationConnection.of(await notifications.inbox(info.context, page_size(first), after_id(after)))
 
     @strawberry.field(
         description="Moderators and admins only; FORBIDDEN error for anyone else.", permission_classes=MODERATORS

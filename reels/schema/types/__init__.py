@@ -4,6 +4,7 @@ only relations resolve, each through a per-request DataLoader or a resolver."""
 from reels.schema.types.connection import (
     CommentConnection,
     Node,
+    NotificationConnection,
     PageInfo,
     ReelConnection,
     ReportConnection,
@@ -24,6 +25,7 @@ __all__ = [
     "Hashtag",
     "Node",
     "Notification",
+    "NotificationConnection",
     "PageInfo",
     "Playback",
     "Reel",

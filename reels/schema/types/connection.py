@@ -22,7 +22,7 @@ from reels.resolvers.pages import Page
 from reels.schema.globalid import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
-    from reels.schema.types.engagement import Comment
+    from reels.schema.types.engagement import Comment, Notification
     from reels.schema.types.moderation import Report
     from reels.schema.types.reels import Reel
     from reels.schema.types.users import User
@@ -109,6 +109,11 @@ class CommentConnection(Connection[Annotated["Comment", strawberry.lazy("reels.s
 
 @strawberry.type
 class UserConnection(Connection[Annotated["User", strawberry.lazy("reels.schema.types.users")]]):
+    pass
+
+
+@strawberry.type
+class NotificationConnection(Connection[Annotated["Notification", strawberry.lazy("reels.schema.types.engagement")]]):
     pass
 
 

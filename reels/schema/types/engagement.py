@@ -67,14 +67,23 @@ class Comment(Node):
 @shows(models.Notification)
 @strawberry.type
 class Notification:
+    id: strawberry.ID
     kind: NotificationKind
     created_at: datetime
+    read_at: datetime | None = strawberry.field(description="When the viewer marked it read; null while unread.")
     actor_id: strawberry.Private[int | None]
     reel_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: models.Notification) -> Self:
-        return cls(kind=row.kind, created_at=row.created_at, actor_id=row.actor_id, reel_id=row.reel_id)
+        return cls(
+            id=strawberry.ID(to_global_id("Notification", row.id)),
+            kind=row.kind,
+            created_at=row.created_at,
+            read_at=row.read_at,
+            actor_id=row.actor_id,
+            reel_id=row.reel_id,
+        )
 
     @strawberry.field
     async def actor(self, info: Info[Context, None]) -> User | None:

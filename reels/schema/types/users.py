@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from reels.domain import models
+from reels.resolvers import notifications as resolve_notifications
 from reels.resolvers import reels as resolve
 from reels.resolvers.context import Context
 from reels.schema.enums import Role
@@ -55,3 +56,9 @@ class User(Node):
     ) -> ReelConnection:
         page = await resolve.reels_of_creator(info.context, self.db_id, page_size(first), after_id(after))
         return ReelConnection.of(page)
+
+    @strawberry.field(description="The viewer's notifications not yet marked read; null on anyone else's profile.")
+    async def unread_notification_count(self, info: Info[Context, None]) -> int | None:
+        if info.context.viewer is None or info.context.viewer.id != self.db_id:
+            return None
+        return await resolve_notifications.unread_count(info.context)

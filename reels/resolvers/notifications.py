@@ -1,0 +1,27 @@
+"""The viewer's notification inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reels.domain import notifications
+from reels.domain.models import Notification
+from reels.resolvers.context import Context
+from reels.resolvers.pages import Page
+
+
+async def inbox(context: Context, first: int, after: int | None) -> Page[Notification]:
+    """Newest first, without those from accounts blocked either way (as the live stream)."""
+    async with context.platform.sessions() as session:
+        rows = await notifications.inbox(session, context.signed_in.id, first, after)
+    hidden = await context.loaders.viewer_blocked_either_way.load_many([row.actor_id or 0 for row in rows])
+    return Page.of([row for row, blocked in zip(rows, hidden, strict=True) if not blocked], first)
+
+
+async def unread_count(context: Context) -> int:
+    async with context.platform.sessions() as session:
+        return await notifications.unread_count(session, context.signed_in.id)
+
+
+async def mark_read(context: Context, ids: Sequence[int | None]) -> list[Notification]:
+    return await notifications.mark_read(context.platform.sessions, context.signed_in.id, ids)
