@@ -242,7 +242,7 @@ async def measure(args: argparse.Namespace, redis_url: str, database_url: str, l
     env = {
         "REELS_DATABASE_URL": database_url, "REELS_REDIS_URL": redis_url, "REELS_DATA_DIR": str(logs),
         "REELS_SECRET_KEY": "f" * 40, "REELS_FLUSH_INTERVAL_MS": str(args.flush_interval_ms),
-        "REELS_REQUEST_BURST": "100000",
+        "REELS_REQUEST_BURST": "100000", "REELS_REGISTRATIONS_PER_HOUR": "100000",
     }  # fmt: skip
     reel_id, reel = await insert_reel(database_url)
     processes, base = start_platform(env, logs)

@@ -163,6 +163,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite: Path) -> I
         # every page of every test comes from one address
         requests_per_second=100_000,
         request_burst=100_000,
+        registrations_per_hour=100_000,
     )
     app = create_app(settings)
     uvicorn_server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

@@ -17,7 +17,8 @@ from reels.settings import Settings
 from tests.conftest import Api
 from tests.services.falkordb import running_falkordb
 
-FAST = {"flush_interval_ms": 50, "maintenance_interval_s": 3600}
+# Every test registers from one address, and the services variant shares one Redis for the session.
+FAST = {"flush_interval_ms": 50, "maintenance_interval_s": 3600, "registrations_per_hour": 100_000}
 
 
 @pytest.fixture(params=["embedded", "services"])

@@ -68,6 +68,7 @@ def cluster(
         # All test traffic comes from one address; the per-client HTTP limit is not under test.
         "REELS_REQUESTS_PER_SECOND": "100000",
         "REELS_REQUEST_BURST": "100000",
+        "REELS_REGISTRATIONS_PER_HOUR": "100000",
     }
     ports = [free_port(), free_port()]
     commands = [["serve", "--port", str(port)] for port in ports] + [["worker"], ["worker"]]
