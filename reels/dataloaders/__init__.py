@@ -55,6 +55,10 @@ class Loaders:
             self._reel_visible,
             through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
         )
+        self.listed_reel_count_by_hashtag = self._listed_reel_counts(
+            models.ReelHashtag.hashtag_id, through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)
+        )
+        self.listed_reel_count_by_audio = self._listed_reel_counts(models.Reel.audio_id)
         self.comment_pages_by_reel = child_pages(
             platform, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
         )
@@ -63,6 +67,25 @@ class Loaders:
         """The visibility rule in SQL; the key says whether the viewer follows the parent (the
         creator, for a creator's reels)."""
         return visibility.listed_to(self._viewer, follows_creator=key.include_followers_only)
+
+    def _listed_reel_counts(
+        self, parent_column: Any, *, through: tuple[Any, Any] | None = None
+    ) -> DataLoader[int, int]:
+        """How many reels of each parent (a hashtag, a sound) its list shows the viewer: the
+        rule in SQL, as in the parent's `reels` page (blocks aside, see reels.domain.visibility)."""
+
+        async def load(parent_ids: Sequence[int]) -> list[int]:
+            query = select(parent_column, func.count()).select_from(models.Reel)
+            if through is not None:
+                query = query.join(*through)
+            query = query.where(
+                parent_column.in_(parent_ids), visibility.listed_to(self._viewer, follows_creator=False)
+            ).group_by(parent_column)
+            async with self._platform.sessions() as session:
+                counts: dict[int, int] = {parent: count for parent, count in (await session.execute(query)).all()}
+            return _in_order(parent_ids, counts, 0)
+
+        return DataLoader(load)
 
     def _rows_by_id(self, model: Any) -> DataLoader[int, Any]:
         async def load(ids: Sequence[int]) -> list[Any]:

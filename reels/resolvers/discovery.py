@@ -20,11 +20,11 @@ async def search_users(context: Context, query: str, first: int) -> list[User]:
 
 
 async def search_hashtags(context: Context, query: str, first: int) -> list[Hashtag]:
-    return await search.hashtags(context.platform.sessions, query, first)
+    return await search.hashtags(context.platform.sessions, query, first, context.viewer)
 
 
 async def search_audio(context: Context, query: str, first: int) -> list[Audio]:
-    return await search.audio(context.platform.sessions, query, first)
+    return await search.audio(context.platform.sessions, query, first, context.viewer)
 
 
 async def latest_public(context: Context, first: int, after: int | None) -> Page[Reel]:

@@ -55,6 +55,16 @@ async def reels_with_audio(context: Context, audio_id: int, first: int, after: i
     return await listed_page(context, rows, first)
 
 
+async def hashtag_reel_count(context: Context, hashtag_id: int) -> int:
+    """The hashtag's reels the viewer may see, not every reel tagged."""
+    return await context.loaders.listed_reel_count_by_hashtag.load(hashtag_id)
+
+
+async def audio_use_count(context: Context, audio_id: int) -> int:
+    """The sound's reels the viewer may see, not every reel using it."""
+    return await context.loaders.listed_reel_count_by_audio.load(audio_id)
+
+
 async def listed_page(context: Context, fetched: Sequence[Reel], first: int) -> Page[Reel]:
     """A page from `first + 1` rows a query found under the rule in SQL."""
     return Page.of(await listed_reels(context, fetched), first)

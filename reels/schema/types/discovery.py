@@ -22,28 +22,28 @@ if TYPE_CHECKING:
 @strawberry.type
 class Hashtag(Node):
     name: str
-    reel_count: int
     db_id: strawberry.Private[int]
 
     @classmethod
     def from_row(cls, row: models.Hashtag) -> Self:
-        return cls(
-            id=strawberry.ID(to_global_id("Hashtag", row.id)), name=row.name, reel_count=row.reel_count, db_id=row.id
-        )
+        return cls(id=strawberry.ID(to_global_id("Hashtag", row.id)), name=row.name, db_id=row.id)
+
+    @strawberry.field
+    async def reel_count(self, info: Info[Context, None]) -> int:
+        return await resolve.hashtag_reel_count(info.context, self.db_id)
 
     @strawberry.field
     async def reels(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
         page = await resolve.reels_with_hashtag(info.context, self.db_id, page_size(first), after_id(after))
-        return ReelConnection.of(page)
+        return ReelConnection.of(page, after)
 
 
 @shows(models.Audio)
 @strawberry.type
 class Audio(Node):
     title: str
-    use_count: int
     db_id: strawberry.Private[int]
     original_reel_id: strawberry.Private[int | None]
 
@@ -52,10 +52,13 @@ class Audio(Node):
         return cls(
             id=strawberry.ID(to_global_id("Audio", row.id)),
             title=row.title,
-            use_count=row.use_count,
             db_id=row.id,
             original_reel_id=row.original_reel_id,
         )
+
+    @strawberry.field
+    async def use_count(self, info: Info[Context, None]) -> int:
+        return await resolve.audio_use_count(info.context, self.db_id)
 
     @strawberry.field(description="The reel whose sound this was first.")
     async def original_reel(
@@ -69,4 +72,4 @@ class Audio(Node):
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
         page = await resolve.reels_with_audio(info.context, self.db_id, page_size(first), after_id(after))
-        return ReelConnection.of(page)
+        return ReelConnection.of(page, after)
