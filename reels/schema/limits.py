@@ -35,6 +35,7 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    TokenKind,
     get_named_type,
     value_from_ast,
 )
@@ -48,6 +49,10 @@ MUTATION_COST = 10
 # API's own queries (100–180 bytes); string literals hold about one. An estimate on the high
 # side keeps the cache's bound a bound.
 DOCUMENT_BYTES_PER_CHARACTER = 128
+
+# No argument takes a number this long (an Int has at most 11 characters); graphql-core's Int
+# parsing fails with an unexpected ValueError past Python's 4,300-digit limit.
+MAX_NUMBER_CHARACTERS = 100
 
 
 def _fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -269,7 +274,7 @@ class DocumentChecks:
         return errors
 
     def _limit_errors(self, document: DocumentNode) -> list[GraphQLError]:
-        errors = []
+        errors = _oversized_numbers(document)
         for operation in _operations_of(document):
             if operation_depth(document, operation) > self.limits.max_depth:
                 name = operation.name.value if operation.name else "anonymous"
@@ -289,6 +294,20 @@ class DocumentChecks:
                 )
             )
         return errors
+
+
+def _oversized_numbers(document: DocumentNode) -> list[GraphQLError]:
+    token = document.loc.start_token if document.loc else None
+    while token is not None:
+        if token.kind in (TokenKind.INT, TokenKind.FLOAT) and len(token.value or "") > MAX_NUMBER_CHARACTERS:
+            return [
+                GraphQLError(
+                    f"a number of {len(token.value or '')} characters is longer than any argument takes",
+                    extensions={"code": "INVALID"},
+                )
+            ]
+        token = token.next
+    return []
 
 
 class OperationLimits(SchemaExtension):

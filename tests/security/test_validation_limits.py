@@ -125,3 +125,23 @@ def test_the_document_cache_is_bounded_by_memory() -> None:
     huge = "{ " + "__typename " * 1000 + "}"
     checks.keep(huge, parse(huge))  # larger than the whole budget: not kept, nothing evicted for it
     assert huge not in checks.documents and checks.documents.currsize <= budget
+
+
+LONG_NUMBER = "9" * 5001
+
+LONG_NUMBER_DOCUMENTS = {
+    "an argument": f"{{ feed(first: {LONG_NUMBER}) {{ edges {{ node {{ id }} }} }} }}",
+    "a negative argument": f"{{ feed(first: -{LONG_NUMBER}) {{ edges {{ node {{ id }} }} }} }}",
+    "a variable's default": f"query Q($n: Int = {LONG_NUMBER}) {{ feed(first: $n) {{ edges {{ node {{ id }} }} }} }}",
+    "a float": f"{{ feed(first: 1.{LONG_NUMBER}) {{ edges {{ node {{ id }} }} }} }}",
+    "an id": f"{{ reel(id: {LONG_NUMBER}) {{ id }} }}",
+}
+
+
+@pytest.mark.parametrize("name", LONG_NUMBER_DOCUMENTS)
+def test_a_number_literal_too_long_for_any_argument_is_refused(
+    api: Api, healthy: Callable[[Iterable[Any]], None], name: str
+) -> None:
+    body = api(LONG_NUMBER_DOCUMENTS[name])
+    assert body.get("data") is None and body["errors"][0]["extensions"]["code"] == "INVALID", body
+    healthy([body])
