@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9_.]{3,30}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 200
 DISPLAY_NAME_MAX = 60
+# Not allowed in a display name: control characters (Cc), line and paragraph separators, and
+# the bidirectional controls that can make a name read as someone else's ("\u202e" reverses
+# what follows). Zero-width joiners and variation selectors stay: emoji sequences need them.
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 JWT_ALGORITHM = "HS256"
 
 _hasher = PasswordHasher()
@@ -65,10 +69,8 @@ async def register(
         raise errors[0]
     name = normalize_username(username)
     display = (display_name or "").strip() or name
-    if len(display) > DISPLAY_NAME_MAX:
-        raise DomainError(
-            ErrorCode.TOO_LONG, f"display name is limited to {DISPLAY_NAME_MAX} characters", "display_name"
-        )
+    if error := display_name_error(display):
+        raise error
     async with sessions() as session:
         if await session.scalar(select(User.id).where(User.username == name)) is not None:
             raise _taken()
@@ -84,6 +86,22 @@ async def register(
     except IntegrityError:  # a concurrent registration won the race
         raise _taken() from None
     return user
+
+
+def display_name_error(display: str) -> DomainError | None:
+    """Why `display` cannot be a display name (too long, or holding control or bidi-override
+    characters), or None when it can."""
+    if len(display) > DISPLAY_NAME_MAX:
+        return DomainError(
+            ErrorCode.TOO_LONG, f"display name is limited to {DISPLAY_NAME_MAX} characters", "display_name"
+        )
+    if _UNSHOWABLE.search(display):
+        return DomainError(
+            ErrorCode.INVALID,
+            "display name may not hold control characters, line breaks or text-direction overrides",
+            "display_name",
+        )
+    return None
 
 
 def _taken() -> DomainError:
