@@ -1,4 +1,4 @@
-"""The `reels` command: serve, worker, migrate, create-user, schema, demo, train, eval."""
+"""The `reels` command: serve, worker, migrate, create-user, set-role, schema, demo, train, eval."""
 
 from __future__ import annotations
 
@@ -105,6 +105,30 @@ def worker() -> None:
     """Run the background workers only (production: scale them apart from the API)."""
     _logging()
     asyncio.run(run_forever(_settings()))
+
+
+@app.command("set-role")
+def set_role(username: str, role: Annotated[str, typer.Argument(help="user, moderator or admin.")]) -> None:
+    """Change an account's role; its open sockets, on every API process, take the new role at once."""
+    try:
+        chosen = Role(role.upper())
+    except ValueError:
+        typer.secho("role must be user, moderator or admin", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+    async def change() -> str:
+        platform = await Platform.start(_settings())
+        try:
+            user = await accounts.set_role(platform.sessions, platform.pubsub, username, chosen)
+            return f"{user.username} is now {user.role.value.lower()}"
+        finally:
+            await platform.close()
+
+    try:
+        typer.echo(asyncio.run(change()))
+    except DomainError as error:
+        typer.secho(error.message, fg="red", err=True)
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import AuthenticationError, DomainError, ErrorCode
+from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found
 from reels.domain.events import SessionChanged, SessionReason, publish
 from reels.domain.models import Role, User
 from reels.ports.kv import KeyValue
@@ -245,6 +245,17 @@ async def revoke_token(kv: KeyValue, bus: PubSub, access: AccessToken) -> None:
     if remaining_s > 0:
         await kv.set(_revoked_key(access.token_id), "1", ttl_s=remaining_s)
     await session_changed(bus, access.user_id, SessionReason.TOKEN_REVOKED)
+
+
+async def set_role(sessions: async_sessionmaker[AsyncSession], bus: PubSub, username: str, role: Role) -> User:
+    """Give the account `role`; its open sockets run their next operations with it."""
+    async with sessions.begin() as session:
+        user = await session.scalar(select(User).where(User.username == normalize_username(username)))
+        if user is None:
+            raise not_found("user", "username")
+        user.role = role
+    await session_changed(bus, user.id, SessionReason.ROLE_CHANGED)
+    return user
 
 
 async def session_changed(bus: PubSub, user_id: int, reason: SessionReason) -> None:

@@ -8,11 +8,13 @@ import json
 import queue
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from starlette.testclient import TestClient
 
@@ -43,7 +45,7 @@ class Socket:
         while True:
             try:
                 frame = self.ws.receive()
-            except Exception:  # the test left the socket: its session's streams are closed
+            except anyio.ClosedResourceError:  # the test left the socket
                 return
             self.frames.put(frame)
             if frame["type"] == "websocket.close":
@@ -170,3 +172,32 @@ def test_suspension_and_logout_on_one_process_close_sockets_on_the_other(two_api
         }
         assert_closed_forbidden(suspended)
     assert second.post(VIEWER, token=other).status_code == 401
+
+
+REPORTS = "{ reports(first: 1) { edges { node { id } } } }"
+
+
+def reports_allowed(opened: Socket, operation_id: str) -> bool:
+    answer = opened.run(operation_id, REPORTS)
+    if answer["type"] == "next":
+        assert opened.next_message()["type"] == "complete"
+    return answer["type"] == "next" and not answer["payload"].get("errors")
+
+
+def test_a_role_change_reaches_the_users_open_socket(api: Api) -> None:
+    token, _ = api.register("promoted")
+    platform = platform_of(api)
+    with signed_in_socket(api, token) as opened:
+        assert not reports_allowed(opened, "before")
+        run(api, accounts.set_role, platform.sessions, platform.pubsub, "promoted", Role.MODERATOR)
+        deadline = time.monotonic() + DEADLINE_S
+        attempt = 0
+        while not reports_allowed(opened, f"promoted{attempt}"):
+            attempt += 1
+            assert time.monotonic() < deadline, "the socket kept the old role"
+            time.sleep(0.05)  # poll interval
+        run(api, accounts.set_role, platform.sessions, platform.pubsub, "promoted", Role.USER)
+        while reports_allowed(opened, f"demoted{attempt}"):
+            attempt += 1
+            assert time.monotonic() < deadline, "the socket kept the moderator role"
+            time.sleep(0.05)  # poll interval
