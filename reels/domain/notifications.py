@@ -39,6 +39,10 @@ async def inbox(session: AsyncSession, user_id: int, first: int, after_id: int |
     return (await session.scalars(query.order_by(Notification.id.desc()).limit(first + 1))).all()
 
 
+async def count(session: AsyncSession, user_id: int) -> int:
+    return (await session.scalar(select(func.count()).where(Notification.user_id == user_id))) or 0
+
+
 async def unread_count(session: AsyncSession, user_id: int) -> int:
     unread = select(func.count()).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     return (await session.scalar(unread)) or 0

@@ -18,6 +18,11 @@ async def inbox(context: Context, first: int, after: int | None) -> Page[Notific
     return Page.of([row for row, blocked in zip(rows, hidden, strict=True) if not blocked], first)
 
 
+async def count(context: Context) -> int:
+    async with context.platform.sessions() as session:
+        return await notifications.count(session, context.signed_in.id)
+
+
 async def unread_count(context: Context) -> int:
     async with context.platform.sessions() as session:
         return await notifications.unread_count(session, context.signed_in.id)

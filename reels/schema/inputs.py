@@ -132,4 +132,3 @@ class SuspendUserInput:
 @strawberry.input
 class MarkNotificationsReadInput:
     ids: list[strawberry.ID]
-

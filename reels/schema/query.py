@@ -24,7 +24,8 @@ from reels.schema.types import (
     UserConnection,
     node_of,
 )
-from reels.schema.types.connection import after_id, after_position
+from reels.schema.types.connection import after_id
+from reels.schema.types.users import follow_connection
 
 
 @strawberry.type
@@ -83,19 +84,19 @@ class Query:
         after: str | None = None,
         context: FeedContext | None = None,
     ) -> ReelConnection:
-        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)))
+        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)), after)
 
     @strawberry.field(description="Reels by creators the viewer follows, newest first.")
     async def following_feed(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
-        return ReelConnection.of(await discovery.following_feed(info.context, page_size(first), after_id(after)))
+        return ReelConnection.of(await discovery.following_feed(info.context, page_size(first), after_id(after)), after)
 
     @strawberry.field
     async def trending(
         self, info: Info[Context, None], region: str | None = None, first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
-        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)))
+        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)), after)
 
     @strawberry.field
     async def hashtag(self, info: Info[Context, None], name: str) -> Hashtag | None:
@@ -110,15 +111,13 @@ class Query:
     async def followers(
         self, info: Info[Context, None], user_id: strawberry.ID, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
-        page = await social.followers(info.context, db_id_of(user_id, "User"), page_size(first), _edge_after(after))
-        return UserConnection.of(page)
+        return await follow_connection(info.context, db_id_of(user_id, "User"), first, after, followers=True)
 
     @strawberry.field
     async def following(
         self, info: Info[Context, None], user_id: strawberry.ID, first: int | None = 20, after: str | None = None
     ) -> UserConnection:
-        page = await social.following(info.context, db_id_of(user_id, "User"), page_size(first), _edge_after(after))
-        return UserConnection.of(page)
+        return await follow_connection(info.context, db_id_of(user_id, "User"), first, after, followers=False)
 
     @strawberry.field(
         description="Creators followed by people the viewer follows, not yet followed, ranked by how many paths lead there.",
@@ -136,7 +135,8 @@ class Query:
     async def notifications(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> NotificationConnection:
-        return NotificationConnection.of(await notifications.inbox(info.context, page_size(first), after_id(after)))
+        page = await notifications.inbox(info.context, page_size(first), after_id(after))
+        return NotificationConnection.of(page, after, total_count=await notifications.count(info.context))
 
     @strawberry.field(
         description="Moderators and admins only; FORBIDDEN error for anyone else.", permission_classes=MODERATORS
@@ -149,10 +149,4 @@ class Query:
         after: str | None = None,
     ) -> ReportConnection:
         page = await moderation.reports(info.context, status or ReportStatus.OPEN, page_size(first), after_id(after))
-        return ReportConnection.of(page)
-
-
-def _edge_after(after: str | None) -> tuple[int, int] | None:
-    """A followers/following cursor: (when the follow happened, the user)."""
-    position = after_position(after, parts=2)
-    return (position[0], position[1]) if position else None
+        return ReportConnection.of(page, after)

@@ -63,6 +63,10 @@ class Node:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = strawberry.field(
+        description="True when the page was asked for after a cursor: the rows up to that cursor come before it."
+    )
+    start_cursor: str | None
 
 
 @strawberry.type
@@ -88,12 +92,18 @@ class Connection(Generic[NodeType]):
     page_info: PageInfo
 
     @classmethod
-    def of(cls, page: Page[Any], **fields: Any) -> Self:
-        """The page's rows as edges, each with the cursor of its keyset position."""
+    def of(cls, page: Page[Any], after: str | None, **fields: Any) -> Self:
+        """The page's rows as edges, each with the cursor of its keyset position; `after` is
+        the cursor the page was asked for after."""
         edges: list[Edge[NodeType]] = [
             Edge(cursor=encode_cursor(*page.position(row)), node=node_of(row)) for row in page.rows
         ]
-        page_info = PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None)
+        page_info = PageInfo(
+            has_next_page=page.has_next,
+            end_cursor=edges[-1].cursor if edges else None,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+        )
         return cls(edges=edges, page_info=page_info, **fields)
 
 
@@ -109,12 +119,12 @@ class CommentConnection(Connection[Annotated["Comment", strawberry.lazy("reels.s
 
 @strawberry.type
 class UserConnection(Connection[Annotated["User", strawberry.lazy("reels.schema.types.users")]]):
-    pass
+    total_count: int
 
 
 @strawberry.type
 class NotificationConnection(Connection[Annotated["Notification", strawberry.lazy("reels.schema.types.engagement")]]):
-    pass
+    total_count: int
 
 
 @strawberry.type
@@ -134,3 +144,9 @@ def after_id(after: str | None) -> int | None:
     """The row id an `after` cursor of a list ordered by id points at."""
     position = after_position(after)
     return position[0] if position else None
+
+
+def after_edge(after: str | None) -> tuple[int, int] | None:
+    """A followers/following cursor: (when the follow happened, the user)."""
+    position = after_position(after, parts=2)
+    return (position[0], position[1]) if position else None

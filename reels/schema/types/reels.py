@@ -121,4 +121,6 @@ class Reel(Node):
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> CommentConnection:
         page = await resolve_comments.comments_of_reel(info.context, self.row.id, page_size(first), after_id(after))
-        return CommentConnection.of(page, total_count=await resolve_comments.comment_count(info.context, self.row.id))
+        return CommentConnection.of(
+            page, after, total_count=await resolve_comments.comment_count(info.context, self.row.id)
+        )

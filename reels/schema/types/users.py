@@ -11,11 +11,12 @@ from strawberry.types import Info
 from reels.domain import models
 from reels.resolvers import notifications as resolve_notifications
 from reels.resolvers import reels as resolve
+from reels.resolvers import social
 from reels.resolvers.context import Context
 from reels.schema.enums import Role
 from reels.schema.globalid import to_global_id
 from reels.schema.pagination import page_size
-from reels.schema.types.connection import Node, ReelConnection, after_id, shows
+from reels.schema.types.connection import Node, ReelConnection, UserConnection, after_edge, after_id, shows
 
 
 @shows(models.User)
@@ -55,10 +56,36 @@ class User(Node):
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
         page = await resolve.reels_of_creator(info.context, self.db_id, page_size(first), after_id(after))
-        return ReelConnection.of(page)
+        return ReelConnection.of(page, after)
+
+    @strawberry.field(description="Most recent follow first.")
+    async def followers(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> UserConnection:
+        return await follow_connection(info.context, self.db_id, first, after, followers=True)
+
+    @strawberry.field(description="Most recent follow first.")
+    async def following(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> UserConnection:
+        return await follow_connection(info.context, self.db_id, first, after, followers=False)
 
     @strawberry.field(description="The viewer's notifications not yet marked read; null on anyone else's profile.")
     async def unread_notification_count(self, info: Info[Context, None]) -> int | None:
         if info.context.viewer is None or info.context.viewer.id != self.db_id:
             return None
         return await resolve_notifications.unread_count(info.context)
+
+
+async def follow_connection(
+    context: Context, user_id: int | None, first: int | None, after: str | None, *, followers: bool
+) -> UserConnection:
+    """A page of the user's followers (or of whom they follow), with the total from the cached
+    follow counts; nothing at all of a user blocked either way."""
+    list_of = social.followers if followers else social.following
+    page = await list_of(context, user_id, page_size(first), after_edge(after))
+    total = 0
+    if user_id is not None and not await context.loaders.viewer_blocked_either_way.load(user_id):
+        follower_count, following_count = await context.loaders.follow_counts_by_user.load(user_id)
+        total = follower_count if followers else following_count
+    return UserConnection.of(page, after, total_count=total)
