@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 512 * 1024 * 1024
     upload_part_bytes: int = 8 * 1024 * 1024
     upload_ttl_s: int = 24 * 3600
+    # Uploads one account may have started and not completed (each may be max_upload_bytes).
+    max_open_uploads: int = Field(default=5, ge=1)
     max_duration_s: float = 90.0
     transcode_timeout_s: float = 600.0
     worker_concurrency: int = 1

@@ -118,6 +118,12 @@ async def create_upload(
 ) -> StartedUpload:
     text, kind = _validate(settings, caption, file_size, content_type)
     async with sessions.begin() as session:
+        if await _open_uploads(session, uploader) >= settings.max_open_uploads:
+            raise DomainError(
+                ErrorCode.RATE_LIMITED,
+                f"you have {settings.max_open_uploads} uploads in progress, the most one account may hold: "
+                "complete or delete one first",
+            )
         if audio_id is not None and await session.get(Audio, audio_id) is None:
             raise not_found("audio", "audio_id")
         # INIT, the model's default; from here on only the lifecycle moves it.
@@ -141,6 +147,23 @@ async def create_upload(
         )
     count = math.ceil(file_size / part_size)
     return StartedUpload(reel, upload_id, part_size, await _part_urls(store, key, upload_id, list(range(1, count + 1))))
+
+
+async def _open_uploads(session: AsyncSession, uploader: User) -> int:
+    """Uploads the user started and neither completed nor deleted (an abandoned one stops
+    counting when the maintenance sweep fails it after upload_ttl_s)."""
+    started = (
+        select(func.count())
+        .select_from(Upload)
+        .join(Reel, Reel.id == Upload.reel_id)
+        .where(
+            Upload.uploader_id == uploader.id,
+            Upload.completed_at.is_(None),
+            Reel.status == ReelStatus.INIT,
+            Reel.deleted_at.is_(None),
+        )
+    )
+    return int(await session.scalar(started) or 0)
 
 
 async def _link_hashtags(session: AsyncSession, reel: Reel, names: list[str]) -> None:
