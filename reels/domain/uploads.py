@@ -22,7 +22,7 @@ from reels.domain.ids import new_id
 from reels.domain.keys import source_key
 from reels.domain.models import Audio, Hashtag, Reel, ReelHashtag, ReelStatus, Upload, User, Visibility
 from reels.domain.unit_of_work import unit_of_work
-from reels.ports.objectstore import MIN_PART_BYTES, ObjectStore, UploadError
+from reels.ports.objectstore import MIN_PART_BYTES, ObjectStore, StoredPart, UploadError
 from reels.ports.pubsub import PubSub
 from reels.ports.queue import WorkQueue
 from reels.settings import Settings
@@ -188,19 +188,30 @@ async def _own_upload(session: AsyncSession, uploader: User, upload_id: str) -> 
     return upload, reel
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """What an unfinished upload still needs, and what the store already holds (with the etags
+    completing needs), so a client that lost its own record can finish."""
+
+    missing: list[PartUrl]
+    stored: list[StoredPart]
+
+
 async def resume_upload(
     sessions: async_sessionmaker[AsyncSession], store: ObjectStore, uploader: User, upload_id: str
-) -> list[PartUrl]:
+) -> Resumed:
     async with sessions() as session:
         upload, _ = await _own_upload(session, uploader, upload_id)
     if upload.completed_at is not None:
-        return []
+        return Resumed(missing=[], stored=[])
     try:
-        held = {part.part_number for part in await store.list_parts(upload.object_key, upload.upload_id)}
+        stored = sorted(await store.list_parts(upload.object_key, upload.upload_id), key=lambda part: part.part_number)
     except UploadError as error:  # aborted as abandoned (the reel is FAILED): start a new upload
         raise invalid(str(error), "upload_id") from None
+    held = {part.part_number for part in stored}
     expected = range(1, math.ceil(upload.file_size / upload.part_size) + 1)
-    return await _part_urls(store, upload.object_key, upload.upload_id, [n for n in expected if n not in held])
+    missing = await _part_urls(store, upload.object_key, upload.upload_id, [n for n in expected if n not in held])
+    return Resumed(missing=missing, stored=stored)
 
 
 async def complete_upload(

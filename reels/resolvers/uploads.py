@@ -30,7 +30,7 @@ async def create_upload(
     )
 
 
-async def resume_upload(context: Context, upload_id: str) -> list[uploads.PartUrl]:
+async def resume_upload(context: Context, upload_id: str) -> uploads.Resumed:
     p = context.platform
     return await uploads.resume_upload(p.sessions, p.store, context.signed_in, upload_id)
 

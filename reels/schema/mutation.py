@@ -41,6 +41,7 @@ from reels.schema.payloads import (
     ReelPayload,
     ReportPayload,
     ResumeUploadPayload,
+    StoredPart,
     UploadPart,
     UserPayload,
     attempt,
@@ -125,8 +126,10 @@ class Mutation:
         return await attempt(
             ResumeUploadPayload,
             uploads.resume_upload(info.context, input.upload_id),
-            lambda missing: ResumeUploadPayload(
-                upload_id=input.upload_id, missing_parts=[UploadPart.from_part(part) for part in missing]
+            lambda resumed: ResumeUploadPayload(
+                upload_id=input.upload_id,
+                missing_parts=[UploadPart.from_part(part) for part in resumed.missing],
+                uploaded_parts=[StoredPart(part_number=part.part_number, etag=part.etag) for part in resumed.stored],
             ),
         )
 

@@ -119,10 +119,21 @@ class CompleteUploadPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
+@strawberry.type(
+    description="A part the store already holds: complete the upload with these etags and the missing parts'."
+)
+class StoredPart:
+    part_number: int
+    etag: str
+
+
 @strawberry.type
 class ResumeUploadPayload:
     upload_id: str | None = None
     missing_parts: list[UploadPart] | None = None
+    uploaded_parts: list[StoredPart] | None = strawberry.field(
+        default=None, description="The parts already stored, in order; empty once the upload is complete."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
