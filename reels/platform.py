@@ -12,12 +12,14 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from reels import db
 from reels.domain import ids
+from reels.domain.screening import BlockedReels, Checks
 from reels.ports import graph, kv, objectstore, pubsub, queue
 from reels.settings import ConfigError, Settings
 
@@ -81,7 +83,14 @@ class Platform:
     graph: graph.FollowGraph
     jwt_secret: str
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    # This process's index of blocked reels' fingerprints, for the re-upload check.
+    blocked_reels: BlockedReels = field(default_factory=BlockedReels)
     _id_slot: IdSlot | None = None
+
+    @cached_property
+    def checks(self) -> Checks:
+        """The automated checks' term lists and classifier hook, as the settings name them."""
+        return Checks(self.settings)
 
     @classmethod
     async def start(cls, settings: Settings, *, require_migrated: bool = True) -> Platform:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import lifecycle
+from reels.domain import lifecycle, screening
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
 from reels.domain.models import ModerationLog, Reel, Report, ReportReason, ReportStatus, Role, User
 from reels.domain.unit_of_work import unit_of_work
+from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
 from reels.ports.queue import WorkQueue
 
@@ -45,6 +46,7 @@ async def moderate_reel(
     sessions: async_sessionmaker[AsyncSession],
     queue: WorkQueue,
     bus: PubSub,
+    cache: KeyValue,
     moderator: User,
     reel_id: int | None,
     block: bool,
@@ -52,9 +54,9 @@ async def moderate_reel(
     *,
     replicate: bool,
 ) -> Reel:
-    """Block a reel (it leaves every read path, its open reports are settled) or restore a
-    blocked or held one (`replicate`: a held reel, newly READY, is copied to the replica
-    stores); either way written to the audit log."""
+    """Block a reel (it leaves every read path, its open reports are settled, and the re-upload
+    check stops its copies) or restore a blocked or held one (`replicate`: a held reel, newly
+    READY, is copied to the replica stores); either way written to the audit log."""
     why = _text(reason, REASON_MAX, "reason", required=True)
     async with unit_of_work(sessions, queue, bus) as work:
         reel = await work.session.get(Reel, reel_id) if reel_id is not None else None
@@ -77,6 +79,7 @@ async def moderate_reel(
                 reason=why or "",
             )
         )
+    await screening.blocked_reels_changed(cache)
     return reel
 
 

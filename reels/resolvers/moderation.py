@@ -31,7 +31,7 @@ async def report_reel(context: Context, reel_id: int | None, reason: ReportReaso
 async def moderate_reel(context: Context, reel_id: int | None, *, block: bool, reason: str) -> Reel:
     p = context.platform
     return await moderation.moderate_reel(
-        p.sessions, p.queue, p.pubsub, context.signed_in, reel_id, block, reason, replicate=bool(p.replicas)
+        p.sessions, p.queue, p.pubsub, p.kv, context.signed_in, reel_id, block, reason, replicate=bool(p.replicas)
     )
 
 

@@ -1,4 +1,11 @@
-"""The media worker: a `ReelUploaded` job → PROCESSING → FFmpeg ladder → READY (or FAILED).
+"""The media worker: a `ReelUploaded` job → PROCESSING → FFmpeg ladder → automated checks →
+READY (or HELD or BLOCKED by a check, or FAILED).
+
+The checks (reels.moderation, configured by reels.domain.screening) run on every processed
+upload: its caption against the term lists, its fingerprint against the blocked reels', and the
+classifier hook on its frames, sound and metadata. Their work is CPU-bound and runs in a thread.
+Whatever the verdict, the media are stored and the fingerprint kept with the reel, so a moderator
+can RESTORE a held or wrongly blocked reel as it is, and BLOCK one to stop its copies at once.
 
 Idempotent, because the queue is at-least-once: a reel already READY, BLOCKED, FAILED or deleted
 is left alone (a READY one has its follow-up jobs queued again), a redo after a killed worker
@@ -16,12 +23,14 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from reels.domain import lifecycle
+from reels import moderation
+from reels.domain import lifecycle, screening
 from reels.domain.events import ReelDeleted, ReelUploaded, ReplicateReel, Topic, decode_job
 from reels.domain.keys import media_prefix, original_audio_key, source_key, source_prefix
-from reels.domain.models import Audio, Reel
+from reels.domain.models import Audio, Reel, ReelFingerprint
 from reels.domain.unit_of_work import UnitOfWork, unit_of_work
 from reels.media.errors import MediaRejected
+from reels.media.frames import sample_frames
 from reels.media.pipeline import ProcessedMedia, process_source
 from reels.metrics import REPLICATION_LAG
 from reels.platform import Platform
@@ -32,6 +41,9 @@ log = logging.getLogger(__name__)
 
 GROUP = "media-workers"
 STORE_CONCURRENCY = 8
+# What the classifier hook is shown: a frame a second, in colour, at the size image models take.
+HOOK_FPS = 1.0
+HOOK_FRAME_SIZE = 224
 
 
 def _work(platform: Platform) -> AbstractAsyncContextManager[UnitOfWork]:
@@ -111,11 +123,14 @@ async def process(platform: Platform, reel_id: int) -> None:
                 timeout_s=platform.settings.transcode_timeout_s,
                 replace_audio=sound,
             )
+            transcoded = time.monotonic()
+            sound_path = out / media.audio_path if media.audio_path is not None else sound
+            fingerprint, verdict, copied = await _check(platform, reel, source, sound_path, media)
         except MediaRejected as rejected:
             log.info("reel %s rejected: %s", reel_id, rejected.reason)
             await fail(platform, reel_id, rejected.reason)
             return
-        transcoded = time.monotonic()
+        checked = time.monotonic()
         outputs = {
             media_prefix(reel_id) + path.relative_to(out).as_posix(): path for path in out.rglob("*") if path.is_file()
         }
@@ -124,22 +139,74 @@ async def process(platform: Platform, reel_id: int) -> None:
         has_own_sound = original_audio_key(reel_id) in outputs
         await _store_files(platform, outputs)
         stored = time.monotonic()
+        ready_media = _ready_media(reel_id, media, has_own_sound)
         async with _work(platform) as work:
-            ready = await lifecycle.mark_ready(
-                work, reel, _ready_media(reel_id, media, has_own_sound), replicate=bool(platform.replicas)
-            )
-        if ready:
-            log.info(
-                "reel %s READY after %.1f s (download %.1f s, probe and FFmpeg %.1f s, storing %d files %.1f s)",
-                reel_id,
-                time.monotonic() - started,
-                downloaded - started,
-                transcoded - downloaded,
-                len(outputs),
-                stored - transcoded,
-            )
-        else:
+            # A copy's fingerprint is its original's: kept, it would go on blocking copies after
+            # a moderator restored the original.
+            if not copied:
+                fingerprint_row = ReelFingerprint(reel_id=reel_id, data=screening.fingerprint_bytes(fingerprint))
+                await work.session.merge(fingerprint_row)
+            match verdict.action:
+                case moderation.Action.BLOCK:
+                    moved = await lifecycle.block_by_check(work, reel, ready_media, verdict.reason)
+                case moderation.Action.HOLD:
+                    moved = await lifecycle.hold(work, reel, ready_media, verdict.reason)
+                case _:
+                    moved = await lifecycle.mark_ready(work, reel, ready_media, replicate=bool(platform.replicas))
+        if not moved:
             await _drop_if_deleted(platform, reel_id)
+            return
+        if verdict.action is moderation.Action.BLOCK and not copied:
+            await screening.blocked_reels_changed(platform.kv)  # its copies are stopped too
+        log.info(
+            "reel %s %s after %.1f s (download %.1f s, probe and FFmpeg %.1f s, checks %.1f s, storing %d files %.1f s)%s",
+            reel_id,
+            {moderation.Action.BLOCK: "BLOCKED", moderation.Action.HOLD: "HELD"}.get(verdict.action, "READY"),
+            time.monotonic() - started,
+            downloaded - started,
+            transcoded - downloaded,
+            checked - transcoded,
+            len(outputs),
+            stored - checked,
+            f": {verdict.reason}" if verdict.reason else "",
+        )
+        for error in verdict.errors:
+            log.warning("reel %s: %s", reel_id, error)
+
+
+async def _check(
+    platform: Platform, reel: Reel, source: Path, sound: Path | None, media: ProcessedMedia
+) -> tuple[moderation.Fingerprint, moderation.Verdict, bool]:
+    """The upload's fingerprint, the automated checks' verdict on it, and whether it copies a
+    blocked reel."""
+    frames = await sample_frames(
+        source, fps=moderation.SAMPLE_FPS, width=moderation.FRAME_SIZE, height=moderation.FRAME_SIZE
+    )
+    fingerprint = await asyncio.to_thread(moderation.fingerprint, frames)
+    checks = platform.checks
+    hook_frames = None
+    if checks.hook is not None:
+        hook_frames = await sample_frames(
+            source, fps=HOOK_FPS, width=HOOK_FRAME_SIZE, height=HOOK_FRAME_SIZE, pixel_format="rgb24"
+        )
+    metadata = {
+        "reel_id": screening.reel_global_id(reel.id),
+        "caption": reel.caption,
+        "duration_s": media.probe.duration_s,
+        "width": media.probe.width,
+        "height": media.probe.height,
+    }
+    local = await asyncio.to_thread(
+        moderation.check,
+        caption=reel.caption,
+        terms=checks.terms,
+        hook=checks.hook,
+        frames=hook_frames,
+        audio_path=sound,
+        metadata=metadata,
+    )
+    copy = await platform.blocked_reels.verdict(platform.sessions, platform.kv, fingerprint)
+    return fingerprint, moderation.Verdict.combine(local, copy), copy.action is moderation.Action.BLOCK
 
 
 async def fail(platform: Platform, reel_id: int, reason: str) -> None:

@@ -25,7 +25,7 @@ from tests.conftest import Api
 
 SECRET = "pipeline-test-secret-" + "s" * 32
 DEADLINE_S = 90.0
-FINAL = {"READY", "FAILED", "BLOCKED"}
+FINAL = {"READY", "FAILED", "BLOCKED", "HELD"}
 _names = itertools.count(1)
 
 
