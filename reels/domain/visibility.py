@@ -1,7 +1,8 @@
 """Who may see which reel: the one rule every read path applies, in forms that say the same.
 
 A reel is **listed** to a viewer (shown in feeds, a creator's, hashtag's or sound's reels, and
-to the followers it is fanned out to) when it is not deleted and
+to the followers it is fanned out to) when it is not deleted, its creator is not suspended
+(a suspended account's reels are hidden until the suspension is lifted), and
 
 - the viewer is its creator (any status), or
 - it is READY (not HELD, BLOCKED or still processing), neither has blocked the other, and it
@@ -26,16 +27,23 @@ so a list never shows a reel that the reel's own page would refuse.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from reels.domain.models import Reel, ReelStatus, Role, User, Visibility
 
 REVIEWERS = (Role.MODERATOR, Role.ADMIN)
 
 
-def is_listed(reel: Reel, viewer: User | None, *, viewer_follows_creator: bool, blocked_either_way: bool) -> bool:
+def is_listed(
+    reel: Reel,
+    viewer: User | None,
+    *,
+    viewer_follows_creator: bool,
+    blocked_either_way: bool,
+    creator_suspended: bool,
+) -> bool:
     """Whether lists and feeds show the reel to the viewer."""
-    if reel.deleted_at is not None:
+    if reel.deleted_at is not None or creator_suspended:
         return False
     if viewer is not None and viewer.id == reel.creator_id:
         return True
@@ -55,17 +63,43 @@ def listed_to(viewer: User | None, *, follows_creator: ColumnElement[bool] | boo
         follows_creator = true() if follows_creator else false()
     audience = or_(Reel.visibility == Visibility.PUBLIC, and_(Reel.visibility == Visibility.FOLLOWERS, follows_creator))
     own = Reel.creator_id == viewer.id if viewer is not None else false()
-    return and_(Reel.deleted_at.is_(None), or_(own, and_(Reel.status == ReelStatus.READY, audience)))
+    suspended = select(User.id).where(User.suspended_at.is_not(None))
+    return and_(
+        Reel.deleted_at.is_(None),
+        Reel.creator_id.not_in(suspended),
+        or_(own, and_(Reel.status == ReelStatus.READY, audience)),
+    )
 
 
-def can_see_reel(reel: Reel, viewer: User | None, *, viewer_follows_creator: bool, blocked_either_way: bool) -> bool:
+def can_see_reel(
+    reel: Reel,
+    viewer: User | None,
+    *,
+    viewer_follows_creator: bool,
+    blocked_either_way: bool,
+    creator_suspended: bool,
+) -> bool:
     """Whether the viewer may open the reel: listed to them, or theirs to review."""
     if viewer is not None and viewer.role in REVIEWERS and reel.deleted_at is None:
         return True
-    return is_listed(reel, viewer, viewer_follows_creator=viewer_follows_creator, blocked_either_way=blocked_either_way)
+    return is_listed(
+        reel,
+        viewer,
+        viewer_follows_creator=viewer_follows_creator,
+        blocked_either_way=blocked_either_way,
+        creator_suspended=creator_suspended,
+    )
 
 
-def listed_to_followers(reel: Reel) -> bool:
+def creator_suspended(creator: User | None) -> bool:
+    """The `creator_suspended` of a reel whose creator row is `creator` (a missing row, an
+    account gone, hides its reels as a suspension does)."""
+    return creator is None or creator.suspended_at is not None
+
+
+def listed_to_followers(reel: Reel, *, creator_suspended: bool) -> bool:
     """Whether the creator's followers are shown the reel (no block stands between a creator
     and a follower: a block ends the follow)."""
-    return is_listed(reel, None, viewer_follows_creator=True, blocked_either_way=False)
+    return is_listed(
+        reel, None, viewer_follows_creator=True, blocked_either_way=False, creator_suspended=creator_suspended
+    )

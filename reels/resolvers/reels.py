@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from reels.dataloaders import PageKey
 from reels.domain.models import Reel
-from reels.domain.visibility import can_see_reel, is_listed
+from reels.domain.visibility import can_see_reel, creator_suspended, is_listed
 from reels.resolvers.context import Context
 from reels.resolvers.pages import Page
 
@@ -21,9 +21,15 @@ async def visible_reel(context: Context, reel_id: int | None) -> Reel | None:
         return None
     follows = await loaders.viewer_follows_user.load(row.creator_id)
     blocked = await loaders.viewer_blocked_either_way.load(row.creator_id)
-    return (
-        row if can_see_reel(row, context.viewer, viewer_follows_creator=follows, blocked_either_way=blocked) else None
+    creator = await loaders.user_by_id.load(row.creator_id)
+    seen = can_see_reel(
+        row,
+        context.viewer,
+        viewer_follows_creator=follows,
+        blocked_either_way=blocked,
+        creator_suspended=creator_suspended(creator),
     )
+    return row if seen else None
 
 
 async def listed_reels(context: Context, rows: Sequence[Reel]) -> list[Reel]:
@@ -32,10 +38,17 @@ async def listed_reels(context: Context, rows: Sequence[Reel]) -> list[Reel]:
     creators = [row.creator_id for row in rows]
     follows = await context.loaders.viewer_follows_user.load_many(creators)
     blocked = await context.loaders.viewer_blocked_either_way.load_many(creators)
+    creator_rows = await context.loaders.user_by_id.load_many(creators)
     return [
         row
-        for row, follows_creator, blocked_either_way in zip(rows, follows, blocked, strict=True)
-        if is_listed(row, context.viewer, viewer_follows_creator=follows_creator, blocked_either_way=blocked_either_way)
+        for row, follows_creator, blocked_either_way, creator in zip(rows, follows, blocked, creator_rows, strict=True)
+        if is_listed(
+            row,
+            context.viewer,
+            viewer_follows_creator=follows_creator,
+            blocked_either_way=blocked_either_way,
+            creator_suspended=creator_suspended(creator),
+        )
     ]
 
 

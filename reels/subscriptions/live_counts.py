@@ -33,7 +33,7 @@ from graphql import Executor, GraphQLSchema, execute_subscription_event, parse
 
 from reels.domain.events import ReelCountsChanged
 from reels.domain.models import Reel, User, Visibility
-from reels.domain.visibility import can_see_reel
+from reels.domain.visibility import can_see_reel, creator_suspended
 from reels.platform import Platform
 from reels.ports.pubsub import PubSubUnavailable
 from reels.resolvers.context import SocketOperation
@@ -177,6 +177,7 @@ class ReelFeed:
     async def _authorize(self, members: Sequence[Member]) -> list[bool]:
         async with self._platform.sessions() as session:
             reel = await session.get(Reel, self.reel_id)
+            creator = await session.get(User, reel.creator_id) if reel is not None else None
         if reel is None:
             return [False] * len(members)
         graph = self._platform.graph
@@ -193,6 +194,7 @@ class ReelFeed:
                 m.viewer,
                 viewer_follows_creator=m.viewer is not None and m.viewer.id in followers,
                 blocked_either_way=m.viewer is not None and m.viewer.id in blocked,
+                creator_suspended=creator_suspended(creator),
             )
             for m in members
         ]

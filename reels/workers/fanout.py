@@ -9,8 +9,8 @@ from typing import Any
 from reels import db
 from reels.domain import events
 from reels.domain.events import FanOutReel, NotificationAdded, Topic, decode_job
-from reels.domain.models import Notification, NotificationKind, Reel
-from reels.domain.visibility import listed_to_followers
+from reels.domain.models import Notification, NotificationKind, Reel, User
+from reels.domain.visibility import creator_suspended, listed_to_followers
 from reels.platform import Platform
 
 GROUP = "fanout-workers"
@@ -28,7 +28,8 @@ async def handle(platform: Platform, payload: dict[str, Any]) -> None:
 async def fan_out(platform: Platform, reel_id: int) -> None:
     async with platform.sessions() as session:
         reel = await session.get(Reel, reel_id)
-    if reel is None or not listed_to_followers(reel):
+        creator = await session.get(User, reel.creator_id) if reel is not None else None
+    if reel is None or not listed_to_followers(reel, creator_suspended=creator_suspended(creator)):
         return
     followers, _ = (await platform.graph.follow_counts([reel.creator_id])).get(reel.creator_id, (0, 0))
     if followers > platform.settings.celebrity_followers:

@@ -36,6 +36,9 @@ def _every_kind_of_reel(api: Api, creator: dict[str, Any]) -> None:
 def test_the_sql_form_selects_what_the_python_form_lists(api: Api) -> None:
     _, maker = api.register("maker")
     _every_kind_of_reel(api, maker)
+    _, banned = api.register("banned")
+    _every_kind_of_reel(api, banned)
+    _set(api, User, db_id(banned["id"]), suspended_at=datetime.now(UTC))
     _, other = api.register("other")
     _set(api, User, db_id(other["id"]), role=Role.MODERATOR)
 
@@ -43,6 +46,7 @@ def test_the_sql_form_selects_what_the_python_form_lists(api: Api) -> None:
         async with platform_of(api).sessions() as session:
             reels = list((await session.scalars(select(Reel))).all())
             users = list((await session.scalars(select(User))).all())
+            suspended = {user.id for user in users if user.suspended_at is not None}
             for viewer, follows in itertools.product([None, *users], (False, True)):
                 selected = set(
                     (await session.scalars(select(Reel.id).where(listed_to(viewer, follows_creator=follows)))).all()
@@ -50,12 +54,24 @@ def test_the_sql_form_selects_what_the_python_form_lists(api: Api) -> None:
                 listed = {
                     reel.id
                     for reel in reels
-                    if is_listed(reel, viewer, viewer_follows_creator=follows, blocked_either_way=False)
+                    if is_listed(
+                        reel,
+                        viewer,
+                        viewer_follows_creator=follows,
+                        blocked_either_way=False,
+                        creator_suspended=reel.creator_id in suspended,
+                    )
                 }
                 assert selected == listed, (viewer and viewer.username, follows)
                 # Whatever a list shows, the reel's own page shows too.
                 assert all(
-                    can_see_reel(reel, viewer, viewer_follows_creator=follows, blocked_either_way=False)
+                    can_see_reel(
+                        reel,
+                        viewer,
+                        viewer_follows_creator=follows,
+                        blocked_either_way=False,
+                        creator_suspended=reel.creator_id in suspended,
+                    )
                     for reel in reels
                     if reel.id in listed
                 )
