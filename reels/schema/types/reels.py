@@ -69,6 +69,8 @@ class Reel(Node):
     visibility: Visibility
     duration_ms: int | None
     created_at: datetime
+    width: int | None = strawberry.field(description="The source's width in pixels; null until it is probed.")
+    height: int | None = strawberry.field(description="The source's height in pixels; null until it is probed.")
     row: strawberry.Private[models.Reel]
 
     @classmethod
@@ -81,8 +83,16 @@ class Reel(Node):
             visibility=row.visibility,
             duration_ms=row.duration_ms,
             created_at=row.created_at,
+            width=row.width,
+            height=row.height,
             row=row,
         )
+
+    @strawberry.field(
+        description="The reel's page in the web client, to share; it shows only to whom may see the reel."
+    )
+    def share_url(self, info: Info[Context, None]) -> str:
+        return f"{info.context.platform.settings.public_url.rstrip('/')}/#/reel/{self.id}"
 
     @strawberry.field
     def thumbnail_url(self, info: Info[Context, None]) -> str | None:
