@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from reels.http.bodies import CappedBodies
 from reels.http.clients import RequestBudget
 from reels.http.graphql import GraphQLApp
 from reels.http.media_routes import media_routes
@@ -49,7 +50,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
     """The API. `run_workers` (default: on for the embedded setup) also runs the background
     workers in this process, so one command is a whole platform."""
     schema = build_schema(settings)
-    graphql = GraphQLApp(schema, settings)
+    graphql = CappedBodies(GraphQLApp(schema, settings), settings.max_request_bytes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
@@ -27,14 +28,16 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, SubscribeMessage
+from strawberry.types.unset import UNSET
 
 from reels.domain.accounts import AccessToken, authorize, read_token
 from reels.domain.errors import AuthenticationError
 from reels.domain.events import SessionChanged
 from reels.domain.models import User
+from reels.http.bodies import decode_json, refusal_of, request_object
 from reels.http.clients import API_BUCKET, client_address, retry_after_header, take_request
+from reels.http.frames import CheckedFrames
 from reels.http.playground import playground_page
 from reels.platform import Platform
 from reels.ports.pubsub import PubSubUnavailable, Subscription
@@ -79,7 +82,7 @@ def _graphql_error(status: int, message: str, code: str, headers: dict[str, str]
     )
 
 
-class SubscriptionSockets(BaseGraphQLTransportWSHandler[Context, None]):
+class SubscriptionSockets(CheckedFrames):
     """strawberry's graphql-transport-ws handler, plus: a signed-in socket follows its user's
     session events; every operation spends the client's request budget; each operation's task
     is told which socket operation it serves (`reels.subscriptions.sockets`)."""
@@ -188,6 +191,18 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return playground_page(request)  # served from the package: works offline
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)  # HTTP bodies and websocket frames alike
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return request_object(super().parse_json(data))
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:  # strawberry answers these in plain text
+            return refusal_of(error)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
