@@ -21,6 +21,7 @@ from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_
 from reels.domain.events import Commented, Liked, Shared, Uncommented, Unliked, Viewed
 from reels.domain.ids import new_id
 from reels.domain.models import Comment, Like, NotificationKind, Reel, User
+from reels.domain.screening import Checks, refuse_comment
 from reels.domain.unit_of_work import unit_of_work
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
@@ -172,6 +173,7 @@ async def add_comment(
     kv: KeyValue,
     queue: WorkQueue,
     bus: PubSub,
+    checks: Checks,
     author: User,
     reel: Reel,
     text: str,
@@ -181,6 +183,7 @@ async def add_comment(
         raise invalid("a comment cannot be empty", "text")
     if len(body) > COMMENT_MAX:
         raise DomainError(ErrorCode.TOO_LONG, f"a comment is limited to {COMMENT_MAX} characters", "text")
+    refuse_comment(checks, body)
     await check_rate(kv, COMMENTS, author.id)
     async with unit_of_work(sessions, queue, bus) as work:
         comment = Comment(id=new_id(), reel_id=reel.id, author_id=author.id, text=body)

@@ -81,7 +81,7 @@ async def record_view(
 
 async def add_comment(context: Context, reel_id: int | None, text: str) -> Comment:
     p, reel = context.platform, await _visible(context, reel_id)
-    return await engagement.add_comment(p.sessions, p.kv, p.queue, p.pubsub, context.signed_in, reel, text)
+    return await engagement.add_comment(p.sessions, p.kv, p.queue, p.pubsub, p.checks, context.signed_in, reel, text)
 
 
 async def delete_comment(context: Context, comment_id: int | None) -> Comment:
