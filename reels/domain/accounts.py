@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import math
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +40,9 @@ JWT_ALGORITHM = "HS256"
 _hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown user as slow as for a known one.
 _DUMMY_HASH = _hasher.hash("reels-timing-equaliser")
+# argon2 runs in threads of its own, at most one per core: a flood of logins neither stalls the
+# event loop nor takes the default pool's threads from everything else.
+_HASHING = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="argon2")
 
 
 def normalize_username(username: str) -> str:
@@ -78,7 +83,7 @@ async def register(
         username=name,
         display_name=display,
         role=role,
-        password_hash=await asyncio.to_thread(_hasher.hash, password),
+        password_hash=await asyncio.get_running_loop().run_in_executor(_HASHING, _hasher.hash, password),
     )
     try:
         async with sessions.begin() as session:
@@ -177,8 +182,8 @@ async def authenticate(
     async with sessions() as session:
         user = await session.scalar(select(User).where(User.username == name))
     try:
-        # argon2 runs in a thread: a flood of logins must not stall the event loop.
-        await asyncio.to_thread(_hasher.verify, user.password_hash if user else _DUMMY_HASH, password)
+        stored_hash = user.password_hash if user else _DUMMY_HASH
+        await asyncio.get_running_loop().run_in_executor(_HASHING, _hasher.verify, stored_hash, password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
