@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import math
 import re
 import time
 import uuid
@@ -20,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found
+from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found, rate_limited
 from reels.domain.events import SessionChanged, SessionReason, publish
 from reels.domain.models import Role, User
 from reels.ports.kv import KeyValue
@@ -125,9 +124,7 @@ async def check_registration_rate(kv: KeyValue, limit: RegistrationLimit, addres
         f"ratelimit:register:{address}", rate_per_s=limit.per_hour / 3600, burst=limit.per_hour
     )
     if not allowed:
-        raise DomainError(
-            ErrorCode.RATE_LIMITED, f"too many registrations from this address; try again in {math.ceil(retry_after)} s"
-        )
+        raise rate_limited("too many registrations from this address", retry_after)
 
 
 @dataclass(frozen=True)
@@ -155,7 +152,7 @@ async def _check_login_wait(kv: KeyValue, subjects: dict[str, str]) -> None:
     waits_until = await kv.get_many([_wait_key(scope, subject) for scope, subject in subjects.items()])
     remaining = max((float(until) - time.time() for until in waits_until if until is not None), default=0.0)
     if remaining > 0:
-        raise DomainError(ErrorCode.RATE_LIMITED, f"too many failed logins; try again in {math.ceil(remaining)} s")
+        raise rate_limited("too many failed logins", remaining)
 
 
 async def _count_login_failure(kv: KeyValue, throttle: LoginThrottle, subjects: dict[str, str]) -> None:

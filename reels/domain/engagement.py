@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reels import db
 from reels.domain import events, notifications
 from reels.domain.accounts import can_moderate
-from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
+from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found, rate_limited
 from reels.domain.events import Commented, Liked, Shared, Uncommented, Unliked, Viewed
 from reels.domain.ids import new_id
 from reels.domain.models import Comment, Like, NotificationKind, Reel, User
@@ -56,7 +56,7 @@ async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:
         f"ratelimit:{limit.action}:{user_id}", rate_per_s=limit.per_second, burst=limit.burst
     )
     if not allowed:
-        raise DomainError(ErrorCode.RATE_LIMITED, f"too many {limit.action}s; try again in {retry_after:.0f} s")
+        raise rate_limited(f"too many {limit.action}s", retry_after)
 
 
 async def like(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 
 
 class ErrorCode(enum.StrEnum):
@@ -47,3 +48,13 @@ def forbidden(message: str = "you are not allowed to do this", field: str | None
 
 def invalid(message: str, field: str | None = None) -> DomainError:
     return DomainError(ErrorCode.INVALID, message, field)
+
+
+def wait_seconds(wait_s: float) -> int:
+    """A wait as clients are told it, in messages and in Retry-After alike: whole seconds,
+    rounded up, at least 1 (a client that waits that long is let in)."""
+    return max(1, math.ceil(wait_s))
+
+
+def rate_limited(what: str, wait_s: float) -> DomainError:
+    return DomainError(ErrorCode.RATE_LIMITED, f"{what}; try again in {wait_seconds(wait_s)} s")

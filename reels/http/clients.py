@@ -9,7 +9,6 @@ own address by sending the header, and every hop through the trusted proxies is 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address
 
@@ -17,6 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from reels.domain.errors import wait_seconds
 from reels.platform import Platform
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ async def take_request(platform: Platform, bucket: str, client: str) -> float | 
 
 
 def retry_after_header(wait_s: float) -> str:
-    return str(max(1, math.ceil(wait_s)))
+    return str(wait_seconds(wait_s))
 
 
 class RequestBudget:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from reels.domain import engagement
-from reels.domain.errors import not_found
+from reels.domain.errors import invalid, not_found
 from reels.domain.models import Comment, Reel
 from reels.resolvers.context import Context
 from reels.resolvers.reels import visible_reel
@@ -66,7 +66,7 @@ async def record_view(
     session_id = session_id or (request.headers.get(SESSION_HEADER) if request is not None else None)
     reel = await _visible(context, reel_id)
     viewer = engagement.Viewer(user=context.viewer, session_id=(session_id or "")[:100] or None)
-    return await engagement.record_view(
+    counted = await engagement.record_view(
         p.sessions,
         p.kv,
         p.queue,
@@ -77,6 +77,10 @@ async def record_view(
         window_s=p.settings.view_window_s,
         context=where,
     )
+    if viewer.key is None:
+        # The watch is stored for the ranker, but the client is told why it did not count.
+        raise invalid(f"an anonymous view needs a sessionId (or the {SESSION_HEADER} header) to count", "session_id")
+    return counted
 
 
 async def add_comment(context: Context, reel_id: int | None, text: str) -> Comment:

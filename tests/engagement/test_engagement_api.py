@@ -117,7 +117,9 @@ def test_views_count_at_three_seconds_or_completion_once_per_window(live_api: Ap
     assert _view(api, reel, 2_000, completed=True, token=other)["counted"] is True  # completion counts
     assert _view(api, reel, 3_500, session_id="anon-1")["counted"] is True  # anonymous, by session
     assert _view(api, reel, 3_500, session_id="anon-1")["counted"] is False
-    assert _view(api, reel, 3_500)["counted"] is False  # anonymous without a session: not countable
+    unsessioned = _view(api, reel, 3_500)  # anonymous without a session: told why it cannot count
+    assert unsessioned["counted"] is False
+    assert [(e["field"], e["code"]) for e in unsessioned["userErrors"]] == [(["input", "sessionId"], "INVALID")]
     eventually(lambda: counts(api, reel)["counts"]["views"] == 3)
 
     from sqlalchemy import func, select
