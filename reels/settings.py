@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     blocked_terms_file: Path | None = None
     held_terms_file: Path | None = None
     moderation_hook: str | None = None
+    # A reel this many distinct users reported (open reports) is HELD for a moderator's review.
+    auto_hide_reports: int = Field(default=5, ge=1)
     # How long live subscriptions ride out a lost Redis before ending with an UNAVAILABLE error.
     pubsub_reconnect_timeout_s: float = 30.0
 

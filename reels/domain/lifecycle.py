@@ -7,6 +7,7 @@
 | mark_ready | PROCESSING | READY | the media worker |
 | hold | PROCESSING | HELD | the media worker, when a check holds it |
 | block_by_check | PROCESSING | BLOCKED | the media worker, when a check blocks it |
+| hold_for_review | READY | HELD | reportReel, at REELS_AUTO_HIDE_REPORTS reporters |
 | fail | UPLOADED, PROCESSING | FAILED | the media worker, a dead-lettered job |
 | abandon | INIT | FAILED | the maintenance sweep (upload never completed) |
 | retry_failed | FAILED | UPLOADED | `reels jobs retry` |
@@ -55,7 +56,17 @@ from sqlalchemy import select, update
 from reels.domain import keys, notifications
 from reels.domain.errors import invalid
 from reels.domain.events import FanOutReel, ReelDeleted, ReelStatusChanged, ReelUploaded, ReplicateReel
-from reels.domain.models import Audio, Hashtag, NotificationKind, Reel, ReelHashtag, ReelStatus, Upload, User
+from reels.domain.models import (
+    Audio,
+    Hashtag,
+    Notification,
+    NotificationKind,
+    Reel,
+    ReelHashtag,
+    ReelStatus,
+    Upload,
+    User,
+)
 from reels.domain.unit_of_work import UnitOfWork
 
 IN_PROGRESS = frozenset({ReelStatus.UPLOADED, ReelStatus.PROCESSING})
@@ -174,6 +185,12 @@ async def hold(work: UnitOfWork, reel: Reel, media: ReadyMedia, reason: str) -> 
     return await _finish(work, reel, media, ReelStatus.HELD, reason=reason)
 
 
+async def hold_for_review(work: UnitOfWork, reel_id: int, reason: str) -> bool:
+    """READY → HELD: reported by enough users, it leaves feeds and search (and stops counting)
+    until a moderator restores or blocks it. False when it was not READY."""
+    return await _move(work, reel_id, {ReelStatus.READY}, ReelStatus.HELD, reason=reason)
+
+
 async def block_by_check(work: UnitOfWork, reel: Reel, media: ReadyMedia, reason: str) -> bool:
     """PROCESSING → BLOCKED by an automated check, with its media kept so a moderator who finds
     the check wrong can RESTORE it."""
@@ -212,6 +229,16 @@ async def _finish(
             .execution_options(synchronize_session=False)
         )
     return True
+
+
+async def _announced(work: UnitOfWork, reel_id: int) -> bool:
+    """Whether the reel was READY before: its creator was told so."""
+    told = await work.session.scalar(
+        select(Notification.id)
+        .where(Notification.reel_id == reel_id, Notification.kind == NotificationKind.REEL_READY)
+        .limit(1)
+    )
+    return told is not None
 
 
 def _announce_ready(work: UnitOfWork, reel: Reel, *, replicate: bool) -> None:
@@ -265,15 +292,15 @@ async def block(work: UnitOfWork, reel: Reel, reason: str) -> Reel:
 
 
 async def restore(work: UnitOfWork, reel: Reel, *, replicate: bool) -> Reel:
-    """BLOCKED (once processed) or HELD → READY; it counts again. A HELD reel was never READY, so
-    it is announced as a new READY reel is."""
+    """BLOCKED (once processed) or HELD → READY; it counts again. A reel HELD by a check was never
+    READY, so it is announced as a new READY reel is (one held after reports was announced)."""
     if reel.status not in RESTORABLE:
         raise invalid("only a blocked or held reel can be restored", "action")
     if not (reel.media or {}).get("hls"):
         raise invalid("this reel was never processed; it cannot be restored", "action")
     if not await _move(work, reel.id, {reel.status}, ReelStatus.READY):
         raise invalid("only a blocked or held reel can be restored", "action")
-    if reel.status == ReelStatus.HELD:
+    if reel.status == ReelStatus.HELD and not await _announced(work, reel.id):
         _announce_ready(work, reel, replicate=replicate)
     return await _current(work, reel.id)
 

@@ -271,9 +271,23 @@ class ReelFingerprint(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
+OPEN_REPORTS_ONLY = "status = 'OPEN'"
+
+
 class Report(Base):
     __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_reports_status_id", "status", "id"),
+        # One open report per reporter and reel: reporting again is a no-op.
+        Index(
+            "uq_reports_open_reporter_reel",
+            "reel_id",
+            "reporter_id",
+            unique=True,
+            postgresql_where=sql_text(OPEN_REPORTS_ONLY),
+            sqlite_where=sql_text(OPEN_REPORTS_ONLY),
+        ),
+    )
 
     id: Mapped[int] = _id()
     reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), nullable=False, index=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import distinct, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain import lifecycle, screening
@@ -29,17 +30,50 @@ def _text(value: str | None, limit: int, field: str, *, required: bool) -> str |
 
 
 async def report_reel(
-    sessions: async_sessionmaker[AsyncSession], reporter: User, reel: Reel, reason: ReportReason, details: str | None
+    sessions: async_sessionmaker[AsyncSession],
+    queue: WorkQueue,
+    bus: PubSub,
+    reporter: User,
+    reel: Reel,
+    reason: ReportReason,
+    details: str | None,
+    *,
+    auto_hide_reporters: int,
 ) -> Report:
-    report = Report(
-        reel_id=reel.id,
-        reporter_id=reporter.id,
-        reason=reason,
-        details=_text(details, DETAILS_MAX, "details", required=False),
+    """File a report, or return the reporter's open report of the reel (a repeat is a no-op).
+    The report that makes `auto_hide_reporters` distinct users holds the reel for review."""
+    text = _text(details, DETAILS_MAX, "details", required=False)
+    try:
+        async with unit_of_work(sessions, queue, bus) as work:
+            existing = await _open_report(work.session, reel.id, reporter.id)
+            if existing is not None:
+                return existing
+            report = Report(reel_id=reel.id, reporter_id=reporter.id, reason=reason, details=text)
+            work.session.add(report)
+            await work.session.flush()
+            reporters = await work.session.scalar(
+                select(func.count(distinct(Report.reporter_id))).where(
+                    Report.reel_id == reel.id, Report.status == ReportStatus.OPEN
+                )
+            )
+            if (reporters or 0) >= auto_hide_reporters:
+                await lifecycle.hold_for_review(work, reel.id, f"held for review: reported by {reporters} users")
+        return report
+    except IntegrityError:  # the same reporter's report of the same reel, filed at the same moment
+        async with sessions() as session:
+            existing = await _open_report(session, reel.id, reporter.id)
+        if existing is None:
+            raise
+        return existing
+
+
+async def _open_report(session: AsyncSession, reel_id: int, reporter_id: int) -> Report | None:
+    found: Report | None = await session.scalar(
+        select(Report).where(
+            Report.reel_id == reel_id, Report.reporter_id == reporter_id, Report.status == ReportStatus.OPEN
+        )
     )
-    async with sessions.begin() as session:
-        session.add(report)
-    return report
+    return found
 
 
 async def moderate_reel(
@@ -54,9 +88,10 @@ async def moderate_reel(
     *,
     replicate: bool,
 ) -> Reel:
-    """Block a reel (it leaves every read path, its open reports are settled, and the re-upload
-    check stops its copies) or restore a blocked or held one (`replicate`: a held reel, newly
-    READY, is copied to the replica stores); either way written to the audit log."""
+    """Block a reel (it leaves every read path, its open reports are actioned, and the re-upload
+    check stops its copies) or restore a blocked or held one (its open reports are dismissed;
+    `replicate`: a held reel, newly READY, is copied to the replica stores); either way written
+    to the audit log."""
     why = _text(reason, REASON_MAX, "reason", required=True)
     async with unit_of_work(sessions, queue, bus) as work:
         reel = await work.session.get(Reel, reel_id) if reel_id is not None else None
@@ -71,6 +106,12 @@ async def moderate_reel(
             )
         else:
             reel = await lifecycle.restore(work, reel, replicate=replicate)
+            # Reviewed: the reports that held it are settled, or the next one would hold it again.
+            await work.session.execute(
+                update(Report)
+                .where(Report.reel_id == reel.id, Report.status == ReportStatus.OPEN)
+                .values(status=ReportStatus.DISMISSED, resolved_by_id=moderator.id)
+            )
         work.session.add(
             ModerationLog(
                 moderator_id=moderator.id,

@@ -25,7 +25,17 @@ async def report_reel(context: Context, reel_id: int | None, reason: ReportReaso
     reel = await visible_reel(context, reel_id)
     if reel is None:
         raise not_found("reel", "reel_id")
-    return await moderation.report_reel(context.platform.sessions, context.signed_in, reel, reason, details)
+    p = context.platform
+    return await moderation.report_reel(
+        p.sessions,
+        p.queue,
+        p.pubsub,
+        context.signed_in,
+        reel,
+        reason,
+        details,
+        auto_hide_reporters=p.settings.auto_hide_reports,
+    )
 
 
 async def moderate_reel(context: Context, reel_id: int | None, *, block: bool, reason: str) -> Reel:
