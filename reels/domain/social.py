@@ -68,6 +68,23 @@ async def block(
     return target
 
 
+async def unblock(
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+) -> User:
+    """Each sees the other again; the follows the block removed are not restored."""
+    target = await _other_user(sessions, viewer, target_id, "unblock")
+    await graph.unblock(viewer.id, target.id)
+    return target
+
+
+async def unmute(
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+) -> User:
+    target = await _other_user(sessions, viewer, target_id, "unmute")
+    await graph.unmute(viewer.id, target.id)
+    return target
+
+
 async def mute(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
 ) -> User:

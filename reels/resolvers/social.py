@@ -57,6 +57,28 @@ async def block_user(context: Context, user_id: int | None) -> User:
     return await social.block(p.graph, p.sessions, context.signed_in, user_id)
 
 
+async def unblock_user(context: Context, user_id: int | None) -> User:
+    p = context.platform
+    return await social.unblock(p.graph, p.sessions, context.signed_in, user_id)
+
+
+async def unmute_user(context: Context, user_id: int | None) -> User:
+    p = context.platform
+    return await social.unmute(p.graph, p.sessions, context.signed_in, user_id)
+
+
+async def blocked(context: Context, first: int, after: Cursor | None) -> tuple[Page[User], int]:
+    """The viewer's blocks, newest first, and how many there are."""
+    graph, viewer = context.platform.graph, context.signed_in.id
+    return await _people(context, viewer, first, after, graph.blocked), len(await graph.blocked_ids(viewer))
+
+
+async def muted(context: Context, first: int, after: Cursor | None) -> tuple[Page[User], int]:
+    """The viewer's mutes, newest first, and how many there are."""
+    graph, viewer = context.platform.graph, context.signed_in.id
+    return await _people(context, viewer, first, after, graph.muted), len(await graph.muted_ids(viewer))
+
+
 async def mute_user(context: Context, user_id: int | None) -> User:
     p = context.platform
     return await social.mute(p.graph, p.sessions, context.signed_in, user_id)

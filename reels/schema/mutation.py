@@ -159,6 +159,14 @@ class Mutation:
         return await attempt(UserPayload, social.block_user(info.context, _user_id(input.user_id)), _user_payload)
 
     @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    async def unblock_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
+        return await attempt(UserPayload, social.unblock_user(info.context, _user_id(input.user_id)), _user_payload)
+
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
+    async def unmute_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
+        return await attempt(UserPayload, social.unmute_user(info.context, _user_id(input.user_id)), _user_payload)
+
+    @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def mute_user(self, info: Info[Context, None], input: UserInput) -> UserPayload:
         return await attempt(UserPayload, social.mute_user(info.context, _user_id(input.user_id)), _user_payload)
 

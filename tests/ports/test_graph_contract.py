@@ -196,6 +196,29 @@ async def test_blocked_either_way_in_one_batch(backend: Backend, graph: FollowGr
         await graph.block(user, user)
 
 
+async def test_blocks_and_mutes_are_listed_newest_first_and_undone(backend: Backend, graph: FollowGraph) -> None:
+    user, first, second, third = await backend.users(4)
+    for other in (first, second, third):
+        await graph.block(user, other)
+        await graph.mute(user, other)
+
+    for listed, ids in ((graph.blocked, graph.blocked_ids), (graph.muted, graph.muted_ids)):
+        page = await listed(user, first=2)
+        assert [edge.user_id for edge in page.edges] == [third, second] and page.has_next
+        rest = await listed(user, first=2, after=page.edges[-1].cursor)
+        assert [edge.user_id for edge in rest.edges] == [first] and not rest.has_next
+        assert await ids(user) == {first, second, third}
+
+    await graph.unblock(user, second)
+    await graph.unblock(user, second)  # harmless twice
+    await graph.unmute(user, first)
+    assert await graph.blocked_ids(user) == {first, third}
+    assert await graph.blocked_either_way(user, [second]) == set()
+    assert await graph.follow(user, second) == FollowResult.CREATED
+    assert await graph.muted_ids(user) == {second, third}
+    assert (await graph.blocked(first, first=5)).edges == []
+
+
 async def test_follow_counts_in_one_batch(backend: Backend, graph: FollowGraph) -> None:
     a, b, c, d = await backend.users(4)
     for follower, followee in [(a, b), (a, c), (d, b), (b, a)]:

@@ -85,7 +85,21 @@ class FollowGraph(Protocol):
     async def blocked_either_way(self, user: int, others: Sequence[int]) -> set[int]:
         """The `others` that `user` blocks or is blocked by, in one round trip."""
 
+    async def unblock(self, blocker: int, blocked: int) -> None:
+        """Lift the block (the follows it removed stay removed); harmless when there is none."""
+
+    async def blocked(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        """Whom `user` blocks, newest block first (each edge's time is the block's)."""
+
+    async def blocked_ids(self, blocker: int) -> set[int]: ...
+
     async def mute(self, muter: int, muted: int) -> None: ...
+
+    async def unmute(self, muter: int, muted: int) -> None:
+        """Harmless when there is no mute."""
+
+    async def muted(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        """Whom `user` mutes, newest mute first (each edge's time is the mute's)."""
 
     async def muted_ids(self, muter: int) -> set[int]: ...
 

@@ -100,6 +100,19 @@ MERGE (a:User {id: $muter}) MERGE (b:User {id: $muted})
 MERGE (a)-[m:MUTES]->(b) ON CREATE SET m.at = $now
 """
 _MUTED_IDS = "MATCH (:User {id: $muter})-[:MUTES]->(o:User) RETURN o.id AS id"
+_BLOCKED_IDS = "MATCH (:User {id: $blocker})-[:BLOCKS]->(o:User) RETURN o.id AS id"
+_UNBLOCK = "MATCH (:User {id: $blocker})-[k:BLOCKS]->(:User {id: $blocked}) DELETE k"
+_UNMUTE = "MATCH (:User {id: $muter})-[m:MUTES]->(:User {id: $muted}) DELETE m"
+_BLOCKED = """
+MATCH (:User {id: $user})-[f:BLOCKS]->(o:User)
+WHERE $at IS NULL OR f.at < $at OR (f.at = $at AND o.id < $id)
+RETURN o.id AS id, f.at AS at ORDER BY at DESC, id DESC LIMIT $limit
+"""
+_MUTED = """
+MATCH (:User {id: $user})-[f:MUTES]->(o:User)
+WHERE $at IS NULL OR f.at < $at OR (f.at = $at AND o.id < $id)
+RETURN o.id AS id, f.at AS at ORDER BY at DESC, id DESC LIMIT $limit
+"""
 # count(m), not count(*): FalkorDB 4.16 answers 1 for every group of count(*) over two hops.
 _SUGGESTIONS = """
 MATCH (u:User {id: $user})-[:FOLLOWS]->(m:User)-[:FOLLOWS]->(s:User)
@@ -205,6 +218,22 @@ class BoltFollowGraph:
     async def mute(self, muter: int, muted: int) -> None:
         check_not_self(muter, muted, "mute")
         await self._run(_MUTE, muter=muter, muted=muted, now=now_ms())
+
+    async def unblock(self, blocker: int, blocked: int) -> None:
+        await self._run(_UNBLOCK, blocker=blocker, blocked=blocked)
+
+    async def blocked(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        return await self._page(_BLOCKED, user, first, after)
+
+    async def blocked_ids(self, blocker: int) -> set[int]:
+        result = await self._run(_BLOCKED_IDS, blocker=blocker)
+        return {record["id"] for record in result.records}
+
+    async def unmute(self, muter: int, muted: int) -> None:
+        await self._run(_UNMUTE, muter=muter, muted=muted)
+
+    async def muted(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        return await self._page(_MUTED, user, first, after)
 
     async def muted_ids(self, muter: int) -> set[int]:
         result = await self._run(_MUTED_IDS, muter=muter)

@@ -140,24 +140,25 @@ class SqlFollowGraph:
             return cast(CursorResult[Any], result).rowcount > 0
 
     async def followers(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
-        return await self._page(Follow.followee_id, Follow.follower_id, user, first, after)
+        return await self._page(Follow.followee_id, Follow.follower_id, Follow.created_at, user, first, after)
 
     async def following(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
-        return await self._page(Follow.follower_id, Follow.followee_id, user, first, after)
+        return await self._page(Follow.follower_id, Follow.followee_id, Follow.created_at, user, first, after)
 
     async def _page(
         self,
         this_side: InstrumentedAttribute[int],
         other_side: InstrumentedAttribute[int],
+        created_at: InstrumentedAttribute[datetime],
         user: int,
         first: int,
         after: Cursor | None,
     ) -> Page:
         check_page_size(first)
-        query = select(other_side, Follow.created_at).where(this_side == user)
+        query = select(other_side, created_at).where(this_side == user)
         if after is not None:
-            query = query.where(tuple_(Follow.created_at, other_side) < tuple_(_datetime(after[0]), after[1]))
-        query = query.order_by(Follow.created_at.desc(), other_side.desc()).limit(first + 1)
+            query = query.where(tuple_(created_at, other_side) < tuple_(_datetime(after[0]), after[1]))
+        query = query.order_by(created_at.desc(), other_side.desc()).limit(first + 1)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
         return page_of([Edge(user_id, _ms(at)) for user_id, at in rows], first)
@@ -243,6 +244,24 @@ class SqlFollowGraph:
                 .values(muter_id=muter, muted_id=muted, created_at=_datetime(now_ms()))
                 .on_conflict_do_nothing()
             )
+
+    async def unblock(self, blocker: int, blocked: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(Block).where(Block.blocker_id == blocker, Block.blocked_id == blocked))
+
+    async def blocked(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        return await self._page(Block.blocker_id, Block.blocked_id, Block.created_at, user, first, after)
+
+    async def blocked_ids(self, blocker: int) -> set[int]:
+        async with self._sessions() as session:
+            return set((await session.scalars(select(Block.blocked_id).where(Block.blocker_id == blocker))).all())
+
+    async def unmute(self, muter: int, muted: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(delete(Mute).where(Mute.muter_id == muter, Mute.muted_id == muted))
+
+    async def muted(self, user: int, *, first: int, after: Cursor | None = None) -> Page:
+        return await self._page(Mute.muter_id, Mute.muted_id, Mute.created_at, user, first, after)
 
     async def muted_ids(self, muter: int) -> set[int]:
         async with self._sessions() as session:

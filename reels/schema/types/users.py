@@ -76,6 +76,24 @@ class User(Node):
             return None
         return await resolve_notifications.unread_count(info.context)
 
+    @strawberry.field(description="Whom the viewer blocks, newest first; null on anyone else's profile.")
+    async def blocked(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> UserConnection | None:
+        if info.context.viewer is None or info.context.viewer.id != self.db_id:
+            return None
+        page, total = await social.blocked(info.context, page_size(first), after_edge(after))
+        return UserConnection.of(page, after, total_count=total)
+
+    @strawberry.field(description="Whom the viewer mutes, newest first; null on anyone else's profile.")
+    async def muted(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> UserConnection | None:
+        if info.context.viewer is None or info.context.viewer.id != self.db_id:
+            return None
+        page, total = await social.muted(info.context, page_size(first), after_edge(after))
+        return UserConnection.of(page, after, total_count=total)
+
 
 async def follow_connection(
     context: Context, user_id: int | None, first: int | None, after: str | None, *, followers: bool
