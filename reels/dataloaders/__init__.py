@@ -39,6 +39,7 @@ class Loaders:
         self.hashtag_by_id = self._rows_by_id(models.Hashtag)
         self.report_by_id = self._rows_by_id(models.Report)
         self.hashtags_by_reel: DataLoader[int, list[models.Hashtag]] = DataLoader(self._hashtags_by_reel)
+        self.open_report_count_by_reel: DataLoader[int, int] = DataLoader(self._open_report_counts)
         self.counts_by_reel: DataLoader[int, dict[str, int]] = DataLoader(
             lambda reel_ids: read_counts(platform.kv, platform.sessions, reel_ids)
         )
@@ -94,6 +95,18 @@ class Loaders:
             return _in_order(ids, {row.id: row for row in rows})
 
         return DataLoader(load)
+
+    async def _open_report_counts(self, reel_ids: Sequence[int]) -> list[int]:
+        """Distinct users with an open report of each reel."""
+        async with self._platform.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(models.Report.reel_id, func.count(models.Report.reporter_id.distinct()))
+                    .where(models.Report.reel_id.in_(reel_ids), models.Report.status == models.ReportStatus.OPEN)
+                    .group_by(models.Report.reel_id)
+                )
+            ).all()
+        return _in_order(reel_ids, {reel_id: count for reel_id, count in rows}, 0)
 
     async def _hashtags_by_reel(self, reel_ids: Sequence[int]) -> list[list[models.Hashtag]]:
         async with self._platform.sessions() as session:

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, or_, select
 
 from reels.domain import accounts, moderation
 from reels.domain.errors import not_found
 from reels.domain.events import SessionReason
-from reels.domain.models import Reel, Report, ReportReason, ReportStatus, User
+from reels.domain.models import Reel, ReelStatus, Report, ReportReason, ReportStatus, User
 from reels.resolvers.context import Context
 from reels.resolvers.pages import Page
 from reels.resolvers.reels import visible_reel
 
 
-async def reports(context: Context, status: ReportStatus, first: int, after: int | None) -> Page[Report]:
-    query = select(Report).where(Report.status == status).order_by(Report.id.desc()).limit(first + 1)
+async def reports(
+    context: Context, status: ReportStatus, reason: ReportReason | None, first: int, after: tuple[int, ...] | None
+) -> Page[Report]:
+    """Reports of HELD reels (waiting for review, out of feeds) first, then the rest, each newest first."""
+    held = case((Reel.status == ReelStatus.HELD, 1), else_=0)
+    query = (
+        select(Report, held)
+        .join(Reel, Reel.id == Report.reel_id)
+        .where(Report.status == status)
+        .order_by(held.desc(), Report.id.desc())
+        .limit(first + 1)
+    )
+    if reason is not None:
+        query = query.where(Report.reason == reason)
     if after is not None:
-        query = query.where(Report.id < after)
+        after_held, after_id = after
+        query = query.where(or_(held < after_held, and_(held == after_held, Report.id < after_id)))
     async with context.platform.sessions() as session:
-        return Page.of((await session.scalars(query)).all(), first)
+        rows = (await session.execute(query)).all()
+    held_of = {report.id: flag for report, flag in rows}
+    page = Page.of([report for report, _ in rows], first)
+    return Page(page.rows, page.has_next, position=lambda report: (held_of[report.id], report.id))
 
 
 async def report_reel(context: Context, reel_id: int | None, reason: ReportReason, details: str | None) -> Report:

@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from reels.resolvers import accounts, discovery, moderation, notifications, reels, social
 from reels.resolvers.context import Context
-from reels.schema.enums import ReportStatus
+from reels.schema.enums import ReportReason, ReportStatus
 from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext
 from reels.schema.pagination import SEARCH_PAGE, page_size
@@ -24,7 +24,7 @@ from reels.schema.types import (
     UserConnection,
     node_of,
 )
-from reels.schema.types.connection import after_id
+from reels.schema.types.connection import after_id, after_position
 from reels.schema.types.users import follow_connection
 
 
@@ -147,6 +147,9 @@ class Query:
         status: ReportStatus | None = ReportStatus.OPEN,
         first: int | None = 20,
         after: str | None = None,
+        reason: ReportReason | None = None,
     ) -> ReportConnection:
-        page = await moderation.reports(info.context, status or ReportStatus.OPEN, page_size(first), after_id(after))
+        page = await moderation.reports(
+            info.context, status or ReportStatus.OPEN, reason, page_size(first), after_position(after, parts=2)
+        )
         return ReportConnection.of(page, after)

@@ -81,3 +81,35 @@ def test_enough_distinct_reporters_hold_the_reel_until_a_moderator_restores_it(a
     assert restored == {"reel": {"status": "READY"}, "userErrors": []}
     assert api.data(REEL, {"id": reel_id}, viewer)["reel"]["status"] == "READY"
     assert api.data(REPORTS, {}, moderator)["reports"]["edges"] == []  # reviewed: the reports are settled
+
+
+QUEUE = """query Q($reason: ReportReason, $after: String) {
+  reports(first: 2, reason: $reason, after: $after) {
+    edges { node { reason reelReportCount reel { id } } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+def _queue(api: Api, token: str, reason: str | None = None) -> list[tuple[str, str, int]]:
+    """Every page of the open queue: (reel, reason, open reports of the reel) per report."""
+    seen, after = [], None
+    while True:
+        page = api.data(QUEUE, {"reason": reason, "after": after}, token)["reports"]
+        seen += [(e["node"]["reel"]["id"], e["node"]["reason"], e["node"]["reelReportCount"]) for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            return seen
+        after = page["pageInfo"]["endCursor"]
+
+
+def test_the_queue_shows_held_reels_first_with_their_count_and_filters_by_reason(api: Api) -> None:
+    _, creator = api.register("creator")
+    moderator = _moderator(api)
+    hidden, quiet = insert_ready_reel(api, creator["id"]), insert_ready_reel(api, creator["id"])
+    reporters = [api.register(f"reporter{n}")[0] for n in range(AUTO_HIDE)]
+    for token in reporters:
+        _report(api, token, hidden, "HATE")
+    _report(api, reporters[0], quiet, "SPAM")  # the newest report, but its reel is not held
+
+    assert _queue(api, moderator) == [(hidden, "HATE", AUTO_HIDE)] * AUTO_HIDE + [(quiet, "SPAM", 1)]
+    assert _queue(api, moderator, "SPAM") == [(quiet, "SPAM", 1)]
+    assert _queue(api, moderator, "NUDITY") == []

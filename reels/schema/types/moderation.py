@@ -45,6 +45,10 @@ class Report(Node):
     async def reel(self, info: Info[Context, None]) -> Reel:
         return Reel.from_row(await info.context.loaders.reel_by_id.load(self.reel_id))
 
+    @strawberry.field(description="How many users have an open report of this report's reel.")
+    async def reel_report_count(self, info: Info[Context, None]) -> int:
+        return await info.context.loaders.open_report_count_by_reel.load(self.reel_id)
+
     @strawberry.field
     async def reporter(self, info: Info[Context, None]) -> User:
         return User.from_row(await info.context.loaders.user_by_id.load(self.reporter_id))
