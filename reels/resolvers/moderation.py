@@ -37,6 +37,19 @@ async def reports(
     return Page(page.rows, page.has_next, position=lambda report: (held_of[report.id], report.id))
 
 
+async def held_reels(context: Context, first: int, after: int | None) -> Page[Reel]:
+    query = (
+        select(Reel)
+        .where(Reel.status == ReelStatus.HELD, Reel.deleted_at.is_(None))
+        .order_by(Reel.id.desc())
+        .limit(first + 1)
+    )
+    if after is not None:
+        query = query.where(Reel.id < after)
+    async with context.platform.sessions() as session:
+        return Page.of((await session.scalars(query)).all(), first)
+
+
 async def report_reel(context: Context, reel_id: int | None, reason: ReportReason, details: str | None) -> Report:
     reel = await visible_reel(context, reel_id)
     if reel is None:

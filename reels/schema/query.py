@@ -139,6 +139,16 @@ class Query:
         return NotificationConnection.of(page, after, total_count=await notifications.count(info.context))
 
     @strawberry.field(
+        description="Reels an automated check or enough reports HELD for review, newest first. Moderators and "
+        "admins only; FORBIDDEN error for anyone else.",
+        permission_classes=MODERATORS,
+    )
+    async def held_reels(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> ReelConnection:
+        return ReelConnection.of(await moderation.held_reels(info.context, page_size(first), after_id(after)), after)
+
+    @strawberry.field(
         description="Moderators and admins only; FORBIDDEN error for anyone else.", permission_classes=MODERATORS
     )
     async def reports(

@@ -25,6 +25,7 @@ UNLIKE = (
     "mandelbrot=s=135x240:r=30:start_x=-0.7453:start_y=0.1127:start_scale=0.02:end_scale=0.005:end_pts=150"
     ":maxiter=200,scale=270:480,format=yuv420p"
 )
+HELD_REELS = "query { heldReels(first: 50) { edges { node { id } } } }"
 SETTLED = {"READY", "HELD", "BLOCKED", "FAILED"}
 
 
@@ -75,11 +76,13 @@ def test_a_held_caption_waits_for_a_moderator_and_restore_publishes_it(api: Api,
     viewer, _ = api.register(unique("viewer"))
     assert reel(api, reel_id, viewer) is None
     assert reel(api, reel_id, moderator)["status"] == "HELD"
+    assert reel_id in [edge["node"]["id"] for edge in api.data(HELD_REELS, {}, moderator)["heldReels"]["edges"]]
 
     restored = moderate(api, moderator, reel_id, "RESTORE", "a dance move")
     assert restored["userErrors"] == []
     assert restored["reel"] == {"id": reel_id, "status": "READY", "statusReason": None}
     assert reel(api, reel_id, viewer)["status"] == "READY"
+    assert api.data(HELD_REELS, {}, moderator)["heldReels"]["edges"] == []
 
 
 def test_a_copy_of_a_blocked_reel_is_blocked_naming_it_until_the_original_is_restored(api: Api, clips: Clips) -> None:
