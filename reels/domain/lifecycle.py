@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select, update
 
 from reels.domain import keys, notifications
@@ -139,6 +140,27 @@ async def _recount(work: UnitOfWork, reel_id: int, delta: int) -> None:
         .values(use_count=Audio.use_count + delta)
         .execution_options(synchronize_session=False)
     )
+
+
+async def retag(work: UnitOfWork, reel: Reel, hashtag_ids: Collection[int]) -> None:
+    """The reel's hashtags become `hashtag_ids` (a caption edit). A reel that counts (READY, not
+    deleted) moves its count from the tags it lost to the tags it gained."""
+    had = set((await work.session.scalars(select(ReelHashtag.hashtag_id).where(ReelHashtag.reel_id == reel.id))).all())
+    lost, gained = had - set(hashtag_ids), set(hashtag_ids) - had
+    if lost:
+        await work.session.execute(
+            sql_delete(ReelHashtag).where(ReelHashtag.reel_id == reel.id, ReelHashtag.hashtag_id.in_(lost))
+        )
+    work.session.add_all(ReelHashtag(reel_id=reel.id, hashtag_id=hashtag_id) for hashtag_id in gained)
+    if reel.status == ReelStatus.READY and reel.deleted_at is None:
+        for tags, delta in ((lost, -1), (gained, 1)):
+            if tags:
+                await work.session.execute(
+                    update(Hashtag)
+                    .where(Hashtag.id.in_(tags))
+                    .values(reel_count=Hashtag.reel_count + delta)
+                    .execution_options(synchronize_session=False)
+                )
 
 
 async def _current(work: UnitOfWork, reel_id: int) -> Reel:

@@ -94,10 +94,15 @@ def _validate(settings: Settings, caption: str, file_size: int, content_type: st
             f"the file is {file_size} bytes; the limit is {settings.max_upload_bytes}",
             "file_size",
         )
+    return checked_caption(caption), kind
+
+
+def checked_caption(caption: str) -> str:
+    """The caption as stored, or TOO_LONG."""
     text = caption.strip()
     if len(text) > CAPTION_MAX:
         raise DomainError(ErrorCode.TOO_LONG, f"a caption is limited to {CAPTION_MAX} characters", "caption")
-    return text, kind
+    return text
 
 
 async def _part_urls(store: ObjectStore, key: str, upload_id: str, numbers: list[int]) -> list[PartUrl]:
@@ -167,15 +172,20 @@ async def _open_uploads(session: AsyncSession, uploader: User) -> int:
 
 
 async def _link_hashtags(session: AsyncSession, reel: Reel, names: list[str]) -> None:
+    ids = await hashtag_ids(session, names)
+    session.add_all(ReelHashtag(reel_id=reel.id, hashtag_id=hashtag_id) for hashtag_id in ids)
+
+
+async def hashtag_ids(session: AsyncSession, names: list[str]) -> list[int]:
+    """The ids of the hashtags named, created when new."""
     if not names:
-        return
+        return []
     # Insert-or-ignore: two uploads naming the same new hashtag at once must both succeed.
     await session.execute(
         db.insert(session, Hashtag).on_conflict_do_nothing(index_elements=[Hashtag.name]),
         [{"id": new_id(), "name": name, "reel_count": 0} for name in names],
     )
-    ids = (await session.scalars(select(Hashtag.id).where(Hashtag.name.in_(names)))).all()
-    session.add_all(ReelHashtag(reel_id=reel.id, hashtag_id=hashtag_id) for hashtag_id in ids)
+    return list((await session.scalars(select(Hashtag.id).where(Hashtag.name.in_(names)))).all())
 
 
 async def _own_upload(session: AsyncSession, uploader: User, upload_id: str) -> tuple[Upload, Reel]:

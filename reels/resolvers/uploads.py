@@ -1,4 +1,4 @@
-"""Upload mutations and deleting reels."""
+"""Upload mutations, editing and deleting reels."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ async def resume_upload(context: Context, upload_id: str) -> uploads.Resumed:
 async def complete_upload(context: Context, upload_id: str, parts: list[tuple[int, str]]) -> Reel:
     p = context.platform
     return await uploads.complete_upload(p.sessions, p.store, p.queue, p.pubsub, context.signed_in, upload_id, parts)
+
+
+async def update_reel(
+    context: Context, reel_id: int | None, *, caption: str | None, visibility: Visibility | None
+) -> Reel:
+    p = context.platform
+    return await reels.update_reel(
+        p.sessions, p.queue, p.pubsub, context.signed_in, reel_id, caption=caption, visibility=visibility
+    )
 
 
 async def delete_reel(context: Context, reel_id: int | None) -> Reel:

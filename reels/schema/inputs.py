@@ -132,3 +132,10 @@ class SuspendUserInput:
 @strawberry.input
 class MarkNotificationsReadInput:
     ids: list[strawberry.ID]
+
+
+@strawberry.input(description="Only the fields given change; the rest stay as they are.")
+class UpdateReelInput:
+    reel_id: strawberry.ID
+    caption: str | None = None
+    visibility: enums.Visibility | None = None

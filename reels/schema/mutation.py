@@ -28,6 +28,7 @@ from reels.schema.inputs import (
     ResolveReportInput,
     ResumeUploadInput,
     SuspendUserInput,
+    UpdateReelInput,
     UserInput,
 )
 from reels.schema.payloads import (
@@ -145,6 +146,16 @@ class Mutation:
     @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def delete_reel(self, info: Info[Context, None], input: ReelInput) -> ReelPayload:
         return await attempt(ReelPayload, uploads.delete_reel(info.context, _reel_id(input.reel_id)), _reel_payload)
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN),
+        description="The creator edits a reel: only the fields given change; a new caption re-links its hashtags.",
+    )
+    async def update_reel(self, info: Info[Context, None], input: UpdateReelInput) -> ReelPayload:
+        updated = uploads.update_reel(
+            info.context, _reel_id(input.reel_id), caption=input.caption, visibility=input.visibility
+        )
+        return await attempt(ReelPayload, updated, _reel_payload)
 
     @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def follow(self, info: Info[Context, None], input: UserInput) -> UserPayload:
