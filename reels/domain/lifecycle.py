@@ -314,15 +314,16 @@ async def block(work: UnitOfWork, reel: Reel, reason: str) -> Reel:
 
 
 async def restore(work: UnitOfWork, reel: Reel, *, replicate: bool) -> Reel:
-    """BLOCKED (once processed) or HELD → READY; it counts again. A reel HELD by a check was never
-    READY, so it is announced as a new READY reel is (one held after reports was announced)."""
+    """BLOCKED (once processed) or HELD → READY; it counts again. A reel a check held or blocked
+    was never READY, so it is announced as a new READY reel is (creator told, fan-out queued);
+    one that was READY before (blocked by a moderator, held after reports) was announced then."""
     if reel.status not in RESTORABLE:
         raise invalid("only a blocked or held reel can be restored", "action")
     if not (reel.media or {}).get("hls"):
         raise invalid("this reel was never processed; it cannot be restored", "action")
     if not await _move(work, reel.id, {reel.status}, ReelStatus.READY):
         raise invalid("only a blocked or held reel can be restored", "action")
-    if reel.status == ReelStatus.HELD and not await _announced(work, reel.id):
+    if not await _announced(work, reel.id):
         _announce_ready(work, reel, replicate=replicate)
     return await _current(work, reel.id)
 

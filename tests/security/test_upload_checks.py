@@ -56,13 +56,17 @@ def api(embedded_settings: Settings, tmp_path: Path) -> Iterator[Api]:
         yield api
 
 
-def test_a_caption_with_a_blocked_term_is_blocked(api: Api, clips: Clips) -> None:
+def test_a_caption_with_a_blocked_term_is_blocked_until_a_moderator_restores_it(api: Api, clips: Clips) -> None:
     creator, _ = api.register(unique("creator"))
     reel_id = upload(api, creator, clips.unlike, caption="BUY   Followers cheap!")
     settled = wait_for(api, reel_id, creator, SETTLED)
     assert settled["status"] == "BLOCKED"
     assert "buy followers" in settled["statusReason"]
     assert reel(api, reel_id, None) is None
+    # A moderator who finds the check wrong restores the reel as it was processed.
+    restored = moderate(api, moderator_token(api), reel_id, "RESTORE", "a joke about bots")
+    assert restored["reel"] == {"id": reel_id, "status": "READY", "statusReason": None}
+    assert reel(api, reel_id, None)["playback"]["hlsUrl"]
 
 
 def test_a_held_caption_waits_for_a_moderator_and_restore_publishes_it(api: Api, clips: Clips) -> None:
