@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found, rate_limited
 from reels.domain.events import SessionChanged, SessionReason, publish
-from reels.domain.models import Role, User
+from reels.domain.models import BIO_MAX_CHARS, Role, User
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub, PubSubUnavailable
 
@@ -106,6 +106,45 @@ def display_name_error(display: str) -> DomainError | None:
             "display_name",
         )
     return None
+
+
+REGION_PATTERN = re.compile(r"[A-Za-z]{2}")
+
+
+async def update_profile(
+    sessions: async_sessionmaker[AsyncSession],
+    user: User,
+    *,
+    display_name: str | None,
+    bio: str | None,
+    region: str | None,
+) -> User:
+    """Change what was given; an empty region clears it. Raises the first DomainError."""
+    values: dict[str, str | None] = {}
+    if display_name is not None:
+        display = display_name.strip()
+        if not display:
+            raise DomainError(ErrorCode.INVALID, "display name cannot be empty", "display_name")
+        if error := display_name_error(display):
+            raise error
+        values["display_name"] = display
+    if bio is not None:
+        text = bio.strip()
+        if len(text) > BIO_MAX_CHARS:
+            raise DomainError(ErrorCode.TOO_LONG, f"a bio is limited to {BIO_MAX_CHARS} characters", "bio")
+        values["bio"] = text
+    if region is not None:
+        code = region.strip()
+        if code and not REGION_PATTERN.fullmatch(code):
+            raise DomainError(ErrorCode.INVALID, "region must be an ISO 3166-1 alpha-2 code, e.g. IN", "region")
+        values["region"] = code.upper() or None
+    async with sessions.begin() as session:
+        row = await session.get(User, user.id)
+        if row is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "user not found")
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row
 
 
 def _taken() -> DomainError:

@@ -50,6 +50,12 @@ async def login(context: Context, username: str, password: str) -> SignedIn:
     return _signed_in(context, user)
 
 
+async def update_profile(context: Context, *, display_name: str | None, bio: str | None, region: str | None) -> User:
+    return await accounts.update_profile(
+        context.platform.sessions, context.signed_in, display_name=display_name, bio=bio, region=region
+    )
+
+
 async def logout(context: Context) -> bool:
     """Revoke the token this request was signed in with (on HTTP and on every open socket)."""
     if context.access_token is None:

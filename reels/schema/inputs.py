@@ -139,3 +139,10 @@ class UpdateReelInput:
     reel_id: strawberry.ID
     caption: str | None = None
     visibility: enums.Visibility | None = None
+
+
+@strawberry.input(description="Only the fields given change; the rest stay as they are.")
+class UpdateProfileInput:
+    display_name: str | None = None
+    bio: str | None = None
+    region: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. IN.")

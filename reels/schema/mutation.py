@@ -28,6 +28,7 @@ from reels.schema.inputs import (
     ResolveReportInput,
     ResumeUploadInput,
     SuspendUserInput,
+    UpdateProfileInput,
     UpdateReelInput,
     UserInput,
 )
@@ -156,6 +157,16 @@ class Mutation:
             info.context, _reel_id(input.reel_id), caption=input.caption, visibility=input.visibility
         )
         return await attempt(ReelPayload, updated, _reel_payload)
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN),
+        description="The viewer edits their profile: only the fields given change; an empty region clears it.",
+    )
+    async def update_profile(self, info: Info[Context, None], input: UpdateProfileInput) -> UserPayload:
+        updated = accounts.update_profile(
+            info.context, display_name=input.display_name, bio=input.bio, region=input.region
+        )
+        return await attempt(UserPayload, updated, _user_payload)
 
     @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def follow(self, info: Info[Context, None], input: UserInput) -> UserPayload:

@@ -26,6 +26,8 @@ class User(Node):
     display_name: str
     role: Role
     created_at: datetime
+    bio: str
+    region: str | None = strawberry.field(description="ISO 3166-1 alpha-2, e.g. IN; null when not given.")
     db_id: strawberry.Private[int]
 
     @classmethod
@@ -36,6 +38,8 @@ class User(Node):
             display_name=row.display_name,
             role=row.role,
             created_at=row.created_at,
+            bio=row.bio,
+            region=row.region,
             db_id=row.id,
         )
 
