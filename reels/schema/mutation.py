@@ -93,7 +93,7 @@ class Mutation:
         return await attempt(AuthPayload, signed_in, AuthPayload.signed_in)
 
     @strawberry.mutation(
-        permission_classes=SIGNED_IN,
+        extensions=refused_unless(SIGNED_IN),
         description="Revokes the token this request is signed in with: it stops working on HTTP and on open sockets.",
     )
     async def logout(self, info: Info[Context, None]) -> LogoutPayload:
