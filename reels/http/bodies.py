@@ -12,6 +12,8 @@ from cross_web import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reels.schema.strings import NOT_TEXT, has_lone_surrogate
+
 # graphql-over-http's wording for the status codes strawberry refuses a request with.
 _CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "TOO_LARGE"}
 
@@ -41,6 +43,9 @@ def request_object(data: Any) -> Any:
         raise HTTPException(400, "the request body must be a JSON object with a `query`")
     if isinstance(data, dict) and not isinstance(data.get("operationName"), str | None):
         raise HTTPException(400, "`operationName` must be a string or null, if provided")
+    # Refused here, not by the schema: strawberry echoes an unknown name in its HTTP refusal.
+    if isinstance(data, dict) and has_lone_surrogate(data.get("operationName")):
+        raise HTTPException(400, f"`operationName`: {NOT_TEXT}")
     return data
 
 

@@ -128,3 +128,14 @@ def test_a_joined_surrogate_pair_is_an_ordinary_character(
     answer = _post_raw(api, {"query": query, "variables": variables(f"nice {JOINED_PAIR}", ids)}, token)
     assert answer.json()["data"]["addComment"]["userErrors"] == [], answer.text
     healthy([answer])
+
+
+@pytest.mark.parametrize("text", LONE_SURROGATES)
+def test_a_lone_surrogate_in_the_operation_name_is_a_bad_request(
+    api: Api, healthy: Callable[[Iterable[Answer]], None], signed_in: tuple[str, dict[str, str]], text: str
+) -> None:
+    token, _ = signed_in
+    answer = _post_raw(api, {"query": "query Q { viewer { id } }", "operationName": text}, token)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["data"] is None and answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    healthy([answer])
