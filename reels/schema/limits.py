@@ -27,6 +27,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLField,
     GraphQLInterfaceType,
     GraphQLNamedType,
     GraphQLObjectType,
@@ -37,8 +38,8 @@ from graphql import (
     SelectionSetNode,
     TokenKind,
     get_named_type,
-    value_from_ast,
 )
+from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types.graphql import OperationType as ExecutedOperationType
@@ -142,12 +143,12 @@ class QueryCost:
         self,
         schema: GraphQLSchema,
         fragments: dict[str, FragmentDefinitionNode],
-        variables: dict[str, Any],
+        coerced_variables: VariableValues,
         max_page_size: int,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
-        self.variables = variables
+        self.coerced_variables = coerced_variables
         self.max_page_size = max_page_size
         self.errors: list[GraphQLError] = []
         self.measured: dict[str, _Measure] = {}
@@ -202,15 +203,14 @@ class QueryCost:
         children = self._set(named, node.selection_set).cost
         if "first" not in definition.args:
             return 1 + children
-        return 2 + self._first(definition.args["first"], node) * children
+        return 2 + self._first(definition, node) * children
 
-    def _first(self, argument: Any, node: FieldNode) -> int:
-        value = argument.default_value
-        for arg in node.arguments or ():
-            if arg.name.value == "first":
-                value = value_from_ast(arg.value, argument.type, self.variables)
+    def _first(self, definition: GraphQLField, node: FieldNode) -> int:
+        # graphql-core's own reading: an argument left out, or given a variable that was not
+        # supplied and has no default, takes the field argument's default.
+        value = get_argument_values(definition, node, self.coerced_variables).get("first")
         if value is None:  # an explicit null means the default
-            value = argument.default_value
+            value = definition.args["first"].default_value
         if not isinstance(value, int) or not 0 <= value <= self.max_page_size:
             self.errors.append(
                 GraphQLError(
@@ -362,10 +362,14 @@ class OperationLimits(SchemaExtension):
         )
         if chosen is None:
             return []
+        schema = context.schema._schema
+        # Coerced as execution will coerce them: a declared default stands in for a variable
+        # not supplied. Variables that do not coerce are refused with execution's own errors.
+        coerced = get_variable_values(schema, chosen.variable_definitions or (), context.variables or {})
+        if isinstance(coerced, list):
+            return coerced
         limits = self.checks.limits
-        measure = QueryCost(
-            context.schema._schema, _fragments_of(document), context.variables or {}, limits.max_page_size
-        )
+        measure = QueryCost(schema, _fragments_of(document), coerced, limits.max_page_size)
         self.cost = measure.of_operation(chosen)
         if measure.errors:
             return measure.errors

@@ -145,3 +145,36 @@ def test_a_number_literal_too_long_for_any_argument_is_refused(
     body = api(LONG_NUMBER_DOCUMENTS[name])
     assert body.get("data") is None and body["errors"][0]["extensions"]["code"] == "INVALID", body
     healthy([body])
+
+
+FEED_OF_N = "{ edges { node { id } } } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "page"),
+    [
+        ("query Q($n: Int) { feed(first: $n) " + FEED_OF_N, {}, 20),
+        ("query Q($n: Int = 3) { feed(first: $n) " + FEED_OF_N, {}, 3),
+        ("query Q($n: Int = 3) { feed(first: $n) " + FEED_OF_N, {"n": 5}, 5),
+        ("query Q($n: Int = 3) { feed(first: $n) " + FEED_OF_N, {"n": None}, 20),
+        ("query Q { feed " + FEED_OF_N, {}, 20),
+    ],
+    ids=["not supplied", "declared default", "supplied", "explicit null", "argument left out"],
+)
+def test_first_left_unsupplied_takes_its_default(
+    api: Api, healthy: Callable[[Iterable[Any]], None], query: str, variables: dict[str, Any], page: int
+) -> None:
+    body = api(query, variables)
+    assert "errors" not in body, body
+    one_reel = 2  # edges and node
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 2 + page * one_reel
+    healthy([body])
+
+
+def test_a_variable_that_does_not_coerce_is_refused_before_costing(
+    api: Api, healthy: Callable[[Iterable[Any]], None]
+) -> None:
+    body = api("query Q($n: Int) { feed(first: $n) " + FEED_OF_N, {"n": "many"})
+    assert body.get("data") is None
+    assert "$n" in body["errors"][0]["message"] and "Undefined" not in body["errors"][0]["message"]
+    healthy([body])
