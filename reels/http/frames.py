@@ -1,8 +1,10 @@
 """What a graphql-transport-ws message must look like before strawberry handles it. A frame that
 is not a JSON object with a string `type`, a `subscribe` or `complete` without a string `id`, or
 a `subscribe` whose payload has the wrong shape closes the socket with 4400 and a reason
-(strawberry would fail on it and drop the socket without a close frame). An operation that does not parse (a syntax error, too many tokens) is
-answered with an `error` message, like any other refused operation, and the socket stays open.
+(strawberry would fail on it and drop the socket without a close frame). An operation that does
+not parse (a syntax error, too many tokens) or that `operationName` does not find in the
+document is answered with an `error` message, like any other refused operation, and the socket
+stays open.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.types.execution import PreExecutionError
 
 from reels.resolvers.context import Context
 
@@ -45,3 +49,13 @@ class CheckedFrames(BaseGraphQLTransportWSHandler[Context, None]):
     @staticmethod
     def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
         return None  # answer the operation with `error`; the socket's other operations go on
+
+    async def _handle_pre_execution_error(self, operation: Operation[Context, None], result: PreExecutionError) -> None:
+        # An unknown `operationName` carries the code HTTP answers it with.
+        result.errors = [
+            GraphQLError(error.message, extensions={"code": "BAD_REQUEST"})
+            if isinstance(error.original_error, CannotGetOperationTypeError)
+            else error
+            for error in result.errors or ()
+        ]
+        await super()._handle_pre_execution_error(operation, result)

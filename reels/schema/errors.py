@@ -9,14 +9,17 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 log = logging.getLogger("reels.graphql")
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Errors raised on purpose are GraphQLErrors all the way down; anything else is a bug."""
+    """Errors raised on purpose are GraphQLErrors all the way down; anything else is a bug, but
+    for strawberry's refusal of an `operationName` the document does not have (a client's
+    mistake, which reaches the schema's errors over a socket)."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, GraphQLError | CannotGetOperationTypeError)
 
 
 class MaskUnexpectedErrors(MaskErrors):

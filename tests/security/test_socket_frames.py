@@ -108,3 +108,28 @@ def test_a_socket_operation_with_two_operations_needs_a_name(
     assert refused["type"] == "error" and refused["payload"][0]["extensions"]["code"] == "OPERATION_NAME_REQUIRED"
     assert answered["type"] == "next" and answered["payload"]["data"] == {"__typename": "Query"}
     healthy([refused, answered])
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("{ __typename }", "Missing"),
+        ("query A { __typename }", "Missing"),
+        ("subscription S { __typename }", "Missing"),
+        ("query A { __typename }", "\ud800"),
+    ],
+    ids=["anonymous", "another name", "a subscription", "a lone surrogate"],
+)
+def test_an_unknown_operation_name_is_answered_with_an_error(
+    api: Api, healthy: Callable[[Iterable[Any]], None], query: str, name: str
+) -> None:
+    with acknowledged_socket(api) as ws:
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": name}})
+        refused = ws.receive_json()
+        ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": "{ __typename }"}})
+        answered = ws.receive_json()
+    assert refused["type"] == "error" and refused["id"] == "1", refused
+    assert name in refused["payload"][0]["message"]
+    assert refused["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert answered["type"] == "next" and answered["payload"]["data"] == {"__typename": "Query"}
+    healthy([refused, answered])
