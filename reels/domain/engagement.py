@@ -129,6 +129,9 @@ async def record_view(
     limit = MAX_WATCH_FACTOR * (reel.duration_ms or 90_000)
     if not 0 <= watched_ms <= limit:
         raise invalid(f"watchedMs must be between 0 and {limit} for this reel", "watched_ms")
+    if viewer.session_id is not None and not viewer.session_id.isprintable():
+        # PostgreSQL cannot store a NUL: queued, such a watch would fail every aggregator flush.
+        raise invalid("a sessionId must be printable text", "session_id")
     counted = False
     if (watched_ms >= VIEW_MILESTONE_MS or completed) and viewer.key is not None:
         counted = await kv.set(f"viewed:{reel.id}:{viewer.key}", "1", ttl_s=window_s, only_if_absent=True)
