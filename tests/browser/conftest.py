@@ -108,9 +108,11 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = READY_
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright_chromium() -> Iterator[Any]:
-    """Chromium, launched once for the session (each test opens its own contexts)."""
+    """Chromium, launched once per module (each test opens its own contexts). Not once per
+    session: Playwright's sync API keeps an event loop running in this thread while it is
+    open, and every asyncio test after it would then fail to start its own."""
     if CHROMIUM is None:
         unavailable("Chromium is not installed (apt-get install -y chromium)")
     if sync_playwright is None:
