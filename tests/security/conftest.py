@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
+from reels.http.app import create_app
+from reels.settings import Settings
 from tests.conftest import Api
 
 INTERNAL_ERROR = "Internal error"
@@ -63,3 +67,19 @@ def healthy(api: Api, caplog: pytest.LogCaptureFixture) -> Callable[[Iterable[An
         assert_healthy_after(api, answers, caplog)
 
     return check
+
+
+ApiOf = Callable[..., Any]
+
+
+@pytest.fixture
+def api_of(embedded_settings: Settings) -> Iterator[ApiOf]:
+    """`with api_of(peer=…, **settings) as api:` an app whose test client connects from `peer`."""
+
+    @contextmanager
+    def open_api(peer: str = "203.0.113.7", **settings: Any) -> Iterator[Api]:
+        app = create_app(embedded_settings.model_copy(update=settings))
+        with TestClient(app, client=(peer, 50000)) as client:
+            yield Api(client)
+
+    yield open_api

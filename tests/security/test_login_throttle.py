@@ -4,35 +4,14 @@ registrations per address are limited."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import pytest
-from starlette.testclient import TestClient
-
-from reels.http.app import create_app
-from reels.settings import Settings
 from tests.conftest import REGISTER, Api
+from tests.security.conftest import ApiOf
 
 LOGIN = """mutation L($input: LoginInput!) { login(input: $input) { token userErrors { code message } } }"""
 PASSWORD = "correct horse battery"
 DEADLINE_S = 15.0
-
-ApiOf = Callable[..., Any]
-
-
-@pytest.fixture
-def api_of(embedded_settings: Settings) -> Iterator[ApiOf]:
-    """`with api_of(peer=…, **settings) as api:` an app whose test client connects from `peer`."""
-
-    @contextmanager
-    def open_api(peer: str = "203.0.113.7", **settings: Any) -> Iterator[Api]:
-        app = create_app(embedded_settings.model_copy(update=settings))
-        with TestClient(app, client=(peer, 50000)) as client:
-            yield Api(client)
-
-    yield open_api
 
 
 def login(api: Api, username: str, password: str, address: str | None = None) -> dict[str, Any]:

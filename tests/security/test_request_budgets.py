@@ -4,36 +4,16 @@ trusted proxy sent it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from starlette.testclient import TestClient
 
-from reels.http.app import create_app
 from reels.settings import ConfigError, Settings
 from tests.conftest import Api
+from tests.security.conftest import ApiOf
 
 TYPENAME = "{ __typename }"
 BURST = 5
 # Slow enough that no token comes back while a test runs.
 RATE = {"requests_per_second": 0.001, "request_burst": BURST}
-
-ApiOf = Callable[..., Any]
-
-
-@pytest.fixture
-def api_of(embedded_settings: Settings) -> Iterator[ApiOf]:
-    """`with api_of(peer=…, **settings) as api:` an app whose test client connects from `peer`."""
-
-    @contextmanager
-    def open_api(peer: str = "203.0.113.7", **settings: Any) -> Iterator[Api]:
-        app = create_app(embedded_settings.model_copy(update=settings))
-        with TestClient(app, client=(peer, 50000)) as client:
-            yield Api(client)
-
-    yield open_api
 
 
 def test_socket_operations_spend_the_clients_http_budget(api_of: ApiOf) -> None:
