@@ -50,11 +50,7 @@ class IntrospectionGate(SchemaExtension):
 
     def _staff_may(self) -> bool:
         request_context = self.execution_context.context
-        return (
-            self.access == "staff"
-            and isinstance(request_context, Context)
-            and can_moderate(request_context.viewer)
-        )
+        return self.access == "staff" and isinstance(request_context, Context) and can_moderate(request_context.viewer)
 
     def _refusal(self) -> GraphQLError:
         who = "moderators and admins" if self.access == "staff" else "nobody"

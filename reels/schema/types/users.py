@@ -29,6 +29,7 @@ class User(Node):
     bio: str
     region: str | None = strawberry.field(description="ISO 3166-1 alpha-2, e.g. IN; null when not given.")
     db_id: strawberry.Private[int]
+    avatar_key: strawberry.Private[str | None]
 
     @classmethod
     def from_row(cls, row: models.User) -> Self:
@@ -41,7 +42,12 @@ class User(Node):
             bio=row.bio,
             region=row.region,
             db_id=row.id,
+            avatar_key=row.avatar_key,
         )
+
+    @strawberry.field(description="A square JPEG taken from one of the user's reels; null when none was chosen.")
+    def avatar_url(self, info: Info[Context, None]) -> str | None:
+        return info.context.platform.store.url(self.avatar_key) if self.avatar_key else None
 
     @strawberry.field
     async def follower_count(self, info: Info[Context, None]) -> int:
