@@ -3,7 +3,8 @@
 Made while the request waits: only the one 2 s segment holding the moment is fetched (from the
 reel's sharpest rendition) and one FFmpeg child decodes it under a time limit, which takes a
 fraction of a second; a job would make the client poll for what it could have at once. Each
-avatar gets a new key, so no cache or CDN shows the old one; the old object is deleted.
+avatar gets a new key, so no cache or CDN shows the old one; the older objects are deleted.
+A moderator blocking the reel takes the avatar away with it (`forget_taken_from`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain.engagement import RateLimit, check_rate
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
 from reels.domain.ids import new_id
-from reels.domain.keys import avatar_key
+from reels.domain.keys import avatar_key, avatar_prefix
 from reels.domain.models import Reel, ReelStatus, User
 from reels.media.errors import TranscodeError
 from reels.media.frames import still_frame
@@ -62,10 +64,21 @@ async def set_from_reel(
         row = await session.get(User, user.id)
         if row is None:
             raise not_found("user")
-        replaced, row.avatar_key = row.avatar_key, key
-    if replaced:
-        await store.delete_prefix(replaced)
+        row.avatar_key, row.avatar_reel_id = key, reel.id
+    for older in await store.list_keys(avatar_prefix(user.id)):
+        if older != key:
+            await store.delete_prefix(older)
     return row
+
+
+async def forget_taken_from(session: AsyncSession, reel: Reel) -> None:
+    """The creator's avatar goes if it was taken from `reel` (being blocked); its object is
+    deleted with the next avatar."""
+    await session.execute(
+        update(User)
+        .where(User.id == reel.creator_id, User.avatar_reel_id == reel.id)
+        .values(avatar_key=None, avatar_reel_id=None)
+    )
 
 
 async def _segment_at(store: ObjectStore, media: dict[str, Any], at_ms: int, work_dir: Path) -> tuple[Path, float]:

@@ -11,12 +11,14 @@ import av
 import numpy as np
 
 from tests.conftest import Api
-from tests.pipeline.helpers import Clips, Stack, create_upload, fetch, running, unique, upload, wait_for
+from tests.pipeline.helpers import Clips, Stack, call, create_upload, fetch, running, unique, upload, wait_for
+from tests.pipeline.test_lifecycle import make_moderator
 
 SET_AVATAR = """mutation Avatar($input: SetAvatarFromReelInput!) {
   setAvatarFromReel(input: $input) { user { username avatarUrl } userErrors { field message code } }
 }"""
 AVATAR = "query A($name: String!) { user(username: $name) { avatarUrl } }"
+BLOCK = "mutation B($input: ModerateReelInput!) { moderateReel(input: $input) { userErrors { code } } }"
 
 
 def set_avatar(api: Api, token: str | None, reel_id: str, at_ms: int) -> dict[str, Any]:
@@ -64,6 +66,16 @@ def test_an_avatar_is_the_frame_of_the_viewers_reel_at_the_time_asked(stack: Sta
         late_pixels = pixels(fetch(api, late))
         difference = np.abs(early_pixels.astype(int) - late_pixels.astype(int)).mean()
         assert difference > 2, difference  # another moment of the reel, not the same frame
+
+        # A moderator blocking the reel takes the avatar away with it.
+        moderator = unique("moderator")
+        moderator_token, _ = api.register(moderator)
+        call(api, make_moderator, moderator)
+        blocked = api.data(
+            BLOCK, {"input": {"reelId": reel_id, "action": "BLOCK", "reason": "nudity"}}, moderator_token
+        )
+        assert blocked["moderateReel"]["userErrors"] == []
+        assert api.data(AVATAR, {"name": name})["user"]["avatarUrl"] is None
 
 
 def test_avatars_come_from_the_viewers_own_ready_reels_within_their_length(stack: Stack, clips: Clips) -> None:
