@@ -3,8 +3,9 @@
 Made while the request waits: only the one 2 s segment holding the moment is fetched (from the
 reel's sharpest rendition) and one FFmpeg child decodes it under a time limit, which takes a
 fraction of a second; a job would make the client poll for what it could have at once. Each
-avatar gets a new key, so no cache or CDN shows the old one; the older objects are deleted.
-A moderator blocking the reel takes the avatar away with it (`forget_taken_from`).
+avatar gets a new key, so no cache or CDN shows the old one; the one it replaces is deleted.
+While a moderator has the reel BLOCKED the avatar is not shown (`shown`); restoring the reel
+brings it back, as it does the reel's own media.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain.engagement import RateLimit, check_rate
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
 from reels.domain.ids import new_id
-from reels.domain.keys import avatar_key, avatar_prefix
+from reels.domain.keys import avatar_key
 from reels.domain.models import Reel, ReelStatus, User
 from reels.media.errors import TranscodeError
 from reels.media.frames import still_frame
@@ -60,25 +60,22 @@ async def set_from_reel(
             log.warning("no avatar from reel %s at %d ms: %s", reel.id, at_ms, error)
             raise DomainError(ErrorCode.INVALID, "no frame could be taken at this time; try another", "at_ms") from None
         await store.put_file(key, image, "image/jpeg")
+    # The row lock orders two changes of one user's avatar: each deletes what it replaced.
     async with sessions.begin() as session:
-        row = await session.get(User, user.id)
+        row = await session.get(User, user.id, with_for_update=True)
         if row is None:
             raise not_found("user")
+        replaced = row.avatar_key
         row.avatar_key, row.avatar_reel_id = key, reel.id
-    for older in await store.list_keys(avatar_prefix(user.id)):
-        if older != key:
-            await store.delete_prefix(older)
+    if replaced:
+        await store.delete_prefix(replaced)
     return row
 
 
-async def forget_taken_from(session: AsyncSession, reel: Reel) -> None:
-    """The creator's avatar goes if it was taken from `reel` (being blocked); its object is
-    deleted with the next avatar."""
-    await session.execute(
-        update(User)
-        .where(User.id == reel.creator_id, User.avatar_reel_id == reel.id)
-        .values(avatar_key=None, avatar_reel_id=None)
-    )
+def shown(taken_from: Reel | None) -> bool:
+    """Whether an avatar taken from this reel is shown: not while the reel is BLOCKED (a reel
+    deleted by its creator leaves the avatar as it is)."""
+    return taken_from is None or taken_from.status != ReelStatus.BLOCKED
 
 
 async def _segment_at(store: ObjectStore, media: dict[str, Any], at_ms: int, work_dir: Path) -> tuple[Path, float]:

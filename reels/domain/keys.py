@@ -38,9 +38,5 @@ def reel_of_media_key(key: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def avatar_prefix(user_id: int) -> str:
-    return f"avatars/{user_id}/"
-
-
 def avatar_key(user_id: int, version: int) -> str:
-    return avatar_prefix(user_id) + f"{version}.jpg"
+    return f"avatars/{user_id}/{version}.jpg"

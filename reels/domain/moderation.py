@@ -8,7 +8,7 @@ from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import avatars, lifecycle, screening
+from reels.domain import lifecycle, screening
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
 from reels.domain.models import ModerationLog, Reel, Report, ReportReason, ReportStatus, Role, User
 from reels.domain.unit_of_work import unit_of_work
@@ -88,8 +88,8 @@ async def moderate_reel(
     *,
     replicate: bool,
 ) -> Reel:
-    """Block a reel (it leaves every read path with any avatar taken from it, its open reports are
-    actioned, and the re-upload check stops its copies) or restore a blocked or held one (its open reports are dismissed;
+    """Block a reel (it leaves every read path, its open reports are actioned, and the re-upload
+    check stops its copies) or restore a blocked or held one (its open reports are dismissed;
     `replicate`: a held reel, newly READY, is copied to the replica stores); either way written
     to the audit log."""
     why = _text(reason, REASON_MAX, "reason", required=True)
@@ -99,7 +99,6 @@ async def moderate_reel(
             raise not_found("reel", "reel_id")
         if block:
             reel = await lifecycle.block(work, reel, why or "")
-            await avatars.forget_taken_from(work.session, reel)
             await work.session.execute(
                 update(Report)
                 .where(Report.reel_id == reel.id, Report.status == ReportStatus.OPEN)

@@ -64,6 +64,13 @@ async def set_avatar_from_reel(context: Context, reel_id: int | None, at_ms: int
     return await avatars.set_from_reel(platform.sessions, platform.store, platform.kv, context.signed_in, reel, at_ms)
 
 
+async def avatar_url(context: Context, key: str | None, taken_from: int | None) -> str | None:
+    if key is None:
+        return None
+    reel = await context.loaders.reel_by_id.load(taken_from) if taken_from is not None else None
+    return context.platform.store.url(key) if avatars.shown(reel) else None
+
+
 async def logout(context: Context) -> bool:
     """Revoke the token this request was signed in with (on HTTP and on every open socket)."""
     if context.access_token is None:

@@ -18,7 +18,7 @@ SET_AVATAR = """mutation Avatar($input: SetAvatarFromReelInput!) {
   setAvatarFromReel(input: $input) { user { username avatarUrl } userErrors { field message code } }
 }"""
 AVATAR = "query A($name: String!) { user(username: $name) { avatarUrl } }"
-BLOCK = "mutation B($input: ModerateReelInput!) { moderateReel(input: $input) { userErrors { code } } }"
+MODERATE = "mutation B($input: ModerateReelInput!) { moderateReel(input: $input) { userErrors { code } } }"
 
 
 def set_avatar(api: Api, token: str | None, reel_id: str, at_ms: int) -> dict[str, Any]:
@@ -67,15 +67,14 @@ def test_an_avatar_is_the_frame_of_the_viewers_reel_at_the_time_asked(stack: Sta
         difference = np.abs(early_pixels.astype(int) - late_pixels.astype(int)).mean()
         assert difference > 2, difference  # another moment of the reel, not the same frame
 
-        # A moderator blocking the reel takes the avatar away with it.
+        # Not shown while a moderator has the reel blocked; back when it is restored.
         moderator = unique("moderator")
         moderator_token, _ = api.register(moderator)
         call(api, make_moderator, moderator)
-        blocked = api.data(
-            BLOCK, {"input": {"reelId": reel_id, "action": "BLOCK", "reason": "nudity"}}, moderator_token
-        )
-        assert blocked["moderateReel"]["userErrors"] == []
-        assert api.data(AVATAR, {"name": name})["user"]["avatarUrl"] is None
+        for action, shown in (("BLOCK", False), ("RESTORE", True)):
+            decision = {"reelId": reel_id, "action": action, "reason": "a second look"}
+            assert api.data(MODERATE, {"input": decision}, moderator_token)["moderateReel"]["userErrors"] == []
+            assert (api.data(AVATAR, {"name": name})["user"]["avatarUrl"] is not None) is shown, action
 
 
 def test_avatars_come_from_the_viewers_own_ready_reels_within_their_length(stack: Stack, clips: Clips) -> None:
