@@ -240,7 +240,7 @@ def test_every_page_renders_at_phone_width(server: Server, reels: list[str], new
 def test_a_shared_link_opens_its_reel_and_the_inbox_holds_what_came_while_away(
     server: Server, creator: str, reels: list[str], new_page: Callable[..., Any]
 ) -> None:
-    reel = reels[1]
+    reel = reels[2]  # the moderation test blocks reels[1]
     share_url = server.graphql("query S($id: ID!) { reel(id: $id) { shareUrl } }", {"id": reel})["reel"]["shareUrl"]
     assert share_url == f"{server.url}/#/reel/{reel}"
     fan_token = server.register("sharer")
