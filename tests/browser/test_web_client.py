@@ -248,6 +248,12 @@ def test_a_shared_link_opens_its_reel_and_the_inbox_holds_what_came_while_away(
     friend.goto(share_url)
     wait_until_playing(friend, reel_selector(reel))
     assert friend.eval_on_selector_all("article.reel", "reels => reels.map(r => r.dataset.reelId)") == [reel]
+    # Sharing from the page hands on that same link (copied where the browser has no share sheet).
+    friend.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    friend.evaluate("delete Navigator.prototype.share")
+    friend.click(f"{reel_selector(reel)} button.share")
+    wait_for_count(friend, reel, "shares", 1)
+    assert friend.evaluate("navigator.clipboard.readText()") == share_url
 
     # The creator had no page open: the like waits in the inbox, shown (and then read) on the page.
     friend.click(f"{reel_selector(reel)} button.like")
