@@ -4,8 +4,8 @@ Made while the request waits: only the one 2 s segment holding the moment is fet
 reel's sharpest rendition) and one FFmpeg child decodes it under a time limit, which takes a
 fraction of a second; a job would make the client poll for what it could have at once. Each
 avatar gets a new key, so no cache or CDN shows the old one; the one it replaces is deleted.
-While a moderator has the reel BLOCKED the avatar is not shown (`shown`); restoring the reel
-brings it back, as it does the reel's own media.
+While the reel is BLOCKED or HELD for review the avatar is not shown (`shown`); a moderator
+restoring the reel brings it back, as it does the reel's own media.
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ async def set_from_reel(
 
 
 def shown(taken_from: Reel | None) -> bool:
-    """Whether an avatar taken from this reel is shown: not while the reel is BLOCKED (a reel
-    deleted by its creator leaves the avatar as it is)."""
-    return taken_from is None or taken_from.status != ReelStatus.BLOCKED
+    """Whether an avatar taken from this reel is shown: not while the reel is BLOCKED or HELD
+    (a reel deleted by its creator leaves the avatar as it is)."""
+    return taken_from is None or taken_from.status not in (ReelStatus.BLOCKED, ReelStatus.HELD)
 
 
 async def _segment_at(store: ObjectStore, media: dict[str, Any], at_ms: int, work_dir: Path) -> tuple[Path, float]:

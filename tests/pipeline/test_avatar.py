@@ -18,6 +18,7 @@ SET_AVATAR = """mutation Avatar($input: SetAvatarFromReelInput!) {
   setAvatarFromReel(input: $input) { user { username avatarUrl } userErrors { field message code } }
 }"""
 AVATAR = "query A($name: String!) { user(username: $name) { avatarUrl } }"
+REPORT = "mutation R($input: ReportReelInput!) { reportReel(input: $input) { userErrors { code } } }"
 MODERATE = "mutation B($input: ModerateReelInput!) { moderateReel(input: $input) { userErrors { code } } }"
 
 
@@ -32,7 +33,7 @@ def pixels(jpeg: bytes) -> np.ndarray:
 
 
 def test_an_avatar_is_the_frame_of_the_viewers_reel_at_the_time_asked(stack: Stack, clips: Clips) -> None:
-    with running(stack.settings) as api:
+    with running(stack.settings.model_copy(update={"auto_hide_reports": 1})) as api:
         name = unique("filmmaker")
         token, _ = api.register(name)
         other_token, _ = api.register(unique("onlooker"))
@@ -67,14 +68,28 @@ def test_an_avatar_is_the_frame_of_the_viewers_reel_at_the_time_asked(stack: Sta
         difference = np.abs(early_pixels.astype(int) - late_pixels.astype(int)).mean()
         assert difference > 2, difference  # another moment of the reel, not the same frame
 
-        # Not shown while a moderator has the reel blocked; back when it is restored.
+        # Not shown while the reel is blocked, or held for review (one report here); back when a
+        # moderator restores it.
         moderator = unique("moderator")
         moderator_token, _ = api.register(moderator)
         call(api, make_moderator, moderator)
-        for action, shown in (("BLOCK", False), ("RESTORE", True)):
+
+        def avatar_shown() -> bool:
+            return api.data(AVATAR, {"name": name})["user"]["avatarUrl"] is not None
+
+        def moderate(action: str) -> None:
             decision = {"reelId": reel_id, "action": action, "reason": "a second look"}
             assert api.data(MODERATE, {"input": decision}, moderator_token)["moderateReel"]["userErrors"] == []
-            assert (api.data(AVATAR, {"name": name})["user"]["avatarUrl"] is not None) is shown, action
+
+        moderate("BLOCK")
+        assert not avatar_shown()
+        moderate("RESTORE")
+        assert avatar_shown()
+        report = {"reelId": reel_id, "reason": "NUDITY"}
+        assert api.data(REPORT, {"input": report}, other_token)["reportReel"]["userErrors"] == []
+        assert not avatar_shown()
+        moderate("RESTORE")
+        assert avatar_shown()
 
 
 def test_avatars_come_from_the_viewers_own_ready_reels_within_their_length(stack: Stack, clips: Clips) -> None:
