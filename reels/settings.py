@@ -11,6 +11,7 @@ import secrets
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -95,6 +96,13 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For is
     # believed; from anyone else the header is ignored and the peer address is the client.
     trusted_proxies: str = ""
+    # Who may read /metrics: clients at these addresses or networks, and anyone sending
+    # `Authorization: Bearer <metrics_token>`. Empty networks and no token: nobody.
+    metrics_networks: str = "127.0.0.0/8,::1"
+    metrics_token: str | None = None
+    # Who may run introspection (`__schema`, `__type`): everyone, moderators and admins, or
+    # nobody. Unset: everyone on the embedded setup (the playground needs it), staff otherwise.
+    introspection: Literal["public", "staff", "off"] | None = None
 
     @field_validator(
         "database_url",
@@ -105,6 +113,8 @@ class Settings(BaseSettings):
         "blocked_terms_file",
         "held_terms_file",
         "moderation_hook",
+        "metrics_token",
+        "introspection",
         mode="before",
     )
     @classmethod
@@ -113,10 +123,17 @@ class Settings(BaseSettings):
 
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
-        try:
-            return tuple(ip_network(entry.strip()) for entry in self.trusted_proxies.split(",") if entry.strip())
-        except ValueError as error:
-            raise ConfigError(f"REELS_TRUSTED_PROXIES must be addresses or networks: {error}") from None
+        return _networks(self.trusted_proxies, "REELS_TRUSTED_PROXIES")
+
+    @cached_property
+    def metrics_network_list(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return _networks(self.metrics_networks, "REELS_METRICS_NETWORKS")
+
+    @property
+    def introspection_access(self) -> Literal["public", "staff", "off"]:
+        if self.introspection is not None:
+            return self.introspection
+        return "public" if self.embedded else "staff"
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -159,6 +176,9 @@ class Settings(BaseSettings):
         """Fail early, naming the variable, on a half-configured service."""
         _ = self.resolved_database_url
         _ = self.trusted_proxy_networks
+        _ = self.metrics_network_list
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigError("REELS_METRICS_TOKEN must be at least 16 characters")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"REELS_REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
         if self.neo4j_url and not self.neo4j_url.startswith(("bolt://", "neo4j://", "bolt+s://", "neo4j+s://")):
@@ -168,3 +188,11 @@ class Settings(BaseSettings):
         if self.s3_bucket and not self.s3_endpoint_url:
             raise ConfigError("REELS_S3_ENDPOINT_URL is required when REELS_S3_BUCKET is set")
         self.jwt_secret()
+
+
+def _networks(value: str, variable: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated addresses or networks (`10.0.0.0/8`, `::1`)."""
+    try:
+        return tuple(ip_network(entry.strip()) for entry in value.split(",") if entry.strip())
+    except ValueError as error:
+        raise ConfigError(f"{variable} must be addresses or networks: {error}") from None

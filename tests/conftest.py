@@ -34,6 +34,10 @@ def embedded_settings(tmp_path: Path, migrated_sqlite: Path) -> Settings:
     return settings
 
 
+# Test clients connect from this machine, as a developer's browser does (/metrics is open to it).
+LOCAL_CLIENT = ("127.0.0.1", 50000)
+
+
 class Api:
     """A GraphQL client over the app's real HTTP and websocket endpoints."""
 
@@ -68,7 +72,7 @@ mutation Register($input: RegisterInput!) {
 
 @pytest.fixture
 def api(embedded_settings: Settings) -> Iterator[Api]:
-    with TestClient(create_app(embedded_settings)) as client:
+    with TestClient(create_app(embedded_settings), client=LOCAL_CLIENT) as client:
         yield Api(client)
 
 

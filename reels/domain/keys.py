@@ -3,6 +3,7 @@
     sources/{reel id}/source          the uploaded file (multipart upload target)
     reels/{reel id}/...               everything made from it: HLS ladder, thumbnail, preview
     audio/{reel id}/original.m4a      the reel's own sound, named after the reel so a redo overwrites it
+    avatars/{user id}/{version}.jpg   a profile's avatar; each new one has a new key, so no cache shows an old one
 
 A reel's media are replicated and deleted by prefix; its sound stays when the reel goes,
 because other reels may use it.
@@ -35,3 +36,7 @@ def reel_of_media_key(key: str) -> int | None:
     """The reel whose media `key` is (under `media_prefix`); None for any other key."""
     match = _MEDIA_KEY.match(key)
     return int(match[1]) if match else None
+
+
+def avatar_key(user_id: int, version: int) -> str:
+    return f"avatars/{user_id}/{version}.jpg"

@@ -108,6 +108,10 @@ class User(Base):
     bio: Mapped[str] = mapped_column(String(BIO_MAX_CHARS), default="", server_default="", nullable=False)
     # ISO 3166-1 alpha-2, upper-case; the creator's region for regional trending.
     region: Mapped[str | None] = mapped_column(String(2))
+    # The object-store key of the avatar (`keys.avatar_key`) and the reel it was taken from
+    # (blocking that reel takes the avatar away); None: no avatar.
+    avatar_key: Mapped[str | None] = mapped_column(String(200))
+    avatar_reel_id: Mapped[int | None] = mapped_column(BigInteger)
     password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
     role: Mapped[Role] = mapped_column(_enum(Role), default=Role.USER, nullable=False)
     suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,11 +1,13 @@
 """Notifications: stored rows (the inbox) plus a live event on the user's channel. The inbox
-holds every notification, so a client that was away (a dropped socket) reads what it missed."""
+holds every notification, so a client that was away (a dropped socket) reads what it missed.
+A block deletes the notifications between the two users, so the inbox, its pages and its counts
+are plain SQL and always agree."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain.errors import not_found
@@ -28,6 +30,19 @@ def add(
     work.session.add(notification)
     work.publish(NotificationAdded(user_id, notification.id))
     return notification
+
+
+async def forget_between(sessions: async_sessionmaker[AsyncSession], one: int, other: int) -> None:
+    """Delete what either user was told of the other (a block hides each from the other)."""
+    async with sessions.begin() as session:
+        await session.execute(
+            delete(Notification).where(
+                or_(
+                    and_(Notification.user_id == one, Notification.actor_id == other),
+                    and_(Notification.user_id == other, Notification.actor_id == one),
+                )
+            )
+        )
 
 
 async def inbox(session: AsyncSession, user_id: int, first: int, after_id: int | None) -> Sequence[Notification]:

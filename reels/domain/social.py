@@ -62,16 +62,18 @@ async def unfollow(
 async def block(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
 ) -> User:
-    """Hide each from the other everywhere; existing follows both ways are removed."""
+    """Hide each from the other everywhere; existing follows both ways are removed, and what
+    either was notified of the other."""
     target = await _other_user(sessions, viewer, target_id, "block")
     await graph.block(viewer.id, target.id)
+    await notifications.forget_between(sessions, viewer.id, target.id)
     return target
 
 
 async def unblock(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
 ) -> User:
-    """Each sees the other again; the follows the block removed are not restored."""
+    """Each sees the other again; the follows and notifications the block removed are not restored."""
     target = await _other_user(sessions, viewer, target_id, "unblock")
     await graph.unblock(viewer.id, target.id)
     return target

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,11 +11,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from reels.http.bodies import CappedBodies
-from reels.http.clients import RequestBudget
+from reels.http.clients import RequestBudget, client_address, in_networks
 from reels.http.graphql import GraphQLApp
 from reels.http.media_routes import media_routes
 from reels.http.playground import playground_routes
@@ -36,8 +37,23 @@ async def healthz(request: Request) -> Response:
     return JSONResponse(body, status_code=503 if down else 200)
 
 
+def may_read_metrics(request: Request, settings: Settings) -> bool:
+    """A client in REELS_METRICS_NETWORKS (its address as the trusted proxies tell it), or one
+    sending REELS_METRICS_TOKEN as a bearer token."""
+    token = settings.metrics_token
+    sent = request.headers.get("authorization", "")
+    if token and hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+        return True
+    return in_networks(client_address(request.scope, settings.trusted_proxy_networks), settings.metrics_network_list)
+
+
 async def metrics(request: Request) -> Response:
-    queue = request.app.state.platform.queue
+    platform = request.app.state.platform
+    if not may_read_metrics(request, platform.settings):
+        return PlainTextResponse(
+            "metrics are open to REELS_METRICS_NETWORKS and to REELS_METRICS_TOKEN as a bearer token", 403
+        )
+    queue = platform.queue
     for topic, group in CONSUMER_GROUPS.items():
         QUEUE_DEPTH.labels(topic, group).set(await queue.depth(topic, group))
     feeds, subscribers = request.app.state.live_counts.totals()

@@ -28,17 +28,17 @@ MEDIA_BUCKET = "media"
 MEDIA_PATH_PREFIXES = ("/media/", "/media-upload/", "/playlists/")
 
 
-def _is_trusted(address: str, proxies: Sequence[Network]) -> bool:
+def in_networks(address: str, networks: Sequence[Network]) -> bool:
     try:
         parsed = ip_address(address)
     except ValueError:
         return False
-    return any(parsed in network for network in proxies)
+    return any(parsed in network for network in networks)
 
 
 def client_address(scope: Scope, proxies: Sequence[Network]) -> str:
     address: str = (scope.get("client") or ("-", 0))[0]
-    if not proxies or not _is_trusted(address, proxies):
+    if not proxies or not in_networks(address, proxies):
         return address
     hops = [hop.strip() for value in Headers(scope=scope).getlist("x-forwarded-for") for hop in value.split(",")]
     for hop in reversed(hops):
@@ -47,7 +47,7 @@ def client_address(scope: Scope, proxies: Sequence[Network]) -> str:
         except ValueError:
             break  # not an address: what the proxy saw ends here
         address = hop
-        if not _is_trusted(hop, proxies):
+        if not in_networks(hop, proxies):
             break
     return address
 

@@ -105,6 +105,7 @@ query Viewer {
 #    and note the ETag response header of each.
 # 2. CompleteUpload with every part's number and etag; processing starts.
 # 3. ReelStatus follows it live until READY (or FAILED). ResumeUpload lists the parts still missing.
+# 4. Once READY, SetAvatar makes the frame at `atMs` your avatar.
 mutation CreateUpload($upload: CreateUploadInput!) {
   createUpload(input: $upload) {
     reel { id status }
@@ -133,6 +134,13 @@ mutation ResumeUpload($resume: ResumeUploadInput!) {
 subscription ReelStatus($reelId: ID!) {
   reelStatus(reelId: $reelId) { id status statusReason durationMs playback { hlsUrl } }
 }
+
+mutation SetAvatar($avatar: SetAvatarFromReelInput!) {
+  setAvatarFromReel(input: $avatar) {
+    user { username avatarUrl }
+    userErrors { field message code }
+  }
+}
 """,
         {
             "upload": {
@@ -144,6 +152,7 @@ subscription ReelStatus($reelId: ID!) {
             "complete": {"uploadId": "the uploadId CreateUpload answered", "parts": [{"partNumber": 1, "etag": "..."}]},
             "resume": {"uploadId": "the uploadId CreateUpload answered"},
             "reelId": "the reel id CreateUpload answered",
+            "avatar": {"reelId": "the reel id CreateUpload answered", "atMs": 1000},
         },
     ),
     ExampleTab(

@@ -1,6 +1,7 @@
-"""Sampling a video's frames as small arrays, for the automated checks.
+"""Sampling a video's frames as small arrays, for the automated checks; and one still frame as a
+square JPEG (an avatar taken from a reel).
 
-One FFmpeg process decodes the video, keeps `fps` frames a second (the frame nearest each tick),
+For the samples, one FFmpeg process decodes the video, keeps `fps` frames a second (the frame nearest each tick),
 scales them with area averaging and writes raw pixels to stdout; nothing touches disk. A 90 s reel
 at 8 frames a second and 32×32 grayscale (what `reels.moderation` fingerprints) is 737 KB.
 """
@@ -18,6 +19,7 @@ from reels.media.probe import UNTRUSTED_INPUT_OPTIONS
 from reels.media.runner import ffmpeg_command, run_child
 
 SAMPLE_TIMEOUT_S = 120.0
+STILL_JPEG_QUALITY = 3  # FFmpeg's -q:v scale, 2 (best) to 31
 
 PixelFormat = Literal["gray", "rgb24"]
 _CHANNELS: dict[PixelFormat, int] = {"gray": 1, "rgb24": 3}
@@ -61,3 +63,25 @@ async def sample_frames(
         raise TranscodeError(f"frame sampling wrote {len(finished.stdout)} bytes, not whole {width}×{height} frames")
     frames = np.frombuffer(finished.stdout, dtype=np.uint8).reshape(-1, height, width, channels)
     return frames[..., 0] if channels == 1 else frames
+
+
+def still_command(source: Path, out: Path, *, at_s: float, size: int) -> list[str]:
+    """The FFmpeg argv writing the frame shown at `at_s`, its middle square scaled to `size`."""
+    video = ffmpeg.input(f"file:{source.resolve()}", ss=f"{at_s:.3f}", **UNTRUSTED_INPUT_OPTIONS)["V:0"]
+    square = video.filter("crop", "min(iw,ih)", "min(iw,ih)").filter("scale", size, size)
+    return ffmpeg_command(ffmpeg.output(square, str(out.resolve()), frames=1, update=1, **{"q:v": STILL_JPEG_QUALITY}))
+
+
+async def still_frame(source: Path, out: Path, *, at_s: float, size: int, timeout_s: float) -> None:
+    """Write the frame `source` shows at `at_s` seconds to `out` as a `size`×`size` JPEG of its
+    middle square. Raises `TranscodeError` when FFmpeg fails, takes longer than `timeout_s`, or
+    finds no frame there."""
+    out.unlink(missing_ok=True)
+    finished = await run_child(
+        still_command(source, out, at_s=at_s, size=size), timeout_s=timeout_s, what="a still frame"
+    )
+    if finished.returncode != 0:
+        detail = finished.stderr_tail or "no error output"
+        raise TranscodeError(f"a still frame failed (FFmpeg exit status {finished.returncode}): {detail}")
+    if not out.is_file() or out.stat().st_size == 0:
+        raise TranscodeError(f"the video shows no frame at {at_s:.3f} s")

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from reels.domain import accounts
-from reels.domain.errors import DomainError
+from reels.domain import accounts, avatars
+from reels.domain.errors import DomainError, not_found
 from reels.domain.models import User
 from reels.resolvers.context import Context
 from reels.resolvers.reels import visible_reel
@@ -54,6 +54,21 @@ async def update_profile(context: Context, *, display_name: str | None, bio: str
     return await accounts.update_profile(
         context.platform.sessions, context.signed_in, display_name=display_name, bio=bio, region=region
     )
+
+
+async def set_avatar_from_reel(context: Context, reel_id: int | None, at_ms: int) -> User:
+    reel = await visible_reel(context, reel_id)
+    if reel is None:
+        raise not_found("reel", "reel_id")
+    platform = context.platform
+    return await avatars.set_from_reel(platform.sessions, platform.store, platform.kv, context.signed_in, reel, at_ms)
+
+
+async def avatar_url(context: Context, key: str | None, taken_from: int | None) -> str | None:
+    if key is None:
+        return None
+    reel = await context.loaders.reel_by_id.load(taken_from) if taken_from is not None else None
+    return context.platform.store.url(key) if avatars.shown(reel) else None
 
 
 async def logout(context: Context) -> bool:

@@ -11,11 +11,9 @@ from reels.resolvers.pages import Page
 
 
 async def inbox(context: Context, first: int, after: int | None) -> Page[Notification]:
-    """Newest first, without those from accounts blocked either way (as the live stream)."""
+    """Newest first (a block deleted those between the two users)."""
     async with context.platform.sessions() as session:
-        rows = await notifications.inbox(session, context.signed_in.id, first, after)
-    hidden = await context.loaders.viewer_blocked_either_way.load_many([row.actor_id or 0 for row in rows])
-    return Page.of([row for row, blocked in zip(rows, hidden, strict=True) if not blocked], first)
+        return Page.of(await notifications.inbox(session, context.signed_in.id, first, after), first)
 
 
 async def count(context: Context) -> int:

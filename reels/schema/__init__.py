@@ -9,6 +9,7 @@ from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
+from reels.schema.introspection import IntrospectionGate
 from reels.schema.limits import DocumentChecks, Limits, OperationLimits
 from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
@@ -46,6 +47,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             RefuseLoneSurrogates,
             # After every extension that adds validation rules: it runs the validation.
             lambda: OperationLimits(checks),
+            lambda: IntrospectionGate(settings.introspection_access),
             SubscriptionsOverWebSockets,
             MaskUnexpectedErrors,
             OperationMetrics,

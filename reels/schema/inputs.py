@@ -146,3 +146,9 @@ class UpdateProfileInput:
     display_name: str | None = None
     bio: str | None = None
     region: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. IN.")
+
+
+@strawberry.input
+class SetAvatarFromReelInput:
+    reel_id: strawberry.ID = strawberry.field(description="One of the viewer's own READY reels.")
+    at_ms: int = strawberry.field(description="The moment of the reel to take, from 0 to its duration in ms.")

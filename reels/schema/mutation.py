@@ -27,6 +27,7 @@ from reels.schema.inputs import (
     ReportReelInput,
     ResolveReportInput,
     ResumeUploadInput,
+    SetAvatarFromReelInput,
     SuspendUserInput,
     UpdateProfileInput,
     UpdateReelInput,
@@ -261,3 +262,11 @@ class Mutation:
             notifications.mark_read(info.context, ids),
             lambda rows: MarkNotificationsReadPayload(notifications=[Notification.from_row(row) for row in rows]),
         )
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN),
+        description="The viewer's avatar becomes the frame one of their own READY reels shows at `atMs`.",
+    )
+    async def set_avatar_from_reel(self, info: Info[Context, None], input: SetAvatarFromReelInput) -> UserPayload:
+        updated = accounts.set_avatar_from_reel(info.context, _reel_id(input.reel_id), input.at_ms)
+        return await attempt(UserPayload, updated, _user_payload)

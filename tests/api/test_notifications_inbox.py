@@ -3,7 +3,11 @@ and nothing lost while a client had no socket open."""
 
 from __future__ import annotations
 
-from tests.conftest import Api
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tests.conftest import Api, insert_ready_reel
 
 FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { code } } }"
 INBOX = """query Inbox($first: Int, $after: String) {
@@ -73,3 +77,72 @@ def test_the_inbox_needs_a_viewer(api: Api) -> None:
     assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     anonymous = api.data(MARK, {"ids": []})["markNotificationsRead"]
     assert anonymous["userErrors"] == [{"field": [], "code": "UNAUTHENTICATED"}]
+
+
+LIVE = "subscription { notifications { id kind readAt actor { username } } }"
+LIKE = "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { code } } }"
+BLOCK = "mutation B($id: ID!) { blockUser(input: {userId: $id}) { userErrors { code } } }"
+PAGE = """query Page($first: Int, $after: String) {
+  viewer { unreadNotificationCount }
+  notifications(first: $first, after: $after) {
+    totalCount edges { node { id readAt actor { username } } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+
+@contextmanager
+def listening(api: Api, token: str) -> Iterator[Any]:
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"token": token}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "n", "type": "subscribe", "payload": {"query": LIVE}})
+        yield ws
+
+
+def whole_inbox(api: Api, token: str) -> tuple[list[dict[str, Any]], int, int]:
+    """Every notification, a page of one at a time, as a client back from a dropped socket reads
+    them; with the unread count and the total the first page reported."""
+    nodes: list[dict[str, Any]] = []
+    after = None
+    first_page = None
+    while True:
+        page = api.data(PAGE, {"first": 1, "after": after}, token=token)
+        first_page = first_page or page
+        nodes += [edge["node"] for edge in page["notifications"]["edges"]]
+        if not page["notifications"]["pageInfo"]["hasNextPage"]:
+            break
+        after = page["notifications"]["pageInfo"]["endCursor"]
+    return nodes, first_page["viewer"]["unreadNotificationCount"], first_page["notifications"]["totalCount"]
+
+
+def test_a_client_that_reconnects_finds_what_it_missed_unread_in_the_inbox(api: Api) -> None:
+    star_token, star = api.register("streamer")
+    fans = {name: api.register(name) for name in ("early_fan", "late_fan", "troll", "quiet_fan")}
+    reel = insert_ready_reel(api, star["id"])
+
+    with listening(api, star_token) as ws:
+        api.data(FOLLOW, {"id": star["id"]}, token=fans["early_fan"][0])
+        live = ws.receive_json()["payload"]["data"]["notifications"]
+    assert live["kind"] == "FOLLOWED" and live["readAt"] is None
+
+    # The socket is gone: these happen while the client is away.
+    api.data(FOLLOW, {"id": star["id"]}, token=fans["troll"][0])
+    api.data(LIKE, {"id": reel}, token=fans["late_fan"][0])
+    api.data(FOLLOW, {"id": star["id"]}, token=fans["quiet_fan"][0])
+    assert api.data(BLOCK, {"id": fans["troll"][1]["id"]}, token=star_token)["blockUser"]["userErrors"] == []
+
+    with listening(api, star_token) as ws:
+        nodes, unread, total = whole_inbox(api, star_token)
+        # Newest first, the one seen live included (seeing it is not reading it), the blocked
+        # account's left out of the list and of both counts alike.
+        assert [(n["actor"]["username"], n["readAt"]) for n in nodes] == [
+            ("quiet_fan", None),
+            ("late_fan", None),
+            ("early_fan", None),
+        ]
+        assert nodes[-1]["id"] == live["id"]
+        assert unread == total == 3
+        api.data(LIKE, {"id": reel}, token=fans["quiet_fan"][0])
+        after_reconnect = ws.receive_json()["payload"]["data"]["notifications"]
+    assert after_reconnect["kind"] == "LIKED" and after_reconnect["actor"]["username"] == "quiet_fan"
+    assert whole_inbox(api, star_token)[0][0]["id"] == after_reconnect["id"]

@@ -235,3 +235,37 @@ def test_every_page_renders_at_phone_width(server: Server, reels: list[str], new
     screenshot(signed_out, "sign-in")
     signed_out.click("button[value=login]")
     signed_out.wait_for_selector("nav a.me:has-text('@visitor')")
+
+
+def test_a_shared_link_opens_its_reel_and_the_inbox_holds_what_came_while_away(
+    server: Server, creator: str, reels: list[str], new_page: Callable[..., Any]
+) -> None:
+    reel = reels[2]  # the moderation test blocks reels[1]
+    share_url = server.graphql("query S($id: ID!) { reel(id: $id) { shareUrl } }", {"id": reel})["reel"]["shareUrl"]
+    assert share_url == f"{server.url}/#/reel/{reel}"
+    fan_token = server.register("sharer")
+    friend = new_page(token=fan_token)
+    friend.goto(share_url)
+    wait_until_playing(friend, reel_selector(reel))
+    assert friend.eval_on_selector_all("article.reel", "reels => reels.map(r => r.dataset.reelId)") == [reel]
+    # Sharing from the page hands on that same link (copied where the browser has no share sheet).
+    friend.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    friend.evaluate("delete Navigator.prototype.share")
+    friend.click(f"{reel_selector(reel)} button.share")
+    wait_for_count(friend, reel, "shares", 1)
+    assert friend.evaluate("navigator.clipboard.readText()") == share_url
+
+    # The creator had no page open: the like waits in the inbox, shown (and then read) on the page.
+    friend.click(f"{reel_selector(reel)} button.like")
+    creator_page = new_page(token=creator)
+    creator_page.goto("/#/notifications")
+    creator_page.locator("ol.notifications li.unread", has_text="@sharer liked your reel").wait_for()
+    wait_for(
+        lambda: (
+            server.graphql("query { viewer { unreadNotificationCount } }", token=creator)["viewer"][
+                "unreadNotificationCount"
+            ]
+            == 0
+        ),
+        "the notifications shown are marked read",
+    )

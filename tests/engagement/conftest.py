@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from reels.http.app import create_app
 from reels.migrate import upgrade
 from reels.settings import Settings
-from tests.conftest import Api
+from tests.conftest import LOCAL_CLIENT, Api
 from tests.services.falkordb import running_falkordb
 
 # Every test registers from one address, and the services variant shares one Redis for the session.
@@ -48,7 +48,7 @@ def engagement_settings(
 
 @pytest.fixture
 def live_api(engagement_settings: Settings) -> Iterator[Api]:
-    with TestClient(create_app(engagement_settings, run_workers=True)) as client:
+    with TestClient(create_app(engagement_settings, run_workers=True), client=LOCAL_CLIENT) as client:
         yield Api(client)
 
 

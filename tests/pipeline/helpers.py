@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from reels.http.app import create_app
 from reels.media.ladder import parse_media_playlist
 from reels.settings import Settings
-from tests.conftest import Api
+from tests.conftest import LOCAL_CLIENT, Api
 
 SECRET = "pipeline-test-secret-" + "s" * 32
 DEADLINE_S = 90.0
@@ -54,7 +54,7 @@ def unique(name: str) -> str:
 @contextmanager
 def running(settings: Settings, *, workers: bool = True) -> Iterator[Api]:
     """The app with its lifespan (and, with `workers`, the media workers in-process)."""
-    with TestClient(create_app(settings, run_workers=workers)) as client:
+    with TestClient(create_app(settings, run_workers=workers), client=LOCAL_CLIENT) as client:
         yield Api(client)
 
 

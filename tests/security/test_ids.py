@@ -39,6 +39,10 @@ MUTATIONS = {
              uploadId userErrors { code } } }""",
         "Audio",
     ),
+    "setAvatarFromReel": (
+        "mutation M($id: ID!) { setAvatarFromReel(input: {reelId: $id, atMs: 0}) { user { id } userErrors { code } } }",
+        "Reel",
+    ),
 }
 FOLLOWERS = "query Q($id: ID!) { followers(userId: $id) { edges { cursor } } }"
 CURSOR_LISTS = {

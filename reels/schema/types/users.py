@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from reels.domain import models
+from reels.resolvers import accounts as resolve_accounts
 from reels.resolvers import notifications as resolve_notifications
 from reels.resolvers import reels as resolve
 from reels.resolvers import social
@@ -29,6 +30,8 @@ class User(Node):
     bio: str
     region: str | None = strawberry.field(description="ISO 3166-1 alpha-2, e.g. IN; null when not given.")
     db_id: strawberry.Private[int]
+    avatar_key: strawberry.Private[str | None]
+    avatar_reel_id: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, row: models.User) -> Self:
@@ -41,7 +44,13 @@ class User(Node):
             bio=row.bio,
             region=row.region,
             db_id=row.id,
+            avatar_key=row.avatar_key,
+            avatar_reel_id=row.avatar_reel_id,
         )
+
+    @strawberry.field(description="A square JPEG taken from one of the user's reels; null when none was chosen.")
+    async def avatar_url(self, info: Info[Context, None]) -> str | None:
+        return await resolve_accounts.avatar_url(info.context, self.avatar_key, self.avatar_reel_id)
 
     @strawberry.field
     async def follower_count(self, info: Info[Context, None]) -> int:

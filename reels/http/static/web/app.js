@@ -17,15 +17,16 @@ import {
 } from "./pages.js";
 import { uploadPage } from "./upload.js";
 
-const VIEWER = "query Viewer { viewer { id username role } }";
+const VIEWER = "query Viewer { viewer { id username role unreadNotificationCount } }";
 const NOTIFICATIONS = `subscription Notifications { notifications {
-  kind createdAt actor { username } reel { id caption } } }`;
+  id kind readAt createdAt actor { username } reel { id caption } } }`;
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 let viewer = null;
 let current = null;
-const received = { items: [], unread: 0, listener: null, stop: null };
+// The badge: unread when the viewer loaded, plus what arrived live since (the page reads the inbox).
+const received = { unread: 0, listener: null, stop: null };
 
 function navLink(href, text, extra = {}) {
   const here = location.hash.split("?")[0] === href || (href === "#/" && !location.hash);
@@ -55,11 +56,9 @@ function renderNav() {
 function listenForNotifications() {
   received.stop?.();
   received.stop = null;
-  received.items = [];
-  received.unread = 0;
+  received.unread = viewer?.unreadNotificationCount ?? 0;
   if (!viewer) return;
   received.stop = subscribe(NOTIFICATIONS, {}, (data) => {
-    received.items.unshift(data.notifications);
     if (received.listener) received.listener(data.notifications);
     else received.unread += 1;
     renderNav();

@@ -8,7 +8,7 @@ import { captionWithTags, compact, h, icon, link, message } from "./dom.js";
 import { Player, prefetch } from "./player.js";
 
 export const REEL_FIELDS = `
-  id caption status durationMs thumbnailUrl viewerHasLiked
+  id caption status durationMs thumbnailUrl viewerHasLiked shareUrl
   creator { id username displayName }
   hashtags { name }
   audio { id title }
@@ -181,7 +181,7 @@ class ReelView {
   }
 
   async share() {
-    const url = new URL(`#/reel/${encodeURIComponent(this.reel.id)}`, location.href).href;
+    const url = this.reel.shareUrl; // the server's public address: what the recipient can open
     try {
       if (navigator.share) await navigator.share({ title: "A reel", text: this.reel.caption, url });
       else {

@@ -26,6 +26,10 @@ const SEARCH = `query Search($query: String!) { search(query: $query) {
   users(first: 10) { username displayName followerCount }
   hashtags(first: 10) { name reelCount }
   audio(first: 10) { id title useCount } } }`;
+const NOTIFICATION_FIELDS = "id kind readAt createdAt actor { username } reel { id caption }";
+const INBOX = `query Inbox { notifications(first: 50) { edges { node { ${NOTIFICATION_FIELDS} } } } }`;
+const MARK_READ = `mutation MarkRead($input: MarkNotificationsReadInput!) {
+  markNotificationsRead(input: $input) { notifications { id } userErrors { message } } }`;
 const REPORTS = `query Reports($status: ReportStatus) { reports(status: $status, first: 50) { edges { node {
   id reason details status createdAt reporter { username }
   reel { id caption status statusReason thumbnailUrl creator { username } } } } } }`;
@@ -264,24 +268,36 @@ const NOTIFICATION_TEXT = {
   REEL_FAILED: "Your reel could not be processed",
 };
 
-export function notificationsPage(received) {
+// The inbox from the server, so nothing that happened while the page was closed or its socket
+// down is missed; what arrives live while it is open goes on top. Shown is read.
+export async function notificationsPage(received) {
   if (!token())
     return page("notifications-page", "Notifications", link("#/sign-in", "Sign in to see your notifications"));
   const list = h("ol", { class: "notifications", "aria-live": "polite" });
   const show = (n) =>
     h(
       "li",
-      {},
+      { class: n.readAt ? "read" : "unread", "data-id": n.id },
       n.actor ? [link(`#/u/${encodeURIComponent(n.actor.username)}`, `@${n.actor.username}`), " "] : null,
       NOTIFICATION_TEXT[n.kind] ?? n.kind,
       n.reel ? [" · ", link(`#/reel/${encodeURIComponent(n.reel.id)}`, n.reel.caption || "the reel")] : null,
       h("time", { datetime: n.createdAt }, ` ${new Date(n.createdAt).toLocaleString()}`),
     );
-  list.append(...received.items.map(show));
-  const empty = received.items.length ? null : message("Nothing yet: new ones appear here as they happen.");
+  let inbox;
+  try {
+    inbox = (await gql(INBOX)).notifications.edges.map(({ node }) => node);
+  } catch (error) {
+    return failure(error);
+  }
+  list.append(...inbox.map(show));
+  const empty = inbox.length ? null : message("Nothing yet: new ones appear here as they happen.");
+  const markRead = (ids) => ids.length && mutate(MARK_READ, { input: { ids } }, "markNotificationsRead").catch(() => {});
+  markRead(inbox.filter((n) => !n.readAt).map((n) => n.id));
   received.listener = (n) => {
+    if (list.querySelector(`[data-id="${CSS.escape(n.id)}"]`)) return;
     empty?.remove();
     list.prepend(show(n));
+    markRead([n.id]);
   };
   return page("notifications-page", "Notifications", empty, list);
 }
