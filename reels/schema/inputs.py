@@ -46,6 +46,10 @@ class CreateUploadInput:
     audio_id: strawberry.ID | None = strawberry.field(
         default=None, description="Reuse the sound of this audio; null makes the upload's own sound a new Audio."
     )
+    audio_title: str | None = strawberry.field(
+        default=None,
+        description='The title of the upload\'s own sound (not with audioId); by default "Original audio · @username".',
+    )
 
 
 @strawberry.input
@@ -146,3 +150,9 @@ class UpdateProfileInput:
     display_name: str | None = None
     bio: str | None = None
     region: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. IN.")
+
+
+@strawberry.input
+class UpdateAudioInput:
+    audio_id: strawberry.ID
+    title: str = strawberry.field(description="1-100 characters on one line.")

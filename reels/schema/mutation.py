@@ -9,7 +9,7 @@ from strawberry.types import Info
 from reels.domain import models
 from reels.domain.errors import not_found
 from reels.domain.models import Visibility
-from reels.resolvers import accounts, engagement, moderation, notifications, social, uploads
+from reels.resolvers import accounts, discovery, engagement, moderation, notifications, social, uploads
 from reels.resolvers.context import Context
 from reels.schema.enums import ModerationAction
 from reels.schema.globalid import db_id_of
@@ -28,11 +28,13 @@ from reels.schema.inputs import (
     ResolveReportInput,
     ResumeUploadInput,
     SuspendUserInput,
+    UpdateAudioInput,
     UpdateProfileInput,
     UpdateReelInput,
     UserInput,
 )
 from reels.schema.payloads import (
+    AudioPayload,
     AuthPayload,
     CommentPayload,
     CompleteUploadPayload,
@@ -51,7 +53,7 @@ from reels.schema.payloads import (
     user_error,
 )
 from reels.schema.permissions import MODERATORS, SIGNED_IN
-from reels.schema.types import Comment, Notification, Reel, Report, User
+from reels.schema.types import Audio, Comment, Notification, Reel, Report, User
 
 
 def _reel_id(global_id: str) -> int | None:
@@ -111,6 +113,7 @@ class Mutation:
             file_size=input.file_size,
             content_type=input.content_type,
             audio_id=audio_id,
+            audio_title=input.audio_title,
         )
         return await attempt(
             CreateUploadPayload,
@@ -261,3 +264,10 @@ class Mutation:
             notifications.mark_read(info.context, ids),
             lambda rows: MarkNotificationsReadPayload(notifications=[Notification.from_row(row) for row in rows]),
         )
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN), description="A sound's creator renames it: FORBIDDEN for anyone else."
+    )
+    async def update_audio(self, info: Info[Context, None], input: UpdateAudioInput) -> AudioPayload:
+        renamed = discovery.update_audio(info.context, db_id_of(input.audio_id, "Audio"), input.title)
+        return await attempt(AudioPayload, renamed, lambda row: AudioPayload(audio=Audio.from_row(row)))
