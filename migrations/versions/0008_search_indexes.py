@@ -32,6 +32,7 @@ POSTGRESQL = [
     "CREATE INDEX search_users_display_name_trgm ON users USING gist (lower(display_name) gist_trgm_ops)",
     # Prefix search: a btree that LIKE 'prefix%' can use whatever the database's collation.
     "CREATE INDEX search_users_username_prefix ON users (username text_pattern_ops)",
+    "CREATE INDEX search_users_display_name_prefix ON users (lower(display_name) text_pattern_ops)",
     "CREATE INDEX search_hashtags_name_prefix ON hashtags (name text_pattern_ops)",
     # Word search of captions and sound titles ('simple': no stemming, any language).
     "CREATE INDEX search_reels_caption_fts ON reels USING gin (to_tsvector('simple', caption))",
@@ -74,7 +75,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for name in ("username_trgm", "display_name_trgm", "username_prefix"):
+        for name in ("username_trgm", "display_name_trgm", "username_prefix", "display_name_prefix"):
             op.execute(f"DROP INDEX IF EXISTS search_users_{name}")
         op.execute("DROP INDEX IF EXISTS search_hashtags_name_prefix")
         op.execute("DROP INDEX IF EXISTS search_reels_caption_fts")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import ColumnElement, Select, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -37,6 +37,8 @@ CANDIDATES = 50
 # How alike (rapidfuzz's 0-100 ratio) a name must be to the query to count as a misspelling of it.
 TYPO_MIN_RATIO = 75
 TYPO_MIN_LENGTH = 3
+# The match of a name the query begins (see _name_match): a misspelling always ranks below it.
+PREFIX_MATCH = 0.9
 MAX_WORDS = 8
 WORD = re.compile(r"\w+")
 
@@ -83,7 +85,7 @@ def _name_match(query: str, user: User) -> float:
     if query == user.username:
         return 1.0
     if any(name.startswith(query) for name in names):
-        return 0.9
+        return PREFIX_MATCH
     if len(query) < TYPO_MIN_LENGTH:
         return 0.0
     # The whole name, or its start as long as the query: a typo in what was typed so far.
@@ -127,9 +129,12 @@ async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, 
         return []
     async with sessions() as session:
         found: dict[int, User] = {}
-        for statement in _user_candidates(typed, postgresql=_is_postgresql(session)):
-            for user in (await session.scalars(statement.limit(CANDIDATES))).all():
-                found[user.id] = user
+        for statement in _prefix_candidates(typed):
+            found.update((user.id, user) for user in (await session.scalars(statement.limit(CANDIDATES))).all())
+        # A misspelling ranks below every prefix match: look for them only while the page has room.
+        if sum(_name_match(typed, user) >= PREFIX_MATCH for user in found.values()) < first:
+            for statement in _similar_candidates(typed, postgresql=_is_postgresql(session)):
+                found.update((user.id, user) for user in (await session.scalars(statement.limit(CANDIDATES))).all())
     matches = {user_id: match for user_id, user in found.items() if (match := _name_match(typed, user)) > 0}
     followers = await graph.follow_counts(list(matches))
 
@@ -139,37 +144,41 @@ async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, 
     return [found[user_id] for user_id in sorted(matches, key=score, reverse=True)[:first]]
 
 
-def _user_candidates(typed: str, *, postgresql: bool) -> list[Select[User]]:
+def _prefix_candidates(typed: str) -> list[Select[User]]:
+    """Usernames and display names starting with the query, each off a prefix index (in its
+    order, so no sort of every match)."""
     active = User.suspended_at.is_(None)
     prefix = _like_prefix(typed)
-    statements = [
-        select(User)
-        .where(or_(User.username.like(prefix, escape="\\"), func.lower(User.display_name).like(prefix, escape="\\")))
-        .where(active)
-        .order_by(User.username)
+    return [
+        select(User).where(active, User.username.like(prefix, escape="\\")),
+        select(User).where(active, func.lower(User.display_name).like(prefix, escape="\\")),
     ]
+
+
+def _similar_candidates(typed: str, *, postgresql: bool) -> list[Select[User]]:
+    """Names that may be misspellings of the query (the ranking checks them)."""
     if len(typed) < TYPO_MIN_LENGTH:
-        return statements
+        return []
+    active = User.suspended_at.is_(None)
     if postgresql:
         # The nearest names by trigram distance, straight off the GiST indexes.
         return [
-            *statements,
             select(User).where(active).order_by(User.username.op("<->")(typed)),
             select(User).where(active).order_by(func.lower(User.display_name).op("<->")(typed)),
         ]
     # SQLite: names sharing a trigram with the query, most in common first, and names that
     # begin as the query does (a short name misspelt may share no trigram at all).
+    statements = [select(User).where(active, User.username.like(_like_prefix(typed[:2]), escape="\\"))]
     trigrams = " OR ".join(f'"{typed[i : i + 3]}"' for i in range(len(typed) - 2) if '"' not in typed[i : i + 3])
-    shared: Select[Any] = (
-        select(literal_column("rowid"))
-        .select_from(text("search_users"))
-        .where(text("search_users MATCH :trigrams"))
-        .order_by(text("rank"))
-        .limit(CANDIDATES)
-        .params(trigrams=trigrams)
-    )
-    statements.append(select(User).where(active, User.username.like(_like_prefix(typed[:2]), escape="\\")))
     if trigrams:
+        shared: Select[Any] = (
+            select(literal_column("rowid"))
+            .select_from(text("search_users"))
+            .where(text("search_users MATCH :trigrams"))
+            .order_by(text("rank"))
+            .limit(CANDIDATES)
+            .params(trigrams=trigrams)
+        )
         statements.append(select(User).where(active, User.id.in_(shared)))
     return statements
 
