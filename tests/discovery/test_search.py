@@ -124,3 +124,13 @@ def test_hidden_accounts_and_content_never_appear(discovery_api: Api) -> None:
     assert suspended["suspendUser"]["userErrors"] == []
     assert creator["username"] not in usernames(api, creator["username"])
     assert search(api, word)["reels"] == []
+
+
+def test_odd_queries_are_answered_not_failed(discovery_api: Api) -> None:
+    api = discovery_api
+    token, creator = api.register(unique("odd"))
+    tagged_reel(api, token, creator["id"], 'quotes "and" stars * and NEAR(x y)')
+    for query in ('"', '"*', "* OR", "NEAR(a b)", "a:b", "' & !", "%_\\", "été", "x" * 500, "  ", "@", "#"):
+        found = api(SEARCH, {"q": query})
+        assert "errors" not in found, (query, found)
+    assert search(api, "NEAR stars")["reels"] != []
