@@ -1,4 +1,5 @@
-"""Trending hashtags ("challenges") and sounds: ranked by use velocity, per region and globally.
+"""Trending hashtags ("challenges") and sounds, ranked by use velocity, per region and globally;
+and explore's trending reels, the most popular of the week.
 
 A use is a reel listed to everyone (READY, PUBLIC, not deleted, its creator not suspended: the
 visibility rule for an anonymous viewer, so BLOCKED, HELD, private and followers-only reels
@@ -10,7 +11,8 @@ A reel's region is its creator's (`User.region`).
 The counting is SQL over `reels` (one GROUP BY per (tag, hour) bucket, the hour read from the
 Snowflake id, so both dialects do it alike and it runs on a read replica as it is); the decay
 is applied here to the few rows that returns. The ranking is cached in the key-value port for
-CACHE_TTL_S per kind and region, so a busy home screen costs one query a minute.
+CACHE_TTL_S per kind and region, so a busy home screen costs one query a minute; so are the
+ids of explore's reels.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from reels.domain.ids import EPOCH_MS, TIMESTAMP_SHIFT
 from reels.domain.models import Reel, ReelHashtag, User, Visibility
 from reels.domain.popularity import popularity, with_counts
 from reels.domain.visibility import listed_to
-from reels.ports.graph import FollowGraph
 from reels.ports.kv import KeyValue
 
 HALF_LIFE_H = 6.0
@@ -130,29 +131,28 @@ def _first_id_since(hours_ago: float) -> int:
     return max(0, int(time.time() * 1000 - EPOCH_MS - hours_ago * HOUR_MS)) << TIMESTAMP_SHIFT
 
 
-async def reels(
-    sessions: async_sessionmaker[AsyncSession],
-    graph: FollowGraph,
-    viewer: User | None,
-    region: str | None,
-    *,
-    limit: int,
-) -> list[Reel]:
+async def reel_ids(sessions: async_sessionmaker[AsyncSession], kv: KeyValue, region: str | None) -> list[int]:
     """The most popular public reels of the last week (of the region's creators, if one is
-    given), without the viewer's muted creators; the caller drops blocked ones (`is_listed`)."""
+    given), as everyone may see them; cached as trends are. The caller leaves out what its
+    viewer muted or blocked."""
+    code = checked_region(region)
+    key = f"trending:reels:{code or '*'}"
+    if (cached := await kv.get(key)) is not None:
+        ids: list[int] = json.loads(cached)
+        return ids
     query = (
-        with_counts(select(Reel))
+        with_counts(select(Reel.id))
         .where(
             Reel.id >= _first_id_since(REELS_WINDOW_H),
             Reel.visibility == Visibility.PUBLIC,
             listed_to(None, follows_creator=False),
         )
         .order_by(popularity().desc(), Reel.id.desc())
-        .limit(limit)
+        .limit(KEPT)
     )
-    if (code := checked_region(region)) is not None:
+    if code is not None:
         query = query.join(User, User.id == Reel.creator_id).where(User.region == code)
-    if viewer is not None and (muted := await graph.muted_ids(viewer.id)):
-        query = query.where(Reel.creator_id.not_in(muted))
     async with sessions() as session:
-        return list((await session.scalars(query)).all())
+        ids = list((await session.scalars(query)).all())
+    await kv.set(key, json.dumps(ids), ttl_s=CACHE_TTL_S)
+    return ids

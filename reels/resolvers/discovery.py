@@ -13,9 +13,8 @@ from reels.resolvers.context import Context
 from reels.resolvers.pages import Page
 from reels.resolvers.reels import listed_page, listed_reels
 
-# What explore mixes: its reels, trending hashtags and suggested creators, each bounded, so
-# the whole mix is at most EXPLORE_REELS + 2 * EXPLORE_OTHERS items.
-EXPLORE_REELS = 100
+# What explore mixes besides its reels (at most trending.KEPT): this many trending hashtags
+# and suggested creators each.
 EXPLORE_OTHERS = 10
 # Per block of explore: this many reels, then a trending hashtag, then a suggested creator.
 REELS_PER_BLOCK = 4
@@ -76,8 +75,9 @@ async def explore(context: Context, region: str | None, first: int, after: int |
     """Trending reels, with a trending hashtag and a suggested creator (signed in) after every
     REELS_PER_BLOCK reels; a kind that runs out leaves the others. Cursors are positions in the mix."""
     p = context.platform
-    found = await trending.reels(p.sessions, p.graph, context.viewer, region, limit=EXPLORE_REELS)
-    reels = await listed_reels(context, found)
+    rows = await context.loaders.reel_by_id.load_many(await trending.reel_ids(p.sessions, p.kv, region))
+    muted = await p.graph.muted_ids(context.viewer.id) if context.viewer is not None else set()
+    reels = await listed_reels(context, [row for row in rows if row is not None and row.creator_id not in muted])
     tags = await trending_hashtags(context, region, EXPLORE_OTHERS)
     creators: list[User] = []
     if context.viewer is not None:
