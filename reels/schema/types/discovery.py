@@ -1,4 +1,4 @@
-"""Hashtags and sounds: what reels are found by."""
+"""Hashtags and sounds, what reels are found by; their trends, and explore's mix of reels, trends and creators."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ class Audio(Node):
 @strawberry.type(description="A hashtag (a challenge) ranked by how fast its use grows.")
 class HashtagTrend:
     hashtag: Hashtag
-    score: float = strawberry.field(description="Its uses, each halved every few hours since it happened.")
+    score: float = strawberry.field(description="Its uses, each weighing half as much every 6 hours since it happened.")
     uses_24h: int = strawberry.field(
         name="uses24h", description="Reels listed to everyone using it in the last 24 hours."
     )
@@ -114,7 +114,7 @@ class HashtagTrend:
 @strawberry.type(description="A sound ranked by how fast its use grows.")
 class AudioTrend:
     audio: Audio
-    score: float = strawberry.field(description="Its uses, each halved every few hours since it happened.")
+    score: float = strawberry.field(description="Its uses, each weighing half as much every 6 hours since it happened.")
     uses_24h: int = strawberry.field(
         name="uses24h", description="Reels listed to everyone using it in the last 24 hours."
     )
