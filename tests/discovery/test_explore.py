@@ -58,3 +58,6 @@ def test_explore_mixes_trending_reels_hashtags_and_suggested_creators(discovery_
     assert {node["id"] for node in anonymous if node["__typename"] == "Reel"} == set(reels[:5])
     elsewhere = explore_all(api, None, {"region": "NZ"})  # another region's trends
     assert not set(reels) & {node.get("id") for node in elsewhere}
+
+    refused = api(EXPLORE, {"first": 5, "context": {"region": "Kenya"}})
+    assert refused["errors"][0]["extensions"]["code"] == "INVALID"
