@@ -100,6 +100,15 @@ def moderation(r: dict[str, Any]) -> list[str]:
             "≥ 95 % caught, 0 false matches"]  # fmt: skip
 
 
+def search(r: dict[str, Any]) -> list[str]:
+    kinds = ", ".join(f"{kind} {ms} ms" for kind, ms in r["kinds_p99"].items())
+    details = (
+        f"{r['users']:,} users, {r['reels']:,} reels, {r['database']}; p50 {r['search_p50']} ms; p99 by kind: {kinds}"
+    )
+    return [f"p99 {r['value']} ms", f"p99 {r['floor']} ms (one indexed LIKE 'prefix%')", _ratio(r), details,
+            f"{r['samples']:,} queries", f"p99 ≤ {r['goal_ms']:g} ms at 1M users and 1M reels on PostgreSQL"]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str
@@ -116,6 +125,7 @@ BENCHES = [
     Bench("upload", 1800, ["--durations", "3", "--repeat", "1"], upload),
     Bench("api", 1800, ["--pairs", "2", "--requests", "150", "--connections", "5", "--max-seconds", "20"], api),
     Bench("moderation", 2400, ["--clips", "18", "--padding-reels", "500", "--lookup-samples", "5"], moderation),
+    Bench("search", 3600, ["--users", "5000", "--reels", "5000", "--pairs", "2", "--requests", "100"], search),
 ]  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from reels.db import Base, create_engine
+from reels.db import Base, create_engine, in_models
 
 # Modules imported for their tables, which register on Base.metadata: the domain's, and the follow
 # graph's (they live with its SQL adapter).
@@ -29,6 +29,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite's ALTER TABLE is limited
         compare_type=True,
+        include_name=in_models,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -31,6 +31,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+SEARCH_PREFIX = "search_"
+
+
+def in_models(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name`: search's indexes and FTS tables (named `search_*`, made per
+    dialect by the migrations) are not in the models, so comparing the two leaves them out."""
+    return not (name or "").startswith(SEARCH_PREFIX)
+
+
 class NotMigratedError(RuntimeError):
     pass
 

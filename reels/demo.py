@@ -141,6 +141,7 @@ async def _upload(platform: Platform, client: httpx.AsyncClient, creator: User, 
         file_size=clip.stat().st_size,
         content_type="video/mp4",
         audio_id=None,
+        audio_title=None,
     )
     etags = await put_parts(client, clip, started.part_size, started.parts)
     await uploads.complete_upload(

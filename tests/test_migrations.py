@@ -13,7 +13,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from reels.db import Base, NotMigratedError, check_migrated, create_engine
+from reels.db import Base, NotMigratedError, check_migrated, create_engine, in_models
 
 # Modules imported for their tables, as migrations/env.py does.
 from reels.domain import models as domain_tables  # noqa: F401
@@ -40,7 +40,8 @@ async def _differences(url: str) -> list:
         async with engine.connect() as conn:
             return await conn.run_sync(
                 lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                    MigrationContext.configure(sync, opts={"compare_type": True, "include_name": in_models}),
+                    Base.metadata,
                 )
             )
     finally:

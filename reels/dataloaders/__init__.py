@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from reels.domain import models, visibility
 from reels.domain.counts import read_counts
+from reels.domain.popularity import popularity, with_counts
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -56,6 +57,13 @@ class Loaders:
             self._reel_visible,
             through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
         )
+        self.popular_reel_pages_by_audio = popular_reel_pages(platform, models.Reel.audio_id, self._reel_listed)
+        self.popular_reel_pages_by_hashtag = popular_reel_pages(
+            platform,
+            models.ReelHashtag.hashtag_id,
+            self._reel_listed,
+            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
+        )
         self.listed_reel_count_by_hashtag = self._listed_reel_counts(
             models.ReelHashtag.hashtag_id, through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)
         )
@@ -68,6 +76,9 @@ class Loaders:
         """The visibility rule in SQL; the key says whether the viewer follows the parent (the
         creator, for a creator's reels)."""
         return visibility.listed_to(self._viewer, follows_creator=key.include_followers_only)
+
+    def _reel_listed(self) -> Any:
+        return visibility.listed_to(self._viewer, follows_creator=False)
 
     def _listed_reel_counts(
         self, parent_column: Any, *, through: tuple[Any, Any] | None = None
@@ -209,6 +220,62 @@ def child_pages(
                 by_parent: dict[int, list[Any]] = defaultdict(list)
                 for parent_id, row in rows:
                     by_parent[parent_id].append(row)
+                for key in group:
+                    found[key] = by_parent[key.parent_id]
+        return [found[key] for key in keys]
+
+    return DataLoader(load)
+
+
+class PopularPageKey(NamedTuple):
+    """One page of a parent's reels, the most popular first; `after` is the (popularity, id)
+    position of the last reel of the page before. `first + 1` rows are fetched."""
+
+    parent_id: int
+    first: int
+    after: tuple[int, int] | None
+
+
+def popular_reel_pages(
+    platform: Platform,
+    parent_column: Any,
+    visible: Callable[[], Any],
+    *,
+    through: tuple[Any, Any] | None = None,
+) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
+    """`child_pages` for reels ordered by popularity (reels.domain.popularity), each with its
+    popularity (the page's cursors carry it): one query per distinct (first, after) pair."""
+
+    async def load(keys: Sequence[PopularPageKey]) -> list[list[tuple[models.Reel, int]]]:
+        found: dict[PopularPageKey, list[tuple[models.Reel, int]]] = {}
+        groups: dict[tuple[int, tuple[int, int] | None], list[PopularPageKey]] = defaultdict(list)
+        for key in keys:
+            groups[(key.first, key.after)].append(key)
+        score = popularity()
+        async with platform.sessions() as session:
+            for (first, after), group in groups.items():
+                order = (score.desc(), models.Reel.id.desc())
+                rank = func.row_number().over(partition_by=parent_column, order_by=order).label("rank")
+                ranked = with_counts(
+                    select(models.Reel.id, parent_column.label("parent_id"), score.label("score"), rank)
+                )
+                if through is not None:
+                    ranked = ranked.join(*through)
+                ranked = ranked.where(parent_column.in_([key.parent_id for key in group]), visible())
+                if after is not None:
+                    ranked = ranked.where(or_(score < after[0], and_(score == after[0], models.Reel.id < after[1])))
+                page = ranked.subquery()
+                rows = (
+                    await session.execute(
+                        select(page.c.parent_id, page.c.score, models.Reel)
+                        .join(page, page.c.id == models.Reel.id)
+                        .where(page.c.rank <= first + 1)
+                        .order_by(page.c.score.desc(), models.Reel.id.desc())
+                    )
+                ).all()
+                by_parent: dict[int, list[tuple[models.Reel, int]]] = defaultdict(list)
+                for parent_id, popular, reel in rows:
+                    by_parent[parent_id].append((reel, int(popular)))
                 for key in group:
                     found[key] = by_parent[key.parent_id]
         return [found[key] for key in keys]

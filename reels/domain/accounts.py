@@ -33,7 +33,7 @@ DISPLAY_NAME_MAX = 60
 # Not allowed in a display name: control characters (Cc), line and paragraph separators, and
 # the bidirectional controls that can make a name read as someone else's ("\u202e" reverses
 # what follows). Zero-width joiners and variation selectors stay: emoji sequences need them.
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 JWT_ALGORITHM = "HS256"
 
 _hasher = PasswordHasher()
@@ -99,7 +99,7 @@ def display_name_error(display: str) -> DomainError | None:
         return DomainError(
             ErrorCode.TOO_LONG, f"display name is limited to {DISPLAY_NAME_MAX} characters", "display_name"
         )
-    if _UNSHOWABLE.search(display):
+    if UNSHOWABLE.search(display):
         return DomainError(
             ErrorCode.INVALID,
             "display name may not hold control characters, line breaks or text-direction overrides",

@@ -54,7 +54,7 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import select, update
 
-from reels.domain import keys, notifications
+from reels.domain import keys, notifications, sounds
 from reels.domain.errors import invalid
 from reels.domain.events import FanOutReel, ReelDeleted, ReelStatusChanged, ReelUploaded, ReplicateReel
 from reels.domain.models import (
@@ -234,8 +234,9 @@ async def _finish(
         return False
     if reel.audio_id is None and media.has_own_sound:
         creator = await work.session.get(User, reel.creator_id)
+        chosen = await work.session.scalar(select(Upload.audio_title).where(Upload.reel_id == reel.id))
         sound = Audio(
-            title=f"Original audio · @{creator.username if creator else 'unknown'}",
+            title=chosen or sounds.default_title(creator.username if creator else "unknown"),
             creator_id=reel.creator_id,
             original_reel_id=reel.id,
             duration_ms=media.duration_ms,

@@ -177,6 +177,8 @@ class Upload(Base):
     part_size: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = _created_at()
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The title the creator gave the upload's own sound; it becomes the Audio's title at processing.
+    audio_title: Mapped[str | None] = mapped_column(String(200))
 
 
 class Hashtag(Base):

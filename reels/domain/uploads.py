@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
-from reels.domain import lifecycle
+from reels.domain import lifecycle, sounds
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
 from reels.domain.ids import new_id
 from reels.domain.keys import source_key
@@ -120,8 +120,13 @@ async def create_upload(
     file_size: int,
     content_type: str,
     audio_id: int | None,
+    audio_title: str | None,
 ) -> StartedUpload:
     text, kind = _validate(settings, caption, file_size, content_type)
+    if audio_title is not None:
+        if audio_id is not None:
+            raise invalid("audioTitle names the upload's own sound: leave it out when reusing one", "audio_title")
+        audio_title = sounds.checked_title(audio_title, "audio_title")
     async with sessions.begin() as session:
         if await _open_uploads(session, uploader) >= settings.max_open_uploads:
             raise DomainError(
@@ -148,6 +153,7 @@ async def create_upload(
                 content_type=kind,
                 file_size=file_size,
                 part_size=part_size,
+                audio_title=audio_title,
             )
         )
     count = math.ceil(file_size / part_size)

@@ -291,7 +291,7 @@ mutation SuspendUser($suspend: SuspendUserInput!) {
         },
     ),
     ExampleTab(
-        """# People, hashtags and sounds.
+        """# People, hashtags, sounds and what is trending.
 query Profile($username: String!) {
   user(username: $username) {
     id
@@ -309,7 +309,13 @@ query Search($query: String!) {
     users(first: 5) { id username displayName }
     hashtags(first: 5) { name reelCount }
     audio(first: 5) { id title useCount }
+    reels(first: 5) { id caption }
   }
+}
+
+query Trending {
+  trendingHashtags(first: 10) { hashtag { name reelCount } score uses24h }
+  trendingAudio(first: 5) { audio { id title } score uses24h }
 }
 
 mutation Follow($user: UserInput!) {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reels.dataloaders import PageKey
+from reels.dataloaders import PageKey, PopularPageKey
 from reels.domain.models import Reel
 from reels.domain.visibility import can_see_reel, creator_suspended, is_listed
 from reels.resolvers.context import Context
@@ -66,6 +66,27 @@ async def reels_with_hashtag(context: Context, hashtag_id: int, first: int, afte
 async def reels_with_audio(context: Context, audio_id: int, first: int, after: int | None) -> Page[Reel]:
     rows = await context.loaders.reel_pages_by_audio.load(PageKey(audio_id, first, after))
     return await listed_page(context, rows, first)
+
+
+async def popular_reels_with_hashtag(
+    context: Context, hashtag_id: int, first: int, after: tuple[int, int] | None
+) -> Page[Reel]:
+    rows = await context.loaders.popular_reel_pages_by_hashtag.load(PopularPageKey(hashtag_id, first, after))
+    return await _popular_page(context, rows, first)
+
+
+async def popular_reels_with_audio(
+    context: Context, audio_id: int, first: int, after: tuple[int, int] | None
+) -> Page[Reel]:
+    rows = await context.loaders.popular_reel_pages_by_audio.load(PopularPageKey(audio_id, first, after))
+    return await _popular_page(context, rows, first)
+
+
+async def _popular_page(context: Context, fetched: Sequence[tuple[Reel, int]], first: int) -> Page[Reel]:
+    """A page from `first + 1` (reel, popularity) rows: each cursor is (popularity, id)."""
+    scores = {reel.id: score for reel, score in fetched}
+    listed = await listed_reels(context, [reel for reel, _ in fetched])
+    return Page(listed[:first], len(listed) > first, position=lambda reel: (scores[reel.id], reel.id))
 
 
 async def hashtag_reel_count(context: Context, hashtag_id: int) -> int:

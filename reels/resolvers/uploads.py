@@ -15,6 +15,7 @@ async def create_upload(
     file_size: int,
     content_type: str,
     audio_id: int | None,
+    audio_title: str | None,
 ) -> uploads.StartedUpload:
     p = context.platform
     return await uploads.create_upload(
@@ -27,6 +28,7 @@ async def create_upload(
         file_size=file_size,
         content_type=content_type,
         audio_id=audio_id,
+        audio_title=audio_title,
     )
 
 

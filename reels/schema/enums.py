@@ -46,3 +46,9 @@ class DeviceClass(Enum):
     LOW = "LOW"
     MID = "MID"
     HIGH = "HIGH"
+
+
+@strawberry.enum(description="The order of a hashtag's or a sound's reels.")
+class ReelSort(Enum):
+    RECENT = "RECENT"
+    POPULAR = "POPULAR"

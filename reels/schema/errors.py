@@ -4,14 +4,27 @@ failures are logged as errors."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 
+from reels.domain.errors import DomainError
+
 log = logging.getLogger("reels.graphql")
+
+Answer = TypeVar("Answer")
+
+
+async def answered(action: Awaitable[Answer]) -> Answer:
+    """A query's refusal: a DomainError becomes an error with its code in `extensions.code`."""
+    try:
+        return await action
+    except DomainError as error:
+        raise GraphQLError(error.message, extensions={"code": error.code.value}) from None
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

@@ -46,6 +46,10 @@ class CreateUploadInput:
     audio_id: strawberry.ID | None = strawberry.field(
         default=None, description="Reuse the sound of this audio; null makes the upload's own sound a new Audio."
     )
+    audio_title: str | None = strawberry.field(
+        default=None,
+        description='The title of the upload\'s own sound (not with audioId); by default "Original audio · @username".',
+    )
 
 
 @strawberry.input
@@ -152,3 +156,9 @@ class UpdateProfileInput:
 class SetAvatarFromReelInput:
     reel_id: strawberry.ID = strawberry.field(description="One of the viewer's own READY reels.")
     at_ms: int = strawberry.field(description="The moment of the reel to take, from 0 to its duration in ms.")
+
+
+@strawberry.input
+class UpdateAudioInput:
+    audio_id: strawberry.ID
+    title: str = strawberry.field(description="1-100 characters on one line.")

@@ -9,7 +9,7 @@ from strawberry.types import Info
 from reels.domain import models
 from reels.domain.errors import not_found
 from reels.domain.models import Visibility
-from reels.resolvers import accounts, engagement, moderation, notifications, social, uploads
+from reels.resolvers import accounts, discovery, engagement, moderation, notifications, social, uploads
 from reels.resolvers.context import Context
 from reels.schema.enums import ModerationAction
 from reels.schema.globalid import db_id_of
@@ -29,11 +29,13 @@ from reels.schema.inputs import (
     ResumeUploadInput,
     SetAvatarFromReelInput,
     SuspendUserInput,
+    UpdateAudioInput,
     UpdateProfileInput,
     UpdateReelInput,
     UserInput,
 )
 from reels.schema.payloads import (
+    AudioPayload,
     AuthPayload,
     CommentPayload,
     CompleteUploadPayload,
@@ -52,7 +54,7 @@ from reels.schema.payloads import (
     user_error,
 )
 from reels.schema.permissions import MODERATORS, SIGNED_IN
-from reels.schema.types import Comment, Notification, Reel, Report, User
+from reels.schema.types import Audio, Comment, Notification, Reel, Report, User
 
 
 def _reel_id(global_id: str) -> int | None:
@@ -112,6 +114,7 @@ class Mutation:
             file_size=input.file_size,
             content_type=input.content_type,
             audio_id=audio_id,
+            audio_title=input.audio_title,
         )
         return await attempt(
             CreateUploadPayload,
@@ -270,3 +273,10 @@ class Mutation:
     async def set_avatar_from_reel(self, info: Info[Context, None], input: SetAvatarFromReelInput) -> UserPayload:
         updated = accounts.set_avatar_from_reel(info.context, _reel_id(input.reel_id), input.at_ms)
         return await attempt(UserPayload, updated, _user_payload)
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN), description="A sound's creator renames it: FORBIDDEN for anyone else."
+    )
+    async def update_audio(self, info: Info[Context, None], input: UpdateAudioInput) -> AudioPayload:
+        renamed = discovery.update_audio(info.context, db_id_of(input.audio_id, "Audio"), input.title)
+        return await attempt(AudioPayload, renamed, lambda row: AudioPayload(audio=Audio.from_row(row)))

@@ -17,7 +17,7 @@ from strawberry.utils.str_converters import to_camel_case
 from reels.domain.errors import DomainError
 from reels.domain.uploads import PartUrl
 from reels.resolvers.accounts import SignedIn
-from reels.schema.types import Comment, Notification, Reel, Report, User, UserError
+from reels.schema.types import Audio, Comment, Notification, Reel, Report, User, UserError
 
 Payload = TypeVar("Payload")
 Result = TypeVar("Result")
@@ -170,4 +170,10 @@ class ReportPayload:
 @strawberry.type
 class MarkNotificationsReadPayload:
     notifications: list[Notification] | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AudioPayload:
+    audio: Audio | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

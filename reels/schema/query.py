@@ -8,6 +8,7 @@ from strawberry.types import Info
 from reels.resolvers import accounts, discovery, moderation, notifications, reels, social
 from reels.resolvers.context import Context
 from reels.schema.enums import ReportReason, ReportStatus
+from reels.schema.errors import answered
 from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext
 from reels.schema.pagination import SEARCH_PAGE, page_size
@@ -25,6 +26,7 @@ from reels.schema.types import (
     node_of,
 )
 from reels.schema.types.connection import after_id, after_position
+from reels.schema.types.discovery import AudioTrend, ExploreConnection, HashtagTrend
 from reels.schema.types.users import follow_connection
 
 
@@ -46,6 +48,11 @@ class SearchResults:
     async def audio(self, info: Info[Context, None], first: int | None = 10) -> list[Audio]:
         found = await discovery.search_audio(info.context, self.query, page_size(first, SEARCH_PAGE))
         return [Audio.from_row(row) for row in found]
+
+    @strawberry.field(description="READY reels the viewer may see whose caption holds every word of the query.")
+    async def reels(self, info: Info[Context, None], first: int | None = 10) -> list[Reel]:
+        found = await discovery.search_reels(info.context, self.query, page_size(first, SEARCH_PAGE))
+        return [Reel.from_row(row) for row in found]
 
 
 @strawberry.type
@@ -163,3 +170,35 @@ class Query:
             info.context, status or ReportStatus.OPEN, reason, page_size(first), after_position(after, parts=2)
         )
         return ReportConnection.of(page, after)
+
+    @strawberry.field(
+        description="Hashtags whose use grows fastest (uses halved every 6 hours, at least 3 in 48 hours), "
+        "of creators in `region` (ISO 3166-1 alpha-2) or everywhere."
+    )
+    async def trending_hashtags(
+        self, info: Info[Context, None], region: str | None = None, first: int | None = 20
+    ) -> list[HashtagTrend]:
+        trends = await answered(discovery.trending_hashtags(info.context, region, page_size(first)))
+        return [HashtagTrend.from_row(trend) for trend in trends]
+
+    @strawberry.field(description="Sounds whose use grows fastest, as trendingHashtags ranks hashtags.")
+    async def trending_audio(
+        self, info: Info[Context, None], region: str | None = None, first: int | None = 20
+    ) -> list[AudioTrend]:
+        trends = await answered(discovery.trending_audio(info.context, region, page_size(first)))
+        return [AudioTrend.from_row(trend) for trend in trends]
+
+    @strawberry.field(
+        description="Trending reels mixed with trending hashtags and, signed in, suggested creators (two hops "
+        "out in the follow graph); `context.region` narrows the trends to a region."
+    )
+    async def explore(
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = None,
+        context: FeedContext | None = None,
+    ) -> ExploreConnection:
+        region = context.region if context is not None else None
+        page = await answered(discovery.explore(info.context, region, page_size(first), after_id(after)))
+        return ExploreConnection.of(page, after)
