@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from reels.demo import welcome
 from reels.demo.clips import make_clip
-from reels.demo.plan import REGIONS, THEMES, DemoPlan, make_plan
+from reels.demo.plan import PASSWORD, REGIONS, THEMES, DemoPlan, make_plan
 from reels.domain.accounts import USERNAME_PATTERN
 from reels.domain.models import Role
 from reels.domain.uploads import hashtags_in
@@ -70,8 +71,8 @@ def test_the_plan_is_the_same_for_the_same_arguments_and_sized_by_them() -> None
     assert len(tiny.clips) == 3 and len(tiny.users) == 6
     assert all(2 <= clip.seconds <= 3 for clip in tiny.clips)
     assert tiny.follows and tiny.history
-    big = make_plan(reels=200, users=120)
-    assert len(big.clips) == 200 and len({user.username for user in big.users}) == 122
+    big = make_plan(reels=100, users=70)  # more users than the lists of names
+    assert len(big.clips) == 100 and len({user.username for user in big.users}) == 72
     with pytest.raises(ValueError):
         make_plan(reels=0)
 
@@ -92,3 +93,14 @@ def test_every_theme_makes_a_clip_ffmpeg_reads(tmp_path: Path) -> None:
             assert facts.has_audio and 0.9 <= facts.duration_s <= 1.2, name
 
     asyncio.run(make_all())
+
+
+def test_the_welcome_names_the_urls_and_a_creator_a_viewer_and_a_moderator() -> None:
+    plan = make_plan()
+    text = welcome(plan, "http://localhost:8000")
+    for url in ("http://localhost:8000/", "http://localhost:8000/graphql", "http://localhost:8000/metrics"):
+        assert url in text
+    assert "alice (creator), bob (viewer), mod (moderator)" in text and PASSWORD in text
+    roles = {user.username: user.role for user in plan.users}
+    assert roles["bob"] is Role.USER and any(a == "bob" for a, _ in plan.follows)
+    assert any(clip.creator == "alice" for clip in plan.clips)
