@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -283,6 +284,9 @@ def demo(
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = _settings()
+    if "worker_concurrency" not in settings.model_fields_set:
+        # One FFmpeg ladder keeps about one core busy: transcode a reel per core at once.
+        settings = settings.model_copy(update={"worker_concurrency": os.cpu_count() or 1})
     upgrade(settings.resolved_database_url)
     serving = _serving(settings, host, port)
     plan = make_plan(reels=reels, users=users)

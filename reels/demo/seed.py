@@ -38,9 +38,6 @@ from reels.upload_client import put_parts
 log = logging.getLogger(__name__)
 
 SETTLED = (ReelStatus.READY, ReelStatus.FAILED, ReelStatus.BLOCKED, ReelStatus.HELD)
-# Uploaded reels not yet settled before the next clip is uploaded: the worker always has the
-# next one queued, and making clips far ahead would only take CPU from transcoding.
-AHEAD = 2
 POLL_S = 0.5
 
 # What the seeding is doing, how many reels are settled, of how many: the progress bar's view.
@@ -150,6 +147,9 @@ async def _upload_clips(
     if not todo:
         return
     total = len(plan.clips)
+    # Uploaded reels not yet settled before the next clip is uploaded: each worker slot busy and
+    # one reel queued; making clips further ahead would only take CPU from transcoding.
+    ahead = platform.settings.worker_concurrency + 1
     # Presigned part URLs point at this app's upload route (local disk) or at S3: on local disk
     # the PUTs go straight to the app's media routes, in process.
     media_app = Starlette(routes=media_routes(lambda request: platform.store))
@@ -160,7 +160,7 @@ async def _upload_clips(
                 show(f"making clip {made}/{total}", await _settled_count(platform, reel_ids.values()), total)
                 path = Path(scratch) / f"{clip.number}.mp4"
                 await make_clip(clip, path)
-                while (settled := await _settled_count(platform, reel_ids.values())) <= len(reel_ids) - AHEAD:
+                while (settled := await _settled_count(platform, reel_ids.values())) <= len(reel_ids) - ahead:
                     show(f"clip {made}/{total} made, waiting for the worker", settled, total)
                     await asyncio.sleep(POLL_S)
                 audio_id = await _sound(platform, reel_ids.get(clip.sound_of) if clip.sound_of is not None else None)
