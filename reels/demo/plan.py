@@ -9,15 +9,15 @@ quickly; watches keep the simulator's watch ratios.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reels.domain.models import Role
 from reels.ranking import SimulatedLog, SimulatorConfig, simulate
 
-# The simulator's watches are at most this many times the reel (loops); so are recordView's.
-MAX_WATCH_RATIO = 2.0
 COMMENT_SHARE = 0.3  # of the likes of reels watched to the end
 COMMENTS = (
     "love this",
@@ -160,16 +160,16 @@ def _usernames(users: int, creators: int) -> list[str]:
     """Creators first (the simulator's creator k is viewer k), from their own list, so the
     demo's credentials read the same whatever the size."""
     names: list[str] = []
-    pools = {True: iter(_numbered(CREATOR_NAMES)), False: iter(_numbered(VIEWER_NAMES))}
+    pools = {True: _numbered(CREATOR_NAMES), False: _numbered(VIEWER_NAMES)}
     for index in range(users):
         names.append(next(pools[index < creators]))
     return names
 
 
-def _numbered(names: tuple[str, ...] | list[str]) -> list[str]:
+def _numbered(names: list[str]) -> Iterator[str]:
     """The names, then the names again with 2, 3, … after them: enough for any size."""
-    rounds = 1 + 10_000 // len(names)
-    return [name if round_ == 1 else f"{name}{round_}" for round_ in range(1, rounds + 1) for name in names]
+    for round_ in itertools.count(1):
+        yield from (name if round_ == 1 else f"{name}{round_}" for name in names)
 
 
 def _clips(
@@ -218,7 +218,7 @@ def _history(
     watches = []
     for event, shown in zip(log.events, log.impressions, strict=True):
         clip = clips[int(event.item_id.removeprefix("r"))]
-        ratio = min(event.watch_ratio or 0.0, MAX_WATCH_RATIO)
+        ratio = event.watch_ratio or 0.0  # above 1 for loops (the simulator's are under 2)
         completed = ratio >= 1.0
         comment = rng.choice(COMMENTS) if event.liked and completed and rng.random() < COMMENT_SHARE else None
         watches.append(
