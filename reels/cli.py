@@ -6,16 +6,20 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.logging import RichHandler
+from uvicorn.config import LOGGING_CONFIG
 
 from reels.db import NotMigratedError, check_migrated
-from reels.demo import seed
+from reels.demo import make_plan, seed_in_background
 from reels.domain import accounts
 from reels.domain.errors import DomainError
 from reels.domain.models import Role
@@ -74,19 +78,37 @@ def _tune_gc_for_many_sockets() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serving(settings: Settings, host: str, port: int) -> Settings:
+    """`settings` with signed media URLs pointing at this server (unless REELS_PUBLIC_URL says where)."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    return settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+
+
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    background: Sequence[Callable[[Platform], Coroutine[Any, Any, None]]] = (),
+    log_config: dict[str, Any] | None = LOGGING_CONFIG,
+) -> None:
     try:
         asyncio.run(check_migrated(settings.resolved_database_url))
     except NotMigratedError as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(1) from None
-    if "public_url" not in settings.model_fields_set:  # signed media URLs must point at this server
-        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-        settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
-    application = create_app(settings)
+    application = create_app(_serving(settings, host, port), background=background)
     _tune_gc_for_many_sockets()
     uvicorn.run(
-        application, host=host, port=port, ws="websockets-sansio", lifespan="on", access_log=settings.access_log
+        application,
+        host=host,
+        port=port,
+        ws="websockets-sansio",
+        lifespan="on",
+        access_log=settings.access_log,
+        log_config=log_config,
     )
 
 
@@ -249,17 +271,30 @@ def schema() -> None:
 def demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    reels: Annotated[int, typer.Option(min=1, help="Reels to make (the first run; later runs reuse them).")] = 60,
+    users: Annotated[int, typer.Option(min=2, help="Users besides the moderator and admin.")] = 40,
 ) -> None:
-    """Migrate, seed demo users and transcoded reels, then serve the playground."""
-    _logging()
-    settings = _settings()
-    upgrade(settings.resolved_database_url)
-    asyncio.run(seed(settings))
-    typer.secho(
-        f"GraphQL playground: http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/graphql",
-        fg="green",
+    """Migrate, then serve at once while seeding users, follows, FFmpeg-made reels (transcoded by
+    the workers, shortest first), a history of views, likes and comments, and a trained ranker."""
+    console = Console()
+    # Everything that logs (uvicorn too: no log config of its own) prints through the console
+    # the progress bar lives on, so log lines appear above the bar instead of inside it.
+    logging.basicConfig(
+        level=logging.INFO, format="%(name)s: %(message)s", handlers=[RichHandler(console=console)], force=True
     )
-    _serve(settings, host, port)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = _settings()
+    if "worker_concurrency" not in settings.model_fields_set:
+        # One FFmpeg ladder keeps about one core busy: transcode a reel per core at once.
+        settings = settings.model_copy(update={"worker_concurrency": os.cpu_count() or 1})
+    upgrade(settings.resolved_database_url)
+    serving = _serving(settings, host, port)
+    plan = make_plan(reels=reels, users=users)
+
+    async def seeding(platform: Platform) -> None:
+        await seed_in_background(platform, plan, console, serving.public_url)
+
+    _serve(serving, host, port, background=[seeding], log_config=None)
 
 
 LogOption = Annotated[

@@ -40,3 +40,12 @@ def reel_of_media_key(key: str) -> int | None:
 
 def avatar_key(user_id: int, version: int) -> str:
     return f"avatars/{user_id}/{version}.jpg"
+
+
+RANKER_CURRENT_KEY = "models/ranker/current"
+"""Holds the version (text) of the ranker every API process should serve."""
+
+
+def ranker_artifact_key(version: str, name: str) -> str:
+    """`name` is `ranker.zip` (LearnedRanker.to_bytes) or `embeddings.npz` (Embeddings.to_bytes)."""
+    return f"models/ranker/{version}/{name}"

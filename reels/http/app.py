@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -62,9 +64,15 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starlette:
+def create_app(
+    settings: Settings,
+    *,
+    run_workers: bool | None = None,
+    background: Sequence[Callable[[Platform], Coroutine[Any, Any, None]]] = (),
+) -> Starlette:
     """The API. `run_workers` (default: on for the embedded setup) also runs the background
-    workers in this process, so one command is a whole platform."""
+    workers in this process, so one command is a whole platform. Each of `background` runs as
+    a task of the platform once it has started (the demo seeds that way while the API answers)."""
     schema = build_schema(settings)
     graphql = CappedBodies(GraphQLApp(schema, settings), settings.max_request_bytes)
 
@@ -75,6 +83,7 @@ def create_app(settings: Settings, *, run_workers: bool | None = None) -> Starle
         app.state.live_counts = LiveCounts(platform, schema._schema)  # graphql-core's, which renders
         if run_workers if run_workers is not None else settings.embedded:
             start_workers(platform)
+        platform.background += [asyncio.create_task(job(platform)) for job in background]
         try:
             yield
         finally:
