@@ -6,13 +6,15 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from rich.console import Console
+from starlette.applications import Starlette
 
 from reels.db import NotMigratedError, check_migrated
 from reels.demo import seed
@@ -74,7 +76,20 @@ def _tune_gc_for_many_sockets() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+WORKER_HEALTHCHECK_S = 120
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    if workers > 1 and not settings.redis_url:
+        # Each process would have its own queue, cache, rate limits and pub/sub: a like taken by
+        # one would never reach a subscriber of another, and the in-process workers need one owner.
+        typer.secho(
+            "--workers needs REELS_REDIS_URL: without it the queue, cache, rate limits and live events "
+            "live inside one process (run one process, or configure Redis and run `reels worker` beside it)",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         asyncio.run(check_migrated(settings.resolved_database_url))
     except NotMigratedError as error:
@@ -83,21 +98,50 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     if "public_url" not in settings.model_fields_set:  # signed media URLs must point at this server
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
         settings = settings.model_copy(update={"public_url": f"http://{shown}:{port}"})
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "ws": "websockets-sansio",
+        "lifespan": "on",
+        "access_log": settings.access_log,
+    }
+    if workers > 1:
+        # uvicorn starts each worker process afresh: they read their settings from the environment.
+        # It replaces a process that does not answer its health check in time, and importing the
+        # app takes seconds on a busy machine: the default 5 s killed every process as it started.
+        os.environ["REELS_PUBLIC_URL"] = settings.public_url
+        uvicorn.run(
+            "reels.cli:worker_process_app",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            **options,
+        )
+        return
     application = create_app(settings)
     _tune_gc_for_many_sockets()
-    uvicorn.run(
-        application, host=host, port=port, ws="websockets-sansio", lifespan="on", access_log=settings.access_log
-    )
+    uvicorn.run(application, **options)
+
+
+def worker_process_app() -> Starlette:
+    """The app of one process of `reels serve --workers N` (uvicorn calls it in each)."""
+    _logging()
+    application = create_app(Settings())
+    _tune_gc_for_many_sockets()
+    return application
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes sharing the port (more than one needs REELS_REDIS_URL).")
+    ] = 1,
 ) -> None:
     """Run the API (and, on the embedded setup, the background workers in-process)."""
     _logging()
-    _serve(_settings(), host, port)
+    _serve(_settings(), host, port, workers)
 
 
 @app.command()
