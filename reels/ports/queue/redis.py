@@ -28,6 +28,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson  # payloads are decoded per message: several times faster than json's
 from redis.asyncio import Redis
 
 from reels.ports.queue.base import (
@@ -292,7 +293,7 @@ class RedisWorkQueue:
             reply = await self._consume(keys=keys, args=[group, consumer, count, claim_idle_ms])
             if reply[0]:
                 return [
-                    Message(topic, order[p], LANES[lane - 1], id_, json.loads(payload), deliveries, consumer)
+                    Message(topic, order[p], LANES[lane - 1], id_, orjson.loads(payload), deliveries, consumer)
                     for p, lane, id_, payload, deliveries in reply[0]
                 ]
             _, ends, next_due_ms = reply
@@ -410,7 +411,7 @@ def _dead_letter(topic: str, id_: str, fields: dict[str, str]) -> DeadLetter:
         topic=topic,
         partition=int(fields["partition"]),
         lane=fields["lane"],
-        payload=json.loads(fields["payload"]),
+        payload=orjson.loads(fields["payload"]),
         error=fields["error"],
         attempts=int(fields["attempts"]),
         failed_at=datetime.fromisoformat(fields["failed_at"]),
