@@ -86,6 +86,10 @@ def api(r: dict[str, Any]) -> list[str]:
     ]
     client = f"the client {r['client_cpu_us_per_request']} µs of CPU a request, {r['client_busy_on_floor']:.0%} of a core on the floor"
     details = f"`{{ __typename }}` at {r['connections']} connections ({client}); " + "; ".join(parts)
+    if r.get("scaling"):
+        scaled = r["scaling"]
+        details += (f"; {scaled['processes']} processes / one: `{{ __typename }}` {scaled['typename']['ratio']}×, "
+                    f"feed {scaled['feed']['ratio']}×")  # fmt: skip
     samples = r["samples"] + sum(o["samples"] + o["one_client_samples"] for o in r["operations"].values())
     return [f"{_n(r['value'])} req/s", f"{_n(r['floor'])} req/s (bare strawberry)", _ratio(r), details,
             f"{samples:,} requests", "ratio ≥ 0.5; each operation ≥ 300/s, p99 ≤ 100 ms, 1 client ≤ 25 ms"]  # fmt: skip
