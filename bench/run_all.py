@@ -46,6 +46,9 @@ def engagement(r: dict[str, Any]) -> list[str]:
         f"{r['statements_per_flush']} statements a flush; domain path {_n(r.get('domain_path'))} events/s; "
         f"{r['database']}, {r['redis_parser']}"
     )
+    if "cpu_us_per_event" in r:
+        details += (f"; CPU a event: aggregator {r['cpu_us_per_event']} µs, floor {r['floor_cpu_us_per_event']} µs "
+                    f"(ratio {r['cpu_ratio']})")  # fmt: skip
     return [f"{_n(r['value'])} events/s", f"{_n(r['floor'])} events/s", _ratio(r), details, f"{r['samples']} pairs",
             "≥ 20,000/s and ratio ≥ 0.3"]  # fmt: skip
 
