@@ -111,7 +111,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         # app takes seconds on a busy machine: the default 5 s killed every process as it started.
         os.environ["REELS_PUBLIC_URL"] = settings.public_url
         uvicorn.run(
-            "reels.cli:worker_process_app",
+            "reels.cli:api_process_app",
             factory=True,
             workers=workers,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
@@ -123,7 +123,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     uvicorn.run(application, **options)
 
 
-def worker_process_app() -> Starlette:
+def api_process_app() -> Starlette:
     """The app of one process of `reels serve --workers N` (uvicorn calls it in each)."""
     _logging()
     application = create_app(Settings())
