@@ -19,6 +19,10 @@ comes first; the sample count is printed.
 2. At --connections clients, then at one client: `feed(first: 20)` of a signed-in viewer (its
    token and feed warm), a profile (`user(username)` with `reels(first: 10)`), `reel(id)` and
    `likeReel` (a distinct reel per like). Requests/s, p50 and p99 of each.
+3. Scaling with processes: `{ __typename }` and `feed(first: 20)` at --connections clients on
+   `reels serve` (one process) and `reels serve --workers N` (--workers, default 2) on the same
+   Redis and database, interleaved in --pairs pairs; `scaling` holds the median ratio of each
+   (N processes / one). The client shares the machine's cores with the servers.
 
 Last line (bench/common.py): {"bench": "api", "value": <typename req/s>, "floor": <bare req/s>,
  "ratio": <median of pairwise ratios>, "samples": <requests of the value runs>, "operations":
@@ -317,6 +321,41 @@ def operations(args: argparse.Namespace, port: int, world: World, floor_rps: flo
     return results
 
 
+def scaling(args: argparse.Namespace, one_port: int, many_port: int, world: World) -> dict[str, Any]:
+    """Requests/s of N processes against one, interleaved, for `{ __typename }` and the feed."""
+    results: dict[str, Any] = {"processes": args.workers}
+    for name in ("typename", "feed"):
+
+        def run(port: int, name: str = name) -> float:
+            host = f"127.0.0.1:{port}"
+            if name == "typename":
+                crowd = spread([encode(host, TYPENAME)] * args.requests, args.connections)
+            else:
+                per_connection = -(-args.requests // args.connections)
+                crowd = [
+                    [encode(host, FEED, None, token)] * per_connection for token in world.viewers[: args.connections]
+                ]
+            return asyncio.run(load(port, crowd, args.max_seconds)).rps
+
+        run(many_port)  # warm every process
+        values, floors = alternate(args.pairs, lambda _: run(one_port), lambda _: run(many_port))
+        summary = pairwise(values, floors, higher_is_better=True)
+        results[name] = {"one_rps": round(summary["floor"]), "many_rps": round(summary["value"]),
+                         "ratio": summary["ratio"], "ratio_min": summary["ratio_min"], "ratio_max": summary["ratio_max"]}  # fmt: skip
+        print(f"{name}: {args.workers} processes {summary['value']:,.0f} req/s, one {summary['floor']:,.0f} req/s, "
+              f"ratio {summary['ratio']} ({summary['ratio_min']}-{summary['ratio_max']})", flush=True)  # fmt: skip
+    return results
+
+
+def _wait_processes(log: Path, count: int, processes: list[subprocess.Popen[bytes]]) -> None:
+    deadline = time.monotonic() + 180
+    while log.read_text(errors="replace").count("Application startup complete") < count:
+        if time.monotonic() > deadline or any(process.poll() is not None for process in processes):
+            stop_all(processes)
+            sys.exit(f"reels serve --workers {count} did not start; see {log}")
+        time.sleep(0.2)
+
+
 def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: Path) -> dict[str, Any]:
     reels_port, bare_port = free_port(), free_port()
     env = {
@@ -337,6 +376,14 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: P
               f"{typename['pairs']} pairs, {samples:,} requests; the client spent "
               f"{typename['client_cpu_us_per_request']} µs of CPU a request)", flush=True)  # fmt: skip
         measured = operations(args, reels_port, world, typename["floor"])
+        scaled = None
+        if args.workers > 1:
+            many_port, many_log = free_port(), logs / "serve-workers.log"
+            processes.append(
+                start_reels(["serve", "--port", str(many_port), "--workers", str(args.workers)], env, many_log)
+            )
+            _wait_processes(many_log, args.workers, processes)
+            scaled = scaling(args, reels_port, many_port, world)
     finally:
         stop_all(processes)
     return {
@@ -347,6 +394,7 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: P
         "samples": samples,
         "connections": args.connections,
         "operations": measured,
+        "scaling": scaled,
         "goals": GOALS,
         "database": database_url.split("+", 1)[0],
     }
@@ -374,6 +422,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="requests per run (>= 2,000 for a p99)")
     parser.add_argument("--connections", type=int, default=20, help="keep-alive connections")
     parser.add_argument("--max-seconds", type=float, default=60, help="bound on each run")
+    parser.add_argument("--workers", type=int, default=2, help="processes of the scaling runs (1: none)")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bare:

@@ -55,6 +55,7 @@ from typing import Any
 
 import asyncpg
 import numpy as np
+import orjson
 from common import alternate, database_service, emit, pairwise, redis_service
 from redis.asyncio import Redis
 from redis.utils import HIREDIS_AVAILABLE
@@ -81,6 +82,7 @@ FLOOR_GROUP = "floor"
 @dataclass(frozen=True)
 class FirstRead:
     at: float  # time.monotonic(), system-wide on Linux, so comparable across processes
+    cpu: float  # the consumer process's CPU seconds (time.process_time()) then
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class FlushReport:
     events: int  # events applied (replays excluded)
     statements: int
     writes: int
+    cpu: float  # the consumer process's CPU seconds at the end of the flush
 
 
 # --- B: the aggregator, in a child process --------------------------------------------------------
@@ -117,7 +120,7 @@ async def _aggregate(settings: Settings, reports: multiprocessing.Queue) -> None
         taken = await consume(*args, **kwargs)
         if taken and not first_read:
             first_read.append(time.monotonic())
-            reports.put(FirstRead(first_read[0]))
+            reports.put(FirstRead(first_read[0], time.process_time()))
         return taken
 
     platform.queue.consume = timed_consume  # type: ignore[method-assign]
@@ -146,7 +149,16 @@ async def _aggregate(settings: Settings, reports: multiprocessing.Queue) -> None
             started = time.monotonic()
             kept = await super().flush(batch)
             ended = time.monotonic()
-            reports.put(FlushReport(ended, ended - started, self.applied, executed["statements"], executed["writes"]))
+            reports.put(
+                FlushReport(
+                    ended,
+                    ended - started,
+                    self.applied,
+                    executed["statements"],
+                    executed["writes"],
+                    time.process_time(),
+                )
+            )
             return kept
 
     task = asyncio.create_task(MeasuredAggregator(platform, batch_size=BATCH).run())
@@ -168,6 +180,7 @@ class ConsumerProcess:
     reports: multiprocessing.Queue = field(init=False)
     process: multiprocessing.Process = field(init=False)
     first_read: float | None = None
+    first_read_cpu: float = 0.0
     flushes: list[FlushReport] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -197,11 +210,16 @@ class ConsumerProcess:
                     sys.exit(f"{self.target.__name__} applied {applied} of {events} events in {timeout_s} s")
                 continue
             if isinstance(report, FirstRead):
-                self.first_read = report.at
+                self.first_read, self.first_read_cpu = report.at, report.cpu
             else:
                 self.flushes.append(report)
         assert self.first_read is not None
         return events / (self.flushes[-1].ended - self.first_read)
+
+    def cpu_us_per_event(self, events: int) -> float:
+        """The consumer's own CPU time over the same window, per event: unlike the rate, not
+        inflated by other processes competing for the cores."""
+        return (self.flushes[-1].cpu - self.first_read_cpu) / events * 1e6
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -272,13 +290,13 @@ async def _floor(redis_url: str, database_url: str, streams: list[str], reports:
                 continue
             if not first_read:
                 first_read = True
-                reports.put(FirstRead(time.monotonic()))
+                reports.put(FirstRead(time.monotonic(), time.process_time()))
             started = time.monotonic()
             likes: Counter[int] = Counter()
             views: Counter[int] = Counter()
             watches = []
             for _, _, fields in entries:
-                payload = json.loads(fields[b"payload"])
+                payload = orjson.loads(fields[b"payload"])
                 reel_id = payload["reel_id"]
                 if payload["kind"] == "like":
                     likes[reel_id] += 1
@@ -300,7 +318,7 @@ async def _floor(redis_url: str, database_url: str, streams: list[str], reports:
                 await pipe.execute()
             ended = time.monotonic()
             # Statements are counted for the aggregator only (the floor's are fixed: two writes).
-            reports.put(FlushReport(ended, ended - started, len(entries), statements=2, writes=2))
+            reports.put(FlushReport(ended, ended - started, len(entries), 2, 2, time.process_time()))
     finally:
         await redis.aclose()
 
@@ -514,6 +532,7 @@ def paired_runs(settings: Settings, population: Population, args: argparse.Names
     aggregator_expected, floor_expected = Expected(), Expected()
     drawn: dict[int, Events] = {}
     flushes: list[FlushReport] = []
+    cpu_us: dict[str, list[float]] = {"floor": [], "aggregator": []}
 
     def events_of(pair: int) -> Events:
         if pair not in drawn:
@@ -528,6 +547,7 @@ def paired_runs(settings: Settings, population: Population, args: argparse.Names
         try:
             asyncio.run(publish(redis_url, events, partitioned(streams)))
             rate = consumer.wait_for(args.events, args.timeout)
+            cpu_us["floor"].append(consumer.cpu_us_per_event(args.events))
         finally:
             consumer.stop()
         asyncio.run(trim(redis_url, streams, delete=True))
@@ -540,6 +560,7 @@ def paired_runs(settings: Settings, population: Population, args: argparse.Names
         try:
             asyncio.run(publish(redis_url, events, partitioned(queue_streams)))
             rate = consumer.wait_for(args.events, args.timeout)
+            cpu_us["aggregator"].append(consumer.cpu_us_per_event(args.events))
         finally:
             consumer.stop()
         asyncio.run(trim(redis_url, queue_streams, delete=False))
@@ -561,6 +582,13 @@ def paired_runs(settings: Settings, population: Population, args: argparse.Names
         "statements_per_flush": round(statistics.mean(f.statements for f in flushes), 1),
         "writes_per_flush": round(statistics.mean(f.writes for f in flushes), 1),
         "flush_seconds_p50": round(statistics.median(f.seconds for f in flushes), 3),
+        # CPU per event of each consumer process, and their pairwise ratio (floor / aggregator:
+        # like `ratio`, higher is better): what a shared machine does not distort.
+        "cpu_us_per_event": round(statistics.median(cpu_us["aggregator"]), 1),
+        "floor_cpu_us_per_event": round(statistics.median(cpu_us["floor"]), 1),
+        "cpu_ratio": round(
+            statistics.median(f / a for f, a in zip(cpu_us["floor"], cpu_us["aggregator"], strict=True)), 3
+        ),
     }
 
 

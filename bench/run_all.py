@@ -46,6 +46,9 @@ def engagement(r: dict[str, Any]) -> list[str]:
         f"{r['statements_per_flush']} statements a flush; domain path {_n(r.get('domain_path'))} events/s; "
         f"{r['database']}, {r['redis_parser']}"
     )
+    if "cpu_us_per_event" in r:
+        details += (f"; CPU a event: aggregator {r['cpu_us_per_event']} µs, floor {r['floor_cpu_us_per_event']} µs "
+                    f"(ratio {r['cpu_ratio']})")  # fmt: skip
     return [f"{_n(r['value'])} events/s", f"{_n(r['floor'])} events/s", _ratio(r), details, f"{r['samples']} pairs",
             "≥ 20,000/s and ratio ≥ 0.3"]  # fmt: skip
 
@@ -86,6 +89,10 @@ def api(r: dict[str, Any]) -> list[str]:
     ]
     client = f"the client {r['client_cpu_us_per_request']} µs of CPU a request, {r['client_busy_on_floor']:.0%} of a core on the floor"
     details = f"`{{ __typename }}` at {r['connections']} connections ({client}); " + "; ".join(parts)
+    if r.get("scaling"):
+        scaled = r["scaling"]
+        details += (f"; {scaled['processes']} processes / one: `{{ __typename }}` {scaled['typename']['ratio']}×, "
+                    f"feed {scaled['feed']['ratio']}×")  # fmt: skip
     samples = r["samples"] + sum(o["samples"] + o["one_client_samples"] for o in r["operations"].values())
     return [f"{_n(r['value'])} req/s", f"{_n(r['floor'])} req/s (bare strawberry)", _ratio(r), details,
             f"{samples:,} requests", "ratio ≥ 0.5; each operation ≥ 300/s, p99 ≤ 100 ms, 1 client ≤ 25 ms"]  # fmt: skip

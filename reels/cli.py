@@ -16,6 +16,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.logging import RichHandler
+from starlette.applications import Starlette
 from uvicorn.config import LOGGING_CONFIG
 
 from reels.db import NotMigratedError, check_migrated
@@ -78,6 +79,9 @@ def _tune_gc_for_many_sockets() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+WORKER_HEALTHCHECK_S = 120
+
+
 def _serving(settings: Settings, host: str, port: int) -> Settings:
     """`settings` with signed media URLs pointing at this server (unless REELS_PUBLIC_URL says where)."""
     if "public_url" in settings.model_fields_set:
@@ -90,36 +94,72 @@ def _serve(
     settings: Settings,
     host: str,
     port: int,
+    workers: int = 1,
     *,
     background: Sequence[Callable[[Platform], Coroutine[Any, Any, None]]] = (),
     log_config: dict[str, Any] | None = LOGGING_CONFIG,
 ) -> None:
+    if workers > 1 and not settings.redis_url:
+        # Each process would have its own queue, cache, rate limits and pub/sub: a like taken by
+        # one would never reach a subscriber of another, and the in-process workers need one owner.
+        typer.secho(
+            "--workers needs REELS_REDIS_URL: without it the queue, cache, rate limits and live events "
+            "live inside one process (run one process, or configure Redis and run `reels worker` beside it)",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     try:
         asyncio.run(check_migrated(settings.resolved_database_url))
     except NotMigratedError as error:
         typer.secho(str(error), fg="red", err=True)
         raise typer.Exit(1) from None
-    application = create_app(_serving(settings, host, port), background=background)
+    settings = _serving(settings, host, port)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "ws": "websockets-sansio",
+        "lifespan": "on",
+        "access_log": settings.access_log,
+        "log_config": log_config,
+    }
+    if workers > 1:
+        # uvicorn starts each worker process afresh: they read their settings from the environment.
+        # It replaces a process that does not answer its health check in time, and importing the
+        # app takes seconds on a busy machine: the default 5 s killed every process as it started.
+        os.environ["REELS_PUBLIC_URL"] = settings.public_url
+        uvicorn.run(
+            "reels.cli:api_process_app",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            **options,
+        )
+        return
+    application = create_app(settings, background=background)
     _tune_gc_for_many_sockets()
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        ws="websockets-sansio",
-        lifespan="on",
-        access_log=settings.access_log,
-        log_config=log_config,
-    )
+    uvicorn.run(application, **options)
+
+
+def api_process_app() -> Starlette:
+    """The app of one process of `reels serve --workers N` (uvicorn calls it in each)."""
+    _logging()
+    application = create_app(Settings())
+    _tune_gc_for_many_sockets()
+    return application
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="API processes sharing the port (more than one needs REELS_REDIS_URL).")
+    ] = 1,
 ) -> None:
     """Run the API (and, on the embedded setup, the background workers in-process)."""
     _logging()
-    _serve(_settings(), host, port)
+    _serve(_settings(), host, port, workers)
 
 
 @app.command()

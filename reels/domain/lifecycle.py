@@ -15,7 +15,9 @@
 | restore | BLOCKED once processed, HELD | READY | moderateReel(RESTORE) |
 | delete | every state | deleted (`deleted_at`; the status stays) | deleteReel |
 
-A new reel is INIT (the model's default) and only these functions move it.
+A new reel is INIT (the model's default) and only these functions move it. One more writes a
+PROCESSING reel without moving it: `show_thumbnail` puts the thumbnail made before the ladder
+on it, so its creator's client shows it while the rest is made.
 
 Each transition is one function that, inside the caller's unit of work (one transaction):
 - moves the reel with a conditional UPDATE from the states it allows, so of two workers or
@@ -189,6 +191,19 @@ async def start_processing(work: UnitOfWork, reel_id: int) -> Reel | None:
     if not await _move(work, reel_id, IN_PROGRESS, ReelStatus.PROCESSING):
         return None
     return await _current(work, reel_id)
+
+
+async def show_thumbnail(work: UnitOfWork, reel_id: int, key: str) -> bool:
+    """A PROCESSING reel's media becomes its early thumbnail alone (READY replaces the whole
+    media, the same thumbnail included). False when it is no longer PROCESSING."""
+    shown = await work.session.scalar(
+        update(Reel)
+        .where(Reel.id == reel_id, Reel.deleted_at.is_(None), Reel.status == ReelStatus.PROCESSING)
+        .values(media={"thumbnail": key})
+        .returning(Reel.id)
+        .execution_options(synchronize_session=False)
+    )
+    return shown is not None
 
 
 async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replicate: bool) -> bool:

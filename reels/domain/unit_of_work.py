@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels import db
 from reels.domain.events import Event, Job, publish, send
 from reels.ports.pubsub import PubSub
 from reels.ports.queue import WorkQueue
@@ -45,7 +46,7 @@ async def unit_of_work(
     sessions: async_sessionmaker[AsyncSession], queue: WorkQueue, bus: PubSub
 ) -> AsyncIterator[UnitOfWork]:
     async with sessions() as session:
-        async with session.begin():
+        async with db.one_writer(session), session.begin():
             work = UnitOfWork(session)
             yield work
     for job, lane in work.jobs:

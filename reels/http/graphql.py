@@ -14,11 +14,13 @@ socket spends the client's request budget, the same one its HTTP requests draw f
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from contextlib import AsyncExitStack, suppress
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import strawberry
 from cross_web import HTTPException
 from graphql import GraphQLError
@@ -191,6 +193,13 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return playground_page(request)  # served from the package: works offline
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: strawberry sends bytes over a websocket as binary frames.
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:  # a lone surrogate echoed from a request: json escapes it
+            return json.dumps(data, separators=(",", ":"))
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)  # HTTP bodies and websocket frames alike

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reels.media.artifacts import AUDIO, PREVIEW, THUMBNAIL, make_artifacts
+from reels.media.artifacts import AUDIO, PREVIEW, THUMBNAIL, make_artifacts, make_thumbnail
 from reels.media.errors import MediaRejected, TranscodeError
 from reels.media.ladder import HLS_DIR, Rendition, transcode_ladder
 from reels.media.probe import DURATION_GRACE_S, PROBE_TIMEOUT_S, ProbeFacts, probe, validate
@@ -18,6 +19,8 @@ AUDIO_CODEC = "aac"
 # FFmpeg reads this far past the limit (and its grace), so a source that goes on is told apart
 # from one that ends right at the limit.
 PAST_LIMIT_S = 1.0
+# The early thumbnail decodes two seconds of the source; past this it is made after the ladder.
+THUMBNAIL_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,14 @@ async def process_source(
     max_duration_s: float = 90,
     timeout_s: float = 600,
     replace_audio: Path | None = None,
+    on_thumbnail: Callable[[str], Awaitable[None]] | None = None,
 ) -> ProcessedMedia:
     """Probe, validate and transcode `source` into `out_dir` (HLS ladder, thumbnail, preview, sound).
 
     `replace_audio` ("use this sound") is muxed into every rung instead of the upload's own
     sound, padded or trimmed to the video's length, in the same FFmpeg run as the ladder.
+    `on_thumbnail` is awaited with the thumbnail's path as soon as it is written, before the
+    ladder, so that it can be shown while the rest is made.
     `timeout_s` bounds the whole call. Earlier outputs in `out_dir` are replaced, so a job
     killed half-way can simply be run again.
 
@@ -70,6 +76,9 @@ async def process_source(
         await _check_sound(replace_audio, timeout_s=time_left(PROBE_TIMEOUT_S))
 
     _clear_outputs(out_dir)
+    early_thumbnail = await make_thumbnail(source, out_dir, facts, timeout_s=time_left(THUMBNAIL_TIMEOUT_S))
+    if early_thumbnail and on_thumbnail is not None:
+        await on_thumbnail(THUMBNAIL)
     # The header's duration is a claim: FFmpeg stops reading just past the limit, and what it
     # decoded decides (a longer file is refused, a truncated one keeps the length it has).
     ladder = await transcode_ladder(
@@ -86,7 +95,12 @@ async def process_source(
         )
     facts = dataclasses.replace(facts, duration_s=ladder.duration_s)
     artifacts = await make_artifacts(
-        source, out_dir, facts, timeout_s=time_left(), extract_audio=facts.has_audio and replace_audio is None
+        source,
+        out_dir,
+        facts,
+        timeout_s=time_left(),
+        extract_audio=facts.has_audio and replace_audio is None,
+        thumbnail=not early_thumbnail,
     )
     lowest = ladder.renditions[0]
     return ProcessedMedia(

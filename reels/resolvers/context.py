@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Protocol
 
 from reels.dataloaders import Loaders
@@ -77,9 +78,14 @@ class Context:
     client_address: str = "-"
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     _loaders: Loaders | None = field(init=False, default=None, repr=False)
     _playback: PlaybackUrls | None = field(init=False, default=None, repr=False)
+
+    @cached_property
+    def request_id(self) -> str:
+        """What an unexpected error's answer and its log line name; made only when one occurs (a
+        random id per request was a few µs of every request's CPU)."""
+        return uuid.uuid4().hex[:16]
 
     @property
     def loaders(self) -> Loaders:

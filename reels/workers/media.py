@@ -122,6 +122,7 @@ async def process(platform: Platform, reel_id: int) -> None:
                 max_duration_s=platform.settings.max_duration_s,
                 timeout_s=platform.settings.transcode_timeout_s,
                 replace_audio=sound,
+                on_thumbnail=lambda path: _show_thumbnail(platform, reel_id, out, path),
             )
             transcoded = time.monotonic()
             sound_path = out / media.audio_path if media.audio_path is not None else sound
@@ -172,6 +173,14 @@ async def process(platform: Platform, reel_id: int) -> None:
         )
         for error in verdict.errors:
             log.warning("reel %s: %s", reel_id, error)
+
+
+async def _show_thumbnail(platform: Platform, reel_id: int, out: Path, path: str) -> None:
+    """Store the thumbnail made before the ladder and put it on the PROCESSING reel."""
+    key = media_prefix(reel_id) + path
+    await platform.store.put_file(key, out / path)
+    async with _work(platform) as work:
+        await lifecycle.show_thumbnail(work, reel_id, key)
 
 
 async def _check(

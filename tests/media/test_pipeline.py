@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 import pytest
 
 from reels.media import MediaRejected, ProcessedMedia, TranscodeError, process_source
+from reels.media.artifacts import THUMBNAIL, make_thumbnail
+from reels.media.probe import PROBE_TIMEOUT_S, probe
 from tests.media.clips import SOUND_TONE_HZ, SOURCE_TONE_HZ, Clips, dominant_frequency_hz, duration_s, open_bytes
 
 Processed = tuple[ProcessedMedia, Path]
@@ -195,3 +198,14 @@ async def test_a_sound_without_audio_is_rejected(clips: Clips, tmp_path: Path) -
 async def test_running_out_of_time_is_a_transcode_error(clips: Clips, tmp_path: Path) -> None:
     with pytest.raises(TranscodeError, match="longer than"):
         await process_source(clips.with_audio, tmp_path, timeout_s=0.05)
+
+
+async def test_no_early_thumbnail_where_the_header_claims_more_than_plays(clips: Clips, tmp_path: Path) -> None:
+    """The early thumbnail seeks to the middle the header claims; nothing plays there in a file
+    cut short, and the pipeline then makes the thumbnail after the ladder."""
+    facts = await probe(clips.silent, timeout_s=PROBE_TIMEOUT_S)
+    claimed = dataclasses.replace(facts, duration_s=facts.duration_s * 10)
+    assert not await make_thumbnail(clips.silent, tmp_path, claimed, timeout_s=60)
+    assert not (tmp_path / THUMBNAIL).exists()
+    assert await make_thumbnail(clips.silent, tmp_path, facts, timeout_s=60)
+    assert (tmp_path / THUMBNAIL).read_bytes().startswith(b"\xff\xd8\xff")

@@ -11,7 +11,7 @@ import pytest
 
 from reels.media.ladder import parse_media_playlist
 from tests.conftest import Api
-from tests.pipeline.helpers import rendition_playlists, upload, wait_for
+from tests.pipeline.helpers import fetch, rendition_playlists, upload, wait_for
 from tests.security.conftest import Answer
 from tests.security.media_clips import cut_short_clip, lying_long_clip
 
@@ -50,4 +50,6 @@ def test_a_cut_short_file_keeps_the_length_it_has(
     for _, playlist in rendition_playlists(api, ready["playback"]["hlsUrl"]):
         played_ms = 1000 * sum(duration for duration, _ in parse_media_playlist(playlist)[1])
         assert abs(played_ms - ready["durationMs"]) <= 1, (played_ms, ready["durationMs"])
+    # Taken before the ladder from the middle the header claims, or after it from what plays.
+    assert fetch(api, ready["thumbnailUrl"]).startswith(b"\xff\xd8\xff"), ready
     healthy([ready])

@@ -139,3 +139,20 @@ def test_a_lone_surrogate_in_the_operation_name_is_a_bad_request(
     assert answer.status_code == 400, answer.text
     assert answer.json()["data"] is None and answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
     healthy([answer])
+
+
+def test_a_lone_surrogate_in_the_operation_name_over_a_websocket_is_an_error_message(
+    api: Api, signed_in: tuple[str, dict[str, str]]
+) -> None:
+    """The refusal names the unknown operation, surrogate and all: the answer escapes it."""
+    token, _ = signed_in
+    query = "subscription S { notifications { id } }"
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as socket:
+        socket.send_json({"type": "connection_init", "payload": {"token": token}})
+        assert socket.receive_json()["type"] == "connection_ack"
+        socket.send_text(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "operationName": "\ud800"}})
+        )
+        message = json.loads(socket.receive_text())
+    assert message["type"] == "error", message
+    assert "\ud800" in message["payload"][0]["message"], message

@@ -6,20 +6,22 @@ import zlib
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 # Consumers drain lanes in this order: all `high` work before any `normal`, then `bulk`.
 LANES = ("high", "normal", "bulk")
 DEFAULT_PARTITIONS = 8
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One delivery of a job to `consumer`.
 
     `id` is "<ms>-<seq>" and grows within one (topic, partition, lane) stream; compare
     `position`, not the strings, and keep high-water marks per (partition, lane): lanes are
     separate streams served out of id order. `attempts` counts deliveries, this one included.
+
+    A named tuple, immutable and built several times faster than a frozen dataclass: the
+    aggregator receives tens of thousands a second.
     """
 
     topic: str

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from reels.ports.queue.base import (
     DEFAULT_PARTITIONS,
     LANES,
@@ -180,7 +182,7 @@ class MemoryWorkQueue:
                     partition,
                     lane,
                     pending.entry.id,
-                    json.loads(pending.entry.payload_json),
+                    orjson.loads(pending.entry.payload_json),
                     pending.deliveries,
                     consumer,
                 )

@@ -28,6 +28,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson  # payloads are decoded per message: several times faster than json's
 from redis.asyncio import Redis
 
 from reels.ports.queue.base import (
@@ -292,7 +293,7 @@ class RedisWorkQueue:
             reply = await self._consume(keys=keys, args=[group, consumer, count, claim_idle_ms])
             if reply[0]:
                 return [
-                    Message(topic, order[p], LANES[lane - 1], id_, json.loads(payload), deliveries, consumer)
+                    Message(topic, order[p], LANES[lane - 1], id_, orjson.loads(payload), deliveries, consumer)
                     for p, lane, id_, payload, deliveries in reply[0]
                 ]
             _, ends, next_due_ms = reply
@@ -334,7 +335,13 @@ class RedisWorkQueue:
         async with self._client.pipeline(transaction=False) as pipe:
             for (topic, partition, lane), batch in by_stream.items():
                 pipe.xack(_stream_key(topic, partition, lane), group, *(message.id for message in batch))
-                pipe.zrem(_retry_key(topic, partition, group), *(_retry_member(message) for message in batch))
+                # A retry member is taken off as its message is handed out again (a delivery
+                # more), so a first delivery has one only if its holder retried it and then acked
+                # it anyway: left behind, it is harmless (see above). Skipping first deliveries
+                # halves what an aggregator's flush sends.
+                retried = [_retry_member(message) for message in batch if message.attempts > 1]
+                if retried:
+                    pipe.zrem(_retry_key(topic, partition, group), *retried)
             await pipe.execute()
 
     async def touch(self, message: Message, group: str) -> bool:
@@ -410,7 +417,7 @@ def _dead_letter(topic: str, id_: str, fields: dict[str, str]) -> DeadLetter:
         topic=topic,
         partition=int(fields["partition"]),
         lane=fields["lane"],
-        payload=json.loads(fields["payload"]),
+        payload=orjson.loads(fields["payload"]),
         error=fields["error"],
         attempts=int(fields["attempts"]),
         failed_at=datetime.fromisoformat(fields["failed_at"]),
