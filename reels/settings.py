@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For is
     # believed; from anyone else the header is ignored and the peer address is the client.
     trusted_proxies: str = ""
+    # Fake engagement and analytics: anonymous views counted per client address and reel in a
+    # view window (a household or an office shares one), and how often the scheduled jobs run.
+    anonymous_views_per_address: int = Field(default=10, ge=1)
+    engagement_scoring_interval_s: float = 60.0
+    analytics_interval_s: float = 900.0
 
     @field_validator(
         "database_url",

@@ -146,3 +146,15 @@ class UpdateProfileInput:
     display_name: str | None = None
     bio: str | None = None
     region: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. IN.")
+
+
+@strawberry.input
+class SetUserRoleInput:
+    user_id: strawberry.ID
+    role: enums.Role
+
+
+@strawberry.input
+class ClearEngagementFlagInput:
+    user_id: strawberry.ID
+    reason: str

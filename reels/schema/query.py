@@ -11,10 +11,11 @@ from reels.schema.enums import ReportReason, ReportStatus
 from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext
 from reels.schema.pagination import SEARCH_PAGE, page_size
-from reels.schema.permissions import MODERATORS, SIGNED_IN
+from reels.schema.permissions import ADMINS, MODERATORS, SIGNED_IN
 from reels.schema.types import (
     Audio,
     Hashtag,
+    ModerationLogConnection,
     Node,
     NotificationConnection,
     Reel,
@@ -24,6 +25,7 @@ from reels.schema.types import (
     UserConnection,
     node_of,
 )
+from reels.schema.types.analytics import Analytics
 from reels.schema.types.connection import after_id, after_position
 from reels.schema.types.users import follow_connection
 
@@ -163,3 +165,21 @@ class Query:
             info.context, status or ReportStatus.OPEN, reason, page_size(first), after_position(after, parts=2)
         )
         return ReportConnection.of(page, after)
+
+    @strawberry.field(
+        description="Every moderator action and automated check's decision, newest first; nothing edits it. "
+        "Admins only; FORBIDDEN error for anyone else.",
+        permission_classes=ADMINS,
+    )
+    async def moderation_log(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> ModerationLogConnection:
+        page = await moderation.moderation_log(info.context, page_size(first), after_id(after))
+        return ModerationLogConnection.of(page, after)
+
+    @strawberry.field(
+        description="What the scheduled analytics jobs computed. Admins only; FORBIDDEN error for anyone else.",
+        permission_classes=ADMINS,
+    )
+    def analytics(self) -> Analytics:
+        return Analytics()

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from reels.domain import models
+from reels.domain.accounts import can_moderate
 from reels.resolvers import notifications as resolve_notifications
 from reels.resolvers import reels as resolve
 from reels.resolvers import social
@@ -17,6 +18,18 @@ from reels.schema.enums import Role
 from reels.schema.globalid import to_global_id
 from reels.schema.pagination import page_size
 from reels.schema.types.connection import Node, ReelConnection, UserConnection, after_edge, after_id, shows
+
+
+@strawberry.type
+class EngagementFlag:
+    flagged_at: datetime
+    reason: str
+
+    @classmethod
+    def of(cls, row: models.User) -> EngagementFlag | None:
+        if row.engagement_flagged_at is None:
+            return None
+        return cls(flagged_at=row.engagement_flagged_at, reason=row.engagement_flag_reason or "")
 
 
 @shows(models.User)
@@ -29,6 +42,7 @@ class User(Node):
     bio: str
     region: str | None = strawberry.field(description="ISO 3166-1 alpha-2, e.g. IN; null when not given.")
     db_id: strawberry.Private[int]
+    flag: strawberry.Private[EngagementFlag | None] = None
 
     @classmethod
     def from_row(cls, row: models.User) -> Self:
@@ -41,6 +55,7 @@ class User(Node):
             bio=row.bio,
             region=row.region,
             db_id=row.id,
+            flag=EngagementFlag.of(row),
         )
 
     @strawberry.field
@@ -73,6 +88,16 @@ class User(Node):
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> UserConnection:
         return await follow_connection(info.context, self.db_id, first, after, followers=False)
+
+    @strawberry.field(
+        description="Why the engagement scoring job flagged the account (its likes, views and comments "
+        "are left out of counts until a moderator clears the flag); null when not flagged, and for "
+        "anyone but moderators and admins."
+    )
+    def engagement_flag(self, info: Info[Context, None]) -> EngagementFlag | None:
+        if self.flag is None or not can_moderate(info.context.viewer):
+            return None
+        return self.flag
 
     @strawberry.field(description="The viewer's notifications not yet marked read; null on anyone else's profile.")
     async def unread_notification_count(self, info: Info[Context, None]) -> int | None:
