@@ -59,7 +59,7 @@ class Report(Node):
 class ModerationLogEntry(Node):
     action: AuditAction
     check: str | None = strawberry.field(
-        description="The automated check that acted (e.g. terms, reupload, reports, engagement_scoring); null when a person did."
+        description="The automated check that acted (e.g. terms, re-upload, reports, engagement_scoring); null when a person did."
     )
     reason: str
     created_at: datetime
