@@ -98,8 +98,8 @@ class Settings(BaseSettings):
     # Fake engagement and analytics: anonymous views counted per client address and reel in a
     # view window (a household or an office shares one), and how often the scheduled jobs run.
     anonymous_views_per_address: int = Field(default=10, ge=1)
-    engagement_scoring_interval_s: float = 60.0
-    analytics_interval_s: float = 900.0
+    engagement_scoring_interval_s: float = Field(default=60.0, gt=0)
+    analytics_interval_s: float = Field(default=900.0, gt=0)
 
     @field_validator(
         "database_url",

@@ -10,7 +10,7 @@ from reels.domain.models import AuditAction, ModerationLog, User
 
 # The names automated actors log under, beside the checks of reels.moderation.
 REPORTS_CHECK = "reports"
-ENGAGEMENT_CHECK = "engagement_scoring"
+ENGAGEMENT_CHECK = "engagement_scoring"  # the job of reels.domain.integrity
 COMMAND_LINE = "command_line"
 
 

@@ -32,12 +32,13 @@ from reels.domain.counts import SERVED_COLUMNS, cache_counts, served
 from reels.domain.errors import DomainError, ErrorCode, invalid, not_found
 from reels.domain.events import ReelCountsChanged
 from reels.domain.ids import first_id_at
-from reels.domain.models import AuditAction, Comment, Like, ReelCounts, User, WatchEvent
+from reels.domain.models import AuditAction, Comment, JobRun, Like, ReelCounts, User, WatchEvent
 from reels.domain.unit_of_work import UnitOfWork, unit_of_work
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
 from reels.ports.queue import WorkQueue
 
+JOB = "engagement_scoring"
 SCORING_WINDOW_S = 3600
 BURST_WINDOW_S = 10
 BURST_MIN = 15
@@ -239,6 +240,7 @@ async def score(
         if newly:
             reels |= await _reels_engaged_by(work.session, User.id.in_(newly))
         totals = await recount(work, reels)
+        await work.session.merge(JobRun(name=JOB, last_run_at=now))
     await cache_counts(kv, totals)
     return len(newly)
 

@@ -2,7 +2,7 @@
 (reels.domain.integrity). Each is idempotent and resumable.
 
 A scheduler in every worker process checks each job's due key in the shared cache every
-TICK_S; the process that sets it (for the job's interval) queues a RunJob on the `jobs` topic,
+TICK_S (or its shortest interval); the process that sets it (for the job's interval) queues a RunJob on the `jobs` topic,
 so one run happens per interval however many workers there are, and a run that fails is
 retried and dead-lettered like any job. `reels jobs run NAME` runs one at once, in its process.
 """
@@ -109,15 +109,15 @@ def _due_key(name: str) -> str:
 async def schedule(platform: Platform) -> None:
     """Queue each job once per its interval, across every process (until cancelled). The first
     run of each comes an interval after the first scheduler starts."""
-    for job in JOBS.values():
-        await platform.kv.set(_due_key(job.name), "1", ttl_s=job.interval_s(platform.settings), only_if_absent=True)
+    intervals = {name: job.interval_s(platform.settings) for name, job in JOBS.items()}
+    for name, interval_s in intervals.items():
+        await platform.kv.set(_due_key(name), "1", ttl_s=interval_s, only_if_absent=True)
     while True:
-        await asyncio.sleep(TICK_S)
+        await asyncio.sleep(min(TICK_S, *intervals.values()))
         try:
-            for job in JOBS.values():
-                interval_s = job.interval_s(platform.settings)
-                if await platform.kv.set(_due_key(job.name), "1", ttl_s=interval_s, only_if_absent=True):
-                    await events.send(platform.queue, RunJob(job.name))
+            for name, interval_s in intervals.items():
+                if await platform.kv.set(_due_key(name), "1", ttl_s=interval_s, only_if_absent=True):
+                    await events.send(platform.queue, RunJob(name))
         except Exception:
             log.exception("scheduling jobs failed; trying again in %.0f s", TICK_S)
 
