@@ -44,7 +44,7 @@ def test_a_scripted_burst_of_likes_from_new_accounts_is_discounted_and_clearing_
     api = live_api
     creator_token, creator, first = setup_reel(api)
     second = setup_reel(api)[2]
-    fan_token, _ = api.register(unique("fan"))  # a new account that likes one of the reels
+    fan_token, fan = api.register(unique("fan"))  # a new account that likes one of the reels
     regular_token, regular = api.register(unique("regular"))  # an old account that likes both
     _age(api, regular["id"], days=400)
     bots = [api.register(unique("bot")) for _ in range(BOTS)]
@@ -55,18 +55,23 @@ def test_a_scripted_burst_of_likes_from_new_accounts_is_discounted_and_clearing_
     assert api.data(LIKE, {"id": first}, token=fan_token)["likeReel"]["userErrors"] == []
     eventually(lambda: (_likes(api, first), _likes(api, second)) == (BOTS + 2, BOTS + 1))
 
-    assert _score(api) == f"engagement_scoring: {BOTS} accounts flagged"
+    _score(api)  # (on the shared PostgreSQL of the services run, other tests' accounts are scored too)
     assert (_likes(api, first), _likes(api, second)) == (2, 1)  # the fan's and the regular's stay
-    assert _score(api) == "engagement_scoring: 0 accounts flagged"  # a second run changes nothing
+    _score(api)  # a second run changes nothing
     assert (_likes(api, first), _likes(api, second)) == (2, 1)
 
     moderator = staff_token(api, unique("mod"), "MODERATOR")
+
+    def flag_of(name: str, token: str = moderator) -> Any:
+        return api.data(FLAG, {"name": name}, token=token)["user"]["engagementFlag"]
+
     bot_name = bots[0][1]["username"]
-    flag = api.data(FLAG, {"name": bot_name}, token=moderator)["user"]["engagementFlag"]
-    assert "new account" in flag["reason"] and flag["flaggedAt"].endswith("Z")
-    assert api.data(FLAG, {"name": bot_name}, token=creator_token)["user"]["engagementFlag"] is None  # moderators only
-    for innocent in (regular["username"], creator["username"]):
-        assert api.data(FLAG, {"name": innocent}, token=moderator)["user"]["engagementFlag"] is None
+    for _, bot in bots:
+        flag = flag_of(bot["username"])
+        assert "new account" in flag["reason"] and flag["flaggedAt"].endswith("Z")
+    assert flag_of(bot_name, creator_token) is None  # shown to moderators only
+    for innocent in (regular["username"], creator["username"], fan["username"]):
+        assert flag_of(innocent) is None
 
     refused = api.data(CLEAR, {"input": {"userId": bots[0][1]["id"], "reason": "x"}}, token=creator_token)
     assert [e["code"] for e in refused["clearEngagementFlag"]["userErrors"]] == ["FORBIDDEN"]
@@ -76,7 +81,9 @@ def test_a_scripted_burst_of_likes_from_new_accounts_is_discounted_and_clearing_
         "userErrors": [],
     }
     assert (_likes(api, first), _likes(api, second)) == (3, 2)  # the cleared account's likes count again
-    assert _score(api) == "engagement_scoring: 0 accounts flagged"  # what it did before is not judged again
+    _score(api)
+    assert flag_of(bot_name) is None  # what it did before the clearing is not judged again
+    assert (_likes(api, first), _likes(api, second)) == (3, 2)
     again = api.data(CLEAR, {"input": {"userId": bots[0][1]["id"], "reason": "again"}}, token=moderator)
     assert [(e["field"], e["code"]) for e in again["clearEngagementFlag"]["userErrors"]] == [
         (["input", "userId"], "INVALID")
@@ -84,8 +91,9 @@ def test_a_scripted_burst_of_likes_from_new_accounts_is_discounted_and_clearing_
 
     admin = staff_token(api, unique("admin"), "ADMIN")
     entries = [edge["node"] for edge in api.data(LOG, token=admin)["moderationLog"]["edges"]]
-    flags = [e for e in entries if e["action"] == "FLAG_ENGAGEMENT"]
-    assert {e["user"]["username"] for e in flags} == {user["username"] for _, user in bots}
+    flagged = {user["username"] for _, user in bots}
+    flags = [e for e in entries if e["action"] == "FLAG_ENGAGEMENT" and e["user"]["username"] in flagged]
+    assert len(flags) == BOTS
     assert {(e["check"], e["actor"]) for e in flags} == {("engagement_scoring", None)}
     assert entries[0] == {
         "action": "CLEAR_ENGAGEMENT_FLAG",
