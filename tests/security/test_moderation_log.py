@@ -4,11 +4,14 @@ Admins grant and revoke the moderator role, and that is logged too."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from reels.settings import Settings
 from tests.api.test_query_counts import counting_statements
 from tests.conftest import Api, insert_ready_reel, staff_token
 from tests.security.conftest import ApiOf
+from tests.test_migrations import reels_cli
 
 SET_ROLE = """mutation R($input: SetUserRoleInput!) {
   setUserRole(input: $input) { user { username role } userErrors { field code message } } }"""
@@ -115,3 +118,19 @@ def test_the_log_costs_the_same_statements_for_any_page_size(api_of: ApiOf) -> N
             return len(seen)
 
         assert statements(2) == statements(8)
+
+
+def test_a_role_set_on_the_command_line_is_logged_as_such(api_of: ApiOf, embedded_settings: Settings) -> None:
+    with api_of() as api:
+        admin = staff_token(api, "the_admin", "ADMIN")
+        api.register("cli_mod")
+        env = {"REELS_DATA_DIR": str(Path(embedded_settings.data_dir).resolve())}
+        changed = reels_cli("set-role", "cli_mod", "moderator", env=env)
+        assert (changed.returncode, changed.stdout.strip()) == (0, "cli_mod is now moderator"), changed.stderr
+        entry = _log(api, admin)["edges"][0]["node"]
+        assert (entry["action"], entry["check"], entry["actor"], entry["user"]) == (
+            "SET_ROLE",
+            "command_line",
+            None,
+            {"username": "cli_mod"},
+        )
