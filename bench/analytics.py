@@ -84,6 +84,7 @@ async def seed(sessions: Any, days: list[date], args: argparse.Namespace) -> Non
     await _insert(sessions, Audio, sounds)
     await _insert(sessions, Hashtag, tags)
     reels: list[int] = []
+    liked: set[tuple[int, int]] = set()
     for day in days:
         day_reels = [
             {
@@ -112,7 +113,8 @@ async def seed(sessions: Any, days: list[date], args: argparse.Namespace) -> Non
             for _ in range(args.watches)
         ]
         await _insert(sessions, WatchEvent, watches)
-        likes = {(rng.choice(reels), rng.choice(users)["id"]) for _ in range(args.likes)}
+        likes = {(rng.choice(reels), rng.choice(users)["id"]) for _ in range(args.likes)} - liked
+        liked |= likes  # one like per reel and user
         when = [start + timedelta(seconds=rng.randrange(86_400)) for _ in likes]
         await _insert(
             sessions,

@@ -110,16 +110,18 @@ async def schedule(platform: Platform) -> None:
     """Queue each job once per its interval, across every process (until cancelled). The first
     run of each comes an interval after the first scheduler starts."""
     intervals = {name: job.interval_s(platform.settings) for name, job in JOBS.items()}
-    for name, interval_s in intervals.items():
-        await platform.kv.set(_due_key(name), "1", ttl_s=interval_s, only_if_absent=True)
+    tick_s = min(TICK_S, *intervals.values())
+    started = False
     while True:
-        await asyncio.sleep(min(TICK_S, *intervals.values()))
         try:
             for name, interval_s in intervals.items():
-                if await platform.kv.set(_due_key(name), "1", ttl_s=interval_s, only_if_absent=True):
+                due = await platform.kv.set(_due_key(name), "1", ttl_s=interval_s, only_if_absent=True)
+                if due and started:
                     await events.send(platform.queue, RunJob(name))
+            started = True
         except Exception:
-            log.exception("scheduling jobs failed; trying again in %.0f s", TICK_S)
+            log.exception("scheduling jobs failed; trying again in %.0f s", tick_s)
+        await asyncio.sleep(tick_s)
 
 
 async def handle(platform: Platform, payload: dict[str, Any]) -> None:
