@@ -100,6 +100,11 @@ def moderation(r: dict[str, Any]) -> list[str]:
             "≥ 95 % caught, 0 false matches"]  # fmt: skip
 
 
+def analytics(r: dict[str, Any]) -> list[str]:
+    return [f"{r['value']:.3f} s a day", f"{r['floor']:.3f} s (one pass over the day's rows)", _ratio(r),
+            f"five jobs; {r['details']}", f"{r['samples']} pairs", "—"]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str
@@ -116,6 +121,7 @@ BENCHES = [
     Bench("upload", 1800, ["--durations", "3", "--repeat", "1"], upload),
     Bench("api", 1800, ["--pairs", "2", "--requests", "150", "--connections", "5", "--max-seconds", "20"], api),
     Bench("moderation", 2400, ["--clips", "18", "--padding-reels", "500", "--lookup-samples", "5"], moderation),
+    Bench("analytics", 1800, ["--pairs", "2", "--days", "2", "--watches", "2000", "--likes", "500"], analytics),
 ]  # fmt: skip
 
 
