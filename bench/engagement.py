@@ -629,6 +629,7 @@ async def domain_path(settings: Settings, population: Population, args: argparse
                     counted = await record_view(
                         platform.sessions, platform.kv, platform.queue, Viewer(user, None), reel, watched_ms=4000,
                         completed=False, window_s=settings.view_window_s, context={"surface": "bench"},
+                        anonymous_per_address=settings.anonymous_views_per_address,
                     )  # fmt: skip
                     expected.views[reel.id] += counted
 

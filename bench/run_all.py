@@ -116,6 +116,11 @@ def search(r: dict[str, Any]) -> list[str]:
             f"{r['samples']:,} queries", f"p99 ≤ {r['goal_ms']:g} ms at 1M users and 1M reels on PostgreSQL"]  # fmt: skip
 
 
+def analytics(r: dict[str, Any]) -> list[str]:
+    return [f"{r['value']:.3f} s a day", f"{r['floor']:.3f} s (one pass over the day's rows)", _ratio(r),
+            f"five jobs; {r['details']}", f"{r['samples']} pairs", "—"]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str
@@ -133,6 +138,7 @@ BENCHES = [
     Bench("api", 1800, ["--pairs", "2", "--requests", "150", "--connections", "5", "--max-seconds", "20"], api),
     Bench("moderation", 2400, ["--clips", "18", "--padding-reels", "500", "--lookup-samples", "5"], moderation),
     Bench("search", 3600, ["--users", "5000", "--reels", "5000", "--pairs", "2", "--requests", "100"], search),
+    Bench("analytics", 1800, ["--pairs", "2", "--days", "2", "--watches", "2000", "--likes", "500"], analytics),
 ]  # fmt: skip
 
 

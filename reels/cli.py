@@ -47,6 +47,7 @@ from reels.ranking.console import metrics_tables, training_progress, write_ranki
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
+from reels.workers.jobs import JOBS, run_job
 from reels.workers.runner import run_forever
 
 app = typer.Typer(help="Reels: an open short-video platform backend.", no_args_is_help=True, add_completion=False)
@@ -181,7 +182,7 @@ def set_role(username: str, role: Annotated[str, typer.Argument(help="user, mode
     async def change() -> str:
         platform = await Platform.start(_settings())
         try:
-            user = await accounts.set_role(platform.sessions, platform.pubsub, username, chosen)
+            user = await accounts.set_role(platform.sessions, platform.pubsub, chosen, username=username)
             return f"{user.username} is now {user.role.value.lower()}"
         finally:
             await platform.close()
@@ -229,7 +230,7 @@ def create_user(
         raise typer.Exit(1) from None
 
 
-jobs = typer.Typer(help="Inspect and requeue dead-lettered jobs.", no_args_is_help=True)
+jobs = typer.Typer(help="Run scheduled jobs; inspect and requeue dead-lettered jobs.", no_args_is_help=True)
 app.add_typer(jobs, name="jobs")
 # How far back `jobs retry` looks for the id (the dead-letter stream keeps 10,000).
 DEAD_LETTER_SEARCH = 10_000
@@ -299,6 +300,30 @@ def jobs_retry(
         typer.secho(f"no dead-lettered {topic} job {dead_letter_id}", fg="red", err=True)
         raise typer.Exit(1)
     typer.echo(f"queued {dead_letter_id} again")
+
+
+@jobs.command("run")
+def jobs_run(name: Annotated[str, typer.Argument(help=f"One of: {', '.join(JOBS)}.")]) -> None:
+    """Run a scheduled job now (analytics, engagement scoring); safe to repeat."""
+    if name not in JOBS:
+        typer.secho(f"no job {name!r}; the jobs are: {', '.join(JOBS)}", fg="red", err=True)
+        raise typer.Exit(2)
+
+    async def run() -> str:
+        platform = await Platform.start(_settings())
+        try:
+            return await run_job(platform, name)
+        finally:
+            await platform.close()
+
+    typer.echo(asyncio.run(run()))
+
+
+@jobs.command("list")
+def jobs_list() -> None:
+    """The scheduled jobs and what each computes."""
+    for job in JOBS.values():
+        typer.echo(f"{job.name:20}  {job.description}")
 
 
 @app.command()

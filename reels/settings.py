@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # Who may run introspection (`__schema`, `__type`): everyone, moderators and admins, or
     # nobody. Unset: everyone on the embedded setup (the playground needs it), staff otherwise.
     introspection: Literal["public", "staff", "off"] | None = None
+    # Fake engagement and analytics: anonymous views counted per client address and reel in a
+    # view window (a household or an office shares one), and how often the scheduled jobs run.
+    anonymous_views_per_address: int = Field(default=10, ge=1)
+    engagement_scoring_interval_s: float = Field(default=60.0, gt=0)
+    analytics_interval_s: float = Field(default=900.0, gt=0)
 
     @field_validator(
         "database_url",

@@ -128,3 +128,17 @@ def insert_ready_reel(
         return reel.id
 
     return to_global_id("Reel", run(api, insert))
+
+
+STAFF_PASSWORD = "correct horse battery"
+LOGIN = """mutation L($input: LoginInput!) { login(input: $input) { token userErrors { code message } } }"""
+
+
+def staff_token(api: Api, username: str, role: str) -> str:
+    """A signed-in moderator's or admin's token (no mutation makes the first of them)."""
+    from reels.domain import accounts
+    from reels.domain.models import Role
+
+    run(api, accounts.register, platform_of(api).sessions, username, STAFF_PASSWORD, None, Role(role))
+    login = api.data(LOGIN, {"input": {"username": username, "password": STAFF_PASSWORD}})["login"]
+    return str(login["token"])

@@ -39,6 +39,7 @@ class Loaders:
         self.audio_by_id = self._rows_by_id(models.Audio)
         self.hashtag_by_id = self._rows_by_id(models.Hashtag)
         self.report_by_id = self._rows_by_id(models.Report)
+        self.moderation_log_by_id = self._rows_by_id(models.ModerationLog)
         self.hashtags_by_reel: DataLoader[int, list[models.Hashtag]] = DataLoader(self._hashtags_by_reel)
         self.open_report_count_by_reel: DataLoader[int, int] = DataLoader(self._open_report_counts)
         self.counts_by_reel: DataLoader[int, dict[str, int]] = DataLoader(

@@ -19,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels.domain import audit
 from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found, rate_limited
 from reels.domain.events import SessionChanged, SessionReason, publish
-from reels.domain.models import BIO_MAX_CHARS, Role, User
+from reels.domain.models import BIO_MAX_CHARS, AuditAction, Role, User
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub, PubSubUnavailable
 
@@ -288,13 +289,37 @@ async def revoke_token(kv: KeyValue, bus: PubSub, access: AccessToken) -> None:
     await session_changed(bus, access.user_id, SessionReason.TOKEN_REVOKED)
 
 
-async def set_role(sessions: async_sessionmaker[AsyncSession], bus: PubSub, username: str, role: Role) -> User:
-    """Give the account `role`; its open sockets run their next operations with it."""
+async def set_role(
+    sessions: async_sessionmaker[AsyncSession],
+    bus: PubSub,
+    role: Role,
+    *,
+    username: str | None = None,
+    user_id: int | None = None,
+    by: User | None = None,
+) -> User:
+    """Give the account (by username or id) `role`, logged as `by` an admin or, without one, as
+    the command line; its open sockets run their next operations with it."""
+    if by is not None and by.role != Role.ADMIN:
+        raise DomainError(ErrorCode.FORBIDDEN, "only an admin can change roles")
+    found = User.username == normalize_username(username) if username is not None else User.id == user_id
     async with sessions.begin() as session:
-        user = await session.scalar(select(User).where(User.username == normalize_username(username)))
+        user = await session.scalar(select(User).where(found)) if username is not None or user_id else None
         if user is None:
-            raise not_found("user", "username")
-        user.role = role
+            raise not_found("user", "username" if username is not None else "user_id")
+        if by is not None and user.id == by.id:
+            raise DomainError(ErrorCode.INVALID, "you cannot change your own role", "user_id")
+        if user.role != role:
+            why = f"{user.role.value} → {role.value}"
+            user.role = role
+            audit.record(
+                session,
+                AuditAction.SET_ROLE,
+                why,
+                by=by,
+                check=None if by is not None else audit.COMMAND_LINE,
+                user_id=user.id,
+            )
     await session_changed(bus, user.id, SessionReason.ROLE_CHANGED)
     return user
 

@@ -18,6 +18,22 @@ from reels.ports.kv import KeyValue
 
 FIELDS = ("likes", "views", "comments", "shares")
 ZERO = dict.fromkeys(FIELDS, 0)
+# The counts as served, in FIELDS order: what flagged accounts contributed is left out
+# (reels.domain.integrity keeps the excluded columns).
+SERVED_COLUMNS = (
+    ReelCounts.likes - ReelCounts.excluded_likes,
+    ReelCounts.views - ReelCounts.excluded_views,
+    ReelCounts.comments - ReelCounts.excluded_comments,
+    ReelCounts.shares,
+)
+
+
+def served(values: Sequence[int]) -> dict[str, int]:
+    """Counts from SERVED_COLUMNS' values; never below zero (an excluded like can be counted an
+    instant before the aggregator has counted the like itself)."""
+    return {field: max(0, value) for field, value in zip(FIELDS, values, strict=True)}
+
+
 # Bounds how long a count could stay stale if the cache write after a flush failed.
 CACHE_TTL_S = 300
 
@@ -39,9 +55,13 @@ async def read_counts(
     missing = [reel_id for reel_id in reel_ids if reel_id not in found]
     if missing:
         async with sessions() as session:
-            rows = (await session.scalars(select(ReelCounts).where(ReelCounts.reel_id.in_(missing)))).all()
-        for row in rows:
-            found[row.reel_id] = {field: getattr(row, field) for field in FIELDS}
+            rows = (
+                await session.execute(
+                    select(ReelCounts.reel_id, *SERVED_COLUMNS).where(ReelCounts.reel_id.in_(missing))
+                )
+            ).all()
+        for reel_id, *values in rows:
+            found[reel_id] = served(values)
         for reel_id in missing:
             counts = found.get(reel_id, ZERO)
             await kv.set(

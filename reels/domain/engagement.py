@@ -100,10 +100,11 @@ async def share(kv: KeyValue, queue: WorkQueue, user: User, reel: Reel) -> None:
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who watched: a signed-in user, or an anonymous client by its session id."""
+    """Who watched: a signed-in user, or an anonymous client by its session id and address."""
 
     user: User | None
     session_id: str | None
+    address: str = "-"
 
     @property
     def key(self) -> str | None:
@@ -123,9 +124,12 @@ async def record_view(
     completed: bool,
     window_s: int,
     context: dict[str, Any],
+    anonymous_per_address: int,
 ) -> bool:
     """Store the watch (always: the ranker learns from it) and count a view at the 3-second
-    milestone or on completion, once per viewer and reel per window. True when counted."""
+    milestone or on completion, once per viewer and reel per window, and of anonymous viewers at
+    most `anonymous_per_address` per client address and reel per window (new session ids are
+    free to make). True when counted."""
     limit = MAX_WATCH_FACTOR * (reel.duration_ms or 90_000)
     if not 0 <= watched_ms <= limit:
         raise invalid(f"watchedMs must be between 0 and {limit} for this reel", "watched_ms")
@@ -135,6 +139,9 @@ async def record_view(
     counted = False
     if (watched_ms >= VIEW_MILESTONE_MS or completed) and viewer.key is not None:
         counted = await kv.set(f"viewed:{reel.id}:{viewer.key}", "1", ttl_s=window_s, only_if_absent=True)
+        if counted and viewer.user is None:
+            address_views = await kv.incr(f"viewed:{reel.id}:a{viewer.address}", ttl_s=window_s)
+            counted = address_views <= anonymous_per_address
         if counted and await _implausible_rate(sessions, kv, viewer):
             counted = False
     await events.send(

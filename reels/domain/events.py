@@ -7,6 +7,7 @@ Jobs, by topic (partitioned by reel id, so one reel's jobs stay in order):
 | `media` | ReelUploaded, ReplicateReel, ReelDeleted | reels.workers.media |
 | `engagement` | Liked, Unliked, Shared, Commented, Uncommented, Viewed | reels.workers.aggregator |
 | `fanout` | FanOutReel | reels.workers.fanout |
+| `jobs` | RunJob (partitioned by the job's name) | reels.workers.jobs |
 
 Events, by channel (JSON text):
 
@@ -43,6 +44,7 @@ class Topic(enum.StrEnum):
     MEDIA = "media"
     ENGAGEMENT = "engagement"
     FANOUT = "fanout"
+    JOBS = "jobs"
 
 
 class UnknownMessage(ValueError):
@@ -235,7 +237,21 @@ class FanOutReel:
         return {"reel_id": self.reel_id}
 
 
-Job = MediaJob | EngagementEvent | FanOutReel
+# --- scheduled jobs ----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class RunJob:
+    """Run the scheduled job `name` (reels.workers.jobs) once: analytics, engagement scoring."""
+
+    name: str
+    topic: ClassVar[Topic] = Topic.JOBS
+
+    def payload(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+Job = MediaJob | EngagementEvent | FanOutReel | RunJob
 
 
 def decode_job(topic: str, payload: Mapping[str, Any]) -> Job:
@@ -247,13 +263,16 @@ def decode_job(topic: str, payload: Mapping[str, Any]) -> Job:
             return decode_engagement_event(payload)
         case Topic.FANOUT:
             return FanOutReel(int(payload["reel_id"]))
+        case Topic.JOBS:
+            return RunJob(str(payload["name"]))
         case _:
             raise UnknownMessage(f"unknown topic {topic!r}")
 
 
 async def send(queue: WorkQueue, job: Job, *, lane: str = "normal") -> None:
-    """Queue `job` in its reel's partition."""
-    await queue.publish(job.topic, job.payload(), key=str(job.reel_id), lane=lane)
+    """Queue `job` in its reel's partition (a scheduled job: its name's)."""
+    key = job.name if isinstance(job, RunJob) else str(job.reel_id)
+    await queue.publish(job.topic, job.payload(), key=key, lane=lane)
 
 
 # --- pub/sub events ----------------------------------------------------------------------

@@ -105,3 +105,9 @@ def new_id() -> int:
         configure(0)
     assert _generator is not None
     return _generator.next_id()
+
+
+def first_id_at(unix_ms: int) -> int:
+    """The smallest id made at or after `unix_ms`: a time range of rows is a range of their ids,
+    which the primary key indexes."""
+    return max(0, unix_ms - EPOCH_MS) << TIMESTAMP_SHIFT

@@ -7,13 +7,14 @@ server of any region without a database sequence. Times are timezone-aware UTC.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -119,6 +120,12 @@ class User(Base):
     # Set when the account's view rate was implausible; its views stop counting.
     views_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created_at()
+    # Set by the engagement scoring job (reels.domain.integrity): the account's likes, views
+    # and comments are left out of every reel's counts until a moderator clears the flag.
+    engagement_flagged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    engagement_flag_reason: Mapped[str | None] = mapped_column(Text)
+    # When a moderator last cleared the flag: the scoring job judges only what came after.
+    engagement_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Audio(Base):
@@ -203,6 +210,8 @@ class Like(Base):
     """The truth about likes: one row per (reel, user); counts are aggregated from events."""
 
     __tablename__ = "likes"
+    # Likes have no Snowflake id to range over by time: what the scoring and analytics jobs read.
+    __table_args__ = (Index("ix_likes_created_at", "created_at"),)
 
     reel_id: Mapped[int] = mapped_column(
         ForeignKey("reels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
@@ -235,6 +244,11 @@ class ReelCounts(Base):
     views: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     comments: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     shares: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    # What flagged accounts contributed to the counts above (reels.domain.integrity): the counts
+    # served are the difference. The events stay counted, so clearing a flag restores them.
+    excluded_likes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", nullable=False)
+    excluded_views: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", nullable=False)
+    excluded_comments: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", nullable=False)
 
 
 class AggregatorOffset(Base):
@@ -306,13 +320,30 @@ class Report(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+class AuditAction(enum.StrEnum):
+    """What a moderation log entry records."""
+
+    BLOCK_REEL = "BLOCK_REEL"
+    RESTORE_REEL = "RESTORE_REEL"
+    HOLD_REEL = "HOLD_REEL"
+    REPORT_ACTIONED = "REPORT_ACTIONED"
+    REPORT_DISMISSED = "REPORT_DISMISSED"
+    SUSPEND_USER = "SUSPEND_USER"
+    SET_ROLE = "SET_ROLE"
+    FLAG_ENGAGEMENT = "FLAG_ENGAGEMENT"
+    CLEAR_ENGAGEMENT_FLAG = "CLEAR_ENGAGEMENT_FLAG"
+
+
 class ModerationLog(Base):
-    """Who did what to which reel or user, and why: the audit trail of moderator actions."""
+    """Who did what to which reel or user, and why: the audit trail of moderator actions and
+    automated checks. Written only by the domain commands that act; nothing edits it."""
 
     __tablename__ = "moderation_log"
 
     id: Mapped[int] = _id()
-    moderator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    # The moderator or admin who acted; null for an automated check (named in `check_name`).
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    check_name: Mapped[str | None] = mapped_column(String(40))
     action: Mapped[str] = mapped_column(String(40), nullable=False)
     reel_id: Mapped[int | None] = mapped_column(BigInteger)
     user_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -345,3 +376,73 @@ class Notification(Base):
     reel_id: Mapped[int | None] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = _created_at()
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AnalyticsDay(Base):
+    """One day's totals (reels.domain.analytics): new accounts and reels, engagement, reports."""
+
+    __tablename__ = "analytics_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    new_users: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    new_reels: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    views: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    watch_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    likes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    comments: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reports: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class AnalyticsCreatorDay(Base):
+    """Watch time of each creator's reels on one day."""
+
+    __tablename__ = "analytics_creator_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    creator_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    watch_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    views: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class AnalyticsHashtagDay(Base):
+    """How many reels used a hashtag on one day, and the views of reels carrying it."""
+
+    __tablename__ = "analytics_hashtag_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hashtag_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    reels: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    views: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class AnalyticsSoundDay(Base):
+    """How many reels used a sound on one day, and the views of reels playing it."""
+
+    __tablename__ = "analytics_sound_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    audio_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    reels: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    views: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class AnalyticsReportDay(Base):
+    """Reports filed on one day for one reason, and how many reels they concern."""
+
+    __tablename__ = "analytics_report_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    reason: Mapped[ReportReason] = mapped_column(_enum(ReportReason), primary_key=True)
+    reports: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    reels: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class JobRun(Base):
+    """Where each scheduled job (reels.workers.jobs) got to: a run starts again from the day
+    after `done_through`, so a job that stopped half-way resumes where it stopped."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    done_through: Mapped[date | None] = mapped_column(Date)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

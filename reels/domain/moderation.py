@@ -8,9 +8,9 @@ from sqlalchemy import distinct, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import lifecycle, screening
+from reels.domain import audit, lifecycle, screening
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found
-from reels.domain.models import ModerationLog, Reel, Report, ReportReason, ReportStatus, Role, User
+from reels.domain.models import AuditAction, Reel, Report, ReportReason, ReportStatus, Role, User
 from reels.domain.unit_of_work import unit_of_work
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub
@@ -57,7 +57,9 @@ async def report_reel(
                 )
             )
             if (reporters or 0) >= auto_hide_reporters:
-                await lifecycle.hold_for_review(work, reel.id, f"held for review: reported by {reporters} users")
+                why = f"held for review: reported by {reporters} users"
+                if await lifecycle.hold_for_review(work, reel.id, why):
+                    audit.record(work.session, AuditAction.HOLD_REEL, why, check=audit.REPORTS_CHECK, reel_id=reel.id)
         return report
     except IntegrityError:  # the same reporter's report of the same reel, filed at the same moment
         async with sessions() as session:
@@ -112,14 +114,8 @@ async def moderate_reel(
                 .where(Report.reel_id == reel.id, Report.status == ReportStatus.OPEN)
                 .values(status=ReportStatus.DISMISSED, resolved_by_id=moderator.id)
             )
-        work.session.add(
-            ModerationLog(
-                moderator_id=moderator.id,
-                action="BLOCK_REEL" if block else "RESTORE_REEL",
-                reel_id=reel.id,
-                reason=why or "",
-            )
-        )
+        action = AuditAction.BLOCK_REEL if block else AuditAction.RESTORE_REEL
+        audit.record(work.session, action, why or "", by=moderator, reel_id=reel.id)
     await screening.blocked_reels_changed(cache)
     return reel
 
@@ -139,14 +135,8 @@ async def resolve_report(
             raise invalid("a report can be resolved as ACTIONED or DISMISSED", "status")
         report.status, report.resolved_by_id = status, moderator.id
         report.resolution_note = _text(note, REASON_MAX, "note", required=False)
-        session.add(
-            ModerationLog(
-                moderator_id=moderator.id,
-                action=f"REPORT_{status.value}",
-                reel_id=report.reel_id,
-                reason=report.resolution_note or "",
-            )
-        )
+        action = AuditAction.REPORT_ACTIONED if status == ReportStatus.ACTIONED else AuditAction.REPORT_DISMISSED
+        audit.record(session, action, report.resolution_note or "", by=moderator, reel_id=report.reel_id)
     return report
 
 
@@ -164,7 +154,5 @@ async def suspend_user(
             raise forbidden("only an admin can suspend a moderator or admin", "user_id")
         if user.suspended_at is None:
             user.suspended_at, user.suspended_reason = datetime.now(UTC), why
-            session.add(
-                ModerationLog(moderator_id=moderator.id, action="SUSPEND_USER", user_id=user.id, reason=why or "")
-            )
+            audit.record(session, AuditAction.SUSPEND_USER, why or "", by=moderator, user_id=user.id)
     return user

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from reels.domain import accounts, avatars
 from reels.domain.errors import DomainError, not_found
-from reels.domain.models import User
+from reels.domain.models import Role, User
 from reels.resolvers.context import Context
 from reels.resolvers.reels import visible_reel
 
@@ -110,4 +110,7 @@ async def node(context: Context, type_name: str, db_id: int) -> Any:
         return await loaders.audio_by_id.load(db_id)
     if type_name == "Report":
         return await loaders.report_by_id.load(db_id) if accounts.can_moderate(context.viewer) else None
+    if type_name == "ModerationLogEntry":
+        is_admin = context.viewer is not None and context.viewer.role == Role.ADMIN
+        return await loaders.moderation_log_by_id.load(db_id) if is_admin else None
     return None

@@ -65,7 +65,9 @@ async def record_view(
     p, request = context.platform, context.request
     session_id = session_id or (request.headers.get(SESSION_HEADER) if request is not None else None)
     reel = await _visible(context, reel_id)
-    viewer = engagement.Viewer(user=context.viewer, session_id=(session_id or "")[:100] or None)
+    viewer = engagement.Viewer(
+        user=context.viewer, session_id=(session_id or "")[:100] or None, address=context.client_address
+    )
     counted = await engagement.record_view(
         p.sessions,
         p.kv,
@@ -76,6 +78,7 @@ async def record_view(
         completed=completed,
         window_s=p.settings.view_window_s,
         context=where,
+        anonymous_per_address=p.settings.anonymous_views_per_address,
     )
     if viewer.key is None:
         # The watch is stored for the ranker, but the client is told why it did not count.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import and_, case, or_, select
 
-from reels.domain import accounts, moderation
+from reels.domain import accounts, integrity, moderation
 from reels.domain.errors import not_found
 from reels.domain.events import SessionReason
-from reels.domain.models import Reel, ReelStatus, Report, ReportReason, ReportStatus, User
+from reels.domain.models import ModerationLog, Reel, ReelStatus, Report, ReportReason, ReportStatus, Role, User
 from reels.resolvers.context import Context
 from reels.resolvers.pages import Page
 from reels.resolvers.reels import visible_reel
@@ -83,3 +83,23 @@ async def suspend_user(context: Context, user_id: int | None, reason: str) -> Us
     # HTTP refuses the account's tokens from now on; its open sockets, on every process, close.
     await accounts.session_changed(context.platform.pubsub, user.id, SessionReason.SUSPENDED)
     return user
+
+
+async def moderation_log(context: Context, first: int, after: int | None) -> Page[ModerationLog]:
+    """Newest first (ids are Snowflakes: time-ordered)."""
+    query = select(ModerationLog).order_by(ModerationLog.id.desc()).limit(first + 1)
+    if after is not None:
+        query = query.where(ModerationLog.id < after)
+    async with context.platform.sessions() as session:
+        return Page.of((await session.scalars(query)).all(), first)
+
+
+async def set_user_role(context: Context, user_id: int | None, role: Role) -> User:
+    return await accounts.set_role(
+        context.platform.sessions, context.platform.pubsub, role, user_id=user_id, by=context.signed_in
+    )
+
+
+async def clear_engagement_flag(context: Context, user_id: int | None, reason: str) -> User:
+    p = context.platform
+    return await integrity.clear_flag(p.sessions, p.kv, p.queue, p.pubsub, context.signed_in, user_id, reason)

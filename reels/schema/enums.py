@@ -17,6 +17,7 @@ for _domain_enum in (
     models.ReportReason,
     models.ReportStatus,
     models.NotificationKind,
+    models.AuditAction,
 ):
     strawberry.enum(_domain_enum)
 
@@ -26,6 +27,7 @@ Visibility = models.Visibility
 ReportReason = models.ReportReason
 ReportStatus = models.ReportStatus
 NotificationKind = models.NotificationKind
+AuditAction = models.AuditAction
 
 
 @strawberry.enum

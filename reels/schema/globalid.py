@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 
-NODE_TYPES = ("User", "Reel", "Comment", "Hashtag", "Audio", "Report", "Notification")
+NODE_TYPES = ("User", "Reel", "Comment", "Hashtag", "Audio", "Report", "Notification", "ModerationLogEntry")
 # Every id and keyset value is a signed 64-bit SQL integer: a larger number names no row, and
 # handed to the database it would fail the statement instead of finding nothing.
 MAX_DB_INT = 2**63 - 1

@@ -162,3 +162,15 @@ class SetAvatarFromReelInput:
 class UpdateAudioInput:
     audio_id: strawberry.ID
     title: str = strawberry.field(description="1-100 characters on one line.")
+
+
+@strawberry.input
+class SetUserRoleInput:
+    user_id: strawberry.ID
+    role: enums.Role
+
+
+@strawberry.input
+class ClearEngagementFlagInput:
+    user_id: strawberry.ID
+    reason: str

@@ -15,6 +15,7 @@ from reels.schema.enums import ModerationAction
 from reels.schema.globalid import db_id_of
 from reels.schema.inputs import (
     AddCommentInput,
+    ClearEngagementFlagInput,
     CompleteUploadInput,
     CreateUploadInput,
     DeleteCommentInput,
@@ -28,6 +29,7 @@ from reels.schema.inputs import (
     ResolveReportInput,
     ResumeUploadInput,
     SetAvatarFromReelInput,
+    SetUserRoleInput,
     SuspendUserInput,
     UpdateAudioInput,
     UpdateProfileInput,
@@ -53,7 +55,7 @@ from reels.schema.payloads import (
     refused_unless,
     user_error,
 )
-from reels.schema.permissions import MODERATORS, SIGNED_IN
+from reels.schema.permissions import ADMINS, MODERATORS, SIGNED_IN
 from reels.schema.types import Audio, Comment, Notification, Reel, Report, User
 
 
@@ -254,6 +256,22 @@ class Mutation:
     async def suspend_user(self, info: Info[Context, None], input: SuspendUserInput) -> UserPayload:
         suspended = moderation.suspend_user(info.context, _user_id(input.user_id), input.reason)
         return await attempt(UserPayload, suspended, _user_payload)
+
+    @strawberry.mutation(
+        extensions=refused_unless(ADMINS),
+        description="Admins only: grant or revoke the moderator (or admin) role; the account's open sockets take it at once.",
+    )
+    async def set_user_role(self, info: Info[Context, None], input: SetUserRoleInput) -> UserPayload:
+        changed = moderation.set_user_role(info.context, _user_id(input.user_id), input.role)
+        return await attempt(UserPayload, changed, _user_payload)
+
+    @strawberry.mutation(
+        extensions=refused_unless(MODERATORS),
+        description="Moderators and admins: the account is genuine; its likes, views and comments count again.",
+    )
+    async def clear_engagement_flag(self, info: Info[Context, None], input: ClearEngagementFlagInput) -> UserPayload:
+        cleared = moderation.clear_engagement_flag(info.context, _user_id(input.user_id), input.reason)
+        return await attempt(UserPayload, cleared, _user_payload)
 
     @strawberry.mutation(extensions=refused_unless(SIGNED_IN))
     async def mark_notifications_read(

@@ -11,6 +11,7 @@ from strawberry.permission import BasePermission
 from strawberry.types import Info
 
 from reels.domain.accounts import can_moderate
+from reels.domain.models import Role
 
 
 class IsAuthenticated(BasePermission):
@@ -31,5 +32,17 @@ class IsModerator(BasePermission):
         return can_moderate(info.context.viewer)
 
 
+class IsAdmin(BasePermission):
+    """Admins; list it after IsAuthenticated, which answers anonymous callers."""
+
+    message = "admins only"
+    error_extensions = {"code": "FORBIDDEN"}
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and viewer.role == Role.ADMIN
+
+
 SIGNED_IN: list[type[BasePermission]] = [IsAuthenticated]
 MODERATORS: list[type[BasePermission]] = [IsAuthenticated, IsModerator]
+ADMINS: list[type[BasePermission]] = [IsAuthenticated, IsAdmin]

@@ -12,10 +12,11 @@ from reels.schema.errors import answered
 from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext
 from reels.schema.pagination import SEARCH_PAGE, page_size
-from reels.schema.permissions import MODERATORS, SIGNED_IN
+from reels.schema.permissions import ADMINS, MODERATORS, SIGNED_IN
 from reels.schema.types import (
     Audio,
     Hashtag,
+    ModerationLogConnection,
     Node,
     NotificationConnection,
     Reel,
@@ -25,6 +26,7 @@ from reels.schema.types import (
     UserConnection,
     node_of,
 )
+from reels.schema.types.analytics import Analytics
 from reels.schema.types.connection import after_id, after_position
 from reels.schema.types.discovery import AudioTrend, ExploreConnection, HashtagTrend
 from reels.schema.types.users import follow_connection
@@ -202,3 +204,21 @@ class Query:
         region = context.region if context is not None else None
         page = await answered(discovery.explore(info.context, region, page_size(first), after_id(after)))
         return ExploreConnection.of(page, after)
+
+    @strawberry.field(
+        description="Every moderator action and automated check's decision, newest first; nothing edits it. "
+        "Admins only; FORBIDDEN error for anyone else.",
+        permission_classes=ADMINS,
+    )
+    async def moderation_log(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> ModerationLogConnection:
+        page = await moderation.moderation_log(info.context, page_size(first), after_id(after))
+        return ModerationLogConnection.of(page, after)
+
+    @strawberry.field(
+        description="What the scheduled analytics jobs computed. Admins only; FORBIDDEN error for anyone else.",
+        permission_classes=ADMINS,
+    )
+    def analytics(self) -> Analytics:
+        return Analytics()

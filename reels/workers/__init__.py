@@ -10,12 +10,17 @@ from typing import Any
 from reels.domain.events import Topic
 from reels.platform import Platform
 from reels.ports.queue import DeadLetter, MemoryWorkQueue
-from reels.workers import aggregator, fanout, maintenance, media
+from reels.workers import aggregator, fanout, jobs, maintenance, media
 from reels.workers.aggregator import Aggregator
 from reels.workers.runner import consume_forever, every
 
 # Every queue topic and the consumer group that works it (also what /metrics reports backlogs of).
-CONSUMER_GROUPS = {Topic.MEDIA: media.GROUP, Topic.ENGAGEMENT: aggregator.GROUP, Topic.FANOUT: fanout.GROUP}
+CONSUMER_GROUPS = {
+    Topic.MEDIA: media.GROUP,
+    Topic.ENGAGEMENT: aggregator.GROUP,
+    Topic.FANOUT: fanout.GROUP,
+    Topic.JOBS: jobs.GROUP,
+}
 
 # Per topic: what `reels jobs retry` does before it queues a dead letter again.
 BEFORE_REQUEUE: dict[str, Callable[[Platform, DeadLetter], Awaitable[None]]] = {Topic.MEDIA: media.before_requeue}
@@ -47,6 +52,10 @@ def start_workers(platform: Platform) -> None:
             claim_idle_ms=int(settings.job_claim_idle_s * 1000),
         ),
         "maintenance": every(settings.maintenance_interval_s, lambda: maintenance.run_once(platform), "maintenance"),
+        "jobs": consume_forever(
+            platform, Topic.JOBS, jobs.GROUP, jobs.handle, claim_idle_ms=int(settings.job_claim_idle_s * 1000)
+        ),
+        "scheduler": jobs.schedule(platform),
     }
     if isinstance(platform.queue, MemoryWorkQueue):  # the jobs of the last run died with it
         tasks["requeue"] = _requeue_lost_jobs(platform)

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
 from reels.domain import events
-from reels.domain.counts import cache_counts
+from reels.domain.counts import SERVED_COLUMNS, cache_counts, served
 from reels.domain.events import (
     Commented,
     Liked,
@@ -349,9 +349,9 @@ class Aggregator:
             statement = insert.on_conflict_do_update(
                 index_elements=[ReelCounts.reel_id],
                 set_={f: getattr(ReelCounts, f) + getattr(insert.excluded, f) for f in COUNT_FIELDS},
-            ).returning(ReelCounts.reel_id, *(getattr(ReelCounts, f) for f in COUNT_FIELDS))
+            ).returning(ReelCounts.reel_id, *SERVED_COLUMNS)
             for reel_id, *values in (await session.execute(statement)).all():
-                totals[reel_id] = dict(zip(COUNT_FIELDS, values, strict=True))
+                totals[reel_id] = served(values)
         return totals
 
     @staticmethod

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from reels import moderation
-from reels.domain import lifecycle, screening
+from reels.domain import audit, lifecycle, screening
 from reels.domain.events import ReelDeleted, ReelUploaded, ReplicateReel, Topic, decode_job
 from reels.domain.keys import media_prefix, original_audio_key, source_key, source_prefix
-from reels.domain.models import Audio, Reel, ReelFingerprint
+from reels.domain.models import Audio, AuditAction, Reel, ReelFingerprint
 from reels.domain.unit_of_work import UnitOfWork, unit_of_work
 from reels.media.errors import MediaRejected
 from reels.media.frames import sample_frames
@@ -154,6 +154,10 @@ async def process(platform: Platform, reel_id: int) -> None:
                     moved = await lifecycle.hold(work, reel, ready_media, verdict.reason)
                 case _:
                     moved = await lifecycle.mark_ready(work, reel, ready_media, replicate=bool(platform.replicas))
+            if moved and verdict.findings:
+                action = AuditAction.BLOCK_REEL if verdict.action is moderation.Action.BLOCK else AuditAction.HOLD_REEL
+                check = verdict.findings[0].check
+                audit.record(work.session, action, verdict.reason, check=check, reel_id=reel_id)
         if not moved:
             await _drop_if_deleted(platform, reel_id)
             return

@@ -18,7 +18,15 @@ from tests.conftest import LOCAL_CLIENT, Api
 from tests.services.falkordb import running_falkordb
 
 # Every test registers from one address, and the services variant shares one Redis for the session.
-FAST = {"flush_interval_ms": 50, "maintenance_interval_s": 3600, "registrations_per_hour": 100_000}
+# The scheduled jobs run when a test runs them: scoring in the background would flag the scripted
+# accounts of other tests mid-way and change their counts.
+FAST = {
+    "flush_interval_ms": 50,
+    "maintenance_interval_s": 3600,
+    "registrations_per_hour": 100_000,
+    "engagement_scoring_interval_s": 86_400,
+    "analytics_interval_s": 86_400,
+}
 
 
 @pytest.fixture(params=["embedded", "services"])

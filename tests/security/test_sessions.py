@@ -184,19 +184,30 @@ def reports_allowed(opened: Socket, operation_id: str) -> bool:
     return answer["type"] == "next" and not answer["payload"].get("errors")
 
 
+SET_ROLE = """mutation R($input: SetUserRoleInput!) {
+  setUserRole(input: $input) { user { role } userErrors { code message } } }"""
+
+
 def test_a_role_change_reaches_the_users_open_socket(api: Api) -> None:
-    token, _ = api.register("promoted")
-    platform = platform_of(api)
+    """An admin's setUserRole, as `reels set-role` does, applies to the account's open socket."""
+    token, user = api.register("promoted")
+    run(api, accounts.register, platform_of(api).sessions, "the_admin", PASSWORD, None, Role.ADMIN)
+    admin = str(api.data(LOGIN, {"input": {"username": "the_admin", "password": PASSWORD}})["login"]["token"])
+
+    def set_role(role: str) -> None:
+        changed = api.data(SET_ROLE, {"input": {"userId": user["id"], "role": role}}, token=admin)["setUserRole"]
+        assert changed == {"user": {"role": role}, "userErrors": []}
+
     with signed_in_socket(api, token) as opened:
         assert not reports_allowed(opened, "before")
-        run(api, accounts.set_role, platform.sessions, platform.pubsub, "promoted", Role.MODERATOR)
+        set_role("MODERATOR")
         deadline = time.monotonic() + DEADLINE_S
         attempt = 0
         while not reports_allowed(opened, f"promoted{attempt}"):
             attempt += 1
             assert time.monotonic() < deadline, "the socket kept the old role"
             time.sleep(0.05)  # poll interval
-        run(api, accounts.set_role, platform.sessions, platform.pubsub, "promoted", Role.USER)
+        set_role("USER")
         while reports_allowed(opened, f"demoted{attempt}"):
             attempt += 1
             assert time.monotonic() < deadline, "the socket kept the moderator role"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reels.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, staff_token
 from tests.media.clips import make
 from tests.pipeline.helpers import reel, running, unique, upload, wait_for
 from tests.pipeline.test_moderation_lifecycle import moderate, moderator_token
@@ -26,6 +26,7 @@ UNLIKE = (
     ":maxiter=200,scale=270:480,format=yuv420p"
 )
 HELD_REELS = "query { heldReels(first: 50) { edges { node { id } } } }"
+LOG = "{ moderationLog(first: 20) { edges { node { action check reason actor { username } reel { id } } } } }"
 SETTLED = {"READY", "HELD", "BLOCKED", "FAILED"}
 
 
@@ -88,6 +89,14 @@ def test_a_held_caption_waits_for_a_moderator_and_restore_publishes_it(api: Api,
     assert reel(api, reel_id, viewer)["status"] == "READY"
     assert api.data(HELD_REELS, {}, moderator)["heldReels"]["edges"] == []
 
+    # The audit log shows the check's decision and the moderator's, newest first.
+    log = api.data(LOG, {}, staff_token(api, unique("admin"), "ADMIN"))["moderationLog"]["edges"]
+    assert [(e["node"]["action"], e["node"]["check"], e["node"]["reel"]) for e in log] == [
+        ("RESTORE_REEL", None, {"id": reel_id}),
+        ("HOLD_REEL", "terms", {"id": reel_id}),
+    ]
+    assert log[1]["node"]["reason"] == held["statusReason"] and log[1]["node"]["actor"] is None
+
 
 def test_a_copy_of_a_blocked_reel_is_blocked_naming_it_until_the_original_is_restored(api: Api, clips: Clips) -> None:
     creator, _ = api.register(unique("creator"))
@@ -103,6 +112,13 @@ def test_a_copy_of_a_blocked_reel_is_blocked_naming_it_until_the_original_is_res
     blocked = wait_for(api, copy, copier, SETTLED)
     assert blocked["status"] == "BLOCKED"
     assert original in blocked["statusReason"]
+    log = api.data(LOG, {}, staff_token(api, unique("admin"), "ADMIN"))["moderationLog"]["edges"]
+    assert (log[0]["node"]["action"], log[0]["node"]["check"], log[0]["node"]["reel"]) == (
+        "BLOCK_REEL",
+        "re-upload",
+        {"id": copy},
+    )
+    assert log[0]["node"]["reason"] == blocked["statusReason"]
     other = upload(api, copier, clips.unlike)  # an unrelated clip still goes through
     assert wait_for(api, other, copier, SETTLED)["status"] == "READY"
 

@@ -3,6 +3,7 @@ only relations resolve, each through a per-request DataLoader or a resolver."""
 
 from reels.schema.types.connection import (
     CommentConnection,
+    ModerationLogConnection,
     Node,
     NotificationConnection,
     PageInfo,
@@ -14,7 +15,7 @@ from reels.schema.types.connection import (
 )
 from reels.schema.types.discovery import Audio, Hashtag
 from reels.schema.types.engagement import Comment, Notification, ReelCounts
-from reels.schema.types.moderation import Report
+from reels.schema.types.moderation import ModerationLogEntry, Report
 from reels.schema.types.reels import Playback, Reel, Rendition
 from reels.schema.types.users import User
 
@@ -22,7 +23,9 @@ __all__ = [
     "Audio",
     "Comment",
     "CommentConnection",
+    "ModerationLogConnection",
     "Hashtag",
+    "ModerationLogEntry",
     "Node",
     "Notification",
     "NotificationConnection",

@@ -23,7 +23,7 @@ from reels.schema.globalid import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from reels.schema.types.engagement import Comment, Notification
-    from reels.schema.types.moderation import Report
+    from reels.schema.types.moderation import ModerationLogEntry, Report
     from reels.schema.types.reels import Reel
     from reels.schema.types.users import User
 
@@ -129,6 +129,13 @@ class NotificationConnection(Connection[Annotated["Notification", strawberry.laz
 
 @strawberry.type
 class ReportConnection(Connection[Annotated["Report", strawberry.lazy("reels.schema.types.moderation")]]):
+    pass
+
+
+@strawberry.type
+class ModerationLogConnection(
+    Connection[Annotated["ModerationLogEntry", strawberry.lazy("reels.schema.types.moderation")]]
+):
     pass
 
 

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from reels.domain import models
+from reels.domain.accounts import can_moderate
 from reels.resolvers import accounts as resolve_accounts
 from reels.resolvers import notifications as resolve_notifications
 from reels.resolvers import reels as resolve
@@ -18,6 +19,18 @@ from reels.schema.enums import Role
 from reels.schema.globalid import to_global_id
 from reels.schema.pagination import page_size
 from reels.schema.types.connection import Node, ReelConnection, UserConnection, after_edge, after_id, shows
+
+
+@strawberry.type
+class EngagementFlag:
+    flagged_at: datetime
+    reason: str
+
+    @classmethod
+    def of(cls, row: models.User) -> EngagementFlag | None:
+        if row.engagement_flagged_at is None:
+            return None
+        return cls(flagged_at=row.engagement_flagged_at, reason=row.engagement_flag_reason or "")
 
 
 @shows(models.User)
@@ -32,6 +45,7 @@ class User(Node):
     db_id: strawberry.Private[int]
     avatar_key: strawberry.Private[str | None]
     avatar_reel_id: strawberry.Private[int | None]
+    flag: strawberry.Private[EngagementFlag | None] = None
 
     @classmethod
     def from_row(cls, row: models.User) -> Self:
@@ -46,6 +60,7 @@ class User(Node):
             db_id=row.id,
             avatar_key=row.avatar_key,
             avatar_reel_id=row.avatar_reel_id,
+            flag=EngagementFlag.of(row),
         )
 
     @strawberry.field(description="A square JPEG taken from one of the user's reels; null when none was chosen.")
@@ -82,6 +97,16 @@ class User(Node):
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> UserConnection:
         return await follow_connection(info.context, self.db_id, first, after, followers=False)
+
+    @strawberry.field(
+        description="Why the engagement scoring job flagged the account (its likes, views and comments "
+        "are left out of counts until a moderator clears the flag); null when not flagged, and for "
+        "anyone but moderators and admins."
+    )
+    def engagement_flag(self, info: Info[Context, None]) -> EngagementFlag | None:
+        if self.flag is None or not can_moderate(info.context.viewer):
+            return None
+        return self.flag
 
     @strawberry.field(description="The viewer's notifications not yet marked read; null on anyone else's profile.")
     async def unread_notification_count(self, info: Info[Context, None]) -> int | None:
