@@ -61,11 +61,12 @@ def fanout(r: dict[str, Any]) -> list[str]:
 
 def transcode(r: dict[str, Any]) -> list[str]:
     details = (
-        f"ladder CPU-s; wall ratio {r['wall_ratio']}; whole process_source {r['process_source_s']} s = "
-        f"{r['process_source_of_duration']} × the {r['clip_seconds']:g} s clip"
+        f"ladder CPU-s; wall ratio {r['wall_ratio']}; whole process_source p50 {r['process_source_s']} s "
+        f"({r['process_source_s_min']}–{r['process_source_s_max']}) = {r['process_source_of_duration']} × the "
+        f"{r['clip_seconds']:g} s clip, its CPU-s over {r['nproc']} cores {r['process_source_cpu_of_duration']} ×"
     )
     return [f"{r['value']} CPU-s", f"{r['floor']} CPU-s (hand-written split ladder)", _ratio(r), details,
-            f"{r['samples']} pairs", f"ratio ≤ {r['goal']}"]  # fmt: skip
+            f"{r['samples']} pairs", f"ratio ≤ {r['goal']}, process_source ≤ {r['ready_goal']} × the clip"]  # fmt: skip
 
 
 def upload(r: dict[str, Any]) -> list[str]:
