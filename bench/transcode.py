@@ -123,6 +123,13 @@ def measured() -> Iterator[Cost]:
     cost.cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def check_same_work(facts: ProbeFacts) -> None:
+    """Exit unless the pipeline would plan the very rungs the floor command encodes."""
+    planned = tuple(rung.video_maxrate for rung in plan_ladder(facts, output_fps(facts.fps)))
+    if planned != FLOOR_MAXRATES or output_fps(facts.fps) != Fraction(30):
+        sys.exit(f"the pipeline plans {planned}, the floor command uses {FLOOR_MAXRATES}: not the same work")
+
+
 def run_floor(source: Path, out_dir: Path) -> Cost:
     shutil.rmtree(out_dir, ignore_errors=True)
     argv = [arg.format(source=source, out=out_dir) for arg in FLOOR_ARGV]
@@ -158,9 +165,7 @@ def main() -> None:
     facts = asyncio.run(probe(source))
     print(f"source: {facts.width}x{facts.height}, {facts.fps:g} fps, {facts.duration_s:.1f} s, "
           f"{facts.bitrate / 1e6:.1f} Mb/s", flush=True)  # fmt: skip
-    planned = tuple(rung.video_maxrate for rung in plan_ladder(facts, output_fps(facts.fps)))
-    if planned != FLOOR_MAXRATES or output_fps(facts.fps) != Fraction(30):
-        sys.exit(f"the pipeline plans {planned}, the floor command uses {FLOOR_MAXRATES}: not the same work")
+    check_same_work(facts)
 
     work = Path(tempfile.mkdtemp(prefix="reels-bench-"))
     try:
