@@ -53,7 +53,8 @@ def engagement(r: dict[str, Any]) -> list[str]:
 def fanout(r: dict[str, Any]) -> list[str]:
     details = (
         f"p50 {_n(r['p50'])} / p99 {_n(r['p99'])} / max {_n(r['max'])} ms; API's share p50 {_n(r['fanout_p50'])} "
-        f"/ p99 {_n(r['fanout_p99'])} ms; {r['subscribers']:,} sockets, {r['rounds']} rounds, {r['database']}"
+        f"/ p99 {_n(r['fanout_p99'])} ms; API process CPU {_n(r['api_cpu_us_per_delivery'], 1)} µs a delivery; "
+        f"{r['subscribers']:,} sockets, {r['rounds']} rounds, {r['database']}"
     )
     return [f"p99 {_n(r['value'])} ms", f"{_n(r['floor'])} ms (the goal)", _ratio(r), details,
             f"{r['samples']:,} deliveries", f"ratio ≤ 1, API's share p99 ≤ {r['fanout_goal']} ms"]  # fmt: skip
