@@ -181,6 +181,12 @@ def database_service() -> Iterator[str]:
 # --- the platform's processes --------------------------------------------------------------------
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU-seconds (user + system) another process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -153,6 +153,18 @@ async def test_a_like_through_one_api_reaches_a_subscriber_of_the_other(
     pytest.fail("no like reached the subscriber on the other API")
 
 
+async def test_sockets_decline_per_message_compression(apis: tuple[Api, Api]) -> None:
+    """Live-count frames are tiny and go to thousands of sockets at once: `reels serve` does not
+    compress them per socket, even for a client that offers it (browsers and this client do)."""
+    a, _ = apis
+    async with connect(a.ws_url, subprotocols=["graphql-transport-ws"], compression="deflate") as ws:
+        assert ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        assert ws.protocol.extensions == []
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+
+
 async def test_a_follow_through_one_api_is_seen_at_once_through_the_other(apis: tuple[Api, Api]) -> None:
     a, b = apis
     fan_token, fan = await a.register("fan")
