@@ -16,13 +16,13 @@ from rich.console import Console
 
 from reels.db import NotMigratedError, check_migrated
 from reels.demo import seed
-from reels.domain import accounts
+from reels.domain import accounts, training
 from reels.domain.errors import DomainError
 from reels.domain.models import Role
 from reels.http.app import create_app
 from reels.migrate import upgrade
 from reels.platform import Platform
-from reels.ports import queue
+from reels.ports import objectstore, queue
 from reels.ports.queue.base import DeadLetter
 from reels.ranking import (
     EvalConfig,
@@ -32,6 +32,7 @@ from reels.ranking import (
     RankerConfig,
     RelevanceRule,
     SimulatorConfig,
+    TrainedRanker,
     evaluate,
     read_events,
     read_items,
@@ -39,6 +40,7 @@ from reels.ranking import (
     train_ranker,
 )
 from reels.ranking.console import metrics_tables, training_progress, write_rankings
+from reels.ranking.training import StepCallback
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
@@ -337,25 +339,55 @@ def evaluate_ranking(
 def train(
     log: LogOption = None,
     items: ItemsOption = None,
-    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the versioned artifacts.")] = Path(
-        "var/models"
-    ),
-    users: Annotated[int, typer.Option(min=10, help="Simulated viewers (without --log).")] = 1000,
-    reels: Annotated[int, typer.Option(min=20, help="Simulated reels (without --log).")] = 2000,
-    seed: Annotated[int, typer.Option(help="Simulator seed (without --log).")] = 0,
+    simulate_: Annotated[
+        bool, typer.Option("--simulate", help="Train on the built-in viewer simulator instead of stored events.")
+    ] = False,
+    users: Annotated[int, typer.Option(min=10, help="Simulated viewers (with --simulate).")] = 1000,
+    reels: Annotated[int, typer.Option(min=20, help="Simulated reels (with --simulate).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Simulator seed (with --simulate).")] = 0,
 ) -> None:
-    """Train the feed's embeddings and three heads from a log CSV (or the simulator) into versioned files."""
-    table, source = _event_table(log, items, users, reels, seed)
-    with training_progress(Console(stderr=True)) as (on_step, on_round):
-        trained = train_ranker(table, RankerConfig(), on_step, on_round)
-    out.mkdir(parents=True, exist_ok=True)
-    version = trained.model.version
-    ranker_path = out / f"ranker-{version}.zip"
-    embeddings_path = out / f"embeddings-{version}.npz"
-    ranker_path.write_bytes(trained.model.to_bytes())
-    embeddings_path.write_bytes(trained.embeddings.to_bytes())
+    """Train the feed's embeddings and three heads and publish them as a new version in the object store.
+
+    From the platform's stored watch events unless --log (a CSV log) or --simulate is given.
+    """
+    if log is not None and simulate_:
+        typer.secho("--log and --simulate are two different sources: give one", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    console = Console(stderr=True)
+    with training_progress(console) as (on_step, on_round):
+        if log is not None or simulate_:
+            table, source = _event_table(log, items, users, reels, seed)
+        else:
+            table, source = asyncio.run(_stored_table(settings, on_step)), "stored watch events"
+        if len(table) == 0:
+            typer.secho(f"nothing to train on: no events in {source}", fg="red", err=True)
+            raise typer.Exit(1)
+        try:
+            trained = train_ranker(table, RankerConfig(), on_step, on_round)
+        except ValueError as error:
+            typer.secho(f"cannot train on {source}: {error}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        on_step("publishing")
+        version = asyncio.run(_publish(settings, trained))
     typer.echo(f"trained on {len(table)} events from {source} ({trained.model.training_rows} examples)")
-    typer.echo(f"wrote {ranker_path} and {embeddings_path}")
+    typer.echo(f"published ranker version {version}")
+
+
+async def _stored_table(settings: Settings, on_step: StepCallback) -> EventTable:
+    platform = await Platform.start(settings)
+    try:
+        return await training.stored_table(platform.sessions, platform.graph, on_step)
+    finally:
+        await platform.close()
+
+
+async def _publish(settings: Settings, trained: TrainedRanker) -> str:
+    store = objectstore.from_settings(settings)
+    try:
+        return await training.publish(store, trained)
+    finally:
+        await store.close()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from reels.ranking.labels import DurationQuantiles, RelevanceRule
 from reels.ranking.models import HEADS, HeuristicScorer, LearnedRanker, Scorer, ScoreWeights, TrainConfig
 from reels.ranking.rerank import Candidate, RerankConfig, creator_discount, rerank
 from reels.ranking.simulator import SimulatedLog, SimulatorConfig, simulate
-from reels.ranking.table import EventTable
+from reels.ranking.table import EventTable, TableBuilder
 from reels.ranking.training import RankerConfig, TrainedRanker, train_ranker
 from reels.ranking.trending import Trending, TrendingConfig
 
@@ -41,6 +41,7 @@ __all__ = [
     "SimulatedLog",
     "SimulatorConfig",
     "Snapshot",
+    "TableBuilder",
     "TrainConfig",
     "TrainedRanker",
     "Trending",

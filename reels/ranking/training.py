@@ -198,4 +198,6 @@ def train_ranker(
         examples.close()
     if on_step:
         on_step("embeddings on the whole training part")
-    return TrainedRanker(model, fit_embeddings(table, config.mf), state, quantiles)
+    embeddings = fit_embeddings(table, config.mf)
+    embeddings.version = model.version  # one version names both artifacts
+    return TrainedRanker(model, embeddings, state, quantiles)
