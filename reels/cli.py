@@ -40,6 +40,7 @@ from reels.ranking import (
     train_ranker,
 )
 from reels.ranking.console import metrics_tables, training_progress, write_rankings
+from reels.ranking.distributed import on_cluster
 from reels.ranking.training import StepCallback
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
@@ -345,6 +346,13 @@ def train(
     users: Annotated[int, typer.Option(min=10, help="Simulated viewers (with --simulate).")] = 1000,
     reels: Annotated[int, typer.Option(min=20, help="Simulated reels (with --simulate).")] = 2000,
     seed: Annotated[int, typer.Option(help="Simulator seed (with --simulate).")] = 0,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REELS_DASK_SCHEDULER",
+            help="Train the heads and embeddings on this Dask scheduler (tcp://host:8786) instead of in this process.",
+        ),
+    ] = None,
 ) -> None:
     """Train the feed's embeddings and three heads and publish them as a new version in the object store.
 
@@ -364,9 +372,17 @@ def train(
             typer.secho(f"nothing to train on: no events in {source}", fg="red", err=True)
             raise typer.Exit(1)
         try:
-            trained = train_ranker(table, RankerConfig(), on_step, on_round)
+            if dask is None:
+                trained = train_ranker(table, RankerConfig(), on_step, on_round)
+            else:
+                on_step(f"connecting to the Dask scheduler at {dask}")
+                with on_cluster(dask) as backend:
+                    trained = train_ranker(table, RankerConfig(), on_step, on_round, backend)
         except ValueError as error:
             typer.secho(f"cannot train on {source}: {error}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        except OSError as error:  # the scheduler cannot be reached
+            typer.secho(f"Dask scheduler {dask}: {error}", fg="red", err=True)
             raise typer.Exit(1) from None
         on_step("publishing")
         version = asyncio.run(_publish(settings, trained))
