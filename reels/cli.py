@@ -7,6 +7,8 @@ import gc
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -35,13 +37,14 @@ from reels.ranking import (
     TrainedRanker,
     evaluate,
     read_events,
+    read_export,
     read_items,
     simulate,
     train_ranker,
 )
 from reels.ranking.console import metrics_tables, training_progress, write_rankings
 from reels.ranking.distributed import on_cluster
-from reels.ranking.training import StepCallback
+from reels.ranking.training import Backend, StepCallback
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
@@ -340,6 +343,10 @@ def evaluate_ranking(
 def train(
     log: LogOption = None,
     items: ItemsOption = None,
+    events: Annotated[
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="A folder `reels export-events` wrote (Parquet partitions)."),
+    ] = None,
     simulate_: Annotated[
         bool, typer.Option("--simulate", help="Train on the built-in viewer simulator instead of stored events.")
     ] = False,
@@ -358,36 +365,75 @@ def train(
 
     From the platform's stored watch events unless --log (a CSV log) or --simulate is given.
     """
-    if log is not None and simulate_:
-        typer.secho("--log and --simulate are two different sources: give one", fg="red", err=True)
+    if (log is not None) + (events is not None) + simulate_ > 1:
+        typer.secho("--log, --events and --simulate are different sources: give one", fg="red", err=True)
         raise typer.Exit(2)
     settings = _settings()
-    console = Console(stderr=True)
-    with training_progress(console) as (on_step, on_round):
+    with training_progress(Console(stderr=True)) as (on_step, on_round), _training_backend(dask, on_step) as backend:
         if log is not None or simulate_:
             table, source = _event_table(log, items, users, reels, seed)
+        elif events is not None:
+            table, source = _exported_table(events), str(events)
         else:
             table, source = asyncio.run(_stored_table(settings, on_step)), "stored watch events"
         if len(table) == 0:
             typer.secho(f"nothing to train on: no events in {source}", fg="red", err=True)
             raise typer.Exit(1)
         try:
-            if dask is None:
-                trained = train_ranker(table, RankerConfig(), on_step, on_round)
-            else:
-                on_step(f"connecting to the Dask scheduler at {dask}")
-                with on_cluster(dask) as backend:
-                    trained = train_ranker(table, RankerConfig(), on_step, on_round, backend)
+            trained = train_ranker(table, RankerConfig(), on_step, on_round, backend)
         except ValueError as error:
             typer.secho(f"cannot train on {source}: {error}", fg="red", err=True)
-            raise typer.Exit(1) from None
-        except OSError as error:  # the scheduler cannot be reached
-            typer.secho(f"Dask scheduler {dask}: {error}", fg="red", err=True)
             raise typer.Exit(1) from None
         on_step("publishing")
         version = asyncio.run(_publish(settings, trained))
     typer.echo(f"trained on {len(table)} events from {source} ({trained.model.training_rows} examples)")
     typer.echo(f"published ranker version {version}")
+
+
+@contextmanager
+def _training_backend(scheduler: str | None, on_step: StepCallback) -> Iterator[Backend | None]:
+    """This process (None), or the Dask cluster at `scheduler`, connected before any work starts."""
+    if scheduler is None:
+        yield None
+        return
+    on_step(f"connecting to the Dask scheduler at {scheduler}")
+    with ExitStack() as stack:
+        try:
+            backend = stack.enter_context(on_cluster(scheduler))
+        except OSError as error:
+            typer.secho(f"Dask scheduler {scheduler}: {error}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        yield backend
+
+
+def _exported_table(folder: Path) -> EventTable:
+    try:
+        return read_export(folder)
+    except LogFormatError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("export-events")
+def export_events(
+    out: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write (created; must be empty).")],
+) -> None:
+    """Export the stored watch events, reels and follows as Parquet partitions, for `reels train --events`."""
+    if out.exists() and any(out.iterdir()):
+        typer.secho(f"{out} is not empty", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def export(on_step: StepCallback) -> int:
+        platform = await Platform.start(settings)
+        try:
+            return await training.export_events(platform.sessions, platform.graph, out, on_step)
+        finally:
+            await platform.close()
+
+    with training_progress(Console(stderr=True)) as (on_step, _):
+        exported = asyncio.run(export(on_step))
+    typer.echo(f"exported {exported} watch events to {out}")
 
 
 async def _stored_table(settings: Settings, on_step: StepCallback) -> EventTable:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +25,7 @@ from reels.domain.models import Like, Reel, WatchEvent
 from reels.domain.uploads import hashtags_in
 from reels.ports.graph import FollowGraph
 from reels.ports.objectstore import ObjectStore
-from reels.ranking import EventTable, Item, TableBuilder, TrainedRanker
+from reels.ranking import EventTable, Item, TableBuilder, TrainedRanker, parquet
 from reels.ranking import WatchEvent as LoggedWatch
 
 CHUNK_ROWS = 20_000
@@ -149,6 +150,38 @@ async def stored_table(
         on_step("reading follows")
     follows = await _follows(graph, builder.users.ids)
     return builder.finish(follows)
+
+
+async def export_events(
+    sessions: async_sessionmaker[AsyncSession],
+    graph: FollowGraph,
+    folder: Path,
+    on_step: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
+    """Write the stored log as Parquet partitions (`reels.ranking.parquet`), one per chunk read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items: list[Item] = []
+    async for chunk in stored_items(sessions, chunk_rows):
+        items.extend(chunk)
+    parquet.write_items(folder, items)
+    viewers: dict[str, None] = {}
+    written = 0
+    async for number, events in aenumerate(stored_events(sessions, chunk_rows)):
+        parquet.write_partition(folder, number, events)
+        viewers.update((event.user_id, None) for event in events)
+        written += len(events)
+        if on_step:
+            on_step(f"exported {written} watch events")
+    parquet.write_follows(folder, await _follows(graph, list(viewers)))
+    return written
+
+
+async def aenumerate(chunks: AsyncIterator[list[LoggedWatch]]) -> AsyncIterator[tuple[int, list[LoggedWatch]]]:
+    number = 0
+    async for chunk in chunks:
+        yield number, chunk
+        number += 1
 
 
 async def publish(store: ObjectStore, trained: TrainedRanker) -> str:

@@ -11,6 +11,7 @@ from reels.ranking.events import Item, LogFormatError, WatchEvent, read_events, 
 from reels.ranking.features import FEATURE_NAMES, FeatureConfig, FeatureState, Snapshot, pair_features
 from reels.ranking.labels import DurationQuantiles, RelevanceRule
 from reels.ranking.models import HEADS, HeuristicScorer, LearnedRanker, Scorer, ScoreWeights, TrainConfig
+from reels.ranking.parquet import read_export
 from reels.ranking.rerank import Candidate, RerankConfig, creator_discount, rerank
 from reels.ranking.simulator import SimulatedLog, SimulatorConfig, simulate
 from reels.ranking.table import EventTable, TableBuilder
@@ -52,6 +53,7 @@ __all__ = [
     "fit_implicit_mf",
     "pair_features",
     "read_events",
+    "read_export",
     "read_items",
     "rerank",
     "simulate",

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sparse
 import xgboost as xgb
 from dask import array as da
-from distributed import Client
+from distributed import Client, Future
 from xgboost import dask as dxgb
 
 from reels.ranking.embeddings import RowSolver, solve_rows
@@ -34,14 +35,24 @@ from reels.ranking.models import (
 from reels.ranking.training import Backend, HeadTrainer
 
 
-def _scattered(client: Client, examples: Examples) -> tuple[da.Array, da.Array]:
-    """The examples as dask arrays whose partitions live on the workers."""
-    features, labels = [], []
-    for rows, heads in examples:
-        on_cluster = client.scatter([rows, heads])
-        features.append(da.from_delayed(on_cluster[0], shape=rows.shape, dtype=rows.dtype))
-        labels.append(da.from_delayed(on_cluster[1], shape=heads.shape, dtype=heads.dtype))
-    return da.concatenate(features), da.concatenate(labels)
+@dataclass
+class _OnCluster:
+    """Examples as dask arrays whose partitions live on the workers. The futures are kept: the
+    cluster drops scattered data as soon as no client holds a future of it."""
+
+    features: da.Array
+    labels: da.Array
+    futures: list[Future[np.ndarray]]
+
+    @classmethod
+    def scatter(cls, client: Client, examples: Examples) -> _OnCluster:
+        features, labels, futures = [], [], []
+        for rows, heads in examples:
+            held = client.scatter([rows, heads])
+            futures.extend(held)
+            features.append(da.from_delayed(held[0], shape=rows.shape, dtype=rows.dtype))
+            labels.append(da.from_delayed(held[1], shape=heads.shape, dtype=heads.dtype))
+        return cls(da.concatenate(features), da.concatenate(labels), futures)
 
 
 def head_trainer(client: Client) -> HeadTrainer:
@@ -55,16 +66,16 @@ def head_trainer(client: Client) -> HeadTrainer:
         """`models.train_heads` on the cluster: one distributed booster per head."""
         if examples.rows == 0:
             raise ValueError("no training examples")
-        features, labels = _scattered(client, examples)
-        held_out = _scattered(client, validation) if validation is not None and validation.rows else None
+        data = _OnCluster.scatter(client, examples)
+        held_out = _OnCluster.scatter(client, validation) if validation is not None and validation.rows else None
         boosters: dict[str, xgb.Booster] = {}
         for column, head in enumerate(HEADS):
-            matrix = dxgb.DaskQuantileDMatrix(client, features, labels[:, column], max_bin=MAX_BIN)
+            matrix = dxgb.DaskQuantileDMatrix(client, data.features, data.labels[:, column], max_bin=MAX_BIN)
             evals = []
             callbacks: list[xgb.callback.TrainingCallback] = []
             if held_out is not None:
                 check = dxgb.DaskQuantileDMatrix(
-                    client, held_out[0], held_out[1][:, column], max_bin=MAX_BIN, ref=matrix
+                    client, held_out.features, held_out.labels[:, column], max_bin=MAX_BIN, ref=matrix
                 )
                 evals = [(check, "validation")]
                 callbacks.append(xgb.callback.EarlyStopping(rounds=config.early_stopping, save_best=True))
@@ -81,7 +92,7 @@ def head_trainer(client: Client) -> HeadTrainer:
             boosters[head] = output["booster"]
             if on_round:
                 on_round(head, rounds, rounds)
-        means = labels.mean(axis=0).compute()
+        means = data.labels.mean(axis=0).compute()
         return LearnedRanker(
             boosters=boosters,
             head_means={head: float(means[column]) for column, head in enumerate(HEADS)},

@@ -116,11 +116,10 @@ class TableBuilder:
 
     def add(self, events: Sequence[WatchEvent]) -> None:
         nan = float("nan")
-        users, items = self.users, self.catalogue.items
-        self._chunks.append(
+        self.add_columns(
+            [e.user_id for e in events],
+            [e.item_id for e in events],
             {
-                "user": np.fromiter((users.add(e.user_id) for e in events), np.int32, len(events)),
-                "item": np.fromiter((items.add(e.item_id) for e in events), np.int32, len(events)),
                 "timestamp": np.fromiter((e.timestamp for e in events), np.float64, len(events)),
                 "watch_ratio": np.fromiter(
                     (nan if e.watch_ratio is None else e.watch_ratio for e in events), np.float32, len(events)
@@ -132,8 +131,16 @@ class TableBuilder:
                 "liked": np.fromiter((e.liked for e in events), bool, len(events)),
                 "not_interested": np.fromiter((e.not_interested for e in events), bool, len(events)),
                 "reported": np.fromiter((e.reported for e in events), bool, len(events)),
-            }
+            },
         )
+
+    def add_columns(self, user_ids: Sequence[str], item_ids: Sequence[str], values: dict[str, np.ndarray]) -> None:
+        """A chunk given as columns: outside ids, and every other event column (missing numbers NaN)."""
+        users, items = self.users, self.catalogue.items
+        chunk = {name: np.asarray(values[name], _EMPTY_DTYPES[name]) for name in _EVENT_COLUMNS[2:]}
+        chunk["user"] = np.fromiter((users.add(u) for u in user_ids), np.int32, len(user_ids))
+        chunk["item"] = np.fromiter((items.add(i) for i in item_ids), np.int32, len(item_ids))
+        self._chunks.append(chunk)
 
     def finish(self, follows: Iterable[tuple[str, str]] = ()) -> EventTable:
         """The time-ordered table; `follows` are (user id, creator id) pairs."""

@@ -3,6 +3,7 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import dask
 import numpy as np
 import pytest
 from distributed import Client, LocalCluster
@@ -15,7 +16,7 @@ from reels.ranking import EvalConfig, EventTable, LearnedRanker, RankerConfig, T
 from reels.ranking.distributed import dask_backend
 from reels.ranking.embeddings import MFConfig, fit_implicit_mf
 
-QUICK = RankerConfig(train=TrainConfig(rounds=40), depths=(3, 5))
+QUICK = RankerConfig(train=TrainConfig(rounds=40), depths=(4,))
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +72,11 @@ def test_train_with_a_dask_scheduler_publishes_a_version(cluster: LocalCluster, 
 
 
 def test_an_unreachable_scheduler_is_named(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        app,
-        ["train", "--simulate", "--users", "20", "--reels", "40", "--dask", "tcp://127.0.0.1:1"],
-        env={"REELS_DATA_DIR": str(tmp_path / "var"), "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
-    )
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = CliRunner().invoke(
+            app,
+            ["train", "--simulate", "--users", "20", "--reels", "40", "--dask", "tcp://127.0.0.1:1"],
+            env={"REELS_DATA_DIR": str(tmp_path / "var")},
+        )
     assert result.exit_code == 1
     assert "Dask scheduler tcp://127.0.0.1:1" in result.stderr
-

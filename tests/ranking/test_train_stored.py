@@ -14,7 +14,15 @@ from reels.domain.models import Like, Reel, ReelStatus, User, WatchEvent
 from reels.domain.training import EMBEDDINGS_ARTIFACT, RANKER_ARTIFACT, reel_category
 from reels.platform import Platform
 from reels.ports.graph.sql import Follow
-from reels.ranking import FEATURE_NAMES, Embeddings, LearnedRanker, SimulatedLog, SimulatorConfig, simulate
+from reels.ranking import (
+    FEATURE_NAMES,
+    Embeddings,
+    LearnedRanker,
+    SimulatedLog,
+    SimulatorConfig,
+    read_export,
+    simulate,
+)
 from reels.settings import Settings
 
 runner = CliRunner()
@@ -129,9 +137,34 @@ def test_train_refuses_two_sources(tmp_path: Path) -> None:
     log.write_text("user_id,item_id,timestamp,rating\nu,i,1,4\n")
     result = runner.invoke(app, ["train", "--log", str(log), "--simulate"])
     assert result.exit_code == 2
-    assert "--log and --simulate are two different sources" in result.stderr
+    assert "--log, --events and --simulate are different sources" in result.stderr
 
 
 def test_a_reels_category_is_its_first_hashtag() -> None:
     assert reel_category("Sunset #Beach and #surf") == "beach"
     assert reel_category("no tags") is None
+
+
+def test_exported_events_train_like_the_database(embedded_settings: Settings, tmp_path: Path) -> None:
+    log = simulate(WORLD)
+    asyncio.run(_store(embedded_settings, log))
+    environment = {"REELS_DATA_DIR": str(embedded_settings.data_dir)}
+    folder = tmp_path / "export"
+
+    exported = runner.invoke(app, ["export-events", str(folder)], env=environment)
+
+    assert exported.exit_code == 0, exported.output
+    assert f"exported {len(log.events)} watch events to {folder}" in exported.stdout
+    table = read_export(folder)
+    assert len(table) == len(log.events) and len(table.catalogue) == len(log.items)
+    # Follows of the viewers in the log, of creators with reels.
+    viewers, creators = {event.user_id for event in log.events}, {item.creator_id for item in log.items}
+    assert len(table.follows) == len(
+        [1 for viewer, creator in log.follows if viewer in viewers and creator in creators]
+    )
+    assert np.all(np.diff(table.timestamp) >= 0) and int(table.liked.sum()) > 0
+    trained = runner.invoke(app, ["train", "--events", str(folder)], env=environment)
+    assert trained.exit_code == 0, trained.output
+    assert f"trained on {len(log.events)} events from {folder}" in trained.stdout
+    again = runner.invoke(app, ["export-events", str(folder)], env=environment)
+    assert again.exit_code == 2 and "is not empty" in again.stderr
