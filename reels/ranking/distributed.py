@@ -48,7 +48,7 @@ class _OnCluster:
     def scatter(cls, client: Client, examples: Examples) -> _OnCluster:
         features, labels, futures = [], [], []
         for rows, heads in examples:
-            held = client.scatter([rows, heads])
+            held = client.scatter([rows, heads], hash=False)  # a content key may be mid-release from a past call
             futures.extend(held)
             features.append(da.from_delayed(held[0], shape=rows.shape, dtype=rows.dtype))
             labels.append(da.from_delayed(held[1], shape=heads.shape, dtype=heads.dtype))
@@ -108,7 +108,7 @@ def row_solver(client: Client, blocks: int) -> RowSolver:
         confidence: sparse.csr_matrix, fixed: np.ndarray, current: np.ndarray, regularization: float
     ) -> np.ndarray:
         """`embeddings.solve_rows` with the rows cut into blocks solved on the workers."""
-        shared = client.scatter(fixed, broadcast=True)
+        shared = client.scatter(fixed, broadcast=True, hash=False)
         bounds = np.linspace(0, confidence.shape[0], blocks + 1).astype(int)
         futures = [
             client.submit(solve_rows, confidence[start:stop], shared, current[start:stop], regularization, pure=False)
