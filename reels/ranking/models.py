@@ -104,9 +104,6 @@ class Examples:
     def labels(self) -> np.ndarray:
         return self._column("y")
 
-    def features(self) -> np.ndarray:
-        return self._column("x")
-
     def users(self) -> np.ndarray:
         return self._column("u")
 

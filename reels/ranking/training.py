@@ -219,14 +219,14 @@ def fit_heads(
     if config.depths and len(groups) > 1:
         fit, validation = examples.part(set(groups[:-1])), examples.part({groups[-1]})
         users, gains = validation.users(), validation.gains()
-        features = validation.features()
         best: tuple[float, TrainConfig] | None = None
         for depth in config.depths:
             if on_step:
                 on_step(f"validating depth {depth} on the last window ({validation.rows} examples)")
             candidate = replace(train, max_depth=depth)
             model = backend.train_heads(fit, candidate, config.weights, on_round, validation)
-            ndcg = grouped_ndcg(users, gains, model.score(features))
+            scores = np.concatenate([model.score(features) for features, _ in validation])  # chunk by chunk
+            ndcg = grouped_ndcg(users, gains, scores)
             rounds = {head: booster.num_boosted_rounds() for head, booster in model.boosters.items()}
             if best is None or ndcg > best[0]:
                 best = (ndcg, replace(candidate, head_rounds=rounds))
