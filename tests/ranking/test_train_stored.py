@@ -1,10 +1,14 @@
 """`reels train` from the platform's stored watch events, publishing versioned artifacts."""
 
 import asyncio
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg
 import numpy as np
+import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -12,6 +16,7 @@ from reels.cli import app
 from reels.domain import keys
 from reels.domain.models import Like, Reel, ReelStatus, User, WatchEvent
 from reels.domain.training import EMBEDDINGS_ARTIFACT, RANKER_ARTIFACT, reel_category
+from reels.migrate import upgrade
 from reels.platform import Platform
 from reels.ports.graph.sql import Follow
 from reels.ranking import (
@@ -96,16 +101,47 @@ async def _store(settings: Settings, log: SimulatedLog) -> None:
         await platform.close()
 
 
-def test_train_reads_stored_events_and_publishes_a_version(embedded_settings: Settings) -> None:
-    log = simulate(WORLD)
-    asyncio.run(_store(embedded_settings, log))
+@pytest.fixture
+def fresh_postgres(postgres_server_url: str) -> Iterator[str]:
+    """A database of this test's own, migrated: training reads every stored event, so the
+    session's shared database (other tests' events in it) would not do."""
+    server, name = postgres_server_url.rsplit("/", 1)[0], f"reels_train_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        connection = await asyncpg.connect(postgres_server_url, timeout=5)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    upgrade(Settings(database_url=f"{server}/{name}").resolved_database_url)
+    yield f"{server}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["embedded", "postgresql"])
+def platform_env(request: pytest.FixtureRequest, embedded_settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """Settings to seed with, and the same as the environment the CLI reads."""
     environment = {"REELS_DATA_DIR": str(embedded_settings.data_dir)}
+    if request.param == "embedded":
+        return embedded_settings, environment
+    url = request.getfixturevalue("fresh_postgres")
+    secret = "s" * 40
+    settings = Settings(data_dir=embedded_settings.data_dir, database_url=url, secret_key=secret)
+    return settings, environment | {"REELS_DATABASE_URL": url, "REELS_SECRET_KEY": secret}
+
+
+def test_train_reads_stored_events_and_publishes_a_version(platform_env: tuple[Settings, dict[str, str]]) -> None:
+    settings, environment = platform_env
+    log = simulate(WORLD)
+    asyncio.run(_store(settings, log))
 
     result = runner.invoke(app, ["train"], env=environment)
 
     assert result.exit_code == 0, result.output
     assert f"trained on {len(log.events)} events from stored watch events" in result.stdout
-    media = Path(embedded_settings.data_dir) / "media"
+    media = Path(settings.data_dir) / "media"
     version = (media / keys.RANKER_CURRENT_KEY).read_text()
     assert f"published ranker version {version}" in result.stdout
     ranker = LearnedRanker.from_bytes((media / keys.ranker_artifact_key(version, RANKER_ARTIFACT)).read_bytes())
