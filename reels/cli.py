@@ -8,7 +8,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,13 +22,13 @@ from uvicorn.config import LOGGING_CONFIG
 
 from reels.db import NotMigratedError, check_migrated
 from reels.demo import make_plan, seed_in_background
-from reels.domain import accounts
+from reels.domain import accounts, training
 from reels.domain.errors import DomainError
 from reels.domain.models import Role
 from reels.http.app import create_app
 from reels.migrate import upgrade
 from reels.platform import Platform
-from reels.ports import queue
+from reels.ports import objectstore, queue
 from reels.ports.queue.base import DeadLetter
 from reels.ranking import (
     EvalConfig,
@@ -37,13 +38,16 @@ from reels.ranking import (
     RankerConfig,
     RelevanceRule,
     SimulatorConfig,
+    TrainedRanker,
     evaluate,
     read_events,
+    read_export,
     read_items,
     simulate,
     train_ranker,
 )
 from reels.ranking.console import metrics_tables, training_progress, write_rankings
+from reels.ranking.training import Backend, StepCallback
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
@@ -440,25 +444,117 @@ def evaluate_ranking(
 def train(
     log: LogOption = None,
     items: ItemsOption = None,
-    out: Annotated[Path, typer.Option(file_okay=False, help="Folder for the versioned artifacts.")] = Path(
-        "var/models"
-    ),
-    users: Annotated[int, typer.Option(min=10, help="Simulated viewers (without --log).")] = 1000,
-    reels: Annotated[int, typer.Option(min=20, help="Simulated reels (without --log).")] = 2000,
-    seed: Annotated[int, typer.Option(help="Simulator seed (without --log).")] = 0,
+    events: Annotated[
+        Path | None,
+        typer.Option(exists=True, file_okay=False, help="A folder `reels export-events` wrote (Parquet partitions)."),
+    ] = None,
+    simulate_: Annotated[
+        bool, typer.Option("--simulate", help="Train on the built-in viewer simulator instead of stored events.")
+    ] = False,
+    users: Annotated[int, typer.Option(min=10, help="Simulated viewers (with --simulate).")] = 1000,
+    reels: Annotated[int, typer.Option(min=20, help="Simulated reels (with --simulate).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Simulator seed (with --simulate).")] = 0,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            envvar="REELS_DASK_SCHEDULER",
+            help="Train the heads and embeddings on this Dask scheduler (tcp://host:8786) instead of in this process.",
+        ),
+    ] = None,
 ) -> None:
-    """Train the feed's embeddings and three heads from a log CSV (or the simulator) into versioned files."""
-    table, source = _event_table(log, items, users, reels, seed)
-    with training_progress(Console(stderr=True)) as (on_step, on_round):
-        trained = train_ranker(table, RankerConfig(), on_step, on_round)
-    out.mkdir(parents=True, exist_ok=True)
-    version = trained.model.version
-    ranker_path = out / f"ranker-{version}.zip"
-    embeddings_path = out / f"embeddings-{version}.npz"
-    ranker_path.write_bytes(trained.model.to_bytes())
-    embeddings_path.write_bytes(trained.embeddings.to_bytes())
+    """Train the feed's embeddings and three heads and publish them as a new version in the object store.
+
+    From the platform's stored watch events unless --log (a CSV log) or --simulate is given.
+    """
+    if (log is not None) + (events is not None) + simulate_ > 1:
+        typer.secho("--log, --events and --simulate are different sources: give one", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    with training_progress(Console(stderr=True)) as (on_step, on_round), _training_backend(dask, on_step) as backend:
+        if log is not None or simulate_:
+            table, source = _event_table(log, items, users, reels, seed)
+        elif events is not None:
+            table, source = _exported_table(events), str(events)
+        else:
+            table, source = asyncio.run(_stored_table(settings, on_step)), "stored watch events"
+        if len(table) == 0:
+            typer.secho(f"nothing to train on: no events in {source}", fg="red", err=True)
+            raise typer.Exit(1)
+        try:
+            trained = train_ranker(table, RankerConfig(), on_step, on_round, backend)
+        except ValueError as error:
+            typer.secho(f"cannot train on {source}: {error}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        on_step("publishing")
+        version = asyncio.run(_publish(settings, trained))
     typer.echo(f"trained on {len(table)} events from {source} ({trained.model.training_rows} examples)")
-    typer.echo(f"wrote {ranker_path} and {embeddings_path}")
+    typer.echo(f"published ranker version {version}")
+
+
+@contextmanager
+def _training_backend(scheduler: str | None, on_step: StepCallback) -> Iterator[Backend | None]:
+    """This process (None), or the Dask cluster at `scheduler`, connected before any work starts."""
+    if scheduler is None:
+        yield None
+        return
+    # Imported here, not at the top: dask and distributed take seconds and a few hundred MB to
+    # load, and every other command (serve and its worker processes above all) never uses them.
+    from reels.ranking.distributed import on_cluster
+
+    on_step(f"connecting to the Dask scheduler at {scheduler}")
+    with ExitStack() as stack:
+        try:
+            backend = stack.enter_context(on_cluster(scheduler))
+        except OSError as error:
+            typer.secho(f"Dask scheduler {scheduler}: {error}", fg="red", err=True)
+            raise typer.Exit(1) from None
+        yield backend
+
+
+def _exported_table(folder: Path) -> EventTable:
+    try:
+        return read_export(folder)
+    except LogFormatError as error:
+        typer.secho(str(error), fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command("export-events")
+def export_events(
+    out: Annotated[Path, typer.Argument(file_okay=False, help="Folder to write (created; must be empty).")],
+) -> None:
+    """Export the stored watch events, reels and follows as Parquet partitions, for `reels train --events`."""
+    if out.exists() and any(out.iterdir()):
+        typer.secho(f"{out} is not empty", fg="red", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def export(on_step: StepCallback) -> int:
+        platform = await Platform.start(settings)
+        try:
+            return await training.export_events(platform.sessions, platform.graph, out, on_step)
+        finally:
+            await platform.close()
+
+    with training_progress(Console(stderr=True)) as (on_step, _):
+        exported = asyncio.run(export(on_step))
+    typer.echo(f"exported {exported} watch events to {out}")
+
+
+async def _stored_table(settings: Settings, on_step: StepCallback) -> EventTable:
+    platform = await Platform.start(settings)
+    try:
+        return await training.stored_table(platform.sessions, platform.graph, on_step)
+    finally:
+        await platform.close()
+
+
+async def _publish(settings: Settings, trained: TrainedRanker) -> str:
+    store = objectstore.from_settings(settings)
+    try:
+        return await training.publish(store, trained)
+    finally:
+        await store.close()
 
 
 if __name__ == "__main__":

@@ -26,13 +26,12 @@ from starlette.applications import Starlette
 
 from reels.demo.clips import make_clip
 from reels.demo.plan import PASSWORD, DemoClip, DemoPlan
-from reels.domain import accounts, history, social, uploads
-from reels.domain.keys import RANKER_CURRENT_KEY, ranker_artifact_key
+from reels.domain import accounts, history, social, training, uploads
+from reels.domain.keys import RANKER_CURRENT_KEY
 from reels.domain.models import Audio, Reel, ReelStatus, User, Visibility, WatchEvent
 from reels.http.media_routes import media_routes
 from reels.platform import Platform
-from reels.ranking import EventTable, Item, RankerConfig, train_ranker
-from reels.ranking import WatchEvent as LoggedWatch
+from reels.ranking import RankerConfig, train_ranker
 from reels.upload_client import put_parts
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ async def seed(platform: Platform, plan: DemoPlan, report: Report | None = None)
     done.ready = statuses[ReelStatus.READY]
     done.not_ready = sum(statuses.values()) - done.ready
     show("training the ranker", total, total)
-    done.ranker_version = await train_demo_ranker(platform, plan, users, reel_ids)
+    done.ranker_version = await train_demo_ranker(platform)
     show("done", total, total)
     return done
 
@@ -260,38 +259,17 @@ async def store_history(platform: Platform, plan: DemoPlan, users: dict[str, Use
     log.info("stored a history of %d watches, %d likes and %d comments", len(watches), len(likes), len(comments))
 
 
-async def train_demo_ranker(
-    platform: Platform, plan: DemoPlan, users: dict[str, User], reel_ids: dict[int, int]
-) -> str | None:
-    """The demo's training step: train the feed ranker on the history and publish it (both
-    artifacts of the version, then the pointer serving reads). A ranker already published is
-    kept. None when there is one already."""
+async def train_demo_ranker(platform: Platform) -> str | None:
+    """The demo's training step, `reels train`'s own: the ranker learns from the watch events
+    stored so far (the history, counted by the aggregator while the reels transcoded) and is
+    published (both artifacts of the version, then the pointer serving reads). A ranker already
+    published is kept: None then, and when nothing was stored to learn from."""
     if await platform.store.list_keys(RANKER_CURRENT_KEY):
         return None
-    clips = {clip.number: clip for clip in plan.clips if clip.number in reel_ids}
-    now = datetime.now(UTC).timestamp()
-    events = [
-        LoggedWatch(
-            user_id=str(users[watch.viewer].id),
-            item_id=str(reel_ids[watch.clip]),
-            timestamp=now - watch.ago_s,
-            watch_ratio=watch.watched_ms / (clips[watch.clip].seconds * 1000),
-            duration_ms=clips[watch.clip].seconds * 1000,
-            liked=watch.liked,
-        )
-        for watch in plan.history
-        if watch.clip in clips
-    ]
-    items = [
-        Item(str(reel_ids[n]), clip.theme, str(users[clip.creator].id), clip.seconds * 1000)
-        for n, clip in clips.items()
-    ]
-    follows = [(str(users[a].id), str(users[b].id)) for a, b in plan.follows]
-    table = EventTable.build(events, items, follows)
+    table = await training.stored_table(platform.sessions, platform.graph)
+    if len(table) == 0:
+        return None
     trained = await asyncio.to_thread(train_ranker, table, RankerConfig())
-    version = trained.model.version
-    await platform.store.put_bytes(ranker_artifact_key(version, "ranker.zip"), trained.model.to_bytes())
-    await platform.store.put_bytes(ranker_artifact_key(version, "embeddings.npz"), trained.embeddings.to_bytes())
-    await platform.store.put_bytes(RANKER_CURRENT_KEY, version.encode())
-    log.info("trained ranker %s on %d watches", version, len(events))
+    version = await training.publish(platform.store, trained)
+    log.info("trained ranker %s on %d stored watch events", version, len(table))
     return version

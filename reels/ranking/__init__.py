@@ -11,9 +11,10 @@ from reels.ranking.events import Item, LogFormatError, WatchEvent, read_events, 
 from reels.ranking.features import FEATURE_NAMES, FeatureConfig, FeatureState, Snapshot, pair_features
 from reels.ranking.labels import DurationQuantiles, RelevanceRule
 from reels.ranking.models import HEADS, HeuristicScorer, LearnedRanker, Scorer, ScoreWeights, TrainConfig
+from reels.ranking.parquet import read_export
 from reels.ranking.rerank import Candidate, RerankConfig, creator_discount, rerank
 from reels.ranking.simulator import SimulatedLog, SimulatorConfig, simulate
-from reels.ranking.table import EventTable
+from reels.ranking.table import EventTable, TableBuilder
 from reels.ranking.training import RankerConfig, TrainedRanker, train_ranker
 from reels.ranking.trending import Trending, TrendingConfig
 
@@ -41,6 +42,7 @@ __all__ = [
     "SimulatedLog",
     "SimulatorConfig",
     "Snapshot",
+    "TableBuilder",
     "TrainConfig",
     "TrainedRanker",
     "Trending",
@@ -51,6 +53,7 @@ __all__ = [
     "fit_implicit_mf",
     "pair_features",
     "read_events",
+    "read_export",
     "read_items",
     "rerank",
     "simulate",

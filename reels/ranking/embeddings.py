@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -73,6 +74,18 @@ class Embeddings:
             )
 
 
+RowSolver = Callable[[sparse.csr_matrix, np.ndarray, np.ndarray, float], np.ndarray]
+"""(confidence rows, the fixed side's factors, these rows' current factors, λ) → new factors."""
+
+
+def solve_rows(
+    confidence: sparse.csr_matrix, fixed: np.ndarray, current: np.ndarray, regularization: float
+) -> np.ndarray:
+    """Every row's solve here, in this process; each row is independent of the others, so a
+    cluster may solve blocks of rows apart (`reels.ranking.distributed`)."""
+    return _least_squares(confidence, fixed, current, regularization)
+
+
 def fit_implicit_mf(
     user: np.ndarray,
     item: np.ndarray,
@@ -80,6 +93,7 @@ def fit_implicit_mf(
     n_users: int,
     n_items: int,
     config: MFConfig | None = None,
+    solve: RowSolver = solve_rows,
 ) -> tuple[np.ndarray, np.ndarray]:
     """User and item factors by alternating least squares; repeated (user, item) pairs add up."""
     config = config or MFConfig()
@@ -90,8 +104,8 @@ def fit_implicit_mf(
     items = rng.normal(0, 0.01, (n_items, config.factors))
     by_item = confidence.T.tocsr()
     for _ in range(config.iterations):
-        users = _least_squares(confidence, items, users, config.regularization)
-        items = _least_squares(by_item, users, items, config.regularization)
+        users = solve(confidence, items, users, config.regularization)
+        items = solve(by_item, users, items, config.regularization)
     return users.astype(np.float32), items.astype(np.float32)
 
 

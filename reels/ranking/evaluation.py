@@ -22,6 +22,7 @@ from reels.ranking.features import DAY_S, HOUR_S, Snapshot, hour_of_day, pair_fe
 from reels.ranking.models import HEADS, HeuristicScorer, RoundCallback, Scorer
 from reels.ranking.table import EventTable
 from reels.ranking.training import (
+    Backend,
     RankerConfig,
     StepCallback,
     TrainedRanker,
@@ -194,7 +195,8 @@ def head_metrics(trained: TrainedRanker, snapshot: Snapshot, split: Split, confi
     items = np.arange(len(train.catalogue))
     popularity = np.bincount(train.item, minlength=len(train.catalogue)).astype(np.float64)
     rng = np.random.default_rng(config.seed + 1)
-    rows, labels = window_examples(snapshot, positives, excluded, items, popularity, config.ranker, rng)
+    made = window_examples(snapshot, positives, excluded, items, popularity, config.ranker, rng)
+    rows, labels = made.features, made.labels
     results = []
     for scorer in (trained.model, HeuristicScorer(config.ranker.weights)):
         predictions = scorer.predict(rows)
@@ -287,6 +289,7 @@ def evaluate(
     config: EvalConfig | None = None,
     on_step: StepCallback | None = None,
     on_round: RoundCallback | None = None,
+    backend: Backend | None = None,
 ) -> EvalReport:
     config = config or EvalConfig()
     split = time_split(table, config.test_share)
@@ -295,7 +298,7 @@ def evaluate(
         raise ValueError("no test user has both a training interaction and a relevant test interaction")
     items = len(table.catalogue)
     k, batch = config.k, config.user_batch
-    trained = train_ranker(split.train, config.ranker, on_step, on_round)
+    trained = train_ranker(split.train, config.ranker, on_step, on_round, backend)
     snapshot = trained.state.snapshot(split.cut_time, trained.embeddings)
     half_life = pick_half_life(split.train, config)
     popularity = np.bincount(split.train.item, minlength=items).astype(np.float64)

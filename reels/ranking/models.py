@@ -26,6 +26,7 @@ from reels.ranking.features import FEATURE_NAMES
 
 HEADS = ("watch_3s", "full_watch", "like")
 FORMAT = "reels.ranker/1"
+MAX_BIN = 128
 
 RoundCallback = Callable[[str, int, int], None]  # head, rounds done, rounds in all
 
@@ -45,9 +46,16 @@ class TrainConfig:
     min_child_weight: float = 5.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
+    # With validation examples, a head stops adding trees once its validation log-loss has not
+    # improved for this many rounds, and keeps the best round.
+    early_stopping: int = 20
+    head_rounds: dict[str, int] | None = None  # rounds per head (found on validation), else `rounds`
     # One thread by default: on a busy machine xgboost's OpenMP threads spin-wait and run slower.
     threads: int = 1
     seed: int = 0
+
+    def rounds_of(self, head: str) -> int:
+        return self.head_rounds[head] if self.head_rounds else self.rounds
 
 
 class Scorer(Protocol):
@@ -74,37 +82,67 @@ def _weighted(predictions: dict[str, np.ndarray], head_weights: dict[str, float]
     return np.asarray(sum(head_weights[head] * predictions[head] for head in HEADS))
 
 
-class ExampleChunks:
-    """Training examples written chunk by chunk to a temporary folder, read back in order."""
+class Examples:
+    """Training examples kept on disk chunk by chunk: feature rows, head labels, and for each row
+    the viewer and the graded gain (what validation ranks by), read back in order."""
 
-    def __init__(self) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="reels-examples-")
-        self.count = 0
-        self.rows = 0
+    def __init__(self, folder: Path, entries: list[tuple[int, int, int]]) -> None:
+        self._folder = folder
+        self._entries = entries  # (chunk number, group, rows)
 
-    def append(self, features: np.ndarray, labels: np.ndarray) -> None:
-        """One chunk: float32 feature rows and a (rows, heads) label matrix."""
-        if len(features) == 0:
-            return
-        np.save(Path(self._folder.name) / f"{self.count}.x.npy", features.astype(np.float32))
-        np.save(Path(self._folder.name) / f"{self.count}.y.npy", labels.astype(np.float32))
-        self.count += 1
-        self.rows += len(features)
+    @property
+    def rows(self) -> int:
+        return sum(rows for _, _, rows in self._entries)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        folder = Path(self._folder.name)
-        for index in range(self.count):
-            yield np.load(folder / f"{index}.x.npy"), np.load(folder / f"{index}.y.npy")
+        for number, _, _ in self._entries:
+            yield np.load(self._folder / f"{number}.x.npy"), np.load(self._folder / f"{number}.y.npy")
+
+    def _column(self, suffix: str) -> np.ndarray:
+        return np.concatenate([np.load(self._folder / f"{number}.{suffix}.npy") for number, _, _ in self._entries])
 
     def labels(self) -> np.ndarray:
-        return np.concatenate([np.load(Path(self._folder.name) / f"{i}.y.npy") for i in range(self.count)])
+        return self._column("y")
+
+    def users(self) -> np.ndarray:
+        return self._column("u")
+
+    def gains(self) -> np.ndarray:
+        return self._column("g")
+
+    def groups(self) -> list[int]:
+        return sorted({group for _, group, _ in self._entries})
+
+    def part(self, groups: set[int]) -> Examples:
+        """The examples of some groups (label windows) only."""
+        return Examples(self._folder, [entry for entry in self._entries if entry[1] in groups])
+
+
+class ExampleChunks(Examples):
+    """Examples written to a temporary folder as they are made; `close` deletes them."""
+
+    def __init__(self) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="reels-examples-")
+        super().__init__(Path(self._directory.name), [])
+
+    def append(
+        self, features: np.ndarray, labels: np.ndarray, users: np.ndarray, gains: np.ndarray, group: int = 0
+    ) -> None:
+        """One chunk: float32 feature rows, a (rows, heads) label matrix, each row's viewer and gain."""
+        if len(features) == 0:
+            return
+        number = len(self._entries)
+        for suffix, values in (("x", features), ("y", labels), ("g", gains)):
+            np.save(self._folder / f"{number}.{suffix}.npy", values.astype(np.float32))
+        np.save(self._folder / f"{number}.u.npy", users.astype(np.int64))
+        self._entries.append((number, group, len(features)))
 
     def close(self) -> None:
-        self._folder.cleanup()
+        self._directory.cleanup()
 
 
 class _ChunkIter(xgb.DataIter):
-    def __init__(self, chunks: ExampleChunks) -> None:
+    def __init__(self, chunks: Examples) -> None:
         self._chunks = chunks
         self._iterator: Iterator[tuple[np.ndarray, np.ndarray]] | None = None
         super().__init__()
@@ -199,23 +237,12 @@ class LearnedRanker:
         )
 
 
-def train_heads(
-    examples: ExampleChunks,
-    config: TrainConfig | None = None,
-    weights: ScoreWeights | None = None,
-    on_round: RoundCallback | None = None,
-) -> LearnedRanker:
-    """Fit one binary classifier per head on the streamed examples (labels in HEADS order)."""
-    config = config or TrainConfig()
-    if examples.rows == 0:
-        raise ValueError("no training examples")
-    matrix = xgb.QuantileDMatrix(_ChunkIter(examples), max_bin=128, nthread=config.threads)
-    labels = examples.labels()
-    params = {
+def params(config: TrainConfig) -> dict[str, object]:
+    return {
         "objective": "binary:logistic",
         "eval_metric": "logloss",
         "tree_method": "hist",
-        "max_bin": 128,
+        "max_bin": MAX_BIN,
         "max_depth": config.max_depth,
         "eta": config.learning_rate,
         "min_child_weight": config.min_child_weight,
@@ -224,11 +251,43 @@ def train_heads(
         "nthread": config.threads,
         "seed": config.seed,
     }
+
+
+def train_heads(
+    examples: Examples,
+    config: TrainConfig | None = None,
+    weights: ScoreWeights | None = None,
+    on_round: RoundCallback | None = None,
+    validation: Examples | None = None,
+) -> LearnedRanker:
+    """Fit one binary classifier per head on the streamed examples (labels in HEADS order).
+
+    With `validation`, each head stops early on its validation log-loss and keeps its best round.
+    """
+    config = config or TrainConfig()
+    if examples.rows == 0:
+        raise ValueError("no training examples")
+    matrix = xgb.QuantileDMatrix(_ChunkIter(examples), max_bin=MAX_BIN, nthread=config.threads)
+    labels = examples.labels()
+    held_out = (
+        xgb.QuantileDMatrix(_ChunkIter(validation), ref=matrix, max_bin=MAX_BIN, nthread=config.threads)
+        if validation is not None and validation.rows
+        else None
+    )
+    held_out_labels = validation.labels() if held_out is not None and validation is not None else None
     boosters = {}
     for column, head in enumerate(HEADS):
         matrix.set_label(labels[:, column])
-        callbacks = [_Progress(head, config.rounds, on_round)] if on_round else None
-        boosters[head] = xgb.train(params, matrix, num_boost_round=config.rounds, callbacks=callbacks)
+        rounds = config.rounds_of(head)
+        callbacks: list[xgb.callback.TrainingCallback] = [_Progress(head, rounds, on_round)] if on_round else []
+        evals = []
+        if held_out is not None and held_out_labels is not None:
+            held_out.set_label(held_out_labels[:, column])
+            evals = [(held_out, "validation")]
+            callbacks.append(xgb.callback.EarlyStopping(rounds=config.early_stopping, save_best=True))
+        boosters[head] = xgb.train(
+            params(config), matrix, num_boost_round=rounds, evals=evals, callbacks=callbacks, verbose_eval=False
+        )
     return LearnedRanker(
         boosters=boosters,
         head_means={head: float(labels[:, column].mean()) for column, head in enumerate(HEADS)},

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 import numpy as np
 
@@ -94,26 +95,65 @@ class EventTable:
         events: Iterable[WatchEvent],
         items: Iterable[Item] = (),
         follows: Iterable[tuple[str, str]] = (),
+        chunk_events: int = 50_000,
     ) -> EventTable:
         """Read events (in any order) and items into a time-ordered table."""
-        catalogue = _catalogue(items)
-        users = Vocabulary()
-        columns: dict[str, list[float]] = {name: [] for name in _EVENT_COLUMNS if name != "duration_ms"}
-        event_duration: list[float] = []
+        builder = TableBuilder(items)
+        stream = iter(events)
+        while chunk := list(islice(stream, chunk_events)):
+            builder.add(chunk)
+        return builder.finish(follows)
+
+
+class TableBuilder:
+    """Builds an `EventTable` from events arriving in chunks (from a file or a database cursor):
+    each chunk becomes numpy columns at once, so memory holds the columns, not event objects."""
+
+    def __init__(self, items: Iterable[Item] = ()) -> None:
+        self.catalogue = _catalogue(items)
+        self.users = Vocabulary()
+        self._chunks: list[dict[str, np.ndarray]] = []
+
+    def add(self, events: Sequence[WatchEvent]) -> None:
         nan = float("nan")
-        for event in events:
-            columns["user"].append(users.add(event.user_id))
-            columns["item"].append(catalogue.items.add(event.item_id))
-            columns["timestamp"].append(event.timestamp)
-            columns["watch_ratio"].append(nan if event.watch_ratio is None else event.watch_ratio)
-            columns["rating"].append(nan if event.rating is None else event.rating)
-            event_duration.append(nan if event.duration_ms is None else event.duration_ms)
-            columns["liked"].append(event.liked)
-            columns["not_interested"].append(event.not_interested)
-            columns["reported"].append(event.reported)
+        self.add_columns(
+            [e.user_id for e in events],
+            [e.item_id for e in events],
+            {
+                "timestamp": np.fromiter((e.timestamp for e in events), np.float64, len(events)),
+                "watch_ratio": np.fromiter(
+                    (nan if e.watch_ratio is None else e.watch_ratio for e in events), np.float32, len(events)
+                ),
+                "rating": np.fromiter((nan if e.rating is None else e.rating for e in events), np.float32, len(events)),
+                "duration_ms": np.fromiter(
+                    (nan if e.duration_ms is None else e.duration_ms for e in events), np.float32, len(events)
+                ),
+                "liked": np.fromiter((e.liked for e in events), bool, len(events)),
+                "not_interested": np.fromiter((e.not_interested for e in events), bool, len(events)),
+                "reported": np.fromiter((e.reported for e in events), bool, len(events)),
+            },
+        )
+
+    def add_columns(self, user_ids: Sequence[str], item_ids: Sequence[str], values: dict[str, np.ndarray]) -> None:
+        """A chunk given as columns: outside ids, and every other event column (missing numbers NaN)."""
+        users, items = self.users, self.catalogue.items
+        chunk = {name: np.asarray(values[name], _EMPTY_DTYPES[name]) for name in _EVENT_COLUMNS[2:]}
+        chunk["user"] = np.fromiter((users.add(u) for u in user_ids), np.int32, len(user_ids))
+        chunk["item"] = np.fromiter((items.add(i) for i in item_ids), np.int32, len(item_ids))
+        self._chunks.append(chunk)
+
+    def finish(self, follows: Iterable[tuple[str, str]] = ()) -> EventTable:
+        """The time-ordered table; `follows` are (user id, creator id) pairs."""
+        catalogue, users = self.catalogue, self.users
         _grow_catalogue(catalogue)
-        item = np.asarray(columns["item"], np.int32)
-        duration = np.asarray(event_duration, np.float32)
+        columns = {
+            name: np.concatenate([chunk[name] for chunk in self._chunks])
+            if self._chunks
+            else np.zeros(0, _EMPTY_DTYPES[name])
+            for name in _EVENT_COLUMNS
+        }
+        self._chunks = []
+        item, duration = columns["item"], columns["duration_ms"]
         known = np.isfinite(duration)
         # An item's duration is the items file's, else the last one its events state.
         missing = ~np.isfinite(catalogue.duration_ms)
@@ -121,24 +161,16 @@ class EventTable:
         from_events[item[known]] = duration[known]
         catalogue.duration_ms[missing] = from_events[missing]
         duration[~known] = catalogue.duration_ms[item[~known]]
-        order = np.argsort(np.asarray(columns["timestamp"], np.float64), kind="stable")
+        order = np.argsort(columns["timestamp"], kind="stable")
         follow_pairs = [
             (users.add(user_id), catalogue.creators.get(creator_id))
             for user_id, creator_id in follows
             if catalogue.creators.get(creator_id) is not None
         ]
-        return cls(
+        return EventTable(
             users=users,
             catalogue=catalogue,
-            user=np.asarray(columns["user"], np.int32)[order],
-            item=item[order],
-            timestamp=np.asarray(columns["timestamp"], np.float64)[order],
-            watch_ratio=np.asarray(columns["watch_ratio"], np.float32)[order],
-            rating=np.asarray(columns["rating"], np.float32)[order],
-            duration_ms=duration[order],
-            liked=np.asarray(columns["liked"], bool)[order],
-            not_interested=np.asarray(columns["not_interested"], bool)[order],
-            reported=np.asarray(columns["reported"], bool)[order],
+            **{name: values[order] for name, values in columns.items()},
             follows=np.asarray(follow_pairs, np.int32).reshape(-1, 2),
         )
 
@@ -154,6 +186,17 @@ _EVENT_COLUMNS = (
     "not_interested",
     "reported",
 )
+_EMPTY_DTYPES = {
+    "user": np.int32,
+    "item": np.int32,
+    "timestamp": np.float64,
+    "watch_ratio": np.float32,
+    "rating": np.float32,
+    "duration_ms": np.float32,
+    "liked": bool,
+    "not_interested": bool,
+    "reported": bool,
+}
 
 
 def _catalogue(items: Iterable[Item]) -> Catalogue:

@@ -5,6 +5,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from reels.cli import app
+from reels.domain import keys
 from reels.ranking import SimulatedLog, write_events, write_items
 
 runner = CliRunner()
@@ -35,10 +36,16 @@ def test_eval_and_train_on_a_csv_log(tmp_path: Path, small_log: SimulatedLog) ->
     result = runner.invoke(app, ["eval", "--log", str(log), "--items", str(items)])
     assert result.exit_code == 0, result.output
     assert "NDCG@20" in result.stdout and "learned" in result.stdout and "AUC" in result.stdout
-    out = tmp_path / "models"
-    result = runner.invoke(app, ["train", "--log", str(log), "--items", str(items), "--out", str(out)])
+    data_dir = tmp_path / "var"
+    result = runner.invoke(
+        app, ["train", "--log", str(log), "--items", str(items)], env={"REELS_DATA_DIR": str(data_dir)}
+    )
     assert result.exit_code == 0, result.output
-    assert sorted(path.name.split("-")[0] for path in out.iterdir()) == ["embeddings", "ranker"]
+    version = (data_dir / "media" / keys.RANKER_CURRENT_KEY).read_text()
+    assert sorted(path.name for path in (data_dir / "media" / "models" / "ranker" / version).iterdir()) == [
+        "embeddings.npz",
+        "ranker.zip",
+    ]
 
 
 def test_eval_says_what_is_wrong_with_a_log(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from reels.ranking import metrics
+from reels.ranking.training import grouped_ndcg
 
 
 def test_ndcg_by_hand() -> None:
@@ -44,3 +45,14 @@ def test_coverage_and_creator_diversity() -> None:
     creator = np.array([0, 0, 1])
     # Lists: creators (0, 0) → 1/2, (0, 1) → 2/2, (1) → 1/1.
     assert metrics.creator_diversity(rankings, creator) == pytest.approx((0.5 + 1.0 + 1.0) / 3)
+
+
+def test_validation_ndcg_ranks_each_viewers_own_examples() -> None:
+    # Viewer 7 ranks its gain-1 example first and its gain-2 one third; viewer 9 ranks its
+    # one relevant example first; viewer 8 has nothing relevant and does not count.
+    users = np.array([7, 9, 7, 8, 7, 9])
+    gains = np.array([2.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    scores = np.array([0.1, 0.2, 0.9, 0.5, 0.5, 0.3])
+    by_hand = (2 / math.log2(4) + 1 / math.log2(2)) / (2 / math.log2(2) + 1 / math.log2(3))
+    assert grouped_ndcg(users, gains, scores) == pytest.approx((by_hand + 1.0) / 2)
+    assert grouped_ndcg(users, gains, scores, k=1) == pytest.approx((1 / 2 + 1.0) / 2)
