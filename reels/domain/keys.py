@@ -35,3 +35,12 @@ def reel_of_media_key(key: str) -> int | None:
     """The reel whose media `key` is (under `media_prefix`); None for any other key."""
     match = _MEDIA_KEY.match(key)
     return int(match[1]) if match else None
+
+
+RANKER_CURRENT_KEY = "models/ranker/current"
+"""Holds the version (text) of the ranker every API process should serve."""
+
+
+def ranker_artifact_key(version: str, name: str) -> str:
+    """`name` is `ranker.zip` (LearnedRanker.to_bytes) or `embeddings.npz` (Embeddings.to_bytes)."""
+    return f"models/ranker/{version}/{name}"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from graphql import GraphQLError
+
 from reels.domain import feed, search
+from reels.domain.feed import FeedContext, FeedPage
+from reels.domain.feed_candidates import FeedPorts
 from reels.domain.models import Audio, Hashtag, Reel, User
 from reels.resolvers.context import Context
+from reels.resolvers.engagement import SESSION_HEADER
 from reels.resolvers.pages import Page
 from reels.resolvers.reels import listed_page
 
@@ -27,14 +32,35 @@ async def search_audio(context: Context, query: str, first: int) -> list[Audio]:
     return await search.audio(context.platform.sessions, query, first, context.viewer)
 
 
-async def latest_public(context: Context, first: int, after: int | None) -> Page[Reel]:
-    """`feed` and `trending` until the ranker lands."""
+def feed_ports(context: Context) -> FeedPorts:
     p = context.platform
-    rows = await feed.latest_public(p.sessions, p.graph, context.viewer, first=first, after=after)
-    return await listed_page(context, rows, first)
+    return FeedPorts(p.sessions, p.graph, p.kv, p.feed_ranker, p.settings)
+
+
+def _session_id(context: Context, given: str | None) -> str | None:
+    """An anonymous client's session id: the argument, else the X-Reels-Session header."""
+    request = context.request
+    session_id = given or (request.headers.get(SESSION_HEADER) if request is not None else None)
+    if session_id is not None and not session_id.isprintable():
+        raise GraphQLError("a sessionId must be printable text", extensions={"code": "INVALID"})
+    return session_id[:100] if session_id else None
+
+
+async def for_you(
+    context: Context, first: int, after: int | None, where: FeedContext, session_id: str | None
+) -> FeedPage:
+    session = _session_id(context, session_id)
+    return await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
+
+
+async def trending(context: Context, region: str | None, first: int, offset: int) -> Page[Reel]:
+    """Trending reels, with their place in the list as their cursor."""
+    region = region or (context.viewer.region if context.viewer else None)
+    rows, has_next = await feed.trending(feed_ports(context), context.viewer, region, first=first, offset=offset)
+    places = {row.id: offset + n for n, (row, _) in enumerate(rows)}
+    return Page([row for row, _ in rows], has_next, position=lambda row: (places[row.id],))
 
 
 async def following_feed(context: Context, first: int, after: int | None) -> Page[Reel]:
-    p = context.platform
-    rows = await feed.following(p.sessions, p.graph, context.viewer, first=first, after=after)
+    rows = await feed.following(feed_ports(context), context.viewer, first=first, after=after)
     return await listed_page(context, rows, first)

@@ -31,10 +31,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
-from reels.domain import events
+from reels.domain import events, feed_signals
 from reels.domain.counts import cache_counts
 from reels.domain.events import (
     Commented,
+    EngagementEvent,
     Liked,
     ReelCountsChanged,
     Shared,
@@ -213,8 +214,9 @@ class Aggregator:
         by_stream: dict[str, list[Message]] = defaultdict(list)
         for message in sorted(batch, key=lambda m: _position(m.id)):
             by_stream[f"{Topic.ENGAGEMENT}:{message.partition}:{message.lane}"].append(message)
+        signals: list[EngagementEvent] = []
         async with self.platform.sessions() as session:
-            applied, fenced, totals = await self._apply(session, by_stream)
+            applied, fenced, totals = await self._apply(session, by_stream, signals)
             await session.commit()
         kept = await self._settle_fenced(fenced)
         await self._ack([m for m in batch if m.partition not in fenced])
@@ -226,6 +228,10 @@ class Aggregator:
                 await events.publish(self.platform.pubsub, ReelCountsChanged(reel_id, counts))
         except Exception:  # committed and acked: stale cached counts expire, the next change republishes
             log.exception("%s: caching or publishing counts failed", self.name)
+        try:
+            await feed_signals.fold(self.platform.sessions, self.platform.kv, self.platform.settings, signals)
+        except Exception:  # features are a best-effort view: the events are stored for training anyway
+            log.exception("%s: folding the flush into the feed's features failed", self.name)
         return [m for m in batch if m.partition in kept]
 
     async def _settle_fenced(self, fenced: dict[int, int]) -> set[int]:
@@ -262,7 +268,7 @@ class Aggregator:
                 delay = min(delay * 2, 30)
 
     async def _apply(
-        self, session: AsyncSession, by_stream: dict[str, list[Message]]
+        self, session: AsyncSession, by_stream: dict[str, list[Message]], signals: list[EngagementEvent]
     ) -> tuple[int, dict[int, int], dict[int, dict[str, int]]]:
         offsets = {
             row.partition: row
@@ -287,7 +293,7 @@ class Aggregator:
             high = _position(row.high_water) if row else (0, 0)
             fresh = [m for m in messages if _position(m.id) > high]
             for message in fresh:
-                self._fold(message.payload, deltas, watches)
+                self._fold(message.payload, deltas, watches, signals)
             applied += len(fresh)
             if fresh:
                 high_water = fresh[-1].id
@@ -306,12 +312,18 @@ class Aggregator:
         return applied, fenced, totals
 
     @staticmethod
-    def _fold(payload: dict[str, Any], deltas: dict[int, Counter[str]], watches: list[dict[str, Any]]) -> None:
+    def _fold(
+        payload: dict[str, Any],
+        deltas: dict[int, Counter[str]],
+        watches: list[dict[str, Any]],
+        signals: list[EngagementEvent],
+    ) -> None:
         try:
             event = decode_engagement_event(payload)
         except UnknownMessage as unknown:
             log.error("%s; skipped", unknown)
             return
+        signals.append(event)
         match event:  # views first: half of all events are views
             case Viewed(reel_id=reel_id):
                 deltas[reel_id]["views"] += 1 if event.counted else 0
