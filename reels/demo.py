@@ -111,6 +111,7 @@ async def seed(settings: Settings) -> None:
                 platform.pubsub,
                 users[follower],
                 users[followee].id,
+                inbox_size=platform.settings.inbox_size,
             )
         # Presigned part URLs point at this app's upload route (local disk) or at S3: serve the
         # app's media routes in-process so the same URLs work before the server starts.

@@ -51,8 +51,7 @@ class FeedPorts:
 
     @property
     def inbox_settings(self) -> feed_inbox.InboxSettings:
-        s = self.settings
-        return feed_inbox.InboxSettings(s.inbox_size, s.inbox_active_days, s.celebrity_followers)
+        return feed_inbox.InboxSettings.of(self.settings)
 
 
 @dataclass

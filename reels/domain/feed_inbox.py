@@ -25,6 +25,7 @@ from reels.domain.models import Reel, ReelStatus, User
 from reels.domain.visibility import listed_to
 from reels.ports.graph import FollowGraph
 from reels.ports.kv import KeyValue
+from reels.settings import Settings
 
 RECENT_SIZE = 50  # a creator's own recent list
 
@@ -46,6 +47,10 @@ class InboxSettings:
     size: int
     active_days: float
     celebrity_followers: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> InboxSettings:
+        return cls(settings.inbox_size, settings.inbox_active_days, settings.celebrity_followers)
 
     @property
     def active_s(self) -> float:
@@ -140,13 +145,13 @@ async def read(
 
 
 async def pull_in(
-    kv: KeyValue, sessions: async_sessionmaker[AsyncSession], viewer: User, creator_id: int, settings: InboxSettings
+    kv: KeyValue, sessions: async_sessionmaker[AsyncSession], viewer: User, creator_id: int, size: int
 ) -> None:
     """After a follow: the creator's recent reels join the viewer's inbox (if it is kept)."""
     if await kv.get(active_key(viewer.id)) is None:
         return
     await kv.zadd(inbox_key(viewer.id), await _recent_from_db(sessions, viewer, [creator_id], RECENT_SIZE))
-    await _trim(kv, inbox_key(viewer.id), settings.size)
+    await _trim(kv, inbox_key(viewer.id), size)
 
 
 async def take_out(kv: KeyValue, user_id: int, creator_id: int) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from graphql import GraphQLError
 
-from reels.domain import feed, search
+from reels.domain import feed, feed_feedback, search
+from reels.domain.errors import not_found
 from reels.domain.feed import FeedContext, FeedPage
 from reels.domain.feed_candidates import FeedPorts
 from reels.domain.models import Audio, Hashtag, Reel, User
 from reels.resolvers.context import Context
 from reels.resolvers.engagement import SESSION_HEADER
 from reels.resolvers.pages import Page
-from reels.resolvers.reels import listed_page
+from reels.resolvers.reels import listed_page, visible_reel
 
 
 async def hashtag(context: Context, name: str) -> Hashtag | None:
@@ -64,3 +65,14 @@ async def trending(context: Context, region: str | None, first: int, offset: int
 async def following_feed(context: Context, first: int, after: int | None) -> Page[Reel]:
     rows = await feed.following(feed_ports(context), context.viewer, first=first, after=after)
     return await listed_page(context, rows, first)
+
+
+async def not_interested(context: Context, reel_id: int | None) -> Reel:
+    """The viewer is not interested in a reel they may see: it leaves their feeds, and its creator
+    and hashtags are demoted for a while."""
+    reel = await visible_reel(context, reel_id)
+    if reel is None:
+        raise not_found("reel", "reel_id")
+    hashtags = await context.loaders.hashtags_by_reel.load(reel.id)
+    await feed_feedback.not_interested(context.platform.kv, context.signed_in, reel, [tag.name for tag in hashtags])
+    return reel

@@ -174,3 +174,8 @@ class UpdateProfileInput:
     display_name: str | None = None
     bio: str | None = None
     region: str | None = strawberry.field(default=None, description="ISO 3166-1 alpha-2, e.g. IN.")
+
+
+@strawberry.input
+class NotInterestedInput:
+    reel_id: strawberry.ID

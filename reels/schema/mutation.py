@@ -9,7 +9,7 @@ from strawberry.types import Info
 from reels.domain import models
 from reels.domain.errors import not_found
 from reels.domain.models import Visibility
-from reels.resolvers import accounts, engagement, moderation, notifications, social, uploads
+from reels.resolvers import accounts, discovery, engagement, moderation, notifications, social, uploads
 from reels.resolvers.context import Context
 from reels.schema.enums import ModerationAction
 from reels.schema.globalid import db_id_of
@@ -21,6 +21,7 @@ from reels.schema.inputs import (
     LoginInput,
     MarkNotificationsReadInput,
     ModerateReelInput,
+    NotInterestedInput,
     RecordViewInput,
     ReelInput,
     RegisterInput,
@@ -39,6 +40,7 @@ from reels.schema.payloads import (
     CreateUploadPayload,
     LogoutPayload,
     MarkNotificationsReadPayload,
+    NotInterestedPayload,
     RecordViewPayload,
     ReelPayload,
     ReportPayload,
@@ -84,7 +86,7 @@ class Mutation:
     async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
         if errors := accounts.credential_errors(input.username, input.password):
             return AuthPayload(user_errors=[user_error(error) for error in errors])
-        signed_in = accounts.register(info.context, input.username, input.password, input.display_name)
+        signed_in = accounts.register(info.context, input.username, input.password, input.display_name, input.region)
         return await attempt(AuthPayload, signed_in, AuthPayload.signed_in)
 
     @strawberry.mutation
@@ -261,3 +263,12 @@ class Mutation:
             notifications.mark_read(info.context, ids),
             lambda rows: MarkNotificationsReadPayload(notifications=[Notification.from_row(row) for row in rows]),
         )
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN),
+        description="The viewer is not interested in a reel: it leaves their feeds, and its creator and hashtags are "
+        "demoted in their For You feed for a while.",
+    )
+    async def not_interested(self, info: Info[Context, None], input: NotInterestedInput) -> NotInterestedPayload:
+        marked = discovery.not_interested(info.context, _reel_id(input.reel_id))
+        return await attempt(NotInterestedPayload, marked, lambda row: NotInterestedPayload(reel=Reel.from_row(row)))

@@ -171,3 +171,9 @@ class ReportPayload:
 class MarkNotificationsReadPayload:
     notifications: list[Notification] | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class NotInterestedPayload:
+    reel: Reel | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
