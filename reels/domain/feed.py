@@ -229,7 +229,7 @@ async def _build(
     pool = await feed_candidates.gather(ports, viewer, region, loaded, exclude=exclude, hidden=demoted.reels)
     served, watched = await feed_sessions.served_and_watched(ports.kv, owner)
     if viewer is None:
-        entries = _anonymous_order(pool, served, settings)
+        entries = _anonymous_order(pool, served, watched, settings)
     else:
         stored = await feed_candidates.stored_features(ports.kv, viewer.id, pool)
         similarity = loaded.similarity(viewer.id, [c.reel_id for c in pool.candidates])
@@ -251,8 +251,8 @@ async def _build(
 
 
 def _tiers(reel_ids: Sequence[int], served: set[int], watched: set[int]) -> list[int]:
-    """0: never served; 1: served, not watched; 2: the rest."""
-    return [0 if r not in served else 1 if r not in watched else 2 for r in reel_ids]
+    """0: neither served nor watched; 1: served, not watched; 2: watched."""
+    return [2 if r in watched else 1 if r in served else 0 for r in reel_ids]
 
 
 def _ranked(
@@ -293,10 +293,10 @@ def _ranked(
         ordered = _interleave(
             _reranked(pool, main, scores, context, size), _reranked(pool, explore, scores, context, size), settings
         )
-        entries += [Entry(candidates[i].reel_id, pool.sources[i], float(scores[i])) for i in ordered]
+        entries += _break_runs([Entry(candidates[i].reel_id, pool.sources[i], float(scores[i])) for i in ordered], pool)
         if len(entries) >= size:
             break
-    return _break_runs(entries[:size], pool)
+    return entries[:size]
 
 
 def _reranked(pool: Pool, members: list[int], scores: np.ndarray, context: FeedContext, size: int) -> list[int]:
@@ -332,8 +332,8 @@ def _interleave(main: list[int], explore: list[int], settings: Settings) -> list
 
 
 def _break_runs(entries: list[Entry], pool: Pool, max_run: int = 2) -> list[Entry]:
-    """Where joining lists left more than `max_run` reels of one hashtag in a row, pull the next
-    reel that breaks the run forward (re-ranking keeps this within each list)."""
+    """Where interleaving two re-ranked lists left more than `max_run` reels of one hashtag in a
+    row, pull the next reel that breaks the run forward (within one tier: unseen reels stay first)."""
     tags = pool.hashtags_of
     out = list(entries)
     for i in range(max_run, len(out)):
@@ -356,24 +356,27 @@ def _trending_order(pool: Pool, served: set[int], watched: set[int], size: int) 
     return [Entry(pool.candidates[i].reel_id, pool.sources[i], pool.trending[i]) for i in order[:size]]
 
 
-def _anonymous_order(pool: Pool, served: set[int], settings: Settings) -> list[Entry]:
+def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: Settings) -> list[Entry]:
     """Regional trending interleaved with fresh reels; unseen (by this session id) first."""
-    tiers = _tiers([c.reel_id for c in pool.candidates], served, set())
+    tiers = _tiers([c.reel_id for c in pool.candidates], served, watched)
     entries: list[Entry] = []
-    for tier in (0, 1):
+    for tier in (0, 1, 2):
         members = [i for i, t in enumerate(tiers) if t == tier]
         trending = sorted((i for i in members if pool.trending[i] > 0), key=lambda i: -pool.trending[i])
         fresh = sorted((i for i in members if pool.trending[i] <= 0), key=lambda i: -pool.candidates[i].created_at)
         ordered = _interleave(trending, fresh, settings)
-        entries += [
-            Entry(
-                pool.candidates[i].reel_id,
-                Source.TRENDING if pool.trending[i] > 0 else Source.FRESH,
-                pool.trending[i],
-            )
-            for i in ordered
-        ]
-    return _break_runs(entries[: settings.feed_list_size], pool)
+        entries += _break_runs(
+            [
+                Entry(
+                    pool.candidates[i].reel_id,
+                    Source.TRENDING if pool.trending[i] > 0 else Source.FRESH,
+                    pool.trending[i],
+                )
+                for i in ordered
+            ],
+            pool,
+        )
+    return entries[: settings.feed_list_size]
 
 
 async def _showable(ports: FeedPorts, viewer: User | None, reel_ids: list[int]) -> dict[int, Reel]:

@@ -7,8 +7,8 @@ read of the list and never repeats a reel (a reel enters a session's list once).
 
 Per viewer (a signed-in user, or an anonymous client's session id) two logs, newest kept:
 **served** (every reel a page returned: a new session leaves them out, so pull-to-refresh gives new
-reels) and **watched** (views of 3 s or more, written by the aggregator: when unseen reels run out,
-served-but-unwatched ones come back first). A list built ahead in the background waits under the
+reels) and **watched** (every reel a view was recorded for, however short, written by the
+aggregator: when unseen reels run out, served-but-unwatched ones come back first, watched last). A list built ahead in the background waits under the
 viewer's key until the session scrolls to it, or the next session starts with it.
 """
 

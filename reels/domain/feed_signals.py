@@ -69,10 +69,9 @@ async def fold(
             case Viewed():
                 at = datetime.fromisoformat(event.at).timestamp()
                 watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed, at))
-                owner = f"u{event.viewer_id}" if event.viewer_id is not None else f"s{event.session_id}"
-                if event.completed or event.watched_ms >= feed_features.VIEW_MILESTONE_MS:
-                    if event.viewer_id is not None or event.session_id:
-                        watched[owner].append(event.reel_id)
+                if event.viewer_id is not None or event.session_id:
+                    owner = f"u{event.viewer_id}" if event.viewer_id is not None else f"s{event.session_id}"
+                    watched[owner].append(event.reel_id)
             case Liked():
                 likes.append(Like(reel, event.user_id, 1))
             case Unliked():
