@@ -29,12 +29,14 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
+from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
+from reels.domain.events import FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
 from reels.domain.feed_model import Loaded
 from reels.domain.feed_sessions import Entry, Source
@@ -47,8 +49,6 @@ from reels.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Reels of the fresh source shown fewer times than this are exploration (REELS_FEED_FRESH_RATE).
-FEW_IMPRESSIONS = 50
 # A hashtag the viewer marked "not interested" weighs a reel's score by this.
 HASHTAG_DEMOTION = 0.5
 EXTEND_WITHIN = 10
@@ -136,12 +136,37 @@ async def for_you(
             if row is not None:
                 items.append(FeedItem(row, entry.source, entry.score, feed_sessions.cursor_value(session, position)))
             position += 1
-    if owner is not None and items:
-        await feed_sessions.mark_served(ports.kv, owner, [item.reel.id for item in items], time.time())
-        await feed_candidates.count_impressions(ports.kv, [item.reel.id for item in items])
+    if items:
+        await _served(ports, viewer, session_id, owner, session, items)
     if owner is not None and len(entries) - position <= EXTEND_WITHIN:
         _build_ahead(ports, viewer, owner, region, context, entries)
     return FeedPage(items, has_next=position < len(entries) or len(items) == first)
+
+
+async def _served(
+    ports: FeedPorts,
+    viewer: User | None,
+    session_id: str | None,
+    owner: str | None,
+    session: int,
+    items: list[FeedItem],
+) -> None:
+    """Log the page for the viewer's next sessions, and queue its impressions for training."""
+    if owner is not None:
+        await feed_sessions.mark_served(ports.kv, owner, [item.reel.id for item in items], time.time())
+    page = [
+        (item.reel.id, feed_sessions.split_cursor(item.cursor)[1], item.source.value, round(item.score, 6))
+        for item in items
+    ]
+    served = FeedServed(
+        reel_id=items[0].reel.id,
+        viewer_id=viewer.id if viewer is not None else None,
+        session_id=session_id if viewer is None else None,
+        feed_session=session,
+        items=page,
+        at=datetime.now(UTC).isoformat(),
+    )
+    await events.send(ports.queue, served)
 
 
 def _region(viewer: User | None, context: FeedContext) -> str | None:

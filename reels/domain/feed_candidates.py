@@ -20,7 +20,6 @@ other sources' rows, one for their hashtags; the follow graph is asked once per 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -33,6 +32,7 @@ from reels.domain.models import Hashtag, Reel, ReelHashtag, ReelStatus, User, Vi
 from reels.domain.visibility import listed_to
 from reels.ports.graph import FollowGraph
 from reels.ports.kv import KeyValue
+from reels.ports.queue import WorkQueue
 from reels.settings import Settings
 
 PER_SOURCE = 300
@@ -46,6 +46,7 @@ class FeedPorts:
     sessions: async_sessionmaker[AsyncSession]
     graph: FollowGraph
     kv: KeyValue
+    queue: WorkQueue
     ranker: FeedRanker
     settings: Settings
 
@@ -178,9 +179,3 @@ async def stored_features(kv: KeyValue, viewer_id: int, pool: Pool) -> feed_feat
     return feed_features.Stored(
         user=hashes[0], overall=hashes[1], reels=pool.reel_hashes, creators=dict(zip(creators, hashes[2:], strict=True))
     )
-
-
-async def count_impressions(kv: KeyValue, reel_ids: Sequence[int]) -> None:
-    """How often each reel was served (what tells fresh reels that need exposure)."""
-    for reel_id in reel_ids:
-        await kv.hincr(feed_features.reel_key(reel_id), {"shown": 1})

@@ -1,5 +1,6 @@
 """What the aggregator's flushes tell the feed: watches and likes folded into the feature store
-and the trending sets (`feed_features.fold`), and each viewer's watched log (`feed_sessions`).
+and the trending sets (`feed_features.fold`), each viewer's watched log (`feed_sessions`), and
+how often each reel was served.
 Best effort, after the counts are committed: the watch events themselves are stored for training
 whatever happens here."""
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain import feed_features, feed_sessions
-from reels.domain.events import EngagementEvent, Liked, Unliked, Viewed
+from reels.domain.events import EngagementEvent, FeedServed, Liked, Unliked, Viewed
 from reels.domain.feed_features import Like, ReelFacts, Watch
 from reels.domain.models import Hashtag, Reel, ReelHashtag, User
 from reels.ports.kv import KeyValue
@@ -54,6 +55,9 @@ async def _facts(
 async def fold(
     sessions: async_sessionmaker[AsyncSession], kv: KeyValue, settings: Settings, signals: Sequence[EngagementEvent]
 ) -> None:
+    for page in (e for e in signals if isinstance(e, FeedServed)):
+        for reel_id, *_ in page.items:  # how often each reel was served: fresh reels need exposure
+            await kv.hincr(feed_features.reel_key(reel_id), {"shown": 1})
     wanted = [e for e in signals if isinstance(e, Viewed | Liked | Unliked)]
     if not wanted:
         return

@@ -35,7 +35,7 @@ async def search_audio(context: Context, query: str, first: int) -> list[Audio]:
 
 def feed_ports(context: Context) -> FeedPorts:
     p = context.platform
-    return FeedPorts(p.sessions, p.graph, p.kv, p.feed_ranker, p.settings)
+    return FeedPorts(p.sessions, p.graph, p.kv, p.queue, p.feed_ranker, p.settings)
 
 
 def _session_id(context: Context, given: str | None) -> str | None:

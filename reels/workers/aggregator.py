@@ -36,6 +36,7 @@ from reels.domain.counts import cache_counts
 from reels.domain.events import (
     Commented,
     EngagementEvent,
+    FeedServed,
     Liked,
     ReelCountsChanged,
     Shared,
@@ -47,7 +48,7 @@ from reels.domain.events import (
     decode_engagement_event,
 )
 from reels.domain.ids import new_id
-from reels.domain.models import AggregatorOffset, Reel, ReelCounts, WatchEvent
+from reels.domain.models import AggregatorOffset, FeedImpression, Reel, ReelCounts, WatchEvent
 from reels.metrics import AGGREGATOR_EVENTS, AGGREGATOR_FLUSH_SECONDS
 from reels.platform import Platform
 from reels.ports.queue import Message
@@ -308,6 +309,7 @@ class Aggregator:
         ]
         totals = await self._upsert_counts(session, rows)
         await _insert_watches(session, [w for w in watches if w["reel_id"] in existing])
+        await _insert_impressions(session, [e for e in signals if isinstance(e, FeedServed)])
         await self._upsert_marks(session, marks)
         return applied, fenced, totals
 
@@ -350,6 +352,8 @@ class Aggregator:
                 deltas[reel_id]["comments"] -= 1
             case Shared(reel_id=reel_id):
                 deltas[reel_id]["shares"] += 1
+            case FeedServed():
+                pass  # stored with the flush (`_insert_impressions`); no count changes
             case other:
                 log.error("%r is not an engagement event; skipped", other)
 
@@ -398,6 +402,30 @@ async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) 
         tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
     ]
     await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
+
+
+async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -> None:
+    """The flush's feed pages as impression rows (reels deleted since are left out)."""
+    rows = [
+        {
+            "id": new_id(),
+            "reel_id": reel_id,
+            "viewer_id": page.viewer_id,
+            "session_id": page.session_id,
+            "feed_session": page.feed_session,
+            "position": position,
+            "source": source,
+            "score": score,
+            "created_at": datetime.fromisoformat(page.at),
+        }
+        for page in served
+        for reel_id, position, source, score in page.items
+    ]
+    if not rows:
+        return
+    existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_({row["reel_id"] for row in rows})))).all())
+    for chunk in _chunks([row for row in rows if row["reel_id"] in existing]):
+        await session.execute(insert(FeedImpression), chunk)
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:

@@ -11,12 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from reels.domain import events
 from reels.domain.events import FanOutReel
 from reels.domain.feed_features import user_key
-from reels.domain.models import Reel, ReelHashtag
+from reels.domain.models import FeedImpression, Reel, ReelHashtag
 from reels.domain.uploads import hashtag_ids
 from reels.http.app import create_app
 from reels.ranking import HeuristicScorer
@@ -293,3 +294,37 @@ def test_when_ranking_fails_the_feed_comes_from_trending(
 
 def test_metrics_say_the_heuristic_serves_before_any_model_is_published(api_embedded: Api) -> None:
     assert 'reels_feed_ranker_info{scorer="heuristic",version=""} 1.0' in api_embedded.client.get("/metrics").text
+
+
+def test_impressions_are_stored_for_training(api_embedded: Api) -> None:
+    api = api_embedded
+    token, viewer = api.register("trainee")
+    maker = creators(api, 1)[0]
+    for n in range(4):
+        insert_ready_reel(api, maker["id"], caption=f"#i{n}")
+    page = feed(api, token, n=3)
+
+    async def stored() -> list[tuple[int, int, str]]:
+        async with platform_of(api).sessions() as session:
+            rows = await session.execute(
+                select(FeedImpression.reel_id, FeedImpression.position, FeedImpression.source).where(
+                    FeedImpression.viewer_id == db_id(viewer["id"])
+                )
+            )
+            return sorted((reel, position, source) for reel, position, source in rows.all())
+
+    expected = sorted((db_id(edge["node"]["id"]), n, edge["reason"]["source"]) for n, edge in enumerate(page["edges"]))
+    eventually(lambda: run(api, stored) == expected)
+
+
+def test_the_feed_region_becomes_the_viewers_when_they_have_none(api_embedded: Api) -> None:
+    api = api_embedded
+    token, _ = api.register("traveller")
+    feed(api, token, context={"region": "br"})
+    feed(api, token, context={"region": "PT"})
+    assert api.data("query { viewer { region } }", token=token)["viewer"]["region"] == "BR"
+    body = api.data(
+        'mutation { register(input: {username: "nowhere", password: "correct horse battery", region: "ZZZ"}) '
+        "{ user { id } userErrors { field code } } }"
+    )["register"]
+    assert body == {"user": None, "userErrors": [{"field": ["input", "region"], "code": "INVALID"}]}
