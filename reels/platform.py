@@ -128,6 +128,7 @@ class Platform:
             platform._id_slot = slot
         else:  # the embedded setup is one process
             ids.configure(settings.region_id, 0)
+        _ = platform.feed_ranker  # from start-up, /metrics says which ranker serves
         return platform
 
     async def health(self) -> dict[str, str]:

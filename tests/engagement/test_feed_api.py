@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
@@ -17,10 +18,21 @@ from starlette.testclient import TestClient
 from reels.domain import events
 from reels.domain.events import FanOutReel
 from reels.domain.feed_features import user_key
+from reels.domain.keys import RANKER_CURRENT_KEY, ranker_artifact_key
 from reels.domain.models import FeedImpression, Reel, ReelHashtag
 from reels.domain.uploads import hashtag_ids
 from reels.http.app import create_app
-from reels.ranking import HeuristicScorer
+from reels.ranking import (
+    Embeddings,
+    EventTable,
+    HeuristicScorer,
+    MFConfig,
+    RankerConfig,
+    SimulatorConfig,
+    TrainConfig,
+    simulate,
+    train_ranker,
+)
 from reels.settings import Settings
 from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
 from tests.engagement.conftest import FAST, eventually, unique
@@ -328,3 +340,46 @@ def test_the_feed_region_becomes_the_viewers_when_they_have_none(api_embedded: A
         "{ user { id } userErrors { field code } } }"
     )["register"]
     assert body == {"user": None, "userErrors": [{"field": ["input", "region"], "code": "INVALID"}]}
+
+
+def test_a_published_model_serves_without_a_restart(embedded_settings: Settings) -> None:
+    """`reels train` publishes a version's artifacts, then the pointer; the API picks it up."""
+    trained = train_ranker(
+        EventTable.build(*_tiny_world()), RankerConfig(train=TrainConfig(rounds=3), mf=MFConfig(iterations=2))
+    )
+    with TestClient(create_app(embedded_settings.model_copy(update={"ranker_reload_s": 0.05, **FAST}))) as client:
+        api = Api(client)
+        token, viewer = api.register("early")
+        maker = creators(api, 1)[0]
+        reels = [insert_ready_reel(api, maker["id"], caption=f"#m{n}") for n in range(4)]
+        assert 'scorer="heuristic"' in client.get("/metrics").text
+        # Embeddings that put the viewer nearest the last reel.
+        vectors = np.eye(4, dtype=np.float32)
+        embeddings = Embeddings(
+            user_ids=[str(db_id(viewer["id"]))],
+            item_ids=[str(db_id(reel)) for reel in reels],
+            user_vectors=vectors[3:4],
+            item_vectors=vectors,
+        )
+        store = platform_of(api).store
+
+        async def publish() -> None:
+            await store.put_bytes(ranker_artifact_key("v1", "ranker.zip"), trained.model.to_bytes())
+            await store.put_bytes(ranker_artifact_key("v1", "embeddings.npz"), embeddings.to_bytes())
+            await store.put_bytes(RANKER_CURRENT_KEY, b"v1")
+
+        run(api, publish)
+        eventually(lambda: 'reels_feed_ranker_info{scorer="learned",version="v1"} 1.0' in _served_metrics(api, token))
+        page = feed(api, token)
+        reasons = {edge["node"]["id"]: edge["reason"]["source"] for edge in page["edges"]}
+        assert reasons[reels[3]] == "SIMILAR", reasons
+
+
+def _served_metrics(api: Api, token: str) -> str:
+    feed(api, token, n=1)  # a new session re-reads the pointer when it is due
+    return api.client.get("/metrics").text
+
+
+def _tiny_world() -> tuple[Any, Any, Any]:
+    log = simulate(SimulatorConfig(users=40, reels=60, days=3, seed=3))
+    return log.events, log.items, log.follows
