@@ -161,7 +161,7 @@ class Platform:
         if self._id_slot is not None:
             await self._id_slot.release()
         if "feed_ranker" in self.__dict__:  # built on first use
-            self.feed_ranker.close()
+            await self.feed_ranker.close()
         for closer in (self.graph.close, self.store.close, self.pubsub.close, self.queue.close, self.kv.close):
             try:
                 await closer()

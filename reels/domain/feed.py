@@ -23,12 +23,11 @@ graph) at the moment of the page, so a block or mute takes effect at once.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -74,16 +73,6 @@ class FeedItem:
 class FeedPage:
     items: list[FeedItem]
     has_next: bool
-
-
-@dataclass
-class _Background:
-    """Lists being built ahead, per process (the tasks must be referenced until they end)."""
-
-    tasks: set[asyncio.Task[None]] = field(default_factory=set)
-
-
-_BACKGROUND = _Background()
 
 
 # --- For You ------------------------------------------------------------------------------------
@@ -233,9 +222,7 @@ def _build_ahead(
         finally:
             await feed_sessions.done_building(ports.kv, owner)
 
-    task = asyncio.create_task(build(), name="feed-ahead")
-    _BACKGROUND.tasks.add(task)
-    task.add_done_callback(_BACKGROUND.tasks.discard)
+    ports.ranker.in_background(build(), name="feed-ahead")
 
 
 async def _build(

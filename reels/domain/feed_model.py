@@ -16,11 +16,11 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -67,7 +67,8 @@ class ScoringTimeout(TimeoutError):
 
 
 class FeedRanker:
-    """Per process: the loaded model, its reload check, and the scoring pool."""
+    """Per process: the loaded model, its reload check, the scoring pool, and the lists being
+    built ahead in the background (cancelled when the process closes, before the database)."""
 
     def __init__(self, store: ObjectStore, *, reload_s: float, budget_s: float, threads: int = 2) -> None:
         self._store = store
@@ -77,6 +78,7 @@ class FeedRanker:
         self._loaded = HEURISTIC
         self._checked_at = float("-inf")
         self._lock = asyncio.Lock()
+        self._building: set[asyncio.Task[None]] = set()
         self._report()
 
     @property
@@ -132,7 +134,16 @@ class FeedRanker:
         except TimeoutError:
             raise ScoringTimeout(f"scoring ran over its budget of {budget_s} s") from None
 
-    def close(self) -> None:
+    def in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run `work` as a task this ranker keeps until it ends (or `close` cancels it)."""
+        task = asyncio.create_task(work, name=name)
+        self._building.add(task)
+        task.add_done_callback(self._building.discard)
+
+    async def close(self) -> None:
+        for task in list(self._building):
+            task.cancel()
+        await asyncio.gather(*self._building, return_exceptions=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
