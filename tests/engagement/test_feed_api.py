@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from reels.domain import events
 from reels.domain.events import FanOutReel
 from reels.domain.feed_features import user_key
+from reels.domain.feed_inbox import inbox_key
 from reels.domain.keys import RANKER_CURRENT_KEY, ranker_artifact_key
 from reels.domain.models import FeedImpression, Reel, ReelHashtag
 from reels.domain.uploads import hashtag_ids
@@ -383,3 +384,36 @@ def _served_metrics(api: Api, token: str) -> str:
 def _tiny_world() -> tuple[Any, Any, Any]:
     log = simulate(SimulatorConfig(users=40, reels=60, days=3, seed=3))
     return log.events, log.items, log.follows
+
+
+def test_celebrities_are_merged_at_read_and_an_unfollow_takes_reels_out(embedded_settings: Settings) -> None:
+    """Above REELS_CELEBRITY_FOLLOWERS a creator is not fanned out: followers read the creator's own
+    recent list. An unfollow takes a creator's reels out of the following feed at once."""
+    settings = embedded_settings.model_copy(update={**FAST, "celebrity_followers": 1})
+    with TestClient(create_app(settings, run_workers=True)) as client:
+        api = Api(client)
+        token, me = api.register("fan")
+        other_fan, _ = api.register("another_fan")
+        star, friend = creators(api, 2)
+        api.data(FOLLOWING, token=token)
+        for creator in (star, friend):
+            assert api.data(FOLLOW, {"id": creator["id"]}, token=token)["follow"]["userErrors"] == []
+        assert api.data(FOLLOW, {"id": star["id"]}, token=other_fan)["follow"]["userErrors"] == []  # 2 > 1: a star
+
+        async def inbox() -> set[int]:
+            members = await platform_of(api).kv.zrange_desc(inbox_key(db_id(me["id"])), 0, -1)
+            return {int(member.split(":")[0]) for member, _ in members}
+
+        star_reel = insert_ready_reel(api, star["id"], caption="for everyone")
+        friend_reel = insert_ready_reel(api, friend["id"], caption="for a few")
+        for reel in (star_reel, friend_reel):
+            run(api, events.send, platform_of(api).queue, FanOutReel(db_id(reel)))
+
+        def following() -> list[str]:
+            return [edge["node"]["id"] for edge in api.data(FOLLOWING, token=token)["followingFeed"]["edges"]]
+
+        eventually(lambda: following() == [friend_reel, star_reel])
+        assert run(api, inbox) == {db_id(friend_reel)}  # the star's reel was merged in, not pushed
+        unfollow = "mutation U($id: ID!) { unfollow(input: {userId: $id}) { userErrors { code } } }"
+        assert api.data(unfollow, {"id": friend["id"]}, token=token)["unfollow"]["userErrors"] == []
+        assert following() == [star_reel]
