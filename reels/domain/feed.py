@@ -87,7 +87,7 @@ async def for_you(
     first: int,
     after: int | None,
 ) -> FeedPage:
-    owner = feed_sessions.viewer_key(viewer, session_id)
+    owner = feed_sessions.viewer_key(viewer.id if viewer is not None else None, session_id)
     region = _region(viewer, context)
     if viewer is not None and viewer.region is None and context.region:
         await _default_region(ports.sessions, viewer, context.region)

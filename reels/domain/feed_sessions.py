@@ -20,7 +20,6 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from reels.domain.models import User
 from reels.ports.kv import KeyValue
 
 POSITION_BITS = 20  # positions within one session: a million reels of scrolling
@@ -45,10 +44,11 @@ class Entry:
     score: float
 
 
-def viewer_key(viewer: User | None, session_id: str | None) -> str | None:
-    """Whose logs and sessions: the user, else the anonymous client's session id, else nobody's."""
-    if viewer is not None:
-        return f"u{viewer.id}"
+def viewer_key(user_id: int | None, session_id: str | None) -> str | None:
+    """Who watches: the user, else the anonymous client's session id, else nobody known (the key
+    of a viewer's view windows, feed sessions and served and watched logs)."""
+    if user_id is not None:
+        return f"u{user_id}"
     return f"s{session_id}" if session_id else None
 
 

@@ -73,8 +73,8 @@ async def fold(
             case Viewed():
                 at = datetime.fromisoformat(event.at).timestamp()
                 watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed, at))
-                if event.viewer_id is not None or event.session_id:
-                    owner = f"u{event.viewer_id}" if event.viewer_id is not None else f"s{event.session_id}"
+                owner = feed_sessions.viewer_key(event.viewer_id, event.session_id)
+                if owner is not None:
                     watched[owner].append(event.reel_id)
             case Liked():
                 likes.append(Like(reel, event.user_id, 1))
