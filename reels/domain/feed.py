@@ -332,7 +332,7 @@ def _interleave(main: list[int], explore: list[int], settings: Settings) -> list
     taken_explore = 0
     main_at = explore_at = 0
     while main_at < len(main) or explore_at < len(explore):
-        want_explore = rate > 0 and taken_explore < rate * (len(out) + 1)
+        want_explore = taken_explore + 1 <= rate * (len(out) + 1)  # every 1/rate-th slot
         if (want_explore and explore_at < len(explore)) or main_at >= len(main):
             out.append(explore[explore_at])
             explore_at += 1

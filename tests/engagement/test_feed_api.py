@@ -240,6 +240,9 @@ def test_trending_is_regional_and_follows_completed_views(api_embedded: Api) -> 
 
     eventually(lambda: regional()[0] == hit)
     assert set(regional()) == {hit, quiet, newer}  # then the newest: never empty
+    anonymous = feed(api, None, context={"region": "IN"})["edges"]
+    assert (anonymous[0]["node"]["id"], anonymous[0]["reason"]["source"]) == (hit, "TRENDING")
+    assert {edge["reason"]["source"] for edge in anonymous[1:]} == {"FRESH"}
     assert api(TRENDING, {"region": "India"})["errors"][0]["extensions"]["code"] == "INVALID"
 
 
