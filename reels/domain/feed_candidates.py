@@ -14,7 +14,8 @@ what the caller excludes (a session's earlier lists). What was served stays in: 
 it after what was not.
 
 A fixed number of statements per list whatever its size: one for the newest reels, one for the
-other sources' rows, one for their hashtags; the follow graph is asked once per question.
+other sources' rows, one for their hashtags, one for their open reports (a negative signal); the
+follow graph is asked once per question.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain import feed_features, feed_inbox, feed_trending
 from reels.domain.feed_model import FeedRanker, Loaded
 from reels.domain.feed_sessions import Source
-from reels.domain.models import Hashtag, Reel, ReelHashtag, ReelStatus, User, Visibility
+from reels.domain.models import Hashtag, Reel, ReelHashtag, ReelStatus, Report, ReportStatus, User, Visibility
 from reels.domain.visibility import listed_to
 from reels.ports.graph import FollowGraph
 from reels.ports.kv import KeyValue
@@ -104,7 +105,13 @@ async def gather(
         hidden_creators |= await ports.graph.blocked_either_way(viewer.id, list({row.creator_id for row in kept}))
         kept = [row for row in kept if row.creator_id not in hidden_creators]
     hashtags = await _hashtags(ports, [row.id for row in kept])
-    reel_hashes = await ports.kv.hgetall_many([feed_features.reel_key(row.id) for row in kept])
+    reports = await _open_reports(ports, [row.id for row in kept])
+    reel_hashes = [
+        {**stored, "reports": float(reports.get(row.id, 0))}
+        for row, stored in zip(
+            kept, await ports.kv.hgetall_many([feed_features.reel_key(r.id) for r in kept]), strict=True
+        )
+    ]
     following = set(followees)
     pool = Pool(hashtags=hashtags)
     for row, reel_hash in zip(kept, reel_hashes, strict=True):
@@ -169,6 +176,19 @@ async def _hashtags(ports: FeedPorts, reel_ids: list[int]) -> dict[int, tuple[st
         for reel_id, name in (await session.execute(query)).all():
             names[reel_id].append(name)
     return {reel_id: tuple(tags) for reel_id, tags in names.items()}
+
+
+async def _open_reports(ports: FeedPorts, reel_ids: list[int]) -> dict[int, int]:
+    """Distinct users with an open report of each reel: a negative signal (the score's penalty)."""
+    if not reel_ids:
+        return {}
+    query = (
+        select(Report.reel_id, func.count(Report.reporter_id.distinct()))
+        .where(Report.reel_id.in_(reel_ids), Report.status == ReportStatus.OPEN)
+        .group_by(Report.reel_id)
+    )
+    async with ports.sessions() as session:
+        return {reel_id: count for reel_id, count in (await session.execute(query)).all()}
 
 
 async def stored_features(kv: KeyValue, viewer_id: int, pool: Pool) -> feed_features.Stored:

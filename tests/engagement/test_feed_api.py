@@ -420,3 +420,14 @@ def test_celebrities_are_merged_at_read_and_an_unfollow_takes_reels_out(embedded
         unfollow = "mutation U($id: ID!) { unfollow(input: {userId: $id}) { userErrors { code } } }"
         assert api.data(unfollow, {"id": friend["id"]}, token=token)["unfollow"]["userErrors"] == []
         assert following() == [star_reel]
+
+
+def test_a_reported_reel_sinks(api_embedded: Api) -> None:
+    api = api_embedded
+    token, _ = api.register("judge")
+    reporter, _ = api.register("reporter")
+    makers = creators(api, 3)
+    reels = [insert_ready_reel(api, makers[n % 3]["id"], caption=f"#p{n}") for n in range(6)]
+    report = "mutation R($id: ID!) { reportReel(input: {reelId: $id, reason: SPAM}) { userErrors { code } } }"
+    assert api.data(report, {"id": reels[2]}, token=reporter)["reportReel"]["userErrors"] == []
+    assert ids(feed(api, token, n=6))[-1] == reels[2]
