@@ -238,8 +238,11 @@ async def _build(
     settings = ports.settings
     loaded = await ports.ranker.current()
     demoted = await feed_feedback.demotions(ports.kv, viewer.id if viewer else None, settings.not_interested_days)
-    pool = await feed_candidates.gather(ports, viewer, region, loaded, exclude=exclude, hidden=demoted.reels)
-    served, watched = await feed_sessions.served_and_watched(ports.kv, owner)
+    served, recent = await feed_sessions.served_and_watched(ports.kv, owner)
+    watched = set(recent)
+    pool = await feed_candidates.gather(
+        ports, viewer, region, loaded, exclude=exclude, hidden=demoted.reels, recent=recent
+    )
     if viewer is None:
         entries = _anonymous_order(pool, served, watched, settings)
     else:

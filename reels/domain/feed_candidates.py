@@ -1,8 +1,9 @@
 """The For You feed's candidates, from four sources, filtered.
 
 - **FOLLOWING**: the viewer's inbox (`feed_inbox`), celebrities merged in.
-- **SIMILAR**: the reels nearest the viewer's embedding (exact search, a matrix product over the
-  loaded embeddings artifact), when a trained model with embeddings is published.
+- **SIMILAR**: the reels nearest the viewer's embedding and nearest the mean of the reels they
+  watched lately (exact search, a matrix product over the loaded embeddings artifact), when a
+  trained model with embeddings is published.
 - **TRENDING**: the viewer's region's trending set, then the global one (`feed_trending`).
 - **FRESH**: the newest public reels; those shown fewer than FEW_IMPRESSIONS times are
   exploration, mixed in at REELS_FEED_FRESH_RATE.
@@ -37,6 +38,7 @@ from reels.ports.queue import WorkQueue
 from reels.settings import Settings
 
 PER_SOURCE = 300
+RECENT_TASTE = 20  # the watched reels whose mean vector finds similar ones
 FEW_IMPRESSIONS = 50
 
 
@@ -72,9 +74,17 @@ class Pool:
 
 
 async def gather(
-    ports: FeedPorts, viewer: User | None, region: str | None, loaded: Loaded, *, exclude: set[int], hidden: set[int]
+    ports: FeedPorts,
+    viewer: User | None,
+    region: str | None,
+    loaded: Loaded,
+    *,
+    exclude: set[int],
+    hidden: set[int],
+    recent: list[int],
 ) -> Pool:
-    """Every source's candidates for a new list, less `exclude` and the `hidden` (not interested)."""
+    """Every source's candidates for a new list, less `exclude` and the `hidden` (not interested);
+    `recent` are the reels the viewer watched lately, newest first."""
     settings = ports.inbox_settings
     followees: list[int] = []
     found: dict[int, Source] = {}
@@ -84,12 +94,14 @@ async def gather(
         inbox = await feed_inbox.read(ports.kv, ports.sessions, viewer, followees, celebrities, settings)
         for reel_id, _ in inbox[:PER_SOURCE]:
             found.setdefault(reel_id, Source.FOLLOWING)
-        vector = loaded.user_vector(viewer.id)
-        if vector is not None and loaded.embeddings is not None:
-            for row in loaded.embeddings.nearest_items(vector, PER_SOURCE):
-                item = loaded.embeddings.item_ids[row]
-                if item.isdigit():
-                    found.setdefault(int(item), Source.SIMILAR)
+        # Nearest the viewer's own vector, and nearest what they watched lately (which also serves
+        # viewers who came after the model was trained).
+        for vector in (loaded.user_vector(viewer.id), loaded.taste_of(recent[:RECENT_TASTE])):
+            if vector is not None and loaded.embeddings is not None:
+                for row in loaded.embeddings.nearest_items(vector, PER_SOURCE // 2):
+                    item = loaded.embeddings.item_ids[row]
+                    if item.isdigit():
+                        found.setdefault(int(item), Source.SIMILAR)
     trending = dict(await feed_trending.top(ports.kv, region, ports.settings.trending_half_life_s, limit=PER_SOURCE))
     for reel_id in trending:
         found.setdefault(reel_id, Source.TRENDING)

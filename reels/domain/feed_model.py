@@ -47,6 +47,13 @@ class Loaded:
         row = self.user_rows.get(str(user_id))
         return self.embeddings.user_vectors[row] if self.embeddings is not None and row is not None else None
 
+    def taste_of(self, reel_ids: list[int]) -> np.ndarray | None:
+        """The mean vector of the reels the embeddings know among `reel_ids` (what was watched lately)."""
+        if self.embeddings is None:
+            return None
+        rows = [row for reel_id in reel_ids if (row := self.item_rows.get(str(reel_id))) is not None]
+        return self.embeddings.item_vectors[rows].mean(axis=0) if rows else None
+
     def similarity(self, user_id: int | None, reel_ids: list[int]) -> list[float] | None:
         """The viewer's embedding dot each reel's (NaN for a reel the embeddings do not know)."""
         if user_id is None or self.embeddings is None:

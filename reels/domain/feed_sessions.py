@@ -138,9 +138,10 @@ async def mark_watched(kv: KeyValue, owner: str, reel_ids: Iterable[int], at: fl
     await _log(kv, _watched_key(owner), reel_ids, at)
 
 
-async def served_and_watched(kv: KeyValue, owner: str | None) -> tuple[set[int], set[int]]:
+async def served_and_watched(kv: KeyValue, owner: str | None) -> tuple[set[int], list[int]]:
+    """The reels served to the viewer, and those they watched, newest first."""
     if owner is None:
-        return set(), set()
+        return set(), []
     served = await kv.zrange_desc(_served_key(owner), 0, LOG_SIZE - 1)
     watched = await kv.zrange_desc(_watched_key(owner), 0, LOG_SIZE - 1)
-    return {int(member) for member, _ in served}, {int(member) for member, _ in watched}
+    return {int(member) for member, _ in served}, [int(member) for member, _ in watched]

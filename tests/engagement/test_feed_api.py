@@ -377,6 +377,17 @@ def test_a_published_model_serves_without_a_restart(embedded_settings: Settings)
         page = feed(api, token)
         reasons = {edge["node"]["id"]: edge["reason"]["source"] for edge in page["edges"]}
         assert reasons[reels[3]] == "SIMILAR", reasons
+        # A viewer the model has never seen gets similar reels once they have watched one it knows.
+        newcomer, newcomer_user = api.register("newcomer")
+        assert "SIMILAR" not in {edge["reason"]["source"] for edge in feed(api, newcomer)["edges"]}
+        api.data(VIEW, {"input": {"reelId": reels[0], "watchedMs": 4000, "completed": False}}, token=newcomer)
+
+        async def watched() -> bool:
+            found = await platform_of(api).kv.zrange_desc(f"feed:watched:u{db_id(newcomer_user['id'])}", 0, -1)
+            return bool(found)
+
+        eventually(lambda: run(api, watched))
+        assert "SIMILAR" in {edge["reason"]["source"] for edge in feed(api, newcomer)["edges"]}
 
 
 def _served_metrics(api: Api, token: str) -> str:
