@@ -62,11 +62,6 @@ async def put(kv: KeyValue, reel_id: int, region: str | None, stored: float) -> 
             await kv.zrem(name, *(member for member, _ in extra))
 
 
-async def remove(kv: KeyValue, reel_id: int, region: str | None) -> None:
-    for name in {key(None), key(region)}:
-        await kv.zrem(name, str(reel_id))
-
-
 async def top(kv: KeyValue, region: str | None, half_life_s: float, *, limit: int) -> list[tuple[int, float]]:
     """The region's trending reels, then the global ones not among them: (reel id, score now)."""
     now = time.time()
