@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from reels import db
 from reels.domain import ids
+from reels.domain.feed_model import FeedRanker
 from reels.domain.screening import BlockedReels, Checks
 from reels.ports import graph, kv, objectstore, pubsub, queue
 from reels.settings import ConfigError, Settings
@@ -92,6 +93,12 @@ class Platform:
         """The automated checks' term lists and classifier hook, as the settings name them."""
         return Checks(self.settings)
 
+    @cached_property
+    def feed_ranker(self) -> FeedRanker:
+        """The ranker this process serves the For You feed with, reloaded when a new one is published."""
+        settings = self.settings
+        return FeedRanker(self.store, reload_s=settings.ranker_reload_s, budget_s=settings.feed_score_budget_ms / 1000)
+
     @classmethod
     async def start(cls, settings: Settings, *, require_migrated: bool = True) -> Platform:
         settings.validate_services()
@@ -121,6 +128,7 @@ class Platform:
             platform._id_slot = slot
         else:  # the embedded setup is one process
             ids.configure(settings.region_id, 0)
+        _ = platform.feed_ranker  # from start-up, /metrics says which ranker serves
         return platform
 
     async def health(self) -> dict[str, str]:
@@ -152,6 +160,8 @@ class Platform:
         await asyncio.gather(*self.background, return_exceptions=True)
         if self._id_slot is not None:
             await self._id_slot.release()
+        if "feed_ranker" in self.__dict__:  # built on first use
+            await self.feed_ranker.close()
         for closer in (self.graph.close, self.store.close, self.pubsub.close, self.queue.close, self.kv.close):
             try:
                 await closer()

@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     # How long live subscriptions ride out a lost Redis before ending with an UNAVAILABLE error.
     pubsub_reconnect_timeout_s: float = 30.0
 
+    # The For You feed (docs/ranking.md, serving): how many reels one ranked list holds and how
+    # long a session keeps it; the scoring time budget; how often the published ranker is
+    # re-checked; who keeps a following inbox; the share of fresh reels; how long a "not
+    # interested" demotes the reel's creator and hashtags; trending's half-life and minimum.
+    feed_list_size: int = Field(default=50, ge=10, le=500)
+    feed_session_ttl_s: float = Field(default=1800.0, gt=0)
+    feed_score_budget_ms: float = Field(default=250.0, gt=0)
+    ranker_reload_s: float = Field(default=60.0, gt=0)
+    inbox_active_days: float = Field(default=30.0, gt=0)
+    inbox_size: int = Field(default=500, ge=10)
+    feed_fresh_rate: float = Field(default=0.2, ge=0, le=1)
+    not_interested_days: float = Field(default=14.0, gt=0)
+    trending_half_life_s: float = Field(default=6 * 3600.0, gt=0)
+    trending_min_interactions: int = Field(default=5, ge=1)
+
     # API limits (also documented in the README).
     max_query_depth: int = 12
     max_query_cost: int = 5000

@@ -112,6 +112,7 @@ async def _follows(platform: Platform, plan: DemoPlan, users: dict[str, User]) -
             platform.pubsub,
             users[follower],
             users[followed].id,
+            inbox_size=platform.settings.inbox_size,
         )
 
 

@@ -68,6 +68,7 @@ async def register(
     password: str,
     display_name: str | None = None,
     role: Role = Role.USER,
+    region: str | None = None,
 ) -> User:
     """Create an account; raises the first DomainError (use `validate_credentials` for all)."""
     if errors := validate_credentials(username, password):
@@ -76,6 +77,7 @@ async def register(
     display = (display_name or "").strip() or name
     if error := display_name_error(display):
         raise error
+    region_code = _region_code(region) if region is not None else None
     async with sessions() as session:
         if await session.scalar(select(User.id).where(User.username == name)) is not None:
             raise _taken()
@@ -83,6 +85,7 @@ async def register(
         username=name,
         display_name=display,
         role=role,
+        region=region_code,
         password_hash=await asyncio.get_running_loop().run_in_executor(_HASHING, _hasher.hash, password),
     )
     try:
@@ -135,10 +138,7 @@ async def update_profile(
             raise DomainError(ErrorCode.TOO_LONG, f"a bio is limited to {BIO_MAX_CHARS} characters", "bio")
         values["bio"] = text
     if region is not None:
-        code = region.strip()
-        if code and not REGION_PATTERN.fullmatch(code):
-            raise DomainError(ErrorCode.INVALID, "region must be an ISO 3166-1 alpha-2 code, e.g. IN", "region")
-        values["region"] = code.upper() or None
+        values["region"] = _region_code(region)
     async with sessions.begin() as session:
         row = await session.get(User, user.id)
         if row is None:
@@ -146,6 +146,14 @@ async def update_profile(
         for name, value in values.items():
             setattr(row, name, value)
     return row
+
+
+def _region_code(region: str) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased; None for an empty one (no region)."""
+    code = region.strip()
+    if code and not REGION_PATTERN.fullmatch(code):
+        raise DomainError(ErrorCode.INVALID, "region must be an ISO 3166-1 alpha-2 code, e.g. IN", "region")
+    return code.upper() or None
 
 
 def _taken() -> DomainError:

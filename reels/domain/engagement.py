@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
-from reels.domain import events, notifications
+from reels.domain import events, feed_sessions, notifications
 from reels.domain.accounts import can_moderate
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found, rate_limited
 from reels.domain.events import Commented, Liked, Shared, Uncommented, Unliked, Viewed
@@ -108,9 +108,7 @@ class Viewer:
 
     @property
     def key(self) -> str | None:
-        if self.user is not None:
-            return f"u{self.user.id}"
-        return f"s{self.session_id}" if self.session_id else None
+        return feed_sessions.viewer_key(self.user.id if self.user is not None else None, self.session_id)
 
 
 async def record_view(

@@ -5,7 +5,7 @@ Jobs, by topic (partitioned by reel id, so one reel's jobs stay in order):
 | topic | messages | consumer |
 |---|---|---|
 | `media` | ReelUploaded, ReplicateReel, ReelDeleted | reels.workers.media |
-| `engagement` | Liked, Unliked, Shared, Commented, Uncommented, Viewed | reels.workers.aggregator |
+| `engagement` | Liked, Unliked, Shared, Commented, Uncommented, Viewed, FeedServed | reels.workers.aggregator |
 | `fanout` | FanOutReel | reels.workers.fanout |
 | `jobs` | RunJob (partitioned by the job's name) | reels.workers.jobs |
 
@@ -189,7 +189,43 @@ class Viewed:
         }
 
 
-EngagementEvent = Liked | Unliked | Shared | Commented | Uncommented | Viewed
+@dataclass(slots=True)
+class FeedServed:
+    """A For You page: its reels with their position in the session's list, source and score,
+    stored as impressions for training. Partitioned by the page's first reel."""
+
+    reel_id: int
+    viewer_id: int | None
+    session_id: str | None
+    feed_session: int
+    items: list[tuple[int, int, str, float]]  # reel id, position, source, score
+    at: str  # ISO 8601, UTC
+    topic: ClassVar[Topic] = Topic.ENGAGEMENT
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "reel_id": self.reel_id,
+            "kind": "served",
+            "viewer_id": self.viewer_id,
+            "session_id": self.session_id,
+            "feed_session": self.feed_session,
+            "items": [list(item) for item in self.items],
+            "at": self.at,
+        }
+
+
+def _served(payload: Mapping[str, Any]) -> FeedServed:
+    return FeedServed(
+        int(payload["reel_id"]),
+        payload.get("viewer_id"),
+        payload.get("session_id"),
+        int(payload["feed_session"]),
+        [(int(reel), int(position), str(source), float(score)) for reel, position, source, score in payload["items"]],
+        payload["at"],
+    )
+
+
+EngagementEvent = Liked | Unliked | Shared | Commented | Uncommented | Viewed | FeedServed
 
 
 def _viewed(payload: Mapping[str, Any]) -> Viewed:
@@ -212,6 +248,7 @@ _ENGAGEMENT_DECODERS: dict[str, Callable[[Mapping[str, Any]], EngagementEvent]] 
     "comment": lambda p: Commented(int(p["reel_id"]), p["comment_id"]),
     "uncomment": lambda p: Uncommented(int(p["reel_id"]), p["comment_id"]),
     "view": _viewed,
+    "served": _served,
 }
 
 

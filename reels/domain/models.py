@@ -446,3 +446,21 @@ class JobRun(Base):
     name: Mapped[str] = mapped_column(String(60), primary_key=True)
     done_through: Mapped[date | None] = mapped_column(Date)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FeedImpression(Base):
+    """A reel a For You page served: where in the session's list, from which source, with what
+    score. Training joins these with the watch events (a served reel never watched is a negative)."""
+
+    __tablename__ = "feed_impressions"
+    __table_args__ = (Index("ix_feed_impressions_reel_id_created_at", "reel_id", "created_at"),)
+
+    id: Mapped[int] = _id()
+    reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), nullable=False)
+    viewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(100))  # an anonymous client's
+    feed_session: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the list's session number
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    created_at: Mapped[datetime] = _created_at()

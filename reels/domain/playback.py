@@ -10,7 +10,7 @@ is a plain CDN URL instead.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reels.domain.models import Reel, ReelStatus
@@ -93,3 +93,16 @@ class PlaybackUrls:
 
     def _optional_url(self, media: dict[str, Any], name: str) -> str | None:
         return self._store.url(media[name]) if media.get(name) else None
+
+
+LOW_DEVICE_MAX_P = 480
+
+
+def fitting(media: PlaybackMedia, device: str | None) -> PlaybackMedia:
+    """The renditions a device can play well: a LOW device gets those up to 480p (the short side),
+    or the lowest when none is that small. The startup segment is the lowest rung's already."""
+    if device != "LOW" or not media.renditions:
+        return media
+    small = [r for r in media.renditions if min(r.width, r.height) <= LOW_DEVICE_MAX_P]
+    lowest = min(media.renditions, key=lambda r: r.bandwidth)
+    return replace(media, renditions=small or [lowest])

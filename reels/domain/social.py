@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import notifications
+from reels.domain import feed_inbox, notifications
 from reels.domain.engagement import FOLLOWS, check_rate
 from reels.domain.errors import forbidden, invalid, not_found
 from reels.domain.models import NotificationKind, User
@@ -38,8 +38,11 @@ async def follow(
     bus: PubSub,
     viewer: User,
     target_id: int | None,
+    *,
+    inbox_size: int,
 ) -> User:
-    """Idempotent; refused for oneself and across a block. A new follow notifies the followed."""
+    """Idempotent; refused for oneself and across a block. A new follow notifies the followed and
+    brings their recent reels into the viewer's following inbox."""
     target = await _other_user(sessions, viewer, target_id, "follow")
     await check_rate(kv, FOLLOWS, viewer.id)
     result = await graph.follow(viewer.id, target.id)
@@ -48,25 +51,29 @@ async def follow(
     if result == FollowResult.CREATED:
         async with unit_of_work(sessions, queue, bus) as work:
             notifications.add(work, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
+        await feed_inbox.pull_in(kv, sessions, viewer, target.id, inbox_size)
     return target
 
 
 async def unfollow(
-    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], kv: KeyValue, viewer: User, target_id: int | None
 ) -> User:
     target = await _other_user(sessions, viewer, target_id, "unfollow")
     await graph.unfollow(viewer.id, target.id)
+    await feed_inbox.take_out(kv, viewer.id, target.id)
     return target
 
 
 async def block(
-    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], kv: KeyValue, viewer: User, target_id: int | None
 ) -> User:
     """Hide each from the other everywhere; existing follows both ways are removed, and what
     either was notified of the other."""
     target = await _other_user(sessions, viewer, target_id, "block")
     await graph.block(viewer.id, target.id)
     await notifications.forget_between(sessions, viewer.id, target.id)
+    await feed_inbox.take_out(kv, viewer.id, target.id)
+    await feed_inbox.take_out(kv, target.id, viewer.id)
     return target
 
 
@@ -88,9 +95,10 @@ async def unmute(
 
 
 async def mute(
-    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], viewer: User, target_id: int | None
+    graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], kv: KeyValue, viewer: User, target_id: int | None
 ) -> User:
     """Keep the target's reels out of the viewer's feeds; nothing else changes."""
     target = await _other_user(sessions, viewer, target_id, "mute")
     await graph.mute(viewer.id, target.id)
+    await feed_inbox.take_out(kv, viewer.id, target.id)
     return target

@@ -69,12 +69,14 @@ PLACEHOLDER_REEL = "paste a reel id from the Feed tab"
 
 EXAMPLE_TABS = [
     ExampleTab(
-        """# The For You feed. Works anonymously (trending only); sign in above for your own.
+        """# The For You feed. Works anonymously (trending and new reels); sign in above for your own.
+# Each edge says why the reel is there (`reason`); pass `after` to page, leave it out to refresh.
 # Run Feed, then copy a reel's `id` into the other tabs' variables.
 query Feed($first: Int, $after: String, $context: FeedContext) {
   feed(first: $first, after: $after, context: $context) {
     edges {
       cursor
+      reason { source score }
       node {
         id
         caption

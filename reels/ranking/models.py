@@ -300,8 +300,9 @@ class HeuristicScorer:
     """Cold start, before any model is trained: every term is a feature a person can read.
 
     P(head) ≈ the reel's smoothed rate for that head × the viewer's lift for its category
-    (square-rooted, bounded) × 1.5 when the viewer follows the creator; the score weighs the heads
-    equally on average and multiplies by the reel's recency-weighted popularity (log scale).
+    (square-rooted, bounded) × how much more the viewer finishes that category than anything
+    (bounded) × 1.5 when the viewer follows the creator; the score weighs the heads equally on
+    average and multiplies by the reel's recency-weighted popularity (log scale).
     """
 
     name = "heuristic"
@@ -312,9 +313,12 @@ class HeuristicScorer:
 
     def predict(self, features: np.ndarray) -> dict[str, np.ndarray]:
         lift = np.clip(np.nan_to_num(features[:, _column("user_category_lift")], nan=1.0), 0.25, 4.0) ** 0.5
+        with np.errstate(invalid="ignore", divide="ignore"):
+            finishes = features[:, _column("user_category_completion")] / features[:, _column("user_completion_rate")]
+        taste = np.clip(np.nan_to_num(finishes, nan=1.0, posinf=4.0), 0.25, 4.0)
         follows = np.where(features[:, _column("follows_creator")] > 0, 1.5, 1.0)
         return {
-            head: np.clip(np.nan_to_num(features[:, _column(rate)], nan=0.0) * lift * follows, 0.0, 1.0)
+            head: np.clip(np.nan_to_num(features[:, _column(rate)], nan=0.0) * lift * taste * follows, 0.0, 1.0)
             for head, rate in self._RATES.items()
         }
 

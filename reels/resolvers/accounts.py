@@ -30,11 +30,13 @@ def _signed_in(context: Context, user: User) -> SignedIn:
     return SignedIn(token=accounts.issue_token(user, context.platform.jwt_secret, ttl_s), user=user)
 
 
-async def register(context: Context, username: str, password: str, display_name: str | None) -> SignedIn:
+async def register(
+    context: Context, username: str, password: str, display_name: str | None, region: str | None = None
+) -> SignedIn:
     platform = context.platform
     limit = accounts.RegistrationLimit(per_hour=platform.settings.registrations_per_hour)
     await accounts.check_registration_rate(platform.kv, limit, context.client_address)
-    user = await accounts.register(platform.sessions, username, password, display_name)
+    user = await accounts.register(platform.sessions, username, password, display_name, region=region)
     return _signed_in(context, user)
 
 

@@ -7,13 +7,20 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
 
-from reels.domain import feed, search, sounds, trending
+from graphql import GraphQLError
+
+from reels.domain import feed, feed_feedback, search, sounds
+from reels.domain import trending as topic_trends
+from reels.domain.errors import not_found
+from reels.domain.feed import FeedContext, FeedPage
+from reels.domain.feed_candidates import FeedPorts
 from reels.domain.models import Audio, Hashtag, Reel, User
 from reels.resolvers.context import Context
+from reels.resolvers.engagement import SESSION_HEADER
 from reels.resolvers.pages import Page
-from reels.resolvers.reels import listed_page, listed_reels
+from reels.resolvers.reels import listed_page, listed_reels, visible_reel
 
-# What explore mixes besides its reels (at most trending.KEPT): this many trending hashtags
+# What explore mixes besides its reels (at most topic_trends.KEPT): this many trending hashtags
 # and suggested creators each.
 EXPLORE_OTHERS = 10
 # Per block of explore: this many reels, then a trending hashtag, then a suggested creator.
@@ -59,14 +66,14 @@ async def search_reels(context: Context, query: str, first: int) -> list[Reel]:
 
 async def trending_hashtags(context: Context, region: str | None, first: int) -> list[HashtagTrend]:
     p = context.platform
-    trends = await trending.hashtags(p.sessions, p.kv, region, first)
+    trends = await topic_trends.hashtags(p.sessions, p.kv, region, first)
     rows = await context.loaders.hashtag_by_id.load_many([trend.id for trend in trends])
     return [HashtagTrend(row, trend.score, trend.uses_24h) for trend, row in zip(trends, rows, strict=True) if row]
 
 
 async def trending_audio(context: Context, region: str | None, first: int) -> list[AudioTrend]:
     p = context.platform
-    trends = await trending.audio(p.sessions, p.kv, region, first)
+    trends = await topic_trends.audio(p.sessions, p.kv, region, first)
     rows = await context.loaders.audio_by_id.load_many([trend.id for trend in trends])
     return [AudioTrend(row, trend.score, trend.uses_24h) for trend, row in zip(trends, rows, strict=True) if row]
 
@@ -75,7 +82,7 @@ async def explore(context: Context, region: str | None, first: int, after: int |
     """Trending reels, with a trending hashtag and a suggested creator (signed in) after every
     REELS_PER_BLOCK reels; a kind that runs out leaves the others. Cursors are positions in the mix."""
     p = context.platform
-    rows = await context.loaders.reel_by_id.load_many(await trending.reel_ids(p.sessions, p.kv, region))
+    rows = await context.loaders.reel_by_id.load_many(await topic_trends.reel_ids(p.sessions, p.kv, region))
     muted = await p.graph.muted_ids(context.viewer.id) if context.viewer is not None else set()
     reels = await listed_reels(context, [row for row in rows if row is not None and row.creator_id not in muted])
     tags = await trending_hashtags(context, region, EXPLORE_OTHERS)
@@ -98,14 +105,46 @@ async def update_audio(context: Context, audio_id: int | None, title: str) -> Au
     return await sounds.update_audio(context.platform.sessions, context.signed_in, audio_id, title)
 
 
-async def latest_public(context: Context, first: int, after: int | None) -> Page[Reel]:
-    """`feed` and `trending` until the ranker lands."""
+def feed_ports(context: Context) -> FeedPorts:
     p = context.platform
-    rows = await feed.latest_public(p.sessions, p.graph, context.viewer, first=first, after=after)
-    return await listed_page(context, rows, first)
+    return FeedPorts(p.sessions, p.graph, p.kv, p.queue, p.feed_ranker, p.settings)
+
+
+def _session_id(context: Context, given: str | None) -> str | None:
+    """An anonymous client's session id: the argument, else the X-Reels-Session header."""
+    request = context.request
+    session_id = given or (request.headers.get(SESSION_HEADER) if request is not None else None)
+    if session_id is not None and not session_id.isprintable():
+        raise GraphQLError("a sessionId must be printable text", extensions={"code": "INVALID"})
+    return session_id[:100] if session_id else None
+
+
+async def for_you(
+    context: Context, first: int, after: int | None, where: FeedContext, session_id: str | None
+) -> FeedPage:
+    session = _session_id(context, session_id)
+    return await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
+
+
+async def trending(context: Context, region: str | None, first: int, offset: int) -> Page[Reel]:
+    """Trending reels, with their place in the list as their cursor."""
+    region = region or (context.viewer.region if context.viewer else None)
+    rows, has_next = await feed.trending(feed_ports(context), context.viewer, region, first=first, offset=offset)
+    places = {row.id: offset + n for n, (row, _) in enumerate(rows)}
+    return Page([row for row, _ in rows], has_next, position=lambda row: (places[row.id],))
 
 
 async def following_feed(context: Context, first: int, after: int | None) -> Page[Reel]:
-    p = context.platform
-    rows = await feed.following(p.sessions, p.graph, context.viewer, first=first, after=after)
+    rows = await feed.following(feed_ports(context), context.viewer, first=first, after=after)
     return await listed_page(context, rows, first)
+
+
+async def not_interested(context: Context, reel_id: int | None) -> Reel:
+    """The viewer is not interested in a reel they may see: it leaves their feeds, and its creator
+    and hashtags are demoted for a while."""
+    reel = await visible_reel(context, reel_id)
+    if reel is None:
+        raise not_found("reel", "reel_id")
+    hashtags = await context.loaders.hashtags_by_reel.load(reel.id)
+    await feed_feedback.not_interested(context.platform.kv, context.signed_in, reel, [tag.name for tag in hashtags])
+    return reel

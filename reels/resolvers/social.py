@@ -44,17 +44,19 @@ async def suggested_creators(context: Context, first: int) -> list[User]:
 
 async def follow(context: Context, user_id: int | None) -> User:
     p = context.platform
-    return await social.follow(p.graph, p.sessions, p.kv, p.queue, p.pubsub, context.signed_in, user_id)
+    return await social.follow(
+        p.graph, p.sessions, p.kv, p.queue, p.pubsub, context.signed_in, user_id, inbox_size=p.settings.inbox_size
+    )
 
 
 async def unfollow(context: Context, user_id: int | None) -> User:
     p = context.platform
-    return await social.unfollow(p.graph, p.sessions, context.signed_in, user_id)
+    return await social.unfollow(p.graph, p.sessions, p.kv, context.signed_in, user_id)
 
 
 async def block_user(context: Context, user_id: int | None) -> User:
     p = context.platform
-    return await social.block(p.graph, p.sessions, context.signed_in, user_id)
+    return await social.block(p.graph, p.sessions, p.kv, context.signed_in, user_id)
 
 
 async def unblock_user(context: Context, user_id: int | None) -> User:
@@ -81,4 +83,4 @@ async def muted(context: Context, first: int, after: Cursor | None) -> tuple[Pag
 
 async def mute_user(context: Context, user_id: int | None) -> User:
     p = context.platform
-    return await social.mute(p.graph, p.sessions, context.signed_in, user_id)
+    return await social.mute(p.graph, p.sessions, p.kv, context.signed_in, user_id)

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from reels.domain import models
+from reels.domain import feed_sessions, models
 
 # strawberry.enum marks the class itself as a GraphQL enum, so the names below are the domain's
 # own classes (and valid in annotations).
@@ -54,3 +54,11 @@ class DeviceClass(Enum):
 class ReelSort(Enum):
     RECENT = "RECENT"
     POPULAR = "POPULAR"
+
+
+strawberry.enum(
+    feed_sessions.Source,
+    name="FeedSource",
+    description="Where a For You reel came from: a followed creator, reels like the viewer's, trending, or new.",
+)
+FeedSource = feed_sessions.Source

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
+from reels.domain import feed
 from reels.schema import enums
+
+
+def region_code(region: str | None, name: str) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased; a query's INVALID error for anything else."""
+    code = (region or "").strip().upper()
+    if not code:
+        return None
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        raise GraphQLError(f"{name} must be an ISO 3166-1 alpha-2 code, e.g. IN", extensions={"code": "INVALID"})
+    return code
+
+
+def feed_context_of(context: FeedContext | None) -> feed.FeedContext:
+    return context.as_feed_context() if context is not None else feed.FeedContext()
 
 
 @strawberry.input(description="What the client knows about where it plays; the feed adapts renditions and picks to it.")
@@ -14,6 +30,13 @@ class FeedContext:
     region: str | None = strawberry.field(
         default=None, description="ISO 3166-1 alpha-2, e.g. IN; used for regional trending."
     )
+
+    def as_feed_context(self) -> feed.FeedContext:
+        return feed.FeedContext(
+            network=self.network.value if self.network else None,
+            device=self.device.value if self.device else None,
+            region=region_code(self.region, "context.region"),
+        )
 
     def as_watch_context(self) -> dict[str, str | None]:
         """What a watch record keeps of it, for the ranker."""
@@ -29,6 +52,11 @@ class RegisterInput:
     username: str
     password: str
     display_name: str | None = None
+    region: str | None = strawberry.field(
+        default=None,
+        description="ISO 3166-1 alpha-2, e.g. IN: where the user's reels trend. Default: the first "
+        "`FeedContext.region` the user's feed is asked with.",
+    )
 
 
 @strawberry.input
@@ -174,3 +202,8 @@ class SetUserRoleInput:
 class ClearEngagementFlagInput:
     user_id: strawberry.ID
     reason: str
+
+
+@strawberry.input
+class NotInterestedInput:
+    reel_id: strawberry.ID

@@ -22,6 +22,7 @@ from reels.schema.inputs import (
     LoginInput,
     MarkNotificationsReadInput,
     ModerateReelInput,
+    NotInterestedInput,
     RecordViewInput,
     ReelInput,
     RegisterInput,
@@ -44,6 +45,7 @@ from reels.schema.payloads import (
     CreateUploadPayload,
     LogoutPayload,
     MarkNotificationsReadPayload,
+    NotInterestedPayload,
     RecordViewPayload,
     ReelPayload,
     ReportPayload,
@@ -89,7 +91,7 @@ class Mutation:
     async def register(self, info: Info[Context, None], input: RegisterInput) -> AuthPayload:
         if errors := accounts.credential_errors(input.username, input.password):
             return AuthPayload(user_errors=[user_error(error) for error in errors])
-        signed_in = accounts.register(info.context, input.username, input.password, input.display_name)
+        signed_in = accounts.register(info.context, input.username, input.password, input.display_name, input.region)
         return await attempt(AuthPayload, signed_in, AuthPayload.signed_in)
 
     @strawberry.mutation
@@ -298,3 +300,12 @@ class Mutation:
     async def update_audio(self, info: Info[Context, None], input: UpdateAudioInput) -> AudioPayload:
         renamed = discovery.update_audio(info.context, db_id_of(input.audio_id, "Audio"), input.title)
         return await attempt(AudioPayload, renamed, lambda row: AudioPayload(audio=Audio.from_row(row)))
+
+    @strawberry.mutation(
+        extensions=refused_unless(SIGNED_IN),
+        description="The viewer is not interested in a reel: it leaves their feeds, and its creator and hashtags are "
+        "demoted in their For You feed for a while.",
+    )
+    async def not_interested(self, info: Info[Context, None], input: NotInterestedInput) -> NotInterestedPayload:
+        marked = discovery.not_interested(info.context, _reel_id(input.reel_id))
+        return await attempt(NotInterestedPayload, marked, lambda row: NotInterestedPayload(reel=Reel.from_row(row)))

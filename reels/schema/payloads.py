@@ -177,3 +177,9 @@ class MarkNotificationsReadPayload:
 class AudioPayload:
     audio: Audio | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class NotInterestedPayload:
+    reel: Reel | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

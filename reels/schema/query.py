@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -10,7 +12,7 @@ from reels.resolvers.context import Context
 from reels.schema.enums import ReportReason, ReportStatus
 from reels.schema.errors import answered
 from reels.schema.globalid import db_id_of, from_global_id
-from reels.schema.inputs import FeedContext
+from reels.schema.inputs import FeedContext, feed_context_of, region_code
 from reels.schema.pagination import SEARCH_PAGE, page_size
 from reels.schema.permissions import ADMINS, MODERATORS, SIGNED_IN
 from reels.schema.types import (
@@ -29,6 +31,7 @@ from reels.schema.types import (
 from reels.schema.types.analytics import Analytics
 from reels.schema.types.connection import after_id, after_position
 from reels.schema.types.discovery import AudioTrend, ExploreConnection, HashtagTrend
+from reels.schema.types.reels import feed_connection
 from reels.schema.types.users import follow_connection
 
 
@@ -92,8 +95,17 @@ class Query:
         first: int | None = 20,
         after: str | None = None,
         context: FeedContext | None = None,
+        session_id: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An anonymous client's session id (or send the X-Reels-Session header): what it was "
+                "served is left out of its next sessions."
+            ),
+        ] = None,
     ) -> ReelConnection:
-        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)), after)
+        where = feed_context_of(context)
+        page = await discovery.for_you(info.context, page_size(first), after_id(after), where, session_id)
+        return feed_connection(info.context, page, after, where.device)
 
     @strawberry.field(description="Reels by creators the viewer follows, newest first.")
     async def following_feed(
@@ -101,11 +113,17 @@ class Query:
     ) -> ReelConnection:
         return ReelConnection.of(await discovery.following_feed(info.context, page_size(first), after_id(after)), after)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Reels by trending score in the region (ISO 3166-1 alpha-2; default the viewer's), then worldwide, "
+        "then the newest: never empty while public READY reels exist. Up to 1,000 deep."
+    )
     async def trending(
         self, info: Info[Context, None], region: str | None = None, first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
-        return ReelConnection.of(await discovery.latest_public(info.context, page_size(first), after_id(after)), after)
+        position = after_id(after)
+        offset = position + 1 if position is not None else 0
+        code = region_code(region, "region")
+        return ReelConnection.of(await discovery.trending(info.context, code, page_size(first), offset), after)
 
     @strawberry.field
     async def hashtag(self, info: Info[Context, None], name: str) -> Hashtag | None:

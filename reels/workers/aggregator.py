@@ -31,10 +31,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
-from reels.domain import events
+from reels.domain import events, feed_signals
 from reels.domain.counts import SERVED_COLUMNS, cache_counts, served
 from reels.domain.events import (
     Commented,
+    EngagementEvent,
+    FeedServed,
     Liked,
     ReelCountsChanged,
     Shared,
@@ -46,7 +48,7 @@ from reels.domain.events import (
     decode_engagement_event,
 )
 from reels.domain.ids import new_id
-from reels.domain.models import AggregatorOffset, Reel, ReelCounts, WatchEvent
+from reels.domain.models import AggregatorOffset, FeedImpression, Reel, ReelCounts, WatchEvent
 from reels.metrics import AGGREGATOR_EVENTS, AGGREGATOR_FLUSH_SECONDS
 from reels.platform import Platform
 from reels.ports.queue import Message
@@ -213,8 +215,9 @@ class Aggregator:
         by_stream: dict[str, list[Message]] = defaultdict(list)
         for message in sorted(batch, key=lambda m: _position(m.id)):
             by_stream[f"{Topic.ENGAGEMENT}:{message.partition}:{message.lane}"].append(message)
+        signals: list[EngagementEvent] = []
         async with self.platform.sessions() as session:
-            applied, fenced, totals = await self._apply(session, by_stream)
+            applied, fenced, totals = await self._apply(session, by_stream, signals)
             await session.commit()
         kept = await self._settle_fenced(fenced)
         await self._ack([m for m in batch if m.partition not in fenced])
@@ -226,6 +229,10 @@ class Aggregator:
                 await events.publish(self.platform.pubsub, ReelCountsChanged(reel_id, counts))
         except Exception:  # committed and acked: stale cached counts expire, the next change republishes
             log.exception("%s: caching or publishing counts failed", self.name)
+        try:
+            await feed_signals.fold(self.platform.sessions, self.platform.kv, self.platform.settings, signals)
+        except Exception:  # features are a best-effort view: the events are stored for training anyway
+            log.exception("%s: folding the flush into the feed's features failed", self.name)
         return [m for m in batch if m.partition in kept]
 
     async def _settle_fenced(self, fenced: dict[int, int]) -> set[int]:
@@ -262,7 +269,7 @@ class Aggregator:
                 delay = min(delay * 2, 30)
 
     async def _apply(
-        self, session: AsyncSession, by_stream: dict[str, list[Message]]
+        self, session: AsyncSession, by_stream: dict[str, list[Message]], signals: list[EngagementEvent]
     ) -> tuple[int, dict[int, int], dict[int, dict[str, int]]]:
         offsets = {
             row.partition: row
@@ -287,7 +294,7 @@ class Aggregator:
             high = _position(row.high_water) if row else (0, 0)
             fresh = [m for m in messages if _position(m.id) > high]
             for message in fresh:
-                self._fold(message.payload, deltas, watches)
+                self._fold(message.payload, deltas, watches, signals)
             applied += len(fresh)
             if fresh:
                 high_water = fresh[-1].id
@@ -302,16 +309,23 @@ class Aggregator:
         ]
         totals = await self._upsert_counts(session, rows)
         await _insert_watches(session, [w for w in watches if w["reel_id"] in existing])
+        await _insert_impressions(session, [e for e in signals if isinstance(e, FeedServed)])
         await self._upsert_marks(session, marks)
         return applied, fenced, totals
 
     @staticmethod
-    def _fold(payload: dict[str, Any], deltas: dict[int, Counter[str]], watches: list[dict[str, Any]]) -> None:
+    def _fold(
+        payload: dict[str, Any],
+        deltas: dict[int, Counter[str]],
+        watches: list[dict[str, Any]],
+        signals: list[EngagementEvent],
+    ) -> None:
         try:
             event = decode_engagement_event(payload)
         except UnknownMessage as unknown:
             log.error("%s; skipped", unknown)
             return
+        signals.append(event)
         match event:  # views first: half of all events are views
             case Viewed(reel_id=reel_id):
                 deltas[reel_id]["views"] += 1 if event.counted else 0
@@ -338,6 +352,8 @@ class Aggregator:
                 deltas[reel_id]["comments"] -= 1
             case Shared(reel_id=reel_id):
                 deltas[reel_id]["shares"] += 1
+            case FeedServed():
+                pass  # stored with the flush (`_insert_impressions`); no count changes
             case other:
                 log.error("%r is not an engagement event; skipped", other)
 
@@ -386,6 +402,30 @@ async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) 
         tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
     ]
     await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
+
+
+async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -> None:
+    """The flush's feed pages as impression rows (reels deleted since are left out)."""
+    rows = [
+        {
+            "id": new_id(),
+            "reel_id": reel_id,
+            "viewer_id": page.viewer_id,
+            "session_id": page.session_id,
+            "feed_session": page.feed_session,
+            "position": position,
+            "source": source,
+            "score": score,
+            "created_at": datetime.fromisoformat(page.at),
+        }
+        for page in served
+        for reel_id, position, source, score in page.items
+    ]
+    if not rows:
+        return
+    existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_({row["reel_id"] for row in rows})))).all())
+    for chunk in _chunks([row for row in rows if row["reel_id"] in existing]):
+        await session.execute(insert(FeedImpression), chunk)
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:

@@ -1,13 +1,15 @@
 """NEW_REEL fan-out: when a reel turns READY, its creator's followers are notified by this
-consumer, in batches, never in a request. Creators above REELS_CELEBRITY_FOLLOWERS are not fanned
-out (their followers find the reel in their feeds instead)."""
+consumer, in batches, never in a request, and the reel is pushed into their following inboxes
+(reels.domain.feed_inbox). Creators above REELS_CELEBRITY_FOLLOWERS are not fanned out (their
+followers' feeds merge in the creator's recent list when read)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from reels import db
-from reels.domain import events
+from reels.domain import events, feed_inbox
 from reels.domain.events import FanOutReel, NotificationAdded, Topic, decode_job
 from reels.domain.models import Notification, NotificationKind, Reel, User
 from reels.domain.visibility import creator_suspended, listed_to_followers
@@ -31,14 +33,19 @@ async def fan_out(platform: Platform, reel_id: int) -> None:
         creator = await session.get(User, reel.creator_id) if reel is not None else None
     if reel is None or not listed_to_followers(reel, creator_suspended=creator_suspended(creator)):
         return
+    ready_at = time.time()
+    await feed_inbox.remember_ready(platform.kv, reel.id, reel.creator_id, ready_at)
     followers, _ = (await platform.graph.follow_counts([reel.creator_id])).get(reel.creator_id, (0, 0))
     if followers > platform.settings.celebrity_followers:
         return
+    inbox = feed_inbox.InboxSettings.of(platform.settings)
     after = None
     while True:
         page = await platform.graph.followers(reel.creator_id, first=PAGE, after=after)
         if not page.edges:
             return
+        followers_page = [edge.user_id for edge in page.edges]
+        await feed_inbox.push(platform.kv, followers_page, reel.id, reel.creator_id, ready_at, inbox)
         async with platform.sessions() as session:
             # A follower already told (a redelivered job, a second run queued by a redelivered
             # media job, or one running at the same time) conflicts with the unique index on

@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -103,6 +104,35 @@ async def test_sorted_sets(kv: KeyValue, key: Callable[[str], str]) -> None:
     assert await kv.zrange_desc(key("z"), 0, -1) == []
 
 
+async def test_hashes_of_numbers(kv: KeyValue, key: Callable[[str], str]) -> None:
+    assert await kv.hgetall_many([key("h"), key("missing")]) == [{}, {}]
+    assert await kv.hincr(key("h"), {"views": 1, "watch_s": 2.5}) == {"views": 1.0, "watch_s": 2.5}
+    assert await kv.hincr(key("h"), {"views": 2, "likes": 1}) == {"views": 3.0, "likes": 1.0}
+    assert await kv.hincr(key("h"), {}) == {}
+    assert await kv.hgetall_many([key("missing"), key("h")]) == [{}, {"views": 3.0, "watch_s": 2.5, "likes": 1.0}]
+    assert await kv.hgetall_many([]) == []
+
+
+async def test_hash_increments_are_atomic_under_concurrency(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await asyncio.gather(*(kv.hincr(key("h"), {"n": 1, "m": 0.5}) for _ in range(40)))
+    assert await kv.hgetall_many([key("h")]) == [{"n": 40.0, "m": 20.0}]
+
+
+async def test_expire_gives_any_key_a_ttl(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.zadd(key("z"), {"m": 1.0})
+    await kv.hincr(key("h"), {"n": 1})
+    assert await kv.expire(key("missing"), 60) is False
+    assert await kv.expire(key("z"), 0.1) is True
+    assert await kv.expire(key("h"), 0.1) is True
+    await eventually(lambda: _is_empty(kv.zrange_desc(key("z"), 0, -1)))
+    await eventually(lambda: _is_empty(kv.hgetall_many([key("h")])))
+
+
+async def _is_empty(result: Awaitable[list[Any]]) -> bool:
+    found = await result
+    return found == [] or found == [{}]
+
+
 async def test_token_bucket_allows_burst_then_limits(kv: KeyValue, key: Callable[[str], str]) -> None:
     rate = 20.0
     results = [await kv.take_token(key("bucket"), rate_per_s=rate, burst=3) for _ in range(3)]
@@ -136,7 +166,8 @@ async def test_wrong_type(kv: KeyValue, key: Callable[[str], str]) -> None:
     await kv.set(key("s"), "1")
     await kv.zadd(key("z"), {"m": 1.0})
     await kv.take_token(key("bucket"), rate_per_s=1, burst=1)
-    for wrong_use in (kv.zadd(key("s"), {"m": 1.0}), kv.get(key("z")), kv.incr(key("bucket"))):
+    wrong_uses = (kv.zadd(key("s"), {"m": 1.0}), kv.get(key("z")), kv.incr(key("bucket")), kv.hincr(key("z"), {"n": 1}))
+    for wrong_use in wrong_uses:
         with pytest.raises(Exception) as error:  # WrongTypeError in memory, ResponseError from Redis
             await wrong_use
         assert "WRONGTYPE" in str(error.value) or isinstance(error.value, WrongTypeError)

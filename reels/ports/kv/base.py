@@ -1,6 +1,6 @@
 """The key-value port's interface, its error and the rules both adapters share.
 
-Counters, caches, sorted sets, token-bucket rate limits and short locks. Values are strings;
+Counters, caches, sorted sets, hashes of numbers (feature rows), token-bucket rate limits and short locks. Values are strings;
 sorted-set scores are floats. Every command touches one key (the `*_many` calls pipeline
 single-key commands), so the Redis adapter keeps working on Redis Cluster. TTLs are in seconds
 and may be fractional; both adapters really expire keys.
@@ -13,7 +13,7 @@ from typing import Protocol
 
 
 class WrongTypeError(TypeError):
-    """The key holds another kind of value (string, sorted set or token bucket)."""
+    """The key holds another kind of value (string, sorted set, hash or token bucket)."""
 
 
 class KeyValue(Protocol):
@@ -43,6 +43,18 @@ class KeyValue(Protocol):
         ...
 
     async def zrem(self, key: str, *members: str) -> int: ...
+
+    async def expire(self, key: str, ttl_s: float) -> bool:
+        """Give an existing key (of any kind) a TTL; False when there is no such key."""
+        ...
+
+    async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
+        """Atomically add to fields of a hash of numbers; the fields' new values come back."""
+        ...
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
+        """Every field of each hash of numbers (empty for a missing key)."""
+        ...
 
     async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
         """Atomically take one token from a bucket refilled at `rate_per_s` up to `burst`.

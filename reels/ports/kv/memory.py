@@ -15,14 +15,18 @@ class _SortedSet(dict[str, float]):
     pass
 
 
+class _Hash(dict[str, float]):
+    pass
+
+
 @dataclass
 class _Bucket:
     tokens: float
     refilled_at: float
 
 
-_Value = str | _SortedSet | _Bucket
-_V = TypeVar("_V", str, _SortedSet, _Bucket)
+_Value = str | _SortedSet | _Hash | _Bucket
+_V = TypeVar("_V", str, _SortedSet, _Hash, _Bucket)
 
 
 class MemoryKeyValue:
@@ -116,6 +120,24 @@ class MemoryKeyValue:
         if not scores:  # like Redis: an empty sorted set does not exist
             self._remove(key)
         return removed
+
+    async def expire(self, key: str, ttl_s: float) -> bool:
+        self._purge_expired()
+        if key not in self._data:
+            return False
+        self._set_ttl(key, ttl_s)
+        return True
+
+    async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
+        fields = self._read(key, _Hash)
+        if fields is None:
+            fields = self._data[key] = _Hash()
+        for name, amount in amounts.items():
+            fields[name] = fields.get(name, 0.0) + float(amount)
+        return {name: fields[name] for name in amounts}
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
+        return [dict(self._read(key, _Hash) or {}) for key in keys]
 
     async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
         check_bucket(rate_per_s, burst)

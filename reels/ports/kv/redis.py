@@ -102,6 +102,27 @@ class RedisKeyValue:
     async def zrem(self, key: str, *members: str) -> int:
         return await self._client.zrem(key, *members) if members else 0
 
+    async def expire(self, key: str, ttl_s: float) -> bool:
+        return bool(await self._client.pexpire(key, _ms(ttl_s)))
+
+    async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
+        if not amounts:
+            return {}
+        async with self._client.pipeline(transaction=True) as pipe:
+            for name, amount in amounts.items():
+                pipe.hincrbyfloat(key, name, float(amount))
+            values = await pipe.execute()
+        return {name: float(value) for name, value in zip(amounts, values, strict=True)}
+
+    async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
+        if not keys:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            rows = await pipe.execute()
+        return [{name: float(value) for name, value in row.items()} for row in rows]
+
     async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
         check_bucket(rate_per_s, burst)
         allowed, retry_after = await self._take_token(

@@ -12,7 +12,7 @@ contract's name; strawberry names its edge type `<Thing>Edge` from `Edge[Thing]`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -24,7 +24,7 @@ from reels.schema.globalid import decode_cursor, encode_cursor
 if TYPE_CHECKING:
     from reels.schema.types.engagement import Comment, Notification
     from reels.schema.types.moderation import ModerationLogEntry, Report
-    from reels.schema.types.reels import Reel
+    from reels.schema.types.reels import FeedReason, Playback, Reel
     from reels.schema.types.users import User
 
 NodeType = TypeVar("NodeType")
@@ -90,13 +90,14 @@ class Edge(Generic[NodeType]):
 class Connection(Generic[NodeType]):
     edges: list[Edge[NodeType]]
     page_info: PageInfo
+    edge: ClassVar[Callable[..., Any]] = Edge  # what `of` makes each edge with
 
     @classmethod
     def of(cls, page: Page[Any], after: str | None, **fields: Any) -> Self:
         """The page's rows as edges, each with the cursor of its keyset position; `after` is
         the cursor the page was asked for after."""
         edges: list[Edge[NodeType]] = [
-            Edge(cursor=encode_cursor(*page.position(row)), node=node_of(row)) for row in page.rows
+            cls.edge(cursor=encode_cursor(*page.position(row)), node=node_of(row)) for row in page.rows
         ]
         page_info = PageInfo(
             has_next_page=page.has_next,
@@ -108,8 +109,21 @@ class Connection(Generic[NodeType]):
 
 
 @strawberry.type
+class ReelEdge(Edge[Annotated["Reel", strawberry.lazy("reels.schema.types.reels")]]):
+    reason: Annotated[FeedReason, strawberry.lazy("reels.schema.types.reels")] | None = strawberry.field(
+        default=None, description="Why the For You feed shows the reel; null outside `feed`."
+    )
+    playback: Annotated[Playback, strawberry.lazy("reels.schema.types.reels")] | None = strawberry.field(
+        default=None,
+        description="The renditions fitting the feed's `context.device` (LOW: up to 480p); the startup segment is "
+        "the lowest rung's. Null outside `feed`.",
+    )
+
+
+@strawberry.type
 class ReelConnection(Connection[Annotated["Reel", strawberry.lazy("reels.schema.types.reels")]]):
-    pass
+    edges: list[ReelEdge]  # type: ignore[assignment]  # an edge type of its own, with the feed's fields
+    edge: ClassVar[Callable[..., Any]] = ReelEdge
 
 
 @strawberry.type

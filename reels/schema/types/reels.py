@@ -9,13 +9,22 @@ import strawberry
 from strawberry.types import Info
 
 from reels.domain import models
-from reels.domain.playback import PlaybackMedia
+from reels.domain.feed import FeedPage
+from reels.domain.playback import PlaybackMedia, fitting
 from reels.resolvers import comments as resolve_comments
 from reels.resolvers.context import Context
-from reels.schema.enums import ReelStatus, Visibility
-from reels.schema.globalid import to_global_id
+from reels.schema.enums import FeedSource, ReelStatus, Visibility
+from reels.schema.globalid import encode_cursor, to_global_id
 from reels.schema.pagination import page_size
-from reels.schema.types.connection import CommentConnection, Node, after_id, shows
+from reels.schema.types.connection import (
+    CommentConnection,
+    Node,
+    PageInfo,
+    ReelConnection,
+    ReelEdge,
+    after_id,
+    shows,
+)
 from reels.schema.types.discovery import Audio, Hashtag
 from reels.schema.types.engagement import ReelCounts
 from reels.schema.types.users import User
@@ -56,6 +65,14 @@ class Playback:
             preview_url=media.preview_url,
             startup_init_url=media.startup_init_url,
         )
+
+
+@strawberry.type(description='Why the For You feed shows a reel, for the playground and "why am I seeing this".')
+class FeedReason:
+    source: FeedSource
+    score: float = strawberry.field(
+        description="The ranker's score (higher is better), or the trending score when ranking was skipped."
+    )
 
 
 @shows(models.Reel)
@@ -134,3 +151,25 @@ class Reel(Node):
         return CommentConnection.of(
             page, after, total_count=await resolve_comments.comment_count(info.context, self.row.id)
         )
+
+
+def feed_connection(context: Context, page: FeedPage, after: str | None, device: str | None) -> ReelConnection:
+    """A For You page: each edge with its reason, and the playback fitting the device."""
+    edges = []
+    for item in page.items:
+        media = context.playback.playback(item.reel)
+        edges.append(
+            ReelEdge(
+                cursor=encode_cursor(item.cursor),
+                node=Reel.from_row(item.reel),
+                reason=FeedReason(source=item.source, score=item.score),
+                playback=Playback.from_media(fitting(media, device)) if media else None,
+            )
+        )
+    page_info = PageInfo(
+        has_next_page=page.has_next,
+        end_cursor=edges[-1].cursor if edges else None,
+        has_previous_page=after is not None,
+        start_cursor=edges[0].cursor if edges else None,
+    )
+    return ReelConnection(edges=edges, page_info=page_info)

@@ -1,0 +1,282 @@
+"""The feature store: counters per reel, creator, viewer and overall, as hashes of numbers in the
+key-value port (Redis hashes in production, in-process on the embedded setup), and the model's
+input rows built from them.
+
+The aggregator keeps the counters current (`fold_watch`, `fold_like` after each flush); the feed
+reads them (`read`) and turns them into rows in `reels.ranking.FEATURE_NAMES` order (`rows`),
+as `FeatureState.snapshot` does offline, so the heads see the same features they were trained
+on. A reel's **category** is its first hashtag by name (the feed's unit of taste; a reel without
+one has none).
+
+Reel hashes have one writer, the aggregator owning the reel's partition, so their decayed
+popularity is read, decayed and written back; viewer, creator and overall hashes are written by
+every aggregator, with atomic increments only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from reels.domain import feed_trending
+from reels.ports.kv import KeyValue
+from reels.ranking import FEATURE_NAMES
+from reels.ranking.features import POPULARITY_HALF_LIVES_S
+
+VIEW_MILESTONE_MS = 3000
+DAY_S = 24 * 3600.0
+PRIOR = 5.0  # rates are smoothed toward the overall rate as if this many events had been seen
+# A full watch is a watch ratio of at least this (or the client saying it reached the end).
+FULL_WATCH_RATIO = 1.0
+_COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+
+
+def reel_key(reel_id: int) -> str:
+    return f"feat:reel:{reel_id}"
+
+
+def user_key(user_id: int) -> str:
+    return f"feat:user:{user_id}"
+
+
+def creator_key(creator_id: int) -> str:
+    return f"feat:creator:{creator_id}"
+
+
+GLOBAL_KEY = "feat:global"
+
+
+@dataclass(frozen=True, slots=True)
+class ReelFacts:
+    """What the counters need to know about a reel an event is about."""
+
+    reel_id: int
+    creator_id: int
+    category: str | None
+    duration_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    reel: ReelFacts
+    viewer_id: int | None
+    watched_ms: int
+    completed: bool
+    at: float  # Unix time
+
+
+def watch_counters(watch: Watch) -> dict[str, float]:
+    """One watch as counter increments (the same for the reel, the viewer and overall)."""
+    duration = watch.reel.duration_ms
+    ratio = min(watch.watched_ms / duration, 2.0) if duration else None
+    full = watch.completed or (ratio is not None and ratio >= FULL_WATCH_RATIO)
+    three_seconds = full or watch.watched_ms >= VIEW_MILESTONE_MS
+    counters = {"events": 1.0, "full": float(full), "s3": float(three_seconds), "watch_s": watch.watched_ms / 1000}
+    if ratio is not None:
+        counters |= {"watched": 1.0, "watch_ratio": ratio, "skips": float(not three_seconds)}
+        counters["skip_s"] = watch.watched_ms / 1000 if not three_seconds else 0.0
+    return counters
+
+
+def popularity_update(current: Mapping[str, float], events: int, now: float) -> dict[str, float]:
+    """Increments that bring a reel's decayed popularity sums to `now` and add `events`
+    (its one writer reads the hash, then adds the difference)."""
+    since = current.get("pop_t", now)
+    update = {"pop_t": now - current.get("pop_t", 0.0)}
+    for name, half_life in POPULARITY_HALF_LIVES_S.items():
+        old = current.get(f"pop_{name}", 0.0)
+        update[f"pop_{name}"] = feed_trending.decayed(old, since, now, half_life) + events - old
+    return update
+
+
+def popularity_at(hash_: Mapping[str, float], name: str, now: float) -> float:
+    return feed_trending.decayed(
+        hash_.get(f"pop_{name}", 0.0), hash_.get("pop_t", now), now, POPULARITY_HALF_LIVES_S[name]
+    )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A reel the feed may show, with what its features need."""
+
+    reel_id: int
+    creator_id: int
+    category: str | None
+    hashtags: tuple[str, ...]
+    duration_ms: int | None
+    created_at: float
+    follows_creator: bool
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The hashes a scoring needs, read in one batch."""
+
+    user: dict[str, float]
+    overall: dict[str, float]
+    reels: list[dict[str, float]]
+    creators: dict[int, dict[str, float]]
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else math.nan
+
+
+def _smoothed(count: float, of: float, overall_rate: float) -> float:
+    return (count + PRIOR * overall_rate) / (of + PRIOR)
+
+
+def rows(
+    stored: Stored,
+    candidates: Sequence[Candidate],
+    *,
+    now: float,
+    not_interested: Mapping[int, float],
+    similarity: Iterable[float] | None,
+    trending_half_life_s: float,
+) -> np.ndarray:
+    """Model input rows, one per candidate, in FEATURE_NAMES order (NaN where unknown)."""
+    user, overall = stored.user, stored.overall
+    events_total = max(overall.get("events", 0.0), 1.0)
+    overall_full = overall.get("full", 0.0) / events_total
+    overall_like = overall.get("liked", 0.0) / events_total
+    overall_3s = overall.get("s3", 0.0) / events_total
+    overall_ratio = _ratio(overall.get("watch_ratio", 0.0), overall.get("watched", 0.0))
+    overall_ratio = 0.0 if math.isnan(overall_ratio) else overall_ratio
+    user_events = user.get("events", 0.0)
+    user_completion = _smoothed(user.get("full", 0.0), user_events, overall_full) if user_events else math.nan
+    matrix = np.full((len(candidates), len(FEATURE_NAMES)), np.nan, np.float32)
+
+    def put(row: int, name: str, value: float) -> None:
+        matrix[row, _COLUMN[name]] = value
+
+    similarities = list(similarity) if similarity is not None else None
+    hour = (now // 3600) % 24
+    for row, (candidate, reel) in enumerate(zip(candidates, stored.reels, strict=True)):
+        creator = stored.creators.get(candidate.creator_id, {})
+        put(row, "user_events", math.log1p(user_events))
+        put(row, "user_watch_ratio", _ratio(user.get("watch_ratio", 0.0), user.get("watched", 0.0)))
+        put(row, "user_completion_rate", _ratio(user.get("full", 0.0), user_events))
+        put(row, "user_like_rate", _ratio(user.get("liked", 0.0), user_events))
+        put(row, "user_skip_rate", _ratio(user.get("skips", 0.0), user.get("watched", 0.0)))
+        put(row, "user_skip_seconds", _ratio(user.get("skip_s", 0.0), user.get("skips", 0.0)))
+        put(row, "user_watch_seconds", _ratio(user.get("watch_s", 0.0), user.get("watched", 0.0)))
+        events = reel.get("events", 0.0)
+        put(row, "item_events", math.log1p(events))
+        for name in POPULARITY_HALF_LIVES_S:
+            put(row, f"item_popularity_{name}", math.log1p(popularity_at(reel, name, now)))
+        trend = feed_trending.value(feed_trending.log_score(reel, trending_half_life_s), now, trending_half_life_s)
+        put(row, "item_trending", math.log1p(trend))
+        put(row, "item_completion_rate", _smoothed(reel.get("full", 0.0), events, overall_full))
+        put(row, "item_like_rate", _smoothed(reel.get("liked", 0.0), events, overall_like))
+        put(row, "item_watch_ratio", _smoothed(reel.get("watch_ratio", 0.0), reel.get("watched", 0.0), overall_ratio))
+        put(row, "item_3s_rate", _smoothed(reel.get("s3", 0.0), events, overall_3s))
+        put(row, "item_duration_s", candidate.duration_ms / 1000 if candidate.duration_ms else math.nan)
+        put(row, "item_age_days", max(0.0, now - candidate.created_at) / DAY_S)
+        put(row, "item_report_rate", _smoothed(reel.get("reports", 0.0), events, 0.0))
+        put(row, "item_not_interested_rate", _smoothed(reel.get("nope", 0.0), events, 0.0))
+        put(row, "creator_popularity", math.log1p(creator.get("events", 0.0)))
+        put(
+            row,
+            "creator_completion_rate",
+            _smoothed(creator.get("full", 0.0), creator.get("events", 0.0), overall_full),
+        )
+        category = candidate.category
+        put(row, "hour_of_day", hour)
+        if category is not None:
+            overall_share = overall.get(f"t:{category}:e", 0.0) / events_total
+            put(row, "category_share", overall_share)
+            in_category = user.get(f"t:{category}:e", 0.0)
+            full_in_category = user.get(f"t:{category}:f", 0.0)
+            if user_events:
+                share = in_category / user_events
+                put(row, "user_category_share", share)
+                put(row, "user_category_lift", share / overall_share if overall_share > 0 else math.nan)
+                put(
+                    row,
+                    "user_category_completion",
+                    (full_in_category + PRIOR * user_completion) / (in_category + PRIOR),
+                )
+        with_creator = user.get(f"c:{candidate.creator_id}:e", 0.0)
+        put(row, "user_creator_interactions", math.log1p(with_creator))
+        if user_events:
+            full_with_creator = user.get(f"c:{candidate.creator_id}:f", 0.0)
+            put(row, "user_creator_completion", (full_with_creator + PRIOR * user_completion) / (with_creator + PRIOR))
+        put(row, "follows_creator", float(candidate.follows_creator))
+        put(row, "not_interested_creator", not_interested.get(candidate.creator_id, 0.0))
+        if similarities is not None:
+            put(row, "embedding_similarity", similarities[row])
+    return matrix
+
+
+@dataclass(frozen=True, slots=True)
+class Like:
+    reel: ReelFacts
+    user_id: int
+    amount: int  # 1 for a like, -1 for an unlike
+
+
+async def fold(
+    kv: KeyValue,
+    watches: Sequence[Watch],
+    likes: Sequence[Like],
+    regions: Mapping[int, str | None],
+    *,
+    now: float,
+    half_life_s: float,
+    min_interactions: int,
+) -> None:
+    """Fold one aggregator flush into the feature hashes and the trending sets. `regions` holds
+    each reel's region (its creator's)."""
+    by_reel: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_user: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+    by_creator: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+    overall: defaultdict[str, float] = defaultdict(float)
+
+    def add(target: defaultdict[str, float], counters: Mapping[str, float]) -> None:
+        for name, amount in counters.items():
+            target[name] += amount
+
+    for watch in watches:
+        counters = watch_counters(watch)
+        reel = watch.reel
+        add(by_reel[reel.reel_id], counters)
+        add(by_creator[reel.creator_id], {"events": 1.0, "full": counters["full"]})
+        add(overall, counters)
+        if reel.category is not None:
+            overall[f"t:{reel.category}:e"] += 1
+        if watch.viewer_id is not None:
+            user = by_user[watch.viewer_id]
+            add(user, counters)
+            user["timed"] += "watched" in counters
+            user[f"c:{reel.creator_id}:e"] += 1
+            user[f"c:{reel.creator_id}:f"] += counters["full"]
+            if reel.category is not None:
+                user[f"t:{reel.category}:e"] += 1
+                user[f"t:{reel.category}:f"] += counters["full"]
+    for like in likes:
+        by_reel[like.reel.reel_id]["liked"] += like.amount
+        by_user[like.user_id]["liked"] += like.amount
+        overall["liked"] += like.amount
+    reel_ids = list(by_reel)
+    current = await kv.hgetall_many([reel_key(reel_id) for reel_id in reel_ids])
+    for reel_id, hash_ in zip(reel_ids, current, strict=True):
+        counters = by_reel[reel_id]
+        events = int(counters.get("events", 0)) + max(0, int(counters.get("liked", 0)))
+        update = dict(counters)
+        update |= popularity_update(hash_, events, now)
+        update |= feed_trending.increments(hash_, events, int(counters.get("full", 0)), now, half_life_s)
+        new = await kv.hincr(reel_key(reel_id), update)
+        if hash_.get("events", 0.0) + counters.get("events", 0.0) >= min_interactions:
+            merged = {**hash_, **new}
+            await feed_trending.put(kv, reel_id, regions.get(reel_id), feed_trending.log_score(merged, half_life_s))
+    for user_id, counters in by_user.items():
+        await kv.hincr(user_key(user_id), counters)
+    for creator_id, counters in by_creator.items():
+        await kv.hincr(creator_key(creator_id), counters)
+    if overall:
+        await kv.hincr(GLOBAL_KEY, overall)

@@ -1,0 +1,147 @@
+"""Feed sessions and what each viewer was served, in the key-value port.
+
+A session is one ranked list of reels (about REELS_FEED_LIST_SIZE, extended list by list as the
+client scrolls) cached for REELS_FEED_SESSION_TTL_S under the viewer's key and a random session
+number. A cursor is one number: the session number and a position in its list, so a page is one
+read of the list and never repeats a reel (a reel enters a session's list once).
+
+Per viewer (a signed-in user, or an anonymous client's session id) two logs, newest kept:
+**served** (every reel a page returned: a new session leaves them out, so pull-to-refresh gives new
+reels) and **watched** (every reel a view was recorded for, however short, written by the
+aggregator: when unseen reels run out, served-but-unwatched ones come back first, watched last). A list built ahead in the background waits under the
+viewer's key until the session scrolls to it, or the next session starts with it.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from reels.ports.kv import KeyValue
+
+POSITION_BITS = 20  # positions within one session: a million reels of scrolling
+MAX_SESSION = 2**31
+LOG_SIZE = 5000
+LOG_TTL_S = 30 * 24 * 3600.0
+
+
+class Source(enum.StrEnum):
+    """Why a reel is in the list (the edge's `reason.source`)."""
+
+    FOLLOWING = "FOLLOWING"
+    SIMILAR = "SIMILAR"
+    TRENDING = "TRENDING"
+    FRESH = "FRESH"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    reel_id: int
+    source: Source
+    score: float
+
+
+def viewer_key(user_id: int | None, session_id: str | None) -> str | None:
+    """Who watches: the user, else the anonymous client's session id, else nobody known (the key
+    of a viewer's view windows, feed sessions and served and watched logs)."""
+    if user_id is not None:
+        return f"u{user_id}"
+    return f"s{session_id}" if session_id else None
+
+
+def new_session() -> int:
+    return secrets.randbelow(MAX_SESSION - 1) + 1
+
+
+def cursor_value(session: int, position: int) -> int:
+    """The number a cursor carries: position `position` (the last one served) of `session`."""
+    return (session << POSITION_BITS) | position
+
+
+def split_cursor(value: int) -> tuple[int, int]:
+    return value >> POSITION_BITS, value & ((1 << POSITION_BITS) - 1)
+
+
+def _session_key(owner: str | None, session: int) -> str:
+    return f"feed:session:{owner or '-'}:{session}"
+
+
+def _encode(entries: Sequence[Entry]) -> str:
+    return json.dumps([[e.reel_id, e.source.value, round(e.score, 6)] for e in entries])
+
+
+def _decode(text: str | None) -> list[Entry] | None:
+    if text is None:
+        return None
+    return [Entry(int(reel_id), Source(source), float(score)) for reel_id, source, score in json.loads(text)]
+
+
+async def load(kv: KeyValue, owner: str | None, session: int) -> list[Entry] | None:
+    return _decode(await kv.get(_session_key(owner, session)))
+
+
+async def save(kv: KeyValue, owner: str | None, session: int, entries: Sequence[Entry], ttl_s: float) -> None:
+    await kv.set(_session_key(owner, session), _encode(entries), ttl_s=ttl_s)
+
+
+def _ahead_key(owner: str) -> str:
+    return f"feed:ahead:{owner}"
+
+
+async def put_ahead(kv: KeyValue, owner: str, entries: Sequence[Entry], ttl_s: float) -> None:
+    await kv.set(_ahead_key(owner), _encode(entries), ttl_s=ttl_s)
+
+
+async def take_ahead(kv: KeyValue, owner: str) -> list[Entry] | None:
+    found = _decode(await kv.get(_ahead_key(owner)))
+    if found is not None:
+        await kv.delete(_ahead_key(owner))
+    return found
+
+
+async def claim_building(kv: KeyValue, owner: str, ttl_s: float) -> bool:
+    """One background build per viewer at a time (across processes)."""
+    return await kv.set(f"feed:building:{owner}", "1", ttl_s=ttl_s, only_if_absent=True)
+
+
+async def done_building(kv: KeyValue, owner: str) -> None:
+    await kv.delete(f"feed:building:{owner}")
+
+
+def _served_key(owner: str) -> str:
+    return f"feed:served:{owner}"
+
+
+def _watched_key(owner: str) -> str:
+    return f"feed:watched:{owner}"
+
+
+async def _log(kv: KeyValue, key: str, reel_ids: Iterable[int], at: float) -> None:
+    members = {str(reel_id): at for reel_id in reel_ids}
+    if not members:
+        return
+    await kv.zadd(key, members)
+    await kv.expire(key, LOG_TTL_S)
+    extra = await kv.zrange_desc(key, LOG_SIZE, LOG_SIZE + len(members))
+    if extra:
+        await kv.zrem(key, *(member for member, _ in extra))
+
+
+async def mark_served(kv: KeyValue, owner: str, reel_ids: Iterable[int], at: float) -> None:
+    await _log(kv, _served_key(owner), reel_ids, at)
+
+
+async def mark_watched(kv: KeyValue, owner: str, reel_ids: Iterable[int], at: float) -> None:
+    await _log(kv, _watched_key(owner), reel_ids, at)
+
+
+async def served_and_watched(kv: KeyValue, owner: str | None) -> tuple[set[int], list[int]]:
+    """The reels served to the viewer, and those they watched, newest first."""
+    if owner is None:
+        return set(), []
+    served = await kv.zrange_desc(_served_key(owner), 0, LOG_SIZE - 1)
+    watched = await kv.zrange_desc(_watched_key(owner), 0, LOG_SIZE - 1)
+    return {int(member) for member, _ in served}, [int(member) for member, _ in watched]
