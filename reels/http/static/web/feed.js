@@ -135,10 +135,11 @@ class ReelView {
         : null,
       h("p", { class: "views" }, this.countElements.views, this.viewsWord),
     );
+    // The label is also the tooltip: "not interested" and "why" are not obvious from an icon.
     const action = (name, label, onclick, count = null) =>
       h(
         "button",
-        { class: `action ${name}`, onclick },
+        { class: `action ${name}`, title: label, onclick },
         icon(name),
         h("span", { class: "visually-hidden" }, label),
         count,
