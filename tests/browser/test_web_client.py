@@ -1,9 +1,12 @@
 """The web client at `/`, used as people use it: the feed plays, a like on one screen shows up
 live on another, an upload from the page becomes a playing reel (and resumes after a reload),
-a reel a moderator blocks leaves the feed, and every page renders at phone width."""
+a reel a moderator blocks leaves the feed, every page renders at phone width, and the For You
+feed pages through its session, says why each reel is there and drops one marked "not
+interested" for good."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -269,3 +272,76 @@ def test_a_shared_link_opens_its_reel_and_the_inbox_holds_what_came_while_away(
         ),
         "the notifications shown are marked read",
     )
+
+
+FEED_PAGE = 2  # feed requests are cut to this size, so the module's few reels take several pages
+REASON_WORDS = {"FOLLOWING": "From creators you follow", "SIMILAR": "Similar to reels you watched or liked",
+                "TRENDING": "Trending now", "FRESH": "New: few people have seen it yet"}  # fmt: skip
+EVERY_REEL = "query Every { trending(first: 50) { edges { node { id } } } }"
+FEED_READ = """() => { const first = document.querySelector("article.reel");
+  return first !== null && first.getAttribute("aria-setsize") !== "-1"; }"""
+
+
+def shown_reels(page: Any) -> list[str]:
+    return page.eval_on_selector_all("article.reel", "reels => reels.map(r => r.dataset.reelId)")
+
+
+def test_not_interested_takes_a_reel_out_of_the_feed_for_good_and_why_this_reel_tells_the_reason(
+    server: Server, reels: list[str], new_page: Callable[..., Any]
+) -> None:
+    token = server.register("picky")
+    world = {edge["node"]["id"] for edge in server.graphql(EVERY_REEL, token=token)["trending"]["edges"]}
+    # More than a page, and few enough that the client reads the whole session without scrolling.
+    assert FEED_PAGE < len(world) <= 2 * FEED_PAGE + 1, world
+    page = new_page(token=token)
+    feeds: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (variables, feed) of each feed request
+
+    def small_pages(route: Any) -> None:
+        body = route.request.post_data_json
+        if not (body and body["query"].startswith("query Feed")):
+            route.continue_()
+            return
+        body["variables"]["first"] = FEED_PAGE
+        response = route.fetch(post_data=json.dumps(body))
+        feeds.append((body["variables"], response.json()["data"]["feed"]))
+        route.fulfill(response=response)
+
+    page.route("**/graphql", small_pages)
+    page.goto("/")
+    article = page.locator("article.reel").first
+    article.wait_for()
+    unwanted = article.get_attribute("data-reel-id")
+    [reason] = [edge["reason"] for edge in feeds[0][1]["edges"] if edge["node"]["id"] == unwanted]
+
+    # "Why this reel?" says where the reel came from, and its score
+    article.get_by_role("button", name="Why this reel?").click()
+    why = page.get_by_role("dialog", name="Why this reel?")
+    assert why.locator(".reason").inner_text() == REASON_WORDS[reason["source"]]
+    assert float(why.locator(".reason-score data").get_attribute("value")) == reason["score"]
+    screenshot(page, "why-this-reel")
+    page.keyboard.press("Escape")
+    why.wait_for(state="detached")
+
+    # "Not interested" takes the reel out, and the next one plays in its place with the focus
+    article.get_by_role("button", name="Not interested").click()
+    page.locator(reel_selector(unwanted)).wait_for(state="detached")
+    following = page.locator("article.reel").first.get_attribute("data-reel-id")
+    wait_until_playing(page, reel_selector(following))
+    assert page.evaluate("document.activeElement.dataset.reelId") == following
+
+    # The session pages on with `after` cursors to its end, never serving a reel twice
+    page.wait_for_function(FEED_READ)
+    for (_, previous), (variables, _) in zip(feeds, feeds[1:], strict=False):
+        assert variables["after"] == previous["pageInfo"]["endCursor"]
+    assert feeds[0][0]["after"] is None and len(feeds) >= 2
+    served = [edge["node"]["id"] for _, feed in feeds for edge in feed["edges"]]
+    assert sorted(served) == sorted(world)
+    assert set(shown_reels(page)) == world - {unwanted}
+
+    # A new session (pull to refresh) brings back every reel already served but the unwanted one
+    feeds.clear()
+    page.reload()
+    page.wait_for_function(FEED_READ)
+    served = [edge["node"]["id"] for _, feed in feeds for edge in feed["edges"]]
+    assert unwanted not in served
+    assert set(shown_reels(page)) == world - {unwanted}

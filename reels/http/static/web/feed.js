@@ -1,7 +1,9 @@
 // The vertical full-screen feed: one reel per screen (scroll-snap), arrow keys or j/k to move,
 // space to pause. The reel on screen plays (muted until the first tap or key, as browsers
 // require), the next two have their first segments prefetched, a view is recorded at 3 s and
-// at completion, and counts stay live over `reelCounts` while a reel is near the screen.
+// at completion, and counts stay live over `reelCounts` while a reel is near the screen. The
+// For You feed pages through one ranked session with `after` cursors; each of its reels says
+// why it is there and can be marked "not interested".
 
 import { gql, mutate, sessionId, subscribe, token } from "./api.js";
 import { captionWithTags, compact, h, icon, link, message } from "./dom.js";
@@ -16,9 +18,13 @@ export const REEL_FIELDS = `
   playback { hlsUrl startupSegmentUrl startupInitUrl }
 `;
 
-const FEED = `query Feed($first: Int, $after: String, $context: FeedContext) {
-  feed(first: $first, after: $after, context: $context) {
-    edges { node { ${REEL_FIELDS} } }
+const FEED = `query Feed($first: Int, $after: String, $context: FeedContext, $sessionId: String) {
+  feed(first: $first, after: $after, context: $context, sessionId: $sessionId) {
+    edges {
+      node { ${REEL_FIELDS} }
+      reason { source score }
+      playback { hlsUrl startupSegmentUrl startupInitUrl }
+    }
     pageInfo { hasNextPage endCursor }
   }
 }`;
@@ -34,12 +40,22 @@ const COMMENTS = `query Comments($id: ID!) { reel(id: $id) { id comments(first: 
   totalCount edges { node { id text createdAt author { username } } } } } }`;
 const ADD_COMMENT = `mutation Comment($input: AddCommentInput!) { addComment(input: $input) {
   comment { id text createdAt author { username } } userErrors { message } } }`;
+const NOT_INTERESTED = `mutation NotInterested($input: NotInterestedInput!) { notInterested(input: $input) {
+  reel { id } userErrors { message } } }`;
 const REPORT = `mutation Report($input: ReportReelInput!) { reportReel(input: $input) { report { id } userErrors { message } } }`;
 
 const VIEW_AFTER_MS = 3000;
 const PREFETCH_AHEAD = 2;
 const LIVE_NEIGHBOURS = 2;
 const REPORT_REASONS = ["SPAM", "NUDITY", "VIOLENCE", "HATE", "COPYRIGHT", "OTHER"];
+const FEED_PAGE = 10;
+// "Why this reel?": a feed edge's reason.source in words.
+const REASON_WORDS = {
+  FOLLOWING: "From creators you follow",
+  SIMILAR: "Similar to reels you watched or liked",
+  TRENDING: "Trending now",
+  FRESH: "New: few people have seen it yet",
+};
 
 // What the feed adapts to: the network the browser reports, and a rough device class.
 function feedContext() {
@@ -61,9 +77,11 @@ let soundOn = false;
 let gestured = false;
 
 class ReelView {
-  constructor(reel, feed) {
+  // `reason` is the For You edge's { source, score }; null elsewhere.
+  constructor(reel, feed, reason = null) {
     this.reel = reel;
     this.feed = feed;
+    this.reason = reason;
     this.watchedMs = 0;
     this.lastTime = 0;
     this.viewRecorded = false;
@@ -117,10 +135,11 @@ class ReelView {
         : null,
       h("p", { class: "views" }, this.countElements.views, this.viewsWord),
     );
+    // The label is also the tooltip: "not interested" and "why" are not obvious from an icon.
     const action = (name, label, onclick, count = null) =>
       h(
         "button",
-        { class: `action ${name}`, onclick },
+        { class: `action ${name}`, title: label, onclick },
         icon(name),
         h("span", { class: "visually-hidden" }, label),
         count,
@@ -132,6 +151,8 @@ class ReelView {
       action("comment", "Comments", () => this.openComments(), this.countElements.comments),
       action("share", "Share", () => this.share(), this.countElements.shares),
       action("flag", "Report", () => this.openReport()),
+      this.reason ? action("why", "Why this reel?", () => this.openReason()) : null,
+      this.reason ? action("not-interested", "Not interested", () => this.notInterested()) : null,
       this.soundButton,
     );
     const article = h(
@@ -265,6 +286,34 @@ class ReelView {
     });
   }
 
+  openReason() {
+    const { source, score } = this.reason;
+    this.feed.dialog(
+      "Why this reel?",
+      h("p", { class: "reason", dataset: { source } }, REASON_WORDS[source] ?? source),
+      h(
+        "p",
+        { class: "reason-score" },
+        "Ranking score ",
+        h("data", { value: String(score) }, score.toLocaleString(undefined, { maximumSignificantDigits: 3 })),
+        ": the feed puts higher scores first.",
+      ),
+    );
+  }
+
+  // Out of this feed for good; the server demotes the creator and hashtags for a while.
+  async notInterested() {
+    if (!requireSignIn()) return;
+    try {
+      await mutate(NOT_INTERESTED, { input: { reelId: this.reel.id } }, "notInterested");
+    } catch (error) {
+      this.feed.notify(error.message);
+      return;
+    }
+    this.feed.remove(this);
+    this.feed.notify("Got it: you will see less like this");
+  }
+
   // Watched time counts only while playing forward; seeking back (or looping) does not add.
   onTime() {
     const now = this.video.currentTime;
@@ -315,7 +364,7 @@ class ReelView {
 }
 
 export class Feed {
-  // `load(after)` answers a page: { reels, endCursor, hasNextPage }.
+  // `load(after)` answers a page: { items: [{ reel, reason }], endCursor, hasNextPage }.
   constructor(load, { label = "Feed" } = {}) {
     this.load = load;
     this.views = [];
@@ -338,23 +387,70 @@ export class Feed {
     if (this.loading || !this.hasMore) return;
     this.loading = true;
     this.element.setAttribute("aria-busy", "true");
+    let loaded = false;
     try {
       const page = await this.load(this.cursor);
       this.cursor = page.endCursor;
       this.hasMore = page.hasNextPage;
-      for (const reel of page.reels) {
+      for (const { reel, reason } of page.items) {
         if (!reel.playback || this.views.some((view) => view.reel.id === reel.id)) continue;
-        const view = new ReelView(reel, this);
+        const view = new ReelView(reel, this, reason);
         this.views.push(view);
         this.element.append(view.element);
         this.observer.observe(view.element);
       }
-      if (!this.views.length) this.element.append(h("p", { class: "empty" }, "No reels yet."));
+      this.numberArticles();
+      this.arrange();
+      if (!this.views.length) this.showEmpty();
+      loaded = true;
     } catch (error) {
       this.notify(error.message);
     } finally {
       this.loading = false;
       this.element.setAttribute("aria-busy", "false");
+    }
+    if (loaded) this.fill();
+  }
+
+  // The next page while the reel on screen is within reach of the end (checked again when a
+  // page lands, as the viewer may have moved on or removed reels meanwhile).
+  fill() {
+    if (this.active >= 0 && this.views.length - this.active <= PREFETCH_AHEAD + 1) this.more();
+  }
+
+  showEmpty() {
+    if (!this.element.querySelector(".empty")) this.element.append(h("p", { class: "empty" }, "No reels yet."));
+  }
+
+  // The feed pattern's positions; the set's size is -1 until the last page is in.
+  numberArticles() {
+    const size = this.hasMore ? -1 : this.views.length;
+    this.views.forEach((view, i) => {
+      view.element.setAttribute("aria-posinset", String(i + 1));
+      view.element.setAttribute("aria-setsize", String(size));
+    });
+  }
+
+  // A reel leaves the feed; when it was on screen, the next one takes its place and the focus.
+  remove(view) {
+    const index = this.views.indexOf(view);
+    if (index < 0) return;
+    this.observer.unobserve(view.element);
+    view.live(false);
+    view.player.detach();
+    view.element.remove();
+    this.views.splice(index, 1);
+    this.numberArticles();
+    if (index < this.active) this.active -= 1;
+    else if (index === this.active) {
+      this.active = -1;
+      const next = this.views[Math.min(index, this.views.length - 1)];
+      if (next) {
+        next.element.scrollIntoView({ block: "start" });
+        next.element.focus({ preventScroll: true });
+        this.show(this.views.indexOf(next));
+      } else if (this.hasMore) this.more();
+      else this.showEmpty();
     }
   }
 
@@ -369,15 +465,21 @@ export class Feed {
     if (index < 0 || index === this.active) return;
     this.views[this.active]?.deactivate();
     this.active = index;
+    this.arrange();
+    this.views[index].activate();
+    this.fill();
+  }
+
+  // Around the reel on screen: live counts near it, the next ones' first segments fetched
+  // ahead, and far-away players giving their buffers back.
+  arrange() {
+    if (this.active < 0) return;
     this.views.forEach((view, i) => {
-      const distance = i - index;
+      const distance = i - this.active;
       view.live(Math.abs(distance) <= LIVE_NEIGHBOURS);
-      // Far-away players give their buffers back.
       if (Math.abs(distance) > PREFETCH_AHEAD) view.player.detach();
       if (distance > 0 && distance <= PREFETCH_AHEAD) prefetch(view.reel.playback);
     });
-    this.views[index].activate();
-    if (this.views.length - index <= PREFETCH_AHEAD + 1) this.more();
   }
 
   move(step) {
@@ -462,14 +564,22 @@ export class Feed {
 export function homeFeed() {
   return new Feed(
     async (after) => {
-      const data = await gql(FEED, { first: 10, after, context: feedContext() });
-      const { edges, pageInfo } = data.feed;
-      return { reels: edges.map((edge) => edge.node), ...pageInfo };
+      const variables = { first: FEED_PAGE, after, context: feedContext(), sessionId: sessionId() };
+      const { edges, pageInfo } = (await gql(FEED, variables)).feed;
+      // The edge's playback fits this device's context; the reel's own lists every rendition.
+      const items = edges.map((edge) => ({
+        reel: { ...edge.node, playback: edge.playback ?? edge.node.playback },
+        reason: edge.reason,
+      }));
+      return { items, ...pageInfo };
     },
     { label: "For you" },
   );
 }
 
 export function singleReelFeed(reel) {
-  return new Feed(async () => ({ reels: reel ? [reel] : [], endCursor: null, hasNextPage: false }), { label: "Reel" });
+  return new Feed(
+    async () => ({ items: reel ? [{ reel, reason: null }] : [], endCursor: null, hasNextPage: false }),
+    { label: "Reel" },
+  );
 }
