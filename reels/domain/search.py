@@ -34,7 +34,7 @@ QUERY_MAX = 100
 HASHTAG_MAX = 100
 # Rows SQL hands the ranking per kind of match: enough to rank, bounded whatever the data.
 CANDIDATES = 50
-# Caption matches ranked by popularity at most: a common word's matches are not all sorted.
+# Caption (title) matches ranked by popularity (use) at most: a common word's are not all sorted.
 MATCHES_RANKED = 300
 # How alike (rapidfuzz's 0-100 ratio) a name must be to the query to count as a misspelling of it.
 TYPO_MIN_RATIO = 75
@@ -229,19 +229,23 @@ async def hashtags(
 
 
 async def audio(sessions: async_sessionmaker[AsyncSession], query: str, first: int, viewer: User | None) -> list[Audio]:
-    """Sounds whose title holds every word of the query (the last also as a prefix), the most
-    used first."""
+    """Sounds whose title holds every word of the query (the last also as a prefix): of up to
+    MATCHES_RANKED matches, the most used first."""
     words = _words(query)
     if not words:
         return []
     async with sessions() as session:
         sqlite = not _is_postgresql(session)
+        # As for captions: a common word's matches are bounded before the sort (and the check
+        # for a listed reel runs on those only, off the index on reels.audio_id).
+        matching = (
+            select(Audio.id)
+            .where(_matching_words(words, Audio.title, Audio.id, "search_audio", sqlite=sqlite))
+            .limit(MATCHES_RANKED)
+        )
         statement = (
             select(Audio)
-            .where(
-                _matching_words(words, Audio.title, Audio.id, "search_audio", sqlite=sqlite),
-                _audio_has_listed_reel(viewer),
-            )
+            .where(Audio.id.in_(matching), _audio_has_listed_reel(viewer))
             .order_by(Audio.use_count.desc(), Audio.id.desc())
             .limit(first)
         )
