@@ -2,12 +2,15 @@
 caption words, sounds by title words) against the floor of one indexed `LIKE 'prefix%'` on
 the same data in the same run.
 
-The data: `--users` accounts and `--reels` READY public reels (one sound per ten reels), with
-usernames, display names, captions and titles drawn from a generated vocabulary, bulk-inserted
-after `reels migrate` (so the search indexes of migration 0008 are the ones measured). Then
-`--pairs` alternated pairs (floor, then the search), each of `--requests / --pairs` queries of
-each side, one at a time: the queries cycle through a username prefix, a username with two
-letters swapped, two caption words and a title word. The headline is the search's p99 in
+The data: `--users` accounts and `--reels` READY public reels (one sound per ten reels, view
+and like counts with a long tail), with real-looking text: names from Faker's US first and last
+names at their frequencies (usernames shaped jane.doe, jdoe, jane_doe87, ...; display names
+"Jane Doe"), captions and sound titles from its English word list with a Zipf distribution.
+It is bulk-loaded (COPY on PostgreSQL) before search's migration, which then builds its indexes
+over it. Then `--pairs` alternated pairs (floor, then the search), each of `--requests /
+--pairs` queries of each side, one at a time: the queries cycle through a username's first four
+letters, a username with two letters swapped, a username's first seven letters with one wrong,
+two caption words and a title word. The headline is the search's p99 in
 milliseconds over every query; each pair's ratio is its p99 against the floor's p99.
 
 Runs on PostgreSQL when REELS_BENCH_DATABASE_URL names a server (a scratch database is made
@@ -23,72 +26,152 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from itertools import cycle
+from datetime import UTC, datetime
+from itertools import accumulate, cycle
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+from alembic import command
+from alembic.script import ScriptDirectory
 from common import alternate, check_pairs, database_service, emit, pairwise, percentiles
-from sqlalchemy import insert, select, text
+from faker.providers.lorem import en_US as lorem
+from faker.providers.person import en_US as person
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from reels.db import Base
 from reels.domain import search
 from reels.domain.ids import new_id
-from reels.domain.models import Audio, Reel, ReelStatus, User, Visibility
-from reels.migrate import upgrade
+from reels.domain.models import User
+from reels.migrate import alembic_config, upgrade
 from reels.platform import Platform
 from reels.settings import Settings
 
-BATCH = 5_000
-VOCABULARY = 5_000
+BATCH = 20_000
+SEARCH_REVISION = "0008"  # the migration that makes search's indexes
 GOAL_MS = 50.0
 PAGE = 10
-ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "st"]
-NUCLEI = ["a", "e", "i", "o", "u", "ai", "ou"]
+NAME_PART = re.compile(r"^[a-z]+$")
 
 
-def vocabulary(rng: random.Random) -> list[str]:
-    words: set[str] = set()
-    while len(words) < VOCABULARY:
-        words.add("".join(rng.choice(ONSETS) + rng.choice(NUCLEI) for _ in range(rng.randint(2, 4))))
-    return sorted(words)
+class Vocabulary:
+    """Real-looking text: Faker's US first and last names with their frequencies, and its English
+    word list with a Zipf distribution (a few words are common, most are rare), as real
+    usernames and captions repeat their parts."""
+
+    def __init__(self) -> None:
+        def parts(weighted: dict[str, float]) -> tuple[list[str], list[float]]:
+            kept = {name.lower(): weight for name, weight in weighted.items() if NAME_PART.match(name.lower())}
+            return list(kept), list(accumulate(kept.values()))
+
+        self.first, self.first_weights = parts(person.Provider.first_names)
+        self.last, self.last_weights = parts(person.Provider.last_names)
+        self.words = list(lorem.Provider.word_list)
+        random.Random(0).shuffle(self.words)  # the list is alphabetical: ranks by a fixed shuffle
+        self.word_weights = list(accumulate(1 / rank for rank in range(1, len(self.words) + 1)))
+
+    def person(self, rng: random.Random) -> tuple[str, str]:
+        first = rng.choices(self.first, cum_weights=self.first_weights)[0]
+        last = rng.choices(self.last, cum_weights=self.last_weights)[0]
+        return first, last
+
+    def text(self, rng: random.Random, count: int) -> list[str]:
+        return rng.choices(self.words, cum_weights=self.word_weights, k=count)
 
 
-async def load(platform: Platform, users: int, reels: int, rng: random.Random, words: list[str]) -> list[str]:
-    """Bulk-insert the data set; the usernames, to query by."""
-    names = [f"{rng.choice(words)}{rng.choice(words)}{n}"[:30] for n in range(users)]
-    user_ids = [new_id() for _ in range(users)]
-    async with platform.sessions.begin() as session:
-        for start in range(0, users, BATCH):
-            rows = [
-                {"id": user_ids[n], "username": names[n], "display_name": f"{rng.choice(words)} {rng.choice(words)}",
-                 "bio": "", "password_hash": "-", "role": "USER"}
-                for n in range(start, min(users, start + BATCH))
-            ]  # fmt: skip
-            await session.execute(insert(User), rows)
-        sounds = max(1, reels // 10)
-        audio_ids = [new_id() for _ in range(sounds)]
-        for start in range(0, sounds, BATCH):
-            rows = [
-                {"id": audio_ids[n], "title": " ".join(rng.choice(words) for _ in range(3)).title(),
-                 "creator_id": rng.choice(user_ids), "use_count": 10}
-                for n in range(start, min(sounds, start + BATCH))
-            ]  # fmt: skip
-            await session.execute(insert(Audio), rows)
-        for start in range(0, reels, BATCH):
-            rows = [
-                {"id": new_id(), "creator_id": rng.choice(user_ids), "status": ReelStatus.READY,
-                 "visibility": Visibility.PUBLIC, "audio_id": rng.choice(audio_ids),
-                 "caption": " ".join(rng.choice(words) for _ in range(rng.randint(3, 8)))}
-                for _ in range(start, min(reels, start + BATCH))
-            ]  # fmt: skip
-            await session.execute(insert(Reel), rows)
-            if start % 100_000 == 0:
-                print(f"loaded {start + len(rows):,} reels", flush=True)
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(text("ANALYZE"))
-    return names
+def username(first: str, last: str, rng: random.Random) -> str:
+    """The shapes people pick: jane.doe, janedoe, jdoe, jane_doe87, doejane, jane1994."""
+    shape = rng.randrange(6)
+    name = [f"{first}.{last}", f"{first}{last}", f"{first[0]}{last}", f"{first}_{last}", f"{last}{first}", first][shape]
+    if shape >= 3 or rng.random() < 0.3:
+        name += str(rng.choice([rng.randrange(100), rng.randrange(1960, 2012)]))
+    return name[:26]
+
+
+def generate(vocabulary: Vocabulary, users: int, reels: int, rng: random.Random) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows of each table, as tuples in the column order of `COLUMNS`."""
+    now = datetime.now(UTC)
+    taken: set[str] = set()
+    user_rows = []
+    for _ in range(users):
+        first, last = vocabulary.person(rng)
+        name = username(first, last, rng)
+        while name in taken:  # a taken name gets digits, as sign-up would suggest
+            name = f"{name[:26]}{rng.randrange(10_000)}"
+        taken.add(name)
+        user_rows.append((new_id(), name, f"{first.title()} {last.title()}", "", "-", "USER", now))
+    creators = [row[0] for row in user_rows]
+    audio_rows = [
+        (new_id(), " ".join(vocabulary.text(rng, rng.randint(2, 4))).title(), rng.choice(creators), 10, now)
+        for _ in range(max(1, reels // 10))
+    ]
+    sounds = [row[0] for row in audio_rows]
+    reel_rows = []
+    count_rows = []
+    for _ in range(reels):
+        reel_id = new_id()
+        words = vocabulary.text(rng, rng.randint(3, 12))
+        caption = " ".join(f"#{word}" if rng.random() < 0.1 else word for word in words)
+        reel_rows.append((reel_id, rng.choice(creators), caption, "PUBLIC", "READY", rng.choice(sounds), now, now))
+        views = int(rng.paretovariate(1.2) * 10)  # a long tail: most reels seen a little, a few a lot
+        count_rows.append((reel_id, views // 20, views, views // 100, views // 200))
+    return {"users": user_rows, "audio": audio_rows, "reels": reel_rows, "reel_counts": count_rows}
+
+
+COLUMNS = {
+    "users": ["id", "username", "display_name", "bio", "password_hash", "role", "created_at"],
+    "audio": ["id", "title", "creator_id", "use_count", "created_at"],
+    "reels": ["id", "creator_id", "caption", "visibility", "status", "audio_id", "created_at", "updated_at"],
+    "reel_counts": ["reel_id", "likes", "views", "comments", "shares"],
+}
+
+
+def load(url: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    """Migrate up to search's migration, bulk-load the rows, then run it (and the rest): its
+    indexes are built over the data as `reels migrate` builds them on a live database, which
+    is much faster than growing them row by row. COPY (then ANALYZE) on PostgreSQL, batched
+    inserts on SQLite (where the migration fills the FTS tables)."""
+    config = alembic_config(url)
+    command.upgrade(config, ScriptDirectory.from_config(config).get_revision(SEARCH_REVISION).down_revision)
+    asyncio.run(_copy(url, rows) if url.startswith("postgresql") else _insert(url, rows))
+    upgrade(url)
+    if url.startswith("postgresql"):
+        asyncio.run(_analyze(url))
+
+
+async def _copy(url: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        for table, columns in COLUMNS.items():
+            await conn.copy_records_to_table(table, records=rows[table], columns=columns)
+            print(f"copied {len(rows[table]):,} {table}", flush=True)
+    finally:
+        await conn.close()
+
+
+async def _analyze(url: str) -> None:
+    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def _insert(url: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for table, columns in COLUMNS.items():
+                for start in range(0, len(rows[table]), BATCH):
+                    batch = [dict(zip(columns, row, strict=True)) for row in rows[table][start : start + BATCH]]
+                    await conn.execute(insert(Base.metadata.tables[table]), batch)
+    finally:
+        await engine.dispose()
 
 
 def swapped(name: str, rng: random.Random) -> str:
@@ -97,8 +180,15 @@ def swapped(name: str, rng: random.Random) -> str:
     return name[: at - 1] + name[at] + name[at - 1] + name[at + 1 :]
 
 
-def queries(names: list[str], words: list[str], rng: random.Random) -> Callable[[], tuple[str, str]]:
-    kinds = cycle(["prefix", "typo", "caption", "title"])
+def misspelt_start(name: str, rng: random.Random) -> str:
+    """The first letters of the name as typed so far, one of them wrong."""
+    typed = name[:7]
+    at = rng.randrange(1, len(typed))
+    return typed[:at] + rng.choice([c for c in "aeiourstln" if c != typed[at]]) + typed[at + 1 :]
+
+
+def queries(names: list[str], vocabulary: Vocabulary, rng: random.Random) -> Callable[[], tuple[str, str]]:
+    kinds = cycle(["prefix", "typo", "typing", "caption", "title"])
 
     def next_query() -> tuple[str, str]:
         kind = next(kinds)
@@ -106,8 +196,9 @@ def queries(names: list[str], words: list[str], rng: random.Random) -> Callable[
         return kind, {
             "prefix": name[:4],
             "typo": swapped(name, rng),
-            "caption": f"{rng.choice(words)} {rng.choice(words)}",
-            "title": rng.choice(words),
+            "typing": misspelt_start(name, rng),
+            "caption": " ".join(vocabulary.text(rng, 2)),
+            "title": vocabulary.text(rng, 1)[0],
         }[kind]
 
     return next_query
@@ -133,28 +224,32 @@ def main() -> None:
     args = parser.parse_args()
     check_pairs(args.pairs)
     rng = random.Random(11)
-    words = vocabulary(rng)
+    vocabulary = Vocabulary()
+    started = time.monotonic()
+    rows = generate(vocabulary, args.users, args.reels, rng)
+    names = [row[1] for row in rows["users"]]
+    print(f"generated in {time.monotonic() - started:,.0f} s", flush=True)
     loop = asyncio.new_event_loop()
     with database_service() as url, tempfile.TemporaryDirectory() as data_dir:
-        upgrade(url)
+        started = time.monotonic()
+        load(url, rows)
+        del rows
+        print(f"loaded in {time.monotonic() - started:,.0f} s", flush=True)
         settings = Settings(data_dir=Path(data_dir), database_url=url, secret_key="b" * 40)
         platform = loop.run_until_complete(Platform.start(settings))
         try:
-            started = time.monotonic()
-            names = loop.run_until_complete(load(platform, args.users, args.reels, rng, words))
-            print(f"loaded in {time.monotonic() - started:,.0f} s", flush=True)
-            next_query = queries(names, words, rng)
+            next_query = queries(names, vocabulary, rng)
             per_side = max(1, args.requests // args.pairs)
             floor_ms: list[float] = []
             value_ms: list[float] = []
             by_kind: dict[str, list[float]] = {}
 
             async def floor() -> None:
-                # The generated names are letters and digits: nothing to escape in the pattern.
+                # No ORDER BY: the prefix index (text_pattern_ops) serves LIKE but not the
+                # collation's order, and search's own prefix lookups take rows as it yields them.
                 statement = (
                     select(User.id, User.username)
-                    .where(User.username.like(rng.choice(names)[:4] + "%"))
-                    .order_by(User.username)
+                    .where(User.username.startswith(rng.choice(names)[:4], autoescape=True))
                     .limit(PAGE)
                 )
                 async with platform.sessions() as session:
@@ -163,7 +258,7 @@ def main() -> None:
             async def value() -> None:
                 kind, query = next_query()
                 began = time.perf_counter()
-                if kind in ("prefix", "typo"):
+                if kind in ("prefix", "typo", "typing"):
                     await search.users(platform.sessions, platform.graph, query, PAGE)
                 elif kind == "caption":
                     await search.reels(platform.sessions, query, PAGE, None)

@@ -27,9 +27,11 @@ depends_on: str | Sequence[str] | None = None
 
 POSTGRESQL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    # Typo-tolerant user search: nearest usernames and display names by trigram distance (KNN).
-    "CREATE INDEX search_users_username_trgm ON users USING gist (username gist_trgm_ops)",
-    "CREATE INDEX search_users_display_name_trgm ON users USING gist (lower(display_name) gist_trgm_ops)",
+    # Typo-tolerant user search: names alike by trigrams above a bar (`<%`); GIN, not GiST,
+    # because GIN prunes by the bar (it reads the rarest of the query's trigrams in full and
+    # only probes the common ones), where a GiST nearest-neighbour scan reads far more.
+    "CREATE INDEX search_users_username_trgm ON users USING gin (username gin_trgm_ops)",
+    "CREATE INDEX search_users_display_name_trgm ON users USING gin (lower(display_name) gin_trgm_ops)",
     # Prefix search: a btree that LIKE 'prefix%' can use whatever the database's collation.
     "CREATE INDEX search_users_username_prefix ON users (username text_pattern_ops)",
     "CREATE INDEX search_users_display_name_prefix ON users (lower(display_name) text_pattern_ops)",
@@ -38,6 +40,10 @@ POSTGRESQL = [
     "CREATE INDEX search_reels_caption_fts ON reels USING gin (to_tsvector('simple', caption))",
     "CREATE INDEX search_audio_title_fts ON audio USING gin (to_tsvector('simple', title))",
 ]
+
+# Both dialects: the visibility rule leaves out suspended creators' reels (`creator_id NOT IN
+# (suspended users)`); without this every search and feed query would read all of `users`.
+BOTH = ["CREATE INDEX search_users_suspended ON users (id) WHERE suspended_at IS NOT NULL"]
 
 # (FTS table, source table, indexed columns, tokenizer)
 SQLITE_TABLES = [
@@ -69,11 +75,12 @@ def _sqlite_statements() -> list[str]:
 def upgrade() -> None:
     op.add_column("uploads", sa.Column("audio_title", sa.String(200)))
     dialect = op.get_bind().dialect.name
-    for statement in POSTGRESQL if dialect == "postgresql" else _sqlite_statements():
+    for statement in [*BOTH, *(POSTGRESQL if dialect == "postgresql" else _sqlite_statements())]:
         op.execute(statement)
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX IF EXISTS search_users_suspended")
     if op.get_bind().dialect.name == "postgresql":
         for name in ("username_trgm", "display_name_trgm", "username_prefix", "display_name_prefix"):
             op.execute(f"DROP INDEX IF EXISTS search_users_{name}")

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rapidfuzz import fuzz
-from sqlalchemy import ColumnElement, Select, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Select, func, literal, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -34,9 +34,16 @@ QUERY_MAX = 100
 HASHTAG_MAX = 100
 # Rows SQL hands the ranking per kind of match: enough to rank, bounded whatever the data.
 CANDIDATES = 50
+# Caption (title) matches ranked by popularity (use) at most: a common word's are not all sorted.
+MATCHES_RANKED = 300
 # How alike (rapidfuzz's 0-100 ratio) a name must be to the query to count as a misspelling of it.
 TYPO_MIN_RATIO = 75
 TYPO_MIN_LENGTH = 3
+# PostgreSQL's trigram bars for those candidates (pg_trgm's similarity and word similarity,
+# 0-1): high enough that the index reads few names, low enough to keep most of what the ratio
+# above accepts (bench/search.py measures both).
+TRIGRAM_MIN_SIMILARITY = 0.5
+TRIGRAM_MIN_WORD_SIMILARITY = 0.35
 # The match of a name the query begins (see _name_match): a misspelling always ranks below it.
 PREFIX_MATCH = 0.9
 MAX_WORDS = 8
@@ -131,9 +138,12 @@ async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, 
         found: dict[int, User] = {}
         for statement in _prefix_candidates(typed):
             found.update((user.id, user) for user in (await session.scalars(statement.limit(CANDIDATES))).all())
-        # A misspelling ranks below every prefix match: look for them only while the page has room.
+        # A misspelling ranks below every prefix match: look for them only while the page has room,
+        # the cheaper lookups first, each only while the ones before found no misspelling.
         if sum(_name_match(typed, user) >= PREFIX_MATCH for user in found.values()) < first:
-            for statement in _similar_candidates(typed, postgresql=_is_postgresql(session)):
+            for statement in await _similar_candidates(session, typed):
+                if any(0 < _name_match(typed, user) < PREFIX_MATCH for user in found.values()):
+                    break
                 found.update((user.id, user) for user in (await session.scalars(statement.limit(CANDIDATES))).all())
     matches = {user_id: match for user_id, user in found.items() if (match := _name_match(typed, user)) > 0}
     followers = await graph.follow_counts(list(matches))
@@ -155,16 +165,34 @@ def _prefix_candidates(typed: str) -> list[Select[User]]:
     ]
 
 
-def _similar_candidates(typed: str, *, postgresql: bool) -> list[Select[User]]:
-    """Names that may be misspellings of the query (the ranking checks them)."""
+async def _similar_candidates(session: AsyncSession, typed: str) -> list[Select[User]]:
+    """Names that may be misspellings of the query (the ranking checks them), in the order to
+    try them."""
     if len(typed) < TYPO_MIN_LENGTH:
         return []
     active = User.suspended_at.is_(None)
-    if postgresql:
-        # The nearest names by trigram distance, straight off the GiST indexes.
+    if _is_postgresql(session):
+        # The GIN trigram indexes prune by these bars (set for this transaction only): the
+        # higher, the fewer names they read. First whole names as alike as a typo makes them
+        # (`%`), then names with a stretch alike (`<%`: a misspelt start of a longer name).
+        await session.execute(
+            select(
+                func.set_config("pg_trgm.similarity_threshold", str(TRIGRAM_MIN_SIMILARITY), True),
+                func.set_config("pg_trgm.word_similarity_threshold", str(TRIGRAM_MIN_WORD_SIMILARITY), True),
+            )
+        )
+        names = (User.username, func.lower(User.display_name))
         return [
-            select(User).where(active).order_by(User.username.op("<->")(typed)),
-            select(User).where(active).order_by(func.lower(User.display_name).op("<->")(typed)),
+            *(
+                select(User).where(active, name.op("%")(typed)).order_by(func.similarity(name, typed).desc(), User.id)
+                for name in names
+            ),
+            *(
+                select(User)
+                .where(active, literal(typed).op("<%")(name))
+                .order_by(func.word_similarity(typed, name).desc(), User.id)
+                for name in names
+            ),
         ]
     # SQLite: names sharing a trigram with the query, most in common first, and names that
     # begin as the query does (a short name misspelt may share no trigram at all).
@@ -201,19 +229,23 @@ async def hashtags(
 
 
 async def audio(sessions: async_sessionmaker[AsyncSession], query: str, first: int, viewer: User | None) -> list[Audio]:
-    """Sounds whose title holds every word of the query (the last also as a prefix), the most
-    used first."""
+    """Sounds whose title holds every word of the query (the last also as a prefix): of up to
+    MATCHES_RANKED matches, the most used first."""
     words = _words(query)
     if not words:
         return []
     async with sessions() as session:
         sqlite = not _is_postgresql(session)
+        # As for captions: a common word's matches are bounded before the sort (and the check
+        # for a listed reel runs on those only, off the index on reels.audio_id).
+        matching = (
+            select(Audio.id)
+            .where(_matching_words(words, Audio.title, Audio.id, "search_audio", sqlite=sqlite))
+            .limit(MATCHES_RANKED)
+        )
         statement = (
             select(Audio)
-            .where(
-                _matching_words(words, Audio.title, Audio.id, "search_audio", sqlite=sqlite),
-                _audio_has_listed_reel(viewer),
-            )
+            .where(Audio.id.in_(matching), _audio_has_listed_reel(viewer))
             .order_by(Audio.use_count.desc(), Audio.id.desc())
             .limit(first)
         )
@@ -222,21 +254,29 @@ async def audio(sessions: async_sessionmaker[AsyncSession], query: str, first: i
 
 async def reels(sessions: async_sessionmaker[AsyncSession], query: str, first: int, viewer: User | None) -> list[Reel]:
     """READY reels listed to the viewer whose caption holds every word of the query (the last
-    also as a prefix): of the most popular matches, those with more whole-word hits first.
-    Up to `first` + CANDIDATES rows, so that the caller can drop blocked creators' reels."""
+    also as a prefix): of the most popular of up to MATCHES_RANKED matches, those with more
+    whole-word hits first. Up to `first` + CANDIDATES rows, so that the caller can drop blocked
+    creators' reels."""
     words = _words(query)
     if not words:
         return []
     async with sessions() as session:
         sqlite = not _is_postgresql(session)
+        # Common words are in a large share of all captions: rank a bounded set of matches
+        # (any, as the index yields them) rather than sort every one by popularity.
+        matching = (
+            select(Reel.id)
+            .where(
+                _matching_words(words, Reel.caption, Reel.id, "search_reels", sqlite=sqlite),
+                Reel.status == ReelStatus.READY,
+                listed_to(viewer, follows_creator=False),
+            )
+            .limit(MATCHES_RANKED)
+        )
         rows = (
             await session.execute(
                 with_counts(select(Reel, popularity()))
-                .where(
-                    _matching_words(words, Reel.caption, Reel.id, "search_reels", sqlite=sqlite),
-                    Reel.status == ReelStatus.READY,
-                    listed_to(viewer, follows_creator=False),
-                )
+                .where(Reel.id.in_(matching))
                 .order_by(popularity().desc(), Reel.id.desc())
                 .limit(first + CANDIDATES)
             )
