@@ -35,7 +35,7 @@ from reels.ranking import (
     train_ranker,
 )
 from reels.settings import Settings
-from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
+from tests.conftest import LOCAL_CLIENT, Api, db_id, insert_ready_reel, platform_of, run
 from tests.engagement.conftest import FAST, eventually, unique
 
 FEED = """query Feed($n: Int, $after: String, $context: FeedContext, $session: String) {
@@ -57,7 +57,9 @@ NOPE = "mutation N($id: ID!) { notInterested(input: {reelId: $id}) { reel { id }
 @pytest.fixture
 def api_embedded(embedded_settings: Settings) -> Iterator[Api]:
     """The embedded setup with its workers (aggregator, fan-out) and fast flushes."""
-    with TestClient(create_app(embedded_settings.model_copy(update=FAST), run_workers=True)) as client:
+    with TestClient(
+        create_app(embedded_settings.model_copy(update=FAST), run_workers=True), client=LOCAL_CLIENT
+    ) as client:
         yield Api(client)
 
 
@@ -295,7 +297,9 @@ def fallbacks(client: TestClient, reason: str) -> float:
 def test_when_ranking_fails_the_feed_comes_from_trending(
     embedded_settings: Settings, failure: str, scorer: type[HeuristicScorer]
 ) -> None:
-    with TestClient(create_app(embedded_settings.model_copy(update={"feed_score_budget_ms": 50}))) as client:
+    with TestClient(
+        create_app(embedded_settings.model_copy(update={"feed_score_budget_ms": 50})), client=LOCAL_CLIENT
+    ) as client:
         before = fallbacks(client, failure)
         api = Api(client)
         ranker = platform_of(api).feed_ranker
@@ -351,7 +355,9 @@ def test_a_published_model_serves_without_a_restart(embedded_settings: Settings)
     trained = train_ranker(
         EventTable.build(*_tiny_world()), RankerConfig(train=TrainConfig(rounds=3), mf=MFConfig(iterations=2))
     )
-    with TestClient(create_app(embedded_settings.model_copy(update={"ranker_reload_s": 0.05, **FAST}))) as client:
+    with TestClient(
+        create_app(embedded_settings.model_copy(update={"ranker_reload_s": 0.05, **FAST})), client=LOCAL_CLIENT
+    ) as client:
         api = Api(client)
         token, viewer = api.register("early")
         maker = creators(api, 1)[0]
@@ -404,7 +410,7 @@ def test_celebrities_are_merged_at_read_and_an_unfollow_takes_reels_out(embedded
     """Above REELS_CELEBRITY_FOLLOWERS a creator is not fanned out: followers read the creator's own
     recent list. An unfollow takes a creator's reels out of the following feed at once."""
     settings = embedded_settings.model_copy(update={**FAST, "celebrity_followers": 1})
-    with TestClient(create_app(settings, run_workers=True)) as client:
+    with TestClient(create_app(settings, run_workers=True), client=LOCAL_CLIENT) as client:
         api = Api(client)
         token, me = api.register("fan")
         other_fan, _ = api.register("another_fan")

@@ -117,7 +117,8 @@ def test_abandoned_uploads_are_aborted_and_their_reels_failed(stack: Stack) -> N
 
         assert call(api, abort_abandoned_uploads) == 0  # not older than REELS_UPLOAD_TTL_S yet
         platform = api.client.app.state.platform
-        assert api.client.portal.call(lambda: abort_abandoned_uploads(platform, older_than_s=0)) == 1
+        # At least this one: other tests' unfinished uploads may share the services' database.
+        assert api.client.portal.call(lambda: abort_abandoned_uploads(platform, older_than_s=0)) >= 1
 
         failed = reel(api, reel_id, token)
         assert (failed["status"], failed["statusReason"]) == ("FAILED", ABANDONED_REASON)
