@@ -104,12 +104,17 @@ class Platform:
         bus = pubsub.from_settings(settings)
         await bus.connect()
         cache = kv.from_settings(settings)
+        work_queue = queue.from_settings(settings)
+        # Connect before the first requests do it at once (redis-py's cluster client leaks
+        # connections when concurrent commands set it up together).
+        await cache.ping()
+        await work_queue.ping()
         platform = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             kv=cache,
-            queue=queue.from_settings(settings),
+            queue=work_queue,
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
             replicas=objectstore.replicas_from_settings(settings),
