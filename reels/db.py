@@ -9,6 +9,8 @@ graph's SQL adapter's (`reels.ports.graph.sql`).
 from __future__ import annotations
 
 import asyncio
+import itertools
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -16,12 +18,14 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, Engine, MetaData, event, inspect
+from sqlalchemy import Connection, Engine, MetaData, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from reels.migrate import head_revision
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -49,7 +53,7 @@ class NotMigratedError(RuntimeError):
     pass
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, **options: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -65,7 +69,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **options)
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -95,6 +99,85 @@ async def one_writer(session: AsyncSession) -> AsyncIterator[None]:
             yield
         finally:
             _WRITING.reset(held)
+
+
+# Seconds the replica's replay is behind the primary: 0 while it has replayed all it received
+# (an idle primary sends nothing, and the last replayed commit's age would only grow).
+_REPLICA_LAG = text(
+    "SELECT CASE WHEN NOT pg_is_in_recovery() THEN NULL"
+    " WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+    " ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END"
+)
+
+
+class ReadReplicas:
+    """Streaming replicas of the primary for read-only work (REELS_DATABASE_REPLICA_URLS).
+
+    `sessions()` is the session factory a read asks for: a replica in turn among those that
+    answered the last check and lagged at most `max_lag_s`, else the primary's. `watch()` runs
+    the check every `check_interval_s`; a replica down, lagging, or no longer a replica (it was
+    promoted) is skipped until a check finds it good again. Writes, and reads that must see the
+    request's own writes, take the primary's factory directly.
+    """
+
+    def __init__(
+        self,
+        primary: async_sessionmaker[AsyncSession],
+        urls: list[str],
+        *,
+        max_lag_s: float,
+        check_interval_s: float = 1.0,
+    ) -> None:
+        self.primary = primary
+        self.max_lag_s = max_lag_s
+        self.check_interval_s = check_interval_s
+        self._engines = [create_engine(url, pool_timeout=2, connect_args={"timeout": 2}) for url in urls]
+        self._factories = [session_factory(engine) for engine in self._engines]
+        self._usable: list[async_sessionmaker[AsyncSession]] = []
+        self._turns = itertools.count()
+        for engine, factory in zip(self._engines, self._factories, strict=True):
+            event.listen(engine.sync_engine, "handle_error", self._on_error(factory))
+
+    def _on_error(self, factory: async_sessionmaker[AsyncSession]) -> Any:
+        def skip_if_gone(context: Any) -> None:
+            # A lost or refused connection: no more reads go there until a check finds it back.
+            if context.is_disconnect or context.connection is None:
+                self._usable = [usable for usable in self._usable if usable is not factory]
+
+        return skip_if_gone
+
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        usable = self._usable
+        return usable[next(self._turns) % len(usable)] if usable else self.primary
+
+    async def check(self) -> None:
+        """Measure every replica's lag (at once) and keep the good ones."""
+        lags = await asyncio.gather(*(self._lag(engine) for engine in self._engines))
+        usable = []
+        for engine, factory, lag in zip(self._engines, self._factories, lags, strict=True):
+            if lag is not None and lag <= self.max_lag_s:
+                usable.append(factory)
+            elif factory in self._usable:
+                why = "unreachable" if lag is None else f"{lag:.1f} s behind"
+                log.warning("read replica %s skipped: %s", engine.url.render_as_string(hide_password=True), why)
+        self._usable = usable
+
+    async def watch(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(self.check_interval_s)
+
+    async def _lag(self, engine: AsyncEngine) -> float | None:
+        try:
+            async with asyncio.timeout(max(self.check_interval_s, 2.0)), engine.connect() as conn:
+                lag = (await conn.execute(_REPLICA_LAG)).scalar()
+        except Exception:  # noqa: BLE001 - any failure means the replica cannot serve now
+            return None
+        return None if lag is None else float(lag)
+
+    async def close(self) -> None:
+        for engine in self._engines:
+            await engine.dispose()
 
 
 def insert(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:

@@ -83,6 +83,8 @@ class Platform:
     replicas: list[objectstore.ObjectStore]
     graph: graph.FollowGraph
     jwt_secret: str
+    # Where read-only work may go (REELS_DATABASE_REPLICA_URLS); the primary when none is set.
+    read_replicas: db.ReadReplicas
     background: list[asyncio.Task[None]] = field(default_factory=list)
     # This process's index of blocked reels' fingerprints, for the re-upload check.
     blocked_reels: BlockedReels = field(default_factory=BlockedReels)
@@ -109,18 +111,29 @@ class Platform:
         bus = pubsub.from_settings(settings)
         await bus.connect()
         cache = kv.from_settings(settings)
+        work_queue = queue.from_settings(settings)
+        # Connect before the first requests do it at once (redis-py's cluster client leaks
+        # connections when concurrent commands set it up together).
+        await cache.ping()
+        await work_queue.ping()
         platform = cls(
             settings=settings,
             engine=engine,
             sessions=sessions,
             kv=cache,
-            queue=queue.from_settings(settings),
+            queue=work_queue,
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
             replicas=objectstore.replicas_from_settings(settings),
             graph=graph.from_settings(settings, sessions),
             jwt_secret=settings.jwt_secret(),
+            read_replicas=db.ReadReplicas(
+                sessions, settings.resolved_replica_urls, max_lag_s=settings.replica_max_lag_s
+            ),
         )
+        if settings.resolved_replica_urls:
+            await platform.read_replicas.check()  # reads go to the primary until a replica is known good
+            platform.background.append(asyncio.create_task(platform.read_replicas.watch(), name="read-replicas"))
         if settings.redis_url:  # processes share the cache, so they can share out worker slots
             slot = IdSlot(cache, settings.region_id)
             await slot.lease()
@@ -130,6 +143,11 @@ class Platform:
             ids.configure(settings.region_id, 0)
         _ = platform.feed_ranker  # from start-up, /metrics says which ranker serves
         return platform
+
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """The session factory for read-only work that need not see this request's own writes:
+        a replica that keeps up, else the primary."""
+        return self.read_replicas.sessions()
 
     async def health(self) -> dict[str, str]:
         """'ok' or the error, per adapter; /healthz answers 503 when any is not ok."""
@@ -167,4 +185,5 @@ class Platform:
                 await closer()
             except Exception:
                 log.exception("closing %s failed", closer)
+        await self.read_replicas.close()
         await self.engine.dispose()

@@ -7,6 +7,7 @@ switches that one port to its production adapter.
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
@@ -19,6 +20,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message names the variable."""
+
+
+_HOST_PORT = re.compile(r"[^\s:/,]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}")
+
+
+def _asyncpg_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    return url
 
 
 class Settings(BaseSettings):
@@ -69,6 +81,10 @@ class Settings(BaseSettings):
     auto_hide_reports: int = Field(default=5, ge=1)
     # How long live subscriptions ride out a lost Redis before ending with an UNAVAILABLE error.
     pubsub_reconnect_timeout_s: float = 30.0
+    # Streaming replicas of the PostgreSQL primary (comma-separated postgresql:// URLs) that take
+    # the read-only work; one lagging more than the limit, or down, is skipped.
+    database_replica_urls: str = ""
+    replica_max_lag_s: float = Field(default=5.0, gt=0)
 
     # The For You feed (docs/ranking.md, serving): how many reels one ranked list holds and how
     # long a session keeps it; the scoring time budget; how often the published ranker is
@@ -159,14 +175,21 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url is None:
             return f"sqlite+aiosqlite:///{(self.data_dir / 'reels.db').resolve()}"
-        url = self.database_url
-        if url.startswith("postgres://"):
-            url = "postgresql://" + url.removeprefix("postgres://")
-        if url.startswith("postgresql://"):
-            url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+        url = _asyncpg_url(self.database_url)
         if not url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
             raise ConfigError(f"REELS_DATABASE_URL must be a postgresql:// or sqlite+aiosqlite:// URL, got {url!r}")
         return url
+
+    @cached_property
+    def resolved_replica_urls(self) -> list[str]:
+        urls = [_asyncpg_url(url.strip()) for url in self.database_replica_urls.split(",") if url.strip()]
+        if urls and not self.resolved_database_url.startswith("postgresql+asyncpg://"):
+            raise ConfigError("REELS_DATABASE_REPLICA_URLS needs a PostgreSQL REELS_DATABASE_URL")
+        if not all(url.startswith("postgresql+asyncpg://") for url in urls):
+            raise ConfigError(
+                f"REELS_DATABASE_REPLICA_URLS must be postgresql:// URLs, got {self.database_replica_urls!r}"
+            )
+        return urls
 
     @property
     def embedded(self) -> bool:
@@ -199,8 +222,15 @@ class Settings(BaseSettings):
         _ = self.metrics_network_list
         if self.metrics_token is not None and len(self.metrics_token) < 16:
             raise ConfigError("REELS_METRICS_TOKEN must be at least 16 characters")
-        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"REELS_REDIS_URL must be a redis:// URL, got {self.redis_url!r}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://", "redis+cluster://")):
+            raise ConfigError(
+                f"REELS_REDIS_URL must be a redis:// or redis+cluster://host:port[,host:port...] URL, got {self.redis_url!r}"
+            )
+        if self.redis_url and self.redis_url.startswith("redis+cluster://"):
+            seeds = self.redis_url.removeprefix("redis+cluster://").split(",")
+            if not all(_HOST_PORT.fullmatch(seed.strip()) for seed in seeds):
+                raise ConfigError(f"REELS_REDIS_URL's cluster seeds must be host:port, got {self.redis_url!r}")
+        _ = self.resolved_replica_urls
         if self.neo4j_url and not self.neo4j_url.startswith(("bolt://", "neo4j://", "bolt+s://", "neo4j+s://")):
             raise ConfigError(f"REELS_NEO4J_URL must be a bolt:// or neo4j:// URL, got {self.neo4j_url!r}")
         if self.s3_endpoint_url and not self.s3_bucket:

@@ -15,7 +15,14 @@ from reels.http.app import create_app
 from reels.migrate import upgrade
 from reels.settings import Settings
 
-pytest_plugins = ["tests.services.postgres", "tests.services.redis", "tests.services.s3", "tests.services.falkordb"]
+pytest_plugins = [
+    "tests.services.postgres",
+    "tests.services.pg_replica",
+    "tests.services.redis",
+    "tests.services.redis_cluster",
+    "tests.services.s3",
+    "tests.services.falkordb",
+]
 
 
 @pytest.fixture(scope="session")

@@ -84,6 +84,11 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
         ({"REELS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "REELS_S3_BUCKET"),
         ({"REELS_REDIS_URL": "http://nope", "REELS_SECRET_KEY": "x" * 40}, "REELS_REDIS_URL"),
         ({"REELS_REDIS_URL": "redis://127.0.0.1:9"}, "REELS_SECRET_KEY"),
+        (
+            {"REELS_REDIS_URL": "redis+cluster://10.0.0.1:7000,10.0.0.2", "REELS_SECRET_KEY": "x" * 40},
+            "REELS_REDIS_URL",
+        ),
+        ({"REELS_DATABASE_REPLICA_URLS": "postgresql://replica/db"}, "REELS_DATABASE_REPLICA_URLS"),
     ],
 )
 def test_a_wrong_setting_is_a_clear_error_naming_the_variable(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from reels.domain import models, visibility
@@ -29,8 +30,14 @@ def _in_order(keys: Sequence[K], found: dict[K, V], default: Any = None) -> list
 
 
 class Loaders:
-    def __init__(self, platform: Platform, viewer: models.User | None) -> None:
+    """`sessions` is where the loaders read: a replica's factory for a query, the primary's
+    once the request has written (see `Context.reads`)."""
+
+    def __init__(
+        self, platform: Platform, viewer: models.User | None, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
         self._platform = platform
+        self._sessions = sessions
         self._viewer = viewer
         self._viewer_id = viewer.id if viewer is not None else None
         self.user_by_id = self._rows_by_id(models.User)
@@ -43,16 +50,16 @@ class Loaders:
         self.hashtags_by_reel: DataLoader[int, list[models.Hashtag]] = DataLoader(self._hashtags_by_reel)
         self.open_report_count_by_reel: DataLoader[int, int] = DataLoader(self._open_report_counts)
         self.counts_by_reel: DataLoader[int, dict[str, int]] = DataLoader(
-            lambda reel_ids: read_counts(platform.kv, platform.sessions, reel_ids)
+            lambda reel_ids: read_counts(platform.kv, sessions, reel_ids)
         )
         self.follow_counts_by_user: DataLoader[int, tuple[int, int]] = DataLoader(self._follow_counts)
         self.viewer_follows_user: DataLoader[int, bool] = DataLoader(self._viewer_follows)
         self.viewer_blocked_either_way: DataLoader[int, bool] = DataLoader(self._viewer_blocked)
         self.viewer_likes_reel: DataLoader[int, bool] = DataLoader(self._viewer_likes)
-        self.reel_pages_by_creator = child_pages(platform, models.Reel, models.Reel.creator_id, self._reel_visible)
-        self.reel_pages_by_audio = child_pages(platform, models.Reel, models.Reel.audio_id, self._reel_visible)
+        self.reel_pages_by_creator = child_pages(sessions, models.Reel, models.Reel.creator_id, self._reel_visible)
+        self.reel_pages_by_audio = child_pages(sessions, models.Reel, models.Reel.audio_id, self._reel_visible)
         self.reel_pages_by_hashtag = child_pages(
-            platform,
+            sessions,
             models.Reel,
             models.ReelHashtag.hashtag_id,
             self._reel_visible,
@@ -70,7 +77,7 @@ class Loaders:
         )
         self.listed_reel_count_by_audio = self._listed_reel_counts(models.Reel.audio_id)
         self.comment_pages_by_reel = child_pages(
-            platform, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
+            sessions, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
         )
 
     def _reel_visible(self, key: PageKey) -> Any:
@@ -94,7 +101,7 @@ class Loaders:
             query = query.where(
                 parent_column.in_(parent_ids), visibility.listed_to(self._viewer, follows_creator=False)
             ).group_by(parent_column)
-            async with self._platform.sessions() as session:
+            async with self._sessions() as session:
                 counts: dict[int, int] = {parent: count for parent, count in (await session.execute(query)).all()}
             return _in_order(parent_ids, counts, 0)
 
@@ -102,7 +109,7 @@ class Loaders:
 
     def _rows_by_id(self, model: Any) -> DataLoader[int, Any]:
         async def load(ids: Sequence[int]) -> list[Any]:
-            async with self._platform.sessions() as session:
+            async with self._sessions() as session:
                 rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()
             return _in_order(ids, {row.id: row for row in rows})
 
@@ -110,7 +117,7 @@ class Loaders:
 
     async def _open_report_counts(self, reel_ids: Sequence[int]) -> list[int]:
         """Distinct users with an open report of each reel."""
-        async with self._platform.sessions() as session:
+        async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(models.Report.reel_id, func.count(models.Report.reporter_id.distinct()))
@@ -121,7 +128,7 @@ class Loaders:
         return _in_order(reel_ids, {reel_id: count for reel_id, count in rows}, 0)
 
     async def _hashtags_by_reel(self, reel_ids: Sequence[int]) -> list[list[models.Hashtag]]:
-        async with self._platform.sessions() as session:
+        async with self._sessions() as session:
             rows = (
                 await session.execute(
                     select(models.ReelHashtag.reel_id, models.Hashtag)
@@ -151,7 +158,7 @@ class Loaders:
 
     async def _viewer_likes(self, reel_ids: Sequence[int]) -> list[bool]:
         async def liked(viewer: int) -> Iterable[int]:
-            async with self._platform.sessions() as session:
+            async with self._sessions() as session:
                 return set(
                     (
                         await session.scalars(
@@ -182,7 +189,7 @@ class PageKey(NamedTuple):
 
 
 def child_pages(
-    platform: Platform,
+    sessions: async_sessionmaker[AsyncSession],
     model: Any,
     parent_column: Any,
     visible: Callable[[PageKey], Any],
@@ -200,7 +207,7 @@ def child_pages(
         groups: dict[tuple[int, int | None], list[PageKey]] = defaultdict(list)
         for key in keys:
             groups[(key.first, key.after_id)].append(key)
-        async with platform.sessions() as session:
+        async with sessions() as session:
             for (first, after_id), group in groups.items():
                 rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
                 ranked = select(model.id, parent_column.label("parent_id"), rank)

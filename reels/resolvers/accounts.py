@@ -85,7 +85,7 @@ async def user_by_username(context: Context, username: str) -> User | None:
     name = accounts.normalize_username(username)
     if not accounts.USERNAME_PATTERN.match(name):
         return None
-    async with context.platform.sessions() as session:
+    async with context.reads() as session:
         user = await session.scalar(select(User).where(User.username == name))
     if user is None or await context.loaders.viewer_blocked_either_way.load(user.id):
         return None

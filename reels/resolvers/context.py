@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from reels.dataloaders import Loaders
 from reels.domain.accounts import AccessToken
 from reels.domain.models import User
@@ -78,6 +80,9 @@ class Context:
     client_address: str = "-"
     # Filled by strawberry from the websocket `connection_init` payload.
     connection_params: dict[str, Any] | None = None
+    # Set when the request runs a mutation: from then on it reads from the primary, so what it
+    # wrote is what it reads back (a replica may not have it yet).
+    wrote: bool = False
     _loaders: Loaders | None = field(init=False, default=None, repr=False)
     _playback: PlaybackUrls | None = field(init=False, default=None, repr=False)
 
@@ -91,8 +96,17 @@ class Context:
     def loaders(self) -> Loaders:
         """Built on first use: many websockets never need any, and a socket lives long."""
         if self._loaders is None:
-            self._loaders = Loaders(self.platform, self.viewer)
+            self._loaders = Loaders(self.platform, self.viewer, self.reads)
         return self._loaders
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Where this request's reads go: a replica that keeps up until the request writes."""
+        return self.platform.sessions if self.wrote else self.platform.reads()
+
+    def will_write(self) -> None:
+        self.wrote = True
+        self.reset_loaders()
 
     def reset_loaders(self) -> None:
         """Fresh loaders from the next use on: per HTTP request, and per subscription event on a

@@ -42,38 +42,38 @@ class AudioTrend:
 
 
 async def hashtag(context: Context, name: str) -> Hashtag | None:
-    return await search.hashtag_named(context.platform.sessions, name)
+    return await search.hashtag_named(context.reads, name)
 
 
 async def search_users(context: Context, query: str, first: int) -> list[User]:
-    users = await search.users(context.platform.sessions, context.platform.graph, query, first)
+    users = await search.users(context.reads, context.platform.graph, query, first)
     hidden = await context.loaders.viewer_blocked_either_way.load_many([user.id for user in users])
     return [user for user, blocked in zip(users, hidden, strict=True) if not blocked]
 
 
 async def search_hashtags(context: Context, query: str, first: int) -> list[Hashtag]:
-    return await search.hashtags(context.platform.sessions, query, first, context.viewer)
+    return await search.hashtags(context.reads, query, first, context.viewer)
 
 
 async def search_audio(context: Context, query: str, first: int) -> list[Audio]:
-    return await search.audio(context.platform.sessions, query, first, context.viewer)
+    return await search.audio(context.reads, query, first, context.viewer)
 
 
 async def search_reels(context: Context, query: str, first: int) -> list[Reel]:
-    found = await search.reels(context.platform.sessions, query, first, context.viewer)
+    found = await search.reels(context.reads, query, first, context.viewer)
     return (await listed_reels(context, found))[:first]
 
 
 async def trending_hashtags(context: Context, region: str | None, first: int) -> list[HashtagTrend]:
     p = context.platform
-    trends = await topic_trends.hashtags(p.sessions, p.kv, region, first)
+    trends = await topic_trends.hashtags(context.reads, p.kv, region, first)
     rows = await context.loaders.hashtag_by_id.load_many([trend.id for trend in trends])
     return [HashtagTrend(row, trend.score, trend.uses_24h) for trend, row in zip(trends, rows, strict=True) if row]
 
 
 async def trending_audio(context: Context, region: str | None, first: int) -> list[AudioTrend]:
     p = context.platform
-    trends = await topic_trends.audio(p.sessions, p.kv, region, first)
+    trends = await topic_trends.audio(context.reads, p.kv, region, first)
     rows = await context.loaders.audio_by_id.load_many([trend.id for trend in trends])
     return [AudioTrend(row, trend.score, trend.uses_24h) for trend, row in zip(trends, rows, strict=True) if row]
 
@@ -82,7 +82,7 @@ async def explore(context: Context, region: str | None, first: int, after: int |
     """Trending reels, with a trending hashtag and a suggested creator (signed in) after every
     REELS_PER_BLOCK reels; a kind that runs out leaves the others. Cursors are positions in the mix."""
     p = context.platform
-    rows = await context.loaders.reel_by_id.load_many(await topic_trends.reel_ids(p.sessions, p.kv, region))
+    rows = await context.loaders.reel_by_id.load_many(await topic_trends.reel_ids(context.reads, p.kv, region))
     muted = await p.graph.muted_ids(context.viewer.id) if context.viewer is not None else set()
     reels = await listed_reels(context, [row for row in rows if row is not None and row.creator_id not in muted])
     tags = await trending_hashtags(context, region, EXPLORE_OTHERS)

@@ -14,6 +14,7 @@ from reels.schema.limits import DocumentChecks, Limits, OperationLimits
 from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
 from reels.schema.query import Query
+from reels.schema.reads import PrimaryAfterWrites
 from reels.schema.scalars import DATETIME_UTC
 from reels.schema.strings import RefuseLoneSurrogates
 from reels.schema.subscription import Subscription
@@ -51,5 +52,6 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             SubscriptionsOverWebSockets,
             MaskUnexpectedErrors,
             OperationMetrics,
+            PrimaryAfterWrites,
         ],
     )

@@ -12,14 +12,18 @@ import pytest
 
 from reels.ports.kv import KeyValue, MemoryKeyValue, RedisKeyValue, WrongTypeError
 
+# One Redis, and a 3-master Redis Cluster (tests/services/redis_cluster.py).
+REDIS_URL_FIXTURE = {"redis": "redis_url", "redis-cluster": "redis_cluster_url"}
 
-@pytest.fixture(params=["memory", "redis"])
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def kv(request: pytest.FixtureRequest) -> AsyncIterator[KeyValue]:
     store: KeyValue
     if request.param == "memory":
         store = MemoryKeyValue()
     else:
-        store = RedisKeyValue.from_url(request.getfixturevalue("redis_url"))
+        store = RedisKeyValue.from_url(request.getfixturevalue(REDIS_URL_FIXTURE[request.param]))
+    await store.ping()  # as Platform.start does: a cluster client is set up before concurrent use
     yield store
     await store.close()
 

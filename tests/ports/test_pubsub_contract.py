@@ -16,14 +16,17 @@ from reels.ports.pubsub import MemoryPubSub, PubSub, PubSubUnavailable, RedisPub
 from tests.services import free_port, start_redis_server, stop, unavailable
 from tests.services.redis import running_redis
 
+# One Redis, and a 3-master Redis Cluster (tests/services/redis_cluster.py).
+REDIS_URL_FIXTURE = {"redis": "redis_url", "redis-cluster": "redis_cluster_url"}
 
-@pytest.fixture(params=["memory", "redis"])
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[PubSub]:
     backend: PubSub
     if request.param == "memory":
         backend = MemoryPubSub()
     else:
-        backend = RedisPubSub(request.getfixturevalue("redis_url"))
+        backend = RedisPubSub(request.getfixturevalue(REDIS_URL_FIXTURE[request.param]))
     await backend.connect()
     yield backend
     await backend.close()

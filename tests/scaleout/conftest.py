@@ -15,10 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
 from reels.migrate import upgrade
 from reels.ports.queue.base import DEFAULT_PARTITIONS
+from reels.ports.redis_client import connect
 from reels.settings import Settings
 from tests.services import free_port, stop, wait_until
 from tests.services.falkordb import running_falkordb
@@ -42,19 +42,22 @@ class Cluster:
         )
 
 
-@pytest.fixture(scope="module")
-def bolt_url() -> Iterator[str]:
-    """A FalkorDB for these processes alone: they close drivers when they stop, after which
-    FalkorDB hangs a later connection (see tests/services/falkordb.py)."""
-    with running_falkordb() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["redis", "redis-cluster"])
 def cluster(
+    request: pytest.FixtureRequest, postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """Ready when both APIs answer /healthz and the workers' aggregators lease every partition;
+    once on one Redis and once on a 3-master Redis Cluster."""
+    redis_url = request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
+    # A FalkorDB for each deployment: the processes close their drivers when they stop, after
+    # which FalkorDB hangs a later connection (see tests/services/falkordb.py).
+    with running_falkordb() as bolt_url:
+        yield from _deployment(postgres_server_url, redis_url, bolt_url, tmp_path_factory)
+
+
+def _deployment(
     postgres_server_url: str, redis_url: str, bolt_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    """Ready when both APIs answer /healthz and the workers' aggregators lease every partition."""
     data_dir = tmp_path_factory.mktemp("scaleout")
     upgrade(Settings(database_url=postgres_server_url).resolved_database_url)
     env = {
@@ -102,12 +105,11 @@ def _healthy(port: int) -> bool:
 
 async def lease_owners(redis_url: str) -> dict[int, str | None]:
     """Partition -> the aggregator holding its lease (`aggregator-<host>-<pid>-0`), if any."""
-    client = Redis.from_url(redis_url, decode_responses=True)
+    client = connect(redis_url)
     try:
-        owners = await client.mget([f"lease:aggregator:{p}" for p in range(DEFAULT_PARTITIONS)])
+        return {p: await client.get(f"lease:aggregator:{p}") for p in range(DEFAULT_PARTITIONS)}
     finally:
         await client.aclose()
-    return dict(enumerate(owners))
 
 
 async def _all_partitions_leased(redis_url: str) -> bool:

@@ -1,13 +1,13 @@
-"""The key-value port on Redis (or anything speaking its protocol): the production adapter."""
+"""The key-value port on Redis or a Redis Cluster (or anything speaking its protocol): the
+production adapter. Every command and script touches one key, so it runs on a cluster as is."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 
-from redis.asyncio import Redis
-
 from reels.ports.kv.base import bucket_ttl_s, check_bucket
+from reels.ports.redis_client import RedisClient, connect, register_script
 
 # One key per bucket (a hash: tokens, ts), server time so API processes agree on the clock.
 # Floats go back as strings: Lua numbers returned to Redis are truncated to integers.
@@ -49,14 +49,14 @@ def _ms(ttl_s: float) -> int:
 
 
 class RedisKeyValue:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
-        self._take_token = client.register_script(_TAKE_TOKEN)
-        self._expire_if_equal = client.register_script(_EXPIRE_IF_EQUAL)
+        self._take_token = register_script(client, _TAKE_TOKEN)
+        self._expire_if_equal = register_script(client, _EXPIRE_IF_EQUAL)
 
     @classmethod
     def from_url(cls, url: str) -> RedisKeyValue:
-        return cls(Redis.from_url(url, decode_responses=True))
+        return cls(connect(url))
 
     async def get(self, key: str) -> str | None:
         value: str | None = await self._client.get(key)

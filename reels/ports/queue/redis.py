@@ -3,10 +3,13 @@
 Keys. One stream per (topic, partition, lane): `q:{<topic>:<partition>}:<lane>`, and per
 (topic, partition, group) a sorted set of deliveries waiting out a retry backoff:
 `q:{<topic>:<partition>}:retry:<group>` (member "<lane number>|<id>", score = due time in ms).
-The hash tag keeps a partition's keys in one Redis Cluster slot, so every script below touches
-one slot when the consumer is given one partition (`consume(..., partitions={p})`); a consumer of
-several partitions runs one multi-slot script, which needs a non-cluster Redis. Dead letters go
-to one stream per topic, `q:{<topic>}:dead` (capped at `dead_letter_limit`, oldest dropped).
+The hash tag keeps a partition's keys in one Redis Cluster slot. On one Redis a consumer of
+several partitions runs one script over all of them; on a cluster (`redis+cluster://`) it runs the
+script partition by partition, in a different order each call, so every script touches one slot,
+and waits for new jobs in short XREAD blocks on one partition at a time (a job waits at most
+CLUSTER_BLOCK_MS longer to be seen). There lanes order a partition's jobs; across
+partitions a consumer takes them in turn. Dead letters go to one stream per topic,
+`q:{<topic>}:dead` (capped at `dead_letter_limit`, oldest dropped).
 
 Retries. A failed delivery stays pending (unacked) and its id goes into the retry set; when due,
 `consume` XCLAIMs it, which counts a delivery, so `attempts` is Redis's delivery counter.
@@ -24,12 +27,14 @@ import asyncio
 import itertools
 import json
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson  # payloads are decoded per message: several times faster than json's
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.typing import KeyT, StreamIdT
 
 from reels.ports.queue.base import (
     DEFAULT_PARTITIONS,
@@ -42,6 +47,7 @@ from reels.ports.queue.base import (
     rotated,
     selected_partitions,
 )
+from reels.ports.redis_client import RedisClient, connect, register_script
 
 # KEYS: for each partition, in serving order: its high, normal and bulk streams, then its retry set.
 # ARGV: group, consumer, count, claim_idle_ms.
@@ -208,6 +214,9 @@ end
 return redis.call('XLEN', KEYS[1])
 """
 
+# How long one wait for new jobs blocks on a cluster before the consume script looks again.
+CLUSTER_BLOCK_MS = 100
+
 _STREAM_ID = re.compile(r"^\d+-\d+$")
 
 
@@ -223,6 +232,11 @@ def _dead_key(topic: str) -> str:
     return f"q:{{{topic}}}:dead"
 
 
+def _partition_keys(topic: str, partition: int, group: str) -> list[str]:
+    """The consume script's keys for one partition: its streams, high lane first, then its retry set."""
+    return [*(_stream_key(topic, partition, lane) for lane in LANES), _retry_key(topic, partition, group)]
+
+
 def _retry_member(message: Message) -> str:
     return f"{LANES.index(message.lane) + 1}|{message.id}"
 
@@ -230,7 +244,7 @@ def _retry_member(message: Message) -> str:
 class RedisWorkQueue:
     def __init__(
         self,
-        client: Redis,
+        client: RedisClient,
         *,
         partitions: int = DEFAULT_PARTITIONS,
         retry_base_ms: int = 1000,
@@ -241,6 +255,7 @@ class RedisWorkQueue:
         if partitions < 1:
             raise ValueError("a topic needs at least one partition")
         self._client = client
+        self._cluster = isinstance(client, RedisCluster)
         self._partitions = partitions
         self._retry_base_ms = retry_base_ms
         self._retry_max_ms = retry_max_ms
@@ -248,16 +263,16 @@ class RedisWorkQueue:
         self._trim_interval_s = trim_interval_s
         self._next_trim: dict[tuple[str, tuple[int, ...]], float] = {}
         self._turns = itertools.count()
-        self._consume = client.register_script(_CONSUME)
-        self._touch = client.register_script(_TOUCH)
-        self._retry = client.register_script(_RETRY)
-        self._settle = client.register_script(_SETTLE)
-        self._trim = client.register_script(_TRIM)
-        self._depth = client.register_script(_DEPTH)
+        self._consume = register_script(client, _CONSUME)
+        self._touch = register_script(client, _TOUCH)
+        self._retry = register_script(client, _RETRY)
+        self._settle = register_script(client, _SETTLE)
+        self._trim = register_script(client, _TRIM)
+        self._depth = register_script(client, _DEPTH)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisWorkQueue:
-        return cls(Redis.from_url(url, decode_responses=True), **options)
+        return cls(connect(url), **options)
 
     def partitions(self, topic: str) -> int:
         return self._partitions
@@ -284,19 +299,14 @@ class RedisWorkQueue:
         deadline = loop.time() + block_ms / 1000
         await self._trim_if_due(topic, chosen)
         order = rotated(chosen, next(self._turns))
-        streams = [_stream_key(topic, partition, lane) for partition in order for lane in LANES]
-        keys: list[str] = []
-        for partition in order:
-            keys += [_stream_key(topic, partition, lane) for lane in LANES]
-            keys.append(_retry_key(topic, partition, group))
+        keys = {partition: _partition_keys(topic, partition, group) for partition in order}
         while True:
-            reply = await self._consume(keys=keys, args=[group, consumer, count, claim_idle_ms])
-            if reply[0]:
+            taken, ends, next_due_ms = await self._take(keys, [group, consumer, count, claim_idle_ms])
+            if taken:
                 return [
-                    Message(topic, order[p], LANES[lane - 1], id_, orjson.loads(payload), deliveries, consumer)
-                    for p, lane, id_, payload, deliveries in reply[0]
+                    Message(topic, partition, LANES[lane - 1], id_, orjson.loads(payload), deliveries, consumer)
+                    for partition, lane, id_, payload, deliveries in taken
                 ]
-            _, ends, next_due_ms = reply
             wait_ms = (deadline - loop.time()) * 1000
             if wait_ms < 1:
                 return []
@@ -304,7 +314,58 @@ class RedisWorkQueue:
                 wait_ms = min(wait_ms, max(1, next_due_ms))
             # Returns as soon as any stream grows past the end the script saw (no race with a
             # publish in between); the entries themselves are taken by the script next turn.
-            await self._client.xread(dict(zip(streams, ends, strict=True)), count=1, block=int(wait_ms))
+            streams: dict[int, dict[KeyT, StreamIdT]] = {
+                partition: dict(zip(partition_keys[:-1], ends[partition], strict=True))
+                for partition, partition_keys in keys.items()
+            }
+            await self._wait_for_more(streams, int(wait_ms))
+
+    async def _take(
+        self, keys: dict[int, list[str]], args: list[Any]
+    ) -> tuple[list[tuple[int, int, str, str, int]], dict[int, list[str]], int]:
+        """Run the consume script: (taken rows with their partition, each partition's stream
+        ends, ms until the next retry is due or -1); ends only matter when nothing was taken."""
+        order = list(keys)
+        if not self._cluster:
+            reply = await self._consume(keys=[key for partition in order for key in keys[partition]], args=args)
+            replies = [(order, reply)]
+        else:  # one slot per script: partition by partition, until `count` is taken
+            replies, remaining = [], args[2]
+            for partition in order:
+                reply = await self._consume(keys=keys[partition], args=[*args[:2], remaining, *args[3:]])
+                replies.append(([partition], reply))
+                remaining -= len(reply[0])
+                if remaining == 0:
+                    break
+        taken = [
+            (partitions[p], lane, id_, payload, n)
+            for partitions, reply in replies
+            for p, lane, id_, payload, n in reply[0]
+        ]
+        ends: dict[int, list[str]] = {}
+        next_due = -1
+        for partitions, reply in replies:
+            if len(reply) == 1:
+                continue
+            for n, partition in enumerate(partitions):
+                ends[partition] = reply[1][n * len(LANES) : (n + 1) * len(LANES)]
+            if reply[2] >= 0 and (next_due < 0 or reply[2] < next_due):
+                next_due = reply[2]
+        return taken, ends, next_due
+
+    async def _wait_for_more(self, streams: dict[int, dict[KeyT, StreamIdT]], wait_ms: int) -> None:
+        """Block until a stream grows past its end or `wait_ms` passes."""
+        if not self._cluster:
+            await self._client.xread(
+                {k: v for ends in streams.values() for k, v in ends.items()}, count=1, block=wait_ms
+            )
+            return
+
+        # XREAD takes streams of one slot only: one partition per call, in short blocks, each
+        # call another partition; a job arriving elsewhere meanwhile waits at most CLUSTER_BLOCK_MS.
+        partitions = list(streams)
+        ends = streams[partitions[next(self._turns) % len(partitions)]]
+        await self._client.xread(ends, count=1, block=min(wait_ms, CLUSTER_BLOCK_MS))
 
     async def _trim_if_due(self, topic: str, partitions: list[int]) -> None:
         now = asyncio.get_running_loop().time()
@@ -312,11 +373,7 @@ class RedisWorkQueue:
         if now < self._next_trim.get(slot, 0.0):
             return
         self._next_trim[slot] = now + self._trim_interval_s
-        async with self._client.pipeline(transaction=False) as pipe:
-            for partition in partitions:
-                for lane in LANES:
-                    await self._trim(keys=[_stream_key(topic, partition, lane)], client=pipe)
-            await pipe.execute()
+        await self._each_stream(self._trim, [_stream_key(topic, p, lane) for p in partitions for lane in LANES])
 
     async def ack(self, message: Message, group: str) -> None:
         async with self._client.pipeline(transaction=True) as pipe:
@@ -398,11 +455,19 @@ class RedisWorkQueue:
         return True
 
     async def depth(self, topic: str, group: str) -> int:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for partition in range(self._partitions):
-                for lane in LANES:
-                    await self._depth(keys=[_stream_key(topic, partition, lane)], args=[group], client=pipe)
-            return sum(await pipe.execute())
+        streams = [_stream_key(topic, partition, lane) for partition in range(self._partitions) for lane in LANES]
+        return sum(await self._each_stream(self._depth, streams, group))
+
+    async def _each_stream(self, script: AsyncScript, streams: Sequence[str], *args: str) -> list[int]:
+        """Run a one-stream script on each stream: pipelined on one Redis; at once on a cluster,
+        whose pipelines take no scripts."""
+        client = self._client
+        if isinstance(client, RedisCluster):
+            return list(await asyncio.gather(*(script(keys=[stream], args=args) for stream in streams)))
+        async with client.pipeline(transaction=False) as pipe:
+            for stream in streams:
+                await script(keys=[stream], args=args, client=pipe)
+            return list(await pipe.execute())
 
     async def ping(self) -> None:
         await self._client.ping()  # type: ignore[misc]  # redis-py types ping() for its sync and async clients at once
