@@ -37,20 +37,28 @@
     return { status: response.status, body: await response.json() };
   }
 
-  function fetcherFor(token) {
-    return GraphiQL.createFetcher({
-      url: graphqlUrl,
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-      subscriptionUrl: socketUrl,
-      wsConnectionParams: token ? { token } : {},
-    });
-  }
+  // The token lives in these two objects. The toolkit's fetcher spreads `headers` into every
+  // HTTP request and `wsConnectionParams` into each new socket's connection_init when it sends,
+  // so signing in or out changes them and nothing else: a new fetcher makes GraphiQL fetch the
+  // schema again and re-render, and a click on Run during that re-render is lost.
+  const authHeaders = {};
+  const connectionParams = {};
+  const fetcherOptions = {
+    url: graphqlUrl,
+    headers: authHeaders,
+    subscriptionUrl: socketUrl,
+    wsConnectionParams: connectionParams,
+  };
+  // Only a change of rights makes a new fetcher: where introspection is for staff only
+  // (REELS_INTROSPECTION=staff), a moderator or admin signing in or out sees another schema.
+  let editorForStaff = null;
 
-  function renderEditor(token) {
+  function renderEditor(staff) {
+    if (staff === editorForStaff) return;
+    editorForStaff = staff;
     editorRoot.render(
       React.createElement(GraphiQL, {
-        // A new fetcher per token: GraphiQL reloads the schema and new sockets carry the token.
-        fetcher: fetcherFor(token),
+        fetcher: GraphiQL.createFetcher(fetcherOptions),
         defaultTabs: exampleTabs,
         ...firstTabEditors,
         plugins: [explorer],
@@ -62,6 +70,16 @@
     );
   }
 
+  function useToken(token) {
+    if (token) {
+      authHeaders.Authorization = `Bearer ${token}`;
+      connectionParams.token = token;
+    } else {
+      delete authHeaders.Authorization;
+      delete connectionParams.token;
+    }
+  }
+
   function showViewer(viewer, token) {
     if (viewer) {
       localStorage.setItem(TOKEN_KEY, token);
@@ -71,7 +89,8 @@
     }
     signInForm.hidden = Boolean(viewer);
     signedIn.hidden = !viewer;
-    renderEditor(viewer ? token : null);
+    useToken(viewer ? token : null);
+    renderEditor(Boolean(viewer) && viewer.role !== "USER");
   }
 
   // Both answer an AuthPayload: the token and the user it belongs to.
