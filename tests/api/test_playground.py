@@ -264,6 +264,11 @@ def test_the_playground_renders_offline_and_runs_a_subscription_as_the_signed_in
             # (signing in and out changed the token the fetcher sends, not the fetcher: GraphiQL
             # fetched the schema once and did not re-render, so the one click on Run is taken)
             assert introspections == 1, introspections
+            # The Feed tab holds two operations, so its Run button opens a menu to pick one; GraphiQL
+            # parses the new tab's text a moment after the switch, and a click before that opens
+            # the old tab's menu, which the re-render then closes. Wait for the single-operation
+            # button, as a person sees it before clicking.
+            page.wait_for_selector(".graphiql-execute-button:not([aria-haspopup])")
             page.click(".graphiql-execute-button")
             page.wait_for_selector(".graphiql-execute-button[aria-label^='Stop']")
 
