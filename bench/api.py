@@ -16,10 +16,10 @@ comes first; the sample count is printed.
 1. `{ __typename }`, floor and value interleaved (A B A B ..., --pairs pairs): the floor is a bare
    strawberry app (one field, strawberry's own ParserCache and ValidationCache extensions) served
    by uvicorn in its own process (`bench/api.py --serve-bare PORT`), the value `reels serve`.
-2. At --connections clients, then at one client: `feed(first: 20)` of a signed-in viewer (its
-   token and feed warm), a profile (`user(username)` with `reels(first: 10)`), `reel(id)` and
+2. At --connections clients, then at one client: a page of a signed-in viewer's cached feed session
+   (`feed(first: 20, after:)` its first page's end cursor), a profile (`user(username)` with `reels(first: 10)`), `reel(id)` and
    `likeReel` (a distinct reel per like). Requests/s, p50 and p99 of each.
-3. Scaling with processes: `{ __typename }` and `feed(first: 20)` at --connections clients on
+3. Scaling with processes: `{ __typename }` and that feed page at --connections clients on
    `reels serve` (one process) and `reels serve --workers N` (--workers, default 2) on the same
    Redis and database, interleaved in --pairs pairs; `scaling` holds the median ratio of each
    (N processes / one). The client shares the machine's cores with the servers.
@@ -74,7 +74,12 @@ FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { mes
 REEL_FIELDS = (
     "id caption durationMs createdAt thumbnailUrl viewerHasLiked counts { likes views } creator { id username }"
 )
-FEED = f"query Feed {{ feed(first: 20) {{ edges {{ cursor node {{ {REEL_FIELDS} }} }} pageInfo {{ hasNextPage }} }} }}"
+# A page of a viewer's cached session: `after` the first page's end cursor (without `after`,
+# each request would start a new session: pull to refresh, what bench/feed.py measures).
+FEED = (
+    f"query Feed($after: String) {{ feed(first: 20, after: $after) {{ edges {{ cursor node {{ {REEL_FIELDS} }} }} "
+    "pageInfo { hasNextPage endCursor } } }"
+)
 PROFILE = (
     "query Profile($username: String!) { user(username: $username) { id username displayName followerCount "
     f"reels(first: 10) {{ edges {{ node {{ {REEL_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}"
@@ -189,6 +194,7 @@ class World:
     creator: str  # username
     reels: list[str]  # global ids
     viewers: list[str]  # tokens: one viewer per connection, and one for the single client
+    cursors: dict[str, str]  # viewer token -> the end cursor of that viewer's first feed page
     likers: list[str]  # tokens, each used for at most LIKES_PER_LIKER likes (the per-user like limit)
 
 
@@ -219,7 +225,7 @@ async def insert_world(database_url: str, reels: int, viewers: int, likers: int)
     finally:
         await engine.dispose()
     tokens = [issue_token(user, SECRET, TOKEN_TTL_S) for user in users[1:]]
-    world = World(creator.username, [to_global_id("Reel", r.id) for r in rows], tokens[:viewers], tokens[viewers:])
+    world = World(creator.username, [to_global_id("Reel", r.id) for r in rows], tokens[:viewers], {}, tokens[viewers:])
     return world, to_global_id("User", creator.id)
 
 
@@ -232,6 +238,12 @@ def seed(base: str, database_url: str, args: argparse.Namespace) -> World:
                                headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
             if body.get("errors") or body["data"]["follow"]["userErrors"]:
                 sys.exit(f"follow failed: {body}")
+        for token in world.viewers:  # each viewer's session, whose second page the bench asks for
+            body = client.post("/graphql", json={"query": FEED, "variables": {"after": None}},
+                               headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+            if body.get("errors") or not body["data"]["feed"]["pageInfo"]["hasNextPage"]:
+                sys.exit(f"no feed session to page through: {body}")
+            world.cursors[token] = body["data"]["feed"]["pageInfo"]["endCursor"]
     return world
 
 
@@ -272,7 +284,7 @@ def operation_requests(name: str, host: str, world: World, token: str, count: in
     """`count` requests of one operation; likes go to reel after reel, by a new liker (from
     `first_liker` on) every LIKES_PER_LIKER likes."""
     if name == "feed":
-        return [encode(host, FEED, None, token)] * count
+        return [encode(host, FEED, {"after": world.cursors[token]}, token)] * count
     if name == "profile":
         return [encode(host, PROFILE, {"username": world.creator}, token)] * count
     if name == "reel":
@@ -333,7 +345,8 @@ def scaling(args: argparse.Namespace, one_port: int, many_port: int, world: Worl
             else:
                 per_connection = -(-args.requests // args.connections)
                 crowd = [
-                    [encode(host, FEED, None, token)] * per_connection for token in world.viewers[: args.connections]
+                    [encode(host, FEED, {"after": world.cursors[token]}, token)] * per_connection
+                    for token in world.viewers[: args.connections]
                 ]
             return asyncio.run(load(port, crowd, args.max_seconds)).rps
 
