@@ -165,7 +165,8 @@ async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, 
     async with sessions() as session:
         found = {user.id: user for user in (await session.scalars(statement)).all()}
     matches = {user_id: match for user_id, user in found.items() if (match := _name_match(typed, user)) > 0}
-    followers = await graph.follow_counts(list(matches))
+    # Follower counts order the matches: one match (a misspelt full name, often) needs none.
+    followers = await graph.follow_counts(list(matches)) if len(matches) > 1 else {}
 
     def score(user_id: int) -> float:
         return matches[user_id] + 0.05 * math.log10(1 + followers.get(user_id, (0, 0))[0])
