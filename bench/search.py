@@ -41,10 +41,10 @@ from alembic.script import ScriptDirectory
 from common import alternate, check_pairs, database_service, emit, pairwise, percentiles
 from faker.providers.lorem import en_US as lorem
 from faker.providers.person import en_US as person
-from sqlalchemy import insert, select
+from sqlalchemy import column, insert, select
+from sqlalchemy import table as sql_table
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from reels.db import Base
 from reels.domain import search
 from reels.domain.ids import new_id
 from reels.domain.models import User
@@ -169,7 +169,8 @@ async def _insert(url: str, rows: dict[str, list[tuple[Any, ...]]]) -> None:
             for table, columns in COLUMNS.items():
                 for start in range(0, len(rows[table]), BATCH):
                     batch = [dict(zip(columns, row, strict=True)) for row in rows[table][start : start + BATCH]]
-                    await conn.execute(insert(Base.metadata.tables[table]), batch)
+                    # The columns the rows have (later migrations add others, with defaults).
+                    await conn.execute(insert(sql_table(table, *(column(name) for name in columns))), batch)
     finally:
         await engine.dispose()
 

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from reels.db import Base, NotMigratedError, check_migrated, create_engine, in_models
+from reels.db import Base, NotMigratedError, check_migrated, create_engine, in_models, session_factory
 
 # Modules imported for their tables, as migrations/env.py does.
 from reels.domain import models as domain_tables  # noqa: F401
+from reels.domain import search
+from reels.migrate import alembic_config, upgrade
 from reels.ports.graph import sql as follow_graph_tables  # noqa: F401
+from reels.ports.graph.sql import SqlFollowGraph
 from reels.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,3 +102,25 @@ def test_a_wrong_setting_is_a_clear_error_naming_the_variable(
     result = reels_cli("migrate", env={"REELS_DATA_DIR": str(tmp_path), **env})
     assert result.returncode == 2
     assert variable in result.stderr and "Traceback" not in result.stderr
+
+
+def test_accounts_made_before_the_name_keys_are_found_by_a_misspelling(tmp_path: Path) -> None:
+    url = Settings(data_dir=tmp_path).resolved_database_url
+    command.upgrade(alembic_config(url), "0010")
+    with sqlite3.connect(tmp_path / "reels.db") as db:
+        db.execute(
+            "INSERT INTO users (id, username, display_name, bio, password_hash, role, created_at) "
+            "VALUES (7, 'marguerite', 'Marguerite Okafor', '', '-', 'USER', '2026-12-01')"
+        )
+    upgrade(url)
+
+    async def found(query: str) -> list[str]:
+        engine = create_engine(url)
+        try:
+            sessions = session_factory(engine)
+            return [user.username for user in await search.users(sessions, SqlFollowGraph(sessions), query, 10)]
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(found("magruer")) == ["marguerite"]
+    assert asyncio.run(found("okafro")) == ["marguerite"]

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import audit
+from reels.domain import audit, search
 from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found, rate_limited
 from reels.domain.events import SessionChanged, SessionReason, publish
 from reels.domain.models import BIO_MAX_CHARS, AuditAction, Role, User
@@ -91,6 +91,8 @@ async def register(
     try:
         async with sessions.begin() as session:
             session.add(user)
+            await session.flush()
+            await search.index_names(session, user)
     except IntegrityError:  # a concurrent registration won the race
         raise _taken() from None
     return user
@@ -145,6 +147,9 @@ async def update_profile(
             raise DomainError(ErrorCode.NOT_FOUND, "user not found")
         for name, value in values.items():
             setattr(row, name, value)
+        if "display_name" in values:
+            await session.flush()
+            await search.index_names(session, row)
     return row
 
 

@@ -134,3 +134,35 @@ def test_odd_queries_are_answered_not_failed(discovery_api: Api) -> None:
         found = api(SEARCH, {"q": query})
         assert "errors" not in found, (query, found)
     assert search(api, "NEAR stars")["reels"] != []
+
+
+def test_a_slip_while_typing_any_word_of_a_display_name_finds_the_user(discovery_api: Api) -> None:
+    api = discovery_api
+    token, user = api.register(unique("dw"))
+    last = unique("bramblewort")
+    assert (
+        api.data(PROFILE, {"input": {"displayName": f"Zed {last.title()}"}}, token)["updateProfile"]["userErrors"] == []
+    )
+    assert user["username"] in usernames(api, last[:4])  # the start of the second word
+    assert user["username"] in usernames(api, "bremb")  # a wrong letter in the first five
+    assert user["username"] in usernames(api, "brmblew")  # a letter left out
+    assert user["username"] in usernames(api, last[:6] + "x" + last[6:])  # an extra letter in the whole word
+    assert user["username"] not in usernames(api, "bxyzzle")
+
+
+def test_a_new_display_name_replaces_the_old_one_in_typo_matching(discovery_api: Api) -> None:
+    api = discovery_api
+    token, user = api.register(unique("renamed"))
+    old, new = unique("quillfeather"), unique("thistledown")
+
+    def rename(display_name: str) -> None:
+        payload = api.data(PROFILE, {"input": {"displayName": display_name}}, token)["updateProfile"]
+        assert payload["userErrors"] == []
+
+    rename(f"Ivy {old.title()}")
+    assert user["username"] in usernames(api, "qiullfe")  # two letters swapped
+    rename(f"Ivy {new.title()}")
+    assert user["username"] not in usernames(api, "qiullfe")
+    assert user["username"] not in usernames(api, old)
+    assert user["username"] in usernames(api, "thistlo")  # the last letter typed wrong
+    assert user["username"] in usernames(api, new[:2] + new[3] + new[2] + new[4:])
