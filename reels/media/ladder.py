@@ -245,6 +245,7 @@ async def transcode_ladder(
     them with the frames of each of `samplings`, taken from the same decode."""
     fps = output_fps(facts.fps)
     rungs = plan_ladder(facts, fps)
+    out_dir.mkdir(parents=True, exist_ok=True)
     # The samples go to a folder of their own: everything under `out_dir` is published.
     with tempfile.TemporaryDirectory(prefix="reels-samples-") as scratch:
         sample_paths = [Path(scratch) / f"samples-{index}.raw" for index in range(len(samplings))]
