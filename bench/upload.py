@@ -98,6 +98,7 @@ REGISTER = "mutation R($i: RegisterInput!) { register(input: $i) { token userErr
 CREATE = """mutation C($i: CreateUploadInput!) { createUpload(input: $i) {
   reel { id } uploadId partSize parts { partNumber url } userErrors { message } } }"""
 COMPLETE = "mutation D($i: CompleteUploadInput!) { completeUpload(input: $i) { reel { id } userErrors { message } } }"
+DELETE = "mutation X($i: ReelInput!) { deleteReel(input: $i) { userErrors { message } } }"
 STATUS = "subscription S($id: ID!) { reelStatus(reelId: $id) { status statusReason thumbnailUrl } }"
 
 
@@ -136,6 +137,10 @@ async def floor_run(
             (await storage.put(part["url"], content=data[offset : offset + size])).raise_for_status()
     put_s = time.perf_counter() - started
     put_cpu_s = tree_cpu_s(platform) - cpu_before
+    # An account holds few uploads in progress: the scratch one goes before the next run.
+    deleted = (await graphql(client, DELETE, {"i": {"reelId": created["reel"]["id"]}}, token))["deleteReel"]
+    if deleted["userErrors"]:
+        raise RuntimeError(deleted["userErrors"])
     ladder = await asyncio.to_thread(run_floor, clip, out_dir)
     shutil.rmtree(out_dir, ignore_errors=True)
     return {
