@@ -68,9 +68,10 @@ def fanout(r: dict[str, Any]) -> list[str]:
 
 def transcode(r: dict[str, Any]) -> list[str]:
     details = (
-        f"ladder CPU-s; wall ratio {r['wall_ratio']}; whole process_source p50 {r['process_source_s']} s "
-        f"({r['process_source_s_min']}–{r['process_source_s_max']}) = {r['process_source_of_duration']} × the "
-        f"{r['clip_seconds']:g} s clip, its CPU-s over {r['nproc']} cores {r['process_source_cpu_of_duration']} ×"
+        f"ladder CPU-s (four rungs, preview and fingerprint samples from one decode); wall ratio {r['wall_ratio']}; "
+        f"whole process_source p50 {r['process_source_s']} s ({r['process_source_s_min']}–{r['process_source_s_max']}) "
+        f"= {r['process_source_of_duration']} × the {r['clip_seconds']:g} s clip, its CPU-s over {r['nproc']} cores "
+        f"{r['process_source_cpu_of_duration']} ×, {r['process_source_cpu_of_floor']} × the floor's CPU-s"
     )
     return [f"{r['value']} CPU-s", f"{r['floor']} CPU-s (hand-written split ladder)", _ratio(r), details,
             f"{r['samples']} pairs", f"ratio ≤ {r['goal']}, process_source ≤ {r['ready_goal']} × the clip"]  # fmt: skip
@@ -81,7 +82,9 @@ def upload(r: dict[str, Any]) -> list[str]:
     details = (
         f"{r['clip_seconds']} s clip: READY p50 {clip['total_s_p50']} s (max {clip['total_s_max']}) = "
         f"{r['ready_of_duration']} × its duration; thumbnail {r['thumbnail_after_start_s']} s after processing "
-        f"started (p50); upload phase {clip['upload_s_p50']} s = {clip['upload_of_reference']} × raw PUTs"
+        f"started (p50, told by the reelStatus subscription); the platform's CPU {clip['cpu_s_p50']} s = "
+        f"{clip['cpu_of_floor']} × the floor's, over {r['nproc']} cores {r['cpu_of_duration']} × the duration; "
+        f"upload phase {clip['upload_s_p50']} s = {clip['upload_of_reference']} × raw PUTs"
     )
     return [f"{r['value']} s to READY", f"{r['floor']} s (raw PUTs + hand-written ladder)", _ratio(r), details,
             f"{r['samples']} runs", "READY ≤ 0.6 × duration, thumbnail ≤ 2 s"]  # fmt: skip
@@ -105,7 +108,9 @@ def api(r: dict[str, Any]) -> list[str]:
 
 def moderation(r: dict[str, Any]) -> list[str]:
     details = (
-        f"{r['distinct_clips']} clips, {r['copies']} copies; {r['false_matches']} false matches; "
+        f"{r['distinct_clips']} clips, {r['copies']} copies (caught: "
+        + ", ".join(f"{name} {count}" for name, count in r["caught"].items())
+        + f"); {r['false_matches']} false matches; "
         f"query p50 {r['padded_query_ms_p50']} ms in a {r['padded_reels']:,}-reel index"
     )
     return [f"{r['value']:.1%} caught", f"{r['floor']:.0%} (the goal)", "—", details, f"{r['samples']:,} queries",

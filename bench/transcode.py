@@ -4,20 +4,23 @@
 
 Generates (once, cached) a --seconds long 1080×1920 30 fps clip with sound, then runs, A B A B
 (--pairs pairs): (A) the floor, the literal FFmpeg argv below, written by hand and not from the
-pipeline's code: one decode, `split` into the four rungs, the same quality settings (x264
-veryfast CRF 23 with the same maxrates, GOP, B-frames, AAC, 2 s fMP4 HLS segments); and (B)
-`reels.media.ladder.transcode_ladder` (argv built with ffmpeg-python, niced child process,
-playlist post-processing). Both run at the same niceness, so on a busy machine both lose the
-same share of CPU to other work. Measured per run: the CPU-seconds of the FFmpeg child (user +
-system, from the children's rusage) and the wall time. After each pair, the whole
-`process_source` (probe, thumbnail, preview, sound, ladder: what a worker does between
-PROCESSING and READY, storage aside) runs too; its median wall time against the clip's
-duration is the "READY within 0.6 × the clip's duration on 2 cores" figure (bench/upload.py
-measures the same end to end, through a server).
+pipeline's code: one decode feeding the four rungs, the 3 s preview and the 8 fps 32×32 gray
+samples the re-upload fingerprint is made of, with the same quality settings (x264 veryfast
+CRF 23 with the same maxrates, GOP, B-frames, AAC, 2 s fMP4 HLS segments; preview CRF 28); and
+(B) `reels.media.ladder.transcode_ladder` asked for the same samples (argv built with
+ffmpeg-python, niced child process, playlist post-processing), the one FFmpeg process a worker
+runs per upload. Both run at the same niceness, so on a busy machine both lose the same share
+of CPU to other work. Measured per run: the CPU-seconds of the FFmpeg child (user + system, from
+the children's rusage) and the wall time. After each pair, the whole `process_source` (probe,
+thumbnail, the ladder, sound: what a worker does between PROCESSING and READY, storage and the
+checks aside) runs too; its median wall time against the clip's duration is the "READY within
+0.6 × the clip's duration on 2 cores" figure, its CPU-seconds against the floor's what the
+steps around the ladder add (bench/upload.py measures READY end to end, through a server).
 
 Last line (bench/common.py): {"bench": "transcode", "value": <median ladder CPU-s>, "floor":
  <median floor CPU-s>, "ratio": <median of pairwise CPU ratios>, "ratio_min", "ratio_max",
- "wall_ratio", "process_source_s" (median), "process_source_of_duration", "samples": <pairs>, ...}
+ "wall_ratio", "process_source_s" (median), "process_source_of_duration", "process_source_cpu_of_floor",
+ "samples": <pairs>, ...}
 Goals: ratio <= 1.05; process_source_of_duration <= 0.6.
 """
 
@@ -41,13 +44,17 @@ from pathlib import Path
 
 from common import alternate, emit, pairwise
 
+from reels.media.frames import FrameSampling
 from reels.media.ladder import output_fps, plan_ladder, transcode_ladder
 from reels.media.pipeline import process_source
 from reels.media.probe import ProbeFacts, probe
 from reels.media.runner import NICENESS, ffmpeg_binary
+from reels.moderation import FRAME_SIZE, SAMPLE_FPS
 
 GOAL = 1.05
 READY_GOAL = 0.6  # of the clip's duration
+# What the media worker asks of the ladder's decode (without a classifier hook configured).
+FINGERPRINT_SAMPLING = FrameSampling(SAMPLE_FPS, FRAME_SIZE, FRAME_SIZE)
 
 
 def source_argv(seconds: int) -> list[str]:
@@ -62,15 +69,19 @@ def source_argv(seconds: int) -> list[str]:
 
 
 # The floor: the ladder a person would type for this source (720/480/360/240 short side,
-# PeerTube bpp maxrates at 30 fps, the same GOP/B-frame/HLS settings as the pipeline).
+# PeerTube bpp maxrates at 30 fps, the same GOP/B-frame/HLS settings as the pipeline), with the
+# 3 s 360p preview and the 8 fps 32×32 gray samples from the same decode.
 FLOOR_MAXRATES = (521_424, 1_036_800, 1_472_256, 3_041_280)
 FLOOR_ARGV = [
     "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
     "-i", "{source}",
     "-filter_complex",
-    "[0:V:0]fps=fps=30,split=4[a][b][c][d];"
+    "[0:V:0]split=2[decoded][sampled];"
+    "[sampled]fps=fps=8,scale=32:32:flags=area,format=gray[samples];"
+    "[decoded]fps=fps=30,split=5[a][b][c][d][p];"
     "[a]scale=240:426,format=yuv420p[v0];[b]scale=360:640,format=yuv420p[v1];"
     "[c]scale=480:852,format=yuv420p[v2];[d]scale=720:1280,format=yuv420p[v3];"
+    "[p]trim=duration=3,scale=360:640,format=yuv420p[preview];"
     "[0:a:0]asplit=4[a0][a1][a2][a3]",
     "-map", "[v0]", "-map", "[a0]", "-map", "[v1]", "-map", "[a1]",
     "-map", "[v2]", "-map", "[a2]", "-map", "[v3]", "-map", "[a3]",
@@ -88,6 +99,9 @@ FLOOR_ARGV = [
     "-hls_segment_filename", "{out}/v%v/seg_%03d.m4s", "-master_pl_name", "master.m3u8",
     "-var_stream_map", "v:0,a:0 v:1,a:1 v:2,a:2 v:3,a:3",
     "{out}/v%v/index.m3u8",
+    "-map", "[preview]", "-an", "-c:v", "libx264", "-profile:v", "high", "-preset", "veryfast", "-crf", "28",
+    "-movflags", "+faststart", "{out}/preview.mp4",
+    "-map", "[samples]", "-f", "rawvideo", "-pix_fmt", "gray", "{out}/samples.gray",
 ]  # fmt: skip
 
 
@@ -126,12 +140,15 @@ def measured() -> Iterator[Cost]:
 def check_same_work(facts: ProbeFacts) -> None:
     """Exit unless the pipeline would plan the very rungs the floor command encodes."""
     planned = tuple(rung.video_maxrate for rung in plan_ladder(facts, output_fps(facts.fps)))
-    if planned != FLOOR_MAXRATES or output_fps(facts.fps) != Fraction(30):
-        sys.exit(f"the pipeline plans {planned}, the floor command uses {FLOOR_MAXRATES}: not the same work")
+    samples = (FINGERPRINT_SAMPLING.fps, FINGERPRINT_SAMPLING.width, FINGERPRINT_SAMPLING.height) != (8, 32, 32)
+    if planned != FLOOR_MAXRATES or output_fps(facts.fps) != Fraction(30) or samples:
+        sys.exit(f"the pipeline plans {planned} and {FINGERPRINT_SAMPLING}, the floor command uses "
+                 f"{FLOOR_MAXRATES} and 8 fps 32×32 samples: not the same work")  # fmt: skip
 
 
 def run_floor(source: Path, out_dir: Path) -> Cost:
     shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
     argv = [arg.format(source=source, out=out_dir) for arg in FLOOR_ARGV]
     with measured() as cost:
         subprocess.run(
@@ -143,14 +160,14 @@ def run_floor(source: Path, out_dir: Path) -> Cost:
 def run_pipeline(source: Path, out_dir: Path, facts: ProbeFacts) -> Cost:
     shutil.rmtree(out_dir, ignore_errors=True)
     with measured() as cost:
-        asyncio.run(transcode_ladder(source, out_dir, facts, timeout_s=3600))
+        asyncio.run(transcode_ladder(source, out_dir, facts, timeout_s=3600, samplings=[FINGERPRINT_SAMPLING]))
     return cost
 
 
 def run_process_source(source: Path, out_dir: Path) -> Cost:
     shutil.rmtree(out_dir, ignore_errors=True)
     with measured() as cost:
-        asyncio.run(process_source(source, out_dir, timeout_s=3600))
+        asyncio.run(process_source(source, out_dir, timeout_s=3600, samplings=[FINGERPRINT_SAMPLING]))
     return cost
 
 
@@ -198,6 +215,8 @@ def main() -> None:
     full_walls = [c.wall_s for c in costs["full"]]
     full_wall = statistics.median(full_walls)
     full_cpu = statistics.median(c.cpu_s for c in costs["full"])
+    # What probe, thumbnail and sound add to the one decode's work.
+    full_of_floor = [full.cpu_s / floor.cpu_s for full, floor in zip(costs["full"], costs["floor"], strict=True)]
     print(f"ladder CPU: pipeline {summary['value']:.1f} s, floor {summary['floor']:.1f} s, ratio {summary['ratio']} "
           f"({summary['ratio_min']}-{summary['ratio_max']}, goal <= {GOAL}); wall ratio {statistics.median(walls):.3f}; "
           f"whole process_source {full_wall:.1f} s (median of {len(full_walls)}, {min(full_walls):.1f}-{max(full_walls):.1f}) = "
@@ -216,6 +235,7 @@ def main() -> None:
             "process_source_s_min": round(min(full_walls), 2),
             "process_source_s_max": round(max(full_walls), 2),
             "process_source_cpu_s": round(full_cpu, 2),
+            "process_source_cpu_of_floor": round(statistics.median(full_of_floor), 3),
             "process_source_of_duration": round(full_wall / facts.duration_s, 3),
             # The wall time it could take on idle cores, all busy: the load-independent side of the goal.
             "process_source_cpu_of_duration": round(full_cpu / ((os.cpu_count() or 1) * facts.duration_s), 3),

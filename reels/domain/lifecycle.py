@@ -195,7 +195,8 @@ async def start_processing(work: UnitOfWork, reel_id: int) -> Reel | None:
 
 async def show_thumbnail(work: UnitOfWork, reel_id: int, key: str) -> bool:
     """A PROCESSING reel's media becomes its early thumbnail alone (READY replaces the whole
-    media, the same thumbnail included). False when it is no longer PROCESSING."""
+    media, the same thumbnail included), and its live `reelStatus` subscribers read it again
+    to show it. False when it is no longer PROCESSING."""
     shown = await work.session.scalar(
         update(Reel)
         .where(Reel.id == reel_id, Reel.deleted_at.is_(None), Reel.status == ReelStatus.PROCESSING)
@@ -203,7 +204,10 @@ async def show_thumbnail(work: UnitOfWork, reel_id: int, key: str) -> bool:
         .returning(Reel.id)
         .execution_options(synchronize_session=False)
     )
-    return shown is not None
+    if shown is None:
+        return False
+    work.publish(ReelStatusChanged(reel_id, ReelStatus.PROCESSING))
+    return True
 
 
 async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replicate: bool) -> bool:

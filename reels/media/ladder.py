@@ -1,26 +1,38 @@
-"""The HLS ladder: every rendition of a reel from ONE FFmpeg process.
+"""The HLS ladder: every rendition of a reel, its preview and its sampled frames from ONE FFmpeg
+process, so the source is decoded once.
 
-One decode feeds `split`; each branch is scaled by its short side and encoded with the same
+The decode feeds `split`; each rung's branch is scaled by its short side and encoded with the same
 frame rate, GOP and B-frame settings, and keyframes forced every 2 s, so segment boundaries
-line up on every rung and players can switch between them at any segment.
+line up on every rung and players can switch between them at any segment. One more branch is
+the muted preview (the first seconds at 360p), and the frame samplings the automated checks
+need (`reels.media.frames.FrameSampling`) branch off the decoded frames before the frame-rate
+change, so they are exactly what `sample_frames` would read from the file.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import ffmpeg
+import numpy as np
 
 from reels.media.errors import TranscodeError
+from reels.media.frames import FrameSampling
 from reels.media.probe import UNTRUSTED_INPUT_OPTIONS, ProbeFacts
 from reels.media.runner import ffmpeg_command, run_ffmpeg
 
 HLS_DIR = "hls"
 MASTER_PLAYLIST = "master.m3u8"
+PREVIEW = "preview.mp4"
+PREVIEW_S = 3.0
+PREVIEW_SHORT_SIDE = 360
+PREVIEW_CRF = 28
 SHORT_SIDES = (240, 360, 480, 720)
 # PeerTube's average bits per pixel per rung; the bitrate is bpp × width × height × fps.
 BITS_PER_PIXEL = {240: 0.17, 360: 0.15, 480: 0.12, 720: 0.11}
@@ -72,6 +84,8 @@ class Rendition:
 class Ladder:
     master_playlist_path: str
     renditions: tuple[Rendition, ...]
+    preview_path: str
+    samples: tuple[np.ndarray, ...]  # one per asked `FrameSampling`, in order
 
     @property
     def duration_s(self) -> float:
@@ -121,19 +135,31 @@ def ladder_command(
     replace_audio: Path | None = None,
     *,
     read_limit_s: float | None = None,
+    samplings: Sequence[tuple[FrameSampling, Path]] = (),
 ) -> list[str]:
-    """The FFmpeg argv writing all `rungs` as fMP4 HLS under `out_dir/hls/v<i>/`.
+    """The FFmpeg argv writing all `rungs` as fMP4 HLS under `out_dir/hls/v<i>/`, the preview
+    as `out_dir/preview.mp4`, and each of `samplings` to its path as raw pixels.
 
     With `read_limit_s`, FFmpeg stops reading the source after that many seconds, whatever its
     header says.
     With `replace_audio`, its sound (padded or trimmed to the video's length) replaces the
     source's; without it the source's own audio is used, if any.
     """
-    hls_dir = out_dir.resolve() / HLS_DIR
+    out_dir = out_dir.resolve()
+    hls_dir = out_dir / HLS_DIR
     read_limit = {} if read_limit_s is None else {"t": f"{read_limit_s:.3f}"}
     source_input = ffmpeg.input(f"file:{source.resolve()}", **read_limit, **UNTRUSTED_INPUT_OPTIONS)
     gop = round(SEGMENT_S * fps)
-    video = source_input["V:0"].filter("fps", fps=str(fps)).filter_multi_output("split", len(rungs))
+    decoded = source_input["V:0"]
+    sample_outputs = []
+    if samplings:
+        branches = decoded.filter_multi_output("split", 1 + len(samplings))
+        decoded = branches[0]
+        sample_outputs = [
+            sampling.output(branches[1 + index], str(path.resolve()))
+            for index, (sampling, path) in enumerate(samplings)
+        ]
+    video = decoded.filter("fps", fps=str(fps)).filter_multi_output("split", len(rungs) + 1)
     audio = None
     if replace_audio is not None:
         duration = f"{facts.duration_s:.3f}"
@@ -161,7 +187,7 @@ def ladder_command(
             stream_map.append(f"v:{index},a:{index}")
     if audio is not None:
         options.update({"c:a": "aac", "ac": 2, "ar": AUDIO_SAMPLE_RATE})
-    spec = ffmpeg.output(
+    ladder = ffmpeg.output(
         *streams,
         str(hls_dir / "v%v" / "index.m3u8"),
         **options,
@@ -186,7 +212,22 @@ def ladder_command(
             "var_stream_map": " ".join(stream_map),
         },
     )
-    return ffmpeg_command(spec)
+    preview_frames = (
+        video[len(rungs)]
+        .filter("trim", duration=f"{PREVIEW_S:g}")
+        .filter("scale", *scaled_size(facts.width, facts.height, PREVIEW_SHORT_SIDE))
+        .filter("format", "yuv420p")
+    )
+    preview = ffmpeg.output(
+        preview_frames,
+        str(out_dir / PREVIEW),
+        an=None,
+        movflags="+faststart",
+        preset=PRESET,
+        crf=PREVIEW_CRF,
+        **{"c:v": "libx264", "profile:v": "high"},
+    )
+    return ffmpeg_command(ffmpeg.merge_outputs(ladder, preview, *sample_outputs))
 
 
 async def transcode_ladder(
@@ -197,20 +238,38 @@ async def transcode_ladder(
     timeout_s: float,
     read_limit_s: float | None = None,
     replace_audio: Path | None = None,
+    samplings: Sequence[FrameSampling] = (),
 ) -> Ladder:
-    """Write the HLS ladder of `source` under `out_dir/hls/` and a complete master playlist
-    (of at most the first `read_limit_s` seconds of the source, when given)."""
+    """Write the HLS ladder of `source` under `out_dir/hls/` with a complete master playlist, and
+    its preview (of at most the first `read_limit_s` seconds of the source, when given); return
+    them with the frames of each of `samplings`, taken from the same decode."""
     fps = output_fps(facts.fps)
     rungs = plan_ladder(facts, fps)
-    argv = ladder_command(source, out_dir, facts, rungs, fps, replace_audio, read_limit_s=read_limit_s)
-    await run_ffmpeg(argv, timeout_s=timeout_s, what="HLS ladder transcode")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The samples go to a folder of their own: everything under `out_dir` is published.
+    with tempfile.TemporaryDirectory(prefix="reels-samples-") as scratch:
+        sample_paths = [Path(scratch) / f"samples-{index}.raw" for index in range(len(samplings))]
+        argv = ladder_command(
+            source,
+            out_dir,
+            facts,
+            rungs,
+            fps,
+            replace_audio,
+            read_limit_s=read_limit_s,
+            samplings=list(zip(samplings, sample_paths, strict=True)),
+        )
+        await run_ffmpeg(argv, timeout_s=timeout_s, what="HLS ladder transcode")
+        samples = tuple(
+            sampling.frames(path.read_bytes()) for sampling, path in zip(samplings, sample_paths, strict=True)
+        )
     with_audio = replace_audio is not None or facts.has_audio
     renditions = tuple(
         _read_rendition(out_dir, index, rung, float(fps), with_audio) for index, rung in enumerate(rungs)
     )
     master = out_dir / HLS_DIR / MASTER_PLAYLIST
     _write_atomically(master, master_playlist(renditions))
-    return Ladder(f"{HLS_DIR}/{MASTER_PLAYLIST}", renditions)
+    return Ladder(f"{HLS_DIR}/{MASTER_PLAYLIST}", renditions, PREVIEW, samples)
 
 
 def master_playlist(renditions: tuple[Rendition, ...]) -> str:

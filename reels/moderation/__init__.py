@@ -1,7 +1,7 @@
 """Automated checks of uploads and comments, usable without the API.
 
-A worker samples an upload's frames (`reels.media.frames.sample_frames` at `SAMPLE_FPS`, 32×32
-grayscale), takes its `fingerprint`, and asks `check(...)` for a `Verdict`: the caption against
+A worker samples an upload's frames (at `SAMPLE_FPS`, 32×32 grayscale: a `reels.media.frames`
+sampling, in the worker a branch of the ladder's decode), takes its `fingerprint`, and asks `check(...)` for a `Verdict`: the caption against
 a `TermList`, the fingerprint against the `HashIndex` of blocked reels, and the optional
 classifier `Hook`. Blocking a reel adds its fingerprint to the index; restoring it removes it.
 

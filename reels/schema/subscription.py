@@ -26,7 +26,9 @@ class Subscription:
         return
         yield
 
-    @strawberry.subscription(description="The reel each time its status changes, until READY, FAILED or BLOCKED.")
+    @strawberry.subscription(
+        description="The reel each time its status or its thumbnail changes, until READY, FAILED or BLOCKED."
+    )
     async def reel_status(self, info: Info[Context, None], reel_id: strawberry.ID) -> AsyncGenerator[Reel, None]:
         async with aclosing(subscriptions.reel_status(info.context, db_id_of(reel_id, "Reel"))) as rows:
             async for row in rows:

@@ -30,7 +30,7 @@ from reels.domain.keys import media_prefix, original_audio_key, source_key, sour
 from reels.domain.models import Audio, AuditAction, Reel, ReelFingerprint
 from reels.domain.unit_of_work import UnitOfWork, unit_of_work
 from reels.media.errors import MediaRejected
-from reels.media.frames import sample_frames
+from reels.media.frames import FrameSampling
 from reels.media.pipeline import ProcessedMedia, process_source
 from reels.metrics import REPLICATION_LAG
 from reels.platform import Platform
@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 
 GROUP = "media-workers"
 STORE_CONCURRENCY = 8
-# What the classifier hook is shown: a frame a second, in colour, at the size image models take.
-HOOK_FPS = 1.0
-HOOK_FRAME_SIZE = 224
+# What the fingerprint is made of (reels.moderation), and what the classifier hook is shown: a
+# frame a second, in colour, at the size image models take. Both come from the ladder's decode.
+FINGERPRINT_SAMPLING = FrameSampling(moderation.SAMPLE_FPS, moderation.FRAME_SIZE, moderation.FRAME_SIZE)
+HOOK_SAMPLING = FrameSampling(1.0, 224, 224, "rgb24")
 
 
 def _work(platform: Platform) -> AbstractAsyncContextManager[UnitOfWork]:
@@ -116,6 +117,9 @@ async def process(platform: Platform, reel_id: int) -> None:
         downloaded = time.monotonic()
         try:
             sound = await _chosen_sound(platform, reel, work_dir / "sound.m4a")
+            samplings = (
+                [FINGERPRINT_SAMPLING] if platform.checks.hook is None else [FINGERPRINT_SAMPLING, HOOK_SAMPLING]
+            )
             media = await process_source(
                 source,
                 out,
@@ -123,10 +127,11 @@ async def process(platform: Platform, reel_id: int) -> None:
                 timeout_s=platform.settings.transcode_timeout_s,
                 replace_audio=sound,
                 on_thumbnail=lambda path: _show_thumbnail(platform, reel_id, out, path),
+                samplings=samplings,
             )
             transcoded = time.monotonic()
             sound_path = out / media.audio_path if media.audio_path is not None else sound
-            fingerprint, verdict, copied = await _check(platform, reel, source, sound_path, media)
+            fingerprint, verdict, copied = await _check(platform, reel, sound_path, media)
         except MediaRejected as rejected:
             log.info("reel %s rejected: %s", reel_id, rejected.reason)
             await fail(platform, reel_id, rejected.reason)
@@ -188,20 +193,13 @@ async def _show_thumbnail(platform: Platform, reel_id: int, out: Path, path: str
 
 
 async def _check(
-    platform: Platform, reel: Reel, source: Path, sound: Path | None, media: ProcessedMedia
+    platform: Platform, reel: Reel, sound: Path | None, media: ProcessedMedia
 ) -> tuple[moderation.Fingerprint, moderation.Verdict, bool]:
     """The upload's fingerprint, the automated checks' verdict on it, and whether it copies a
-    blocked reel."""
-    frames = await sample_frames(
-        source, fps=moderation.SAMPLE_FPS, width=moderation.FRAME_SIZE, height=moderation.FRAME_SIZE
-    )
-    fingerprint = await asyncio.to_thread(moderation.fingerprint, frames)
+    blocked reel. The frames are the samplings `process` asked of the ladder, in its order."""
+    fingerprint = await asyncio.to_thread(moderation.fingerprint, media.samples[0])
     checks = platform.checks
-    hook_frames = None
-    if checks.hook is not None:
-        hook_frames = await sample_frames(
-            source, fps=HOOK_FPS, width=HOOK_FRAME_SIZE, height=HOOK_FRAME_SIZE, pixel_format="rgb24"
-        )
+    hook_frames = media.samples[1] if checks.hook is not None else None
     metadata = {
         "reel_id": screening.reel_global_id(reel.id),
         "caption": reel.caption,

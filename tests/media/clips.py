@@ -12,6 +12,7 @@ import av
 import numpy as np
 
 from reels.media import ProbeFacts, ProcessedMedia, process_source
+from reels.media.frames import FrameSampling
 from reels.media.runner import ffmpeg_binary
 
 SOURCE_TONE_HZ = 440
@@ -43,6 +44,8 @@ def sine(hz: int, seconds: float) -> list[str]:
     return ["-f", "lavfi", "-i", f"sine=f={hz}:d={seconds}:sample_rate=44100"]
 
 
+# What a worker asks of the ladder's decode for the automated checks (fingerprint, classifier).
+SAMPLINGS = (FrameSampling(8, 32, 32), FrameSampling(1, 64, 48, "rgb24"))
 H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
 
 

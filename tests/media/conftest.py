@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from reels.media import ProcessedMedia
-from tests.media.clips import H264, SOUND_TONE_HZ, SOURCE_TONE_HZ, Clips, make, process, sine, testsrc
+from tests.media.clips import H264, SAMPLINGS, SOUND_TONE_HZ, SOURCE_TONE_HZ, Clips, make, process, sine, testsrc
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +34,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Clips:
 @pytest.fixture(scope="session")
 def processed_with_audio(clips: Clips, tmp_path_factory: pytest.TempPathFactory) -> tuple[ProcessedMedia, Path]:
     out_dir = tmp_path_factory.mktemp("with_audio")
-    return process(clips.with_audio, out_dir), out_dir
+    return process(clips.with_audio, out_dir, samplings=SAMPLINGS), out_dir
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,17 @@ import pytest
 
 from reels.media import MediaRejected, ProcessedMedia, TranscodeError, process_source
 from reels.media.artifacts import THUMBNAIL, make_thumbnail
+from reels.media.frames import sample_frames
 from reels.media.probe import PROBE_TIMEOUT_S, probe
-from tests.media.clips import SOUND_TONE_HZ, SOURCE_TONE_HZ, Clips, dominant_frequency_hz, duration_s, open_bytes
+from tests.media.clips import (
+    SAMPLINGS,
+    SOUND_TONE_HZ,
+    SOURCE_TONE_HZ,
+    Clips,
+    dominant_frequency_hz,
+    duration_s,
+    open_bytes,
+)
 
 Processed = tuple[ProcessedMedia, Path]
 
@@ -150,6 +159,23 @@ def test_the_uploads_own_sound_is_extracted(processed_with_audio: Processed) -> 
         assert container.streams.audio[0].codec_context.name == "aac"
     assert duration_s(sound, "audio") == pytest.approx(6.0, abs=0.1)
     assert dominant_frequency_hz(sound) == pytest.approx(SOURCE_TONE_HZ, abs=5)
+
+
+async def test_the_ladders_samples_are_the_frames_a_decode_of_their_own_would_give(
+    clips: Clips, processed_with_audio: Processed
+) -> None:
+    media, _ = processed_with_audio
+
+    assert [frames.shape for frames in media.samples] == [(48, 32, 32), (6, 48, 64, 3)]
+    for sampling, frames in zip(SAMPLINGS, media.samples, strict=True):
+        alone = await sample_frames(
+            clips.with_audio,
+            fps=sampling.fps,
+            width=sampling.width,
+            height=sampling.height,
+            pixel_format=sampling.pixel_format,
+        )
+        assert np.array_equal(frames, alone)
 
 
 def test_a_silent_source_yields_silent_renditions_and_no_sound(processed_silent: Processed) -> None:

@@ -179,7 +179,7 @@ class StatusWatcher:
         self._ws = self._context.__enter__()
         self._ws.send_json({"type": "connection_init", "payload": {"token": token}})
         assert self._ws.receive_json()["type"] == "connection_ack"
-        query = "subscription S($id: ID!) { reelStatus(reelId: $id) { status statusReason } }"
+        query = "subscription S($id: ID!) { reelStatus(reelId: $id) { status statusReason thumbnailUrl } }"
         self._ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"id": reel_id}}})
         self._events: queue.Queue[dict[str, Any]] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -192,14 +192,20 @@ class StatusWatcher:
             if message["type"] != "next":
                 return
 
-    def next_status(self, timeout_s: float) -> str | None:
-        """The status of the next event within `timeout_s`; None if none came."""
+    def next_event(self, timeout_s: float) -> dict[str, Any] | None:
+        """The reel of the next event within `timeout_s`; None if none came."""
         try:
             message = self._events.get(timeout=timeout_s)
         except queue.Empty:
             return None
         assert message["type"] == "next" and "errors" not in message["payload"], message
-        return message["payload"]["data"]["reelStatus"]["status"]
+        reel: dict[str, Any] = message["payload"]["data"]["reelStatus"]
+        return reel
+
+    def next_status(self, timeout_s: float) -> str | None:
+        """The status of the next event within `timeout_s`; None if none came."""
+        event = self.next_event(timeout_s)
+        return None if event is None else event["status"]
 
     def statuses_until_final(self, deadline_s: float = DEADLINE_S) -> list[str]:
         seen: list[str] = []
