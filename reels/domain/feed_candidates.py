@@ -2,8 +2,8 @@
 
 - **FOLLOWING**: the viewer's inbox (`feed_inbox`), celebrities merged in.
 - **SIMILAR**: the reels nearest the viewer's embedding and nearest the mean of the reels they
-  watched lately (exact search, a matrix product over the loaded embeddings artifact), when a
-  trained model with embeddings is published.
+  watched lately, through the published version's index (`reels.ranking.index`: exact below
+  ~100k reels, an inverted file above), when a trained model with embeddings is published.
 - **TRENDING**: the viewer's region's trending set, then the global one (`feed_trending`).
 - **FRESH**: the newest public reels; those shown fewer than FEW_IMPRESSIONS times are
   exploration, mixed in at REELS_FEED_FRESH_RATE.
@@ -97,11 +97,9 @@ async def gather(
         # Nearest the viewer's own vector, and nearest what they watched lately (which also serves
         # viewers who came after the model was trained).
         for vector in (loaded.user_vector(viewer.id), loaded.taste_of(recent[:RECENT_TASTE])):
-            if vector is not None and loaded.embeddings is not None:
-                for row in loaded.embeddings.nearest_items(vector, PER_SOURCE // 2):
-                    item = loaded.embeddings.item_ids[row]
-                    if item.isdigit():
-                        found.setdefault(int(item), Source.SIMILAR)
+            if vector is not None:
+                for reel_id in loaded.nearest(vector, PER_SOURCE // 2):
+                    found.setdefault(reel_id, Source.SIMILAR)
     trending = dict(await feed_trending.top(ports.kv, region, ports.settings.trending_half_life_s, limit=PER_SOURCE))
     for reel_id in trending:
         found.setdefault(reel_id, Source.TRENDING)
