@@ -254,9 +254,11 @@ async def _build(
 ) -> list[Entry]:
     started = time.perf_counter()
     settings = ports.settings
-    loaded = await ports.ranker.current()
-    demoted = await feed_feedback.demotions(ports.kv, viewer.id if viewer else None, settings.not_interested_days)
-    served, recent = await feed_sessions.served_and_watched(ports.kv, owner)
+    loaded, demoted, (served, recent) = await asyncio.gather(
+        ports.ranker.current(),
+        feed_feedback.demotions(ports.kv, viewer.id if viewer else None, settings.not_interested_days),
+        feed_sessions.served_and_watched(ports.kv, owner),
+    )
     watched = set(recent)
     pool = await feed_candidates.gather(
         ports, viewer, region, loaded, exclude=exclude, hidden=demoted.reels, recent=recent
@@ -264,12 +266,11 @@ async def _build(
     if viewer is None:
         entries = _anonymous_order(pool, served, watched, settings)
     else:
-        stored = await feed_candidates.stored_features(ports.kv, viewer.id, pool)
         similarity = loaded.similarity(viewer.id, [c.reel_id for c in pool.candidates])
         now = time.time()
 
         def rank() -> list[Entry]:
-            return _ranked(pool, stored, loaded, demoted, similarity, served, watched, context, settings, now)
+            return _ranked(pool, loaded, demoted, similarity, served, watched, context, settings, now)
 
         try:
             entries = await ports.ranker.run(rank, budget_s=settings.feed_score_budget_ms / 1000)
@@ -290,7 +291,6 @@ def _tiers(reel_ids: Sequence[int], served: set[int], watched: set[int]) -> list
 
 def _ranked(
     pool: Pool,
-    stored: feed_features.Stored,
     loaded: Loaded,
     demoted: feed_feedback.Demotions,
     similarity: list[float] | None,
@@ -305,7 +305,7 @@ def _ranked(
     if not candidates:
         return []
     rows = feed_features.rows(
-        stored,
+        pool.features,
         candidates,
         now=now,
         not_interested={creator: float(n) for creator, n in demoted.creators.items()},

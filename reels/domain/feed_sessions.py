@@ -159,6 +159,7 @@ async def served_and_watched(kv: KeyValue, owner: str | None) -> tuple[set[int],
     """The reels served to the viewer, and those they watched, newest first."""
     if owner is None:
         return set(), []
-    served = await kv.zrange_desc(_served_key(owner), 0, LOG_SIZE - 1)
-    watched = await kv.zrange_desc(_watched_key(owner), 0, LOG_SIZE - 1)
+    served, watched = await asyncio.gather(
+        kv.zrange_desc(_served_key(owner), 0, LOG_SIZE - 1), kv.zrange_desc(_watched_key(owner), 0, LOG_SIZE - 1)
+    )
     return {int(member) for member, _ in served}, [int(member) for member, _ in watched]
