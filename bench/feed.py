@@ -2,6 +2,11 @@
 
     .venv/bin/python bench/feed.py [--users 100000] [--reels 1000000] [--events 10000000]
                                    [--viewers 200] [--pairs 5] [--requests 400] [--max-seconds 600]
+                                   [--keep DIR]
+
+--keep DIR keeps the world between runs: the first run makes it and saves it there (the Redis
+data as DIR/redis.rdb, the PostgreSQL database's name in DIR/database.txt, or the SQLite file),
+later runs with the same sizes measure on it at once. The database is not dropped: drop it by hand.
 
 Setup (not measured): a world bulk-loaded straight into the database and the cache found by
 bench/common.py (PostgreSQL at REELS_BENCH_DATABASE_URL, else SQLite; REELS_BENCH_REDIS_URL, else a
@@ -16,8 +21,9 @@ Measured, interleaved (A B C, A B C, ... --pairs times), one client, one request
 A. the floor: one sorted-set range of 20 (ZRANGE on the global trending set) plus one SQL fetch of
    those 20 reels, from this process (what the cheapest feed page could cost);
 B. a fresh session: `feed(first: 20)` without `after` (candidates, features, three heads or the
-   heuristic, re-ranking, the list cached), viewers in turn;
-C. a cached page: `feed(first: 20, after:)` a cursor of that viewer's session.
+   heuristic, re-ranking, the list cached), half the viewers in turn;
+C. a cached page: `feed(first: 20, after:)` a cursor of that viewer's session, the other half
+   (the first such page of a viewer builds their next list ahead, in the background).
 Each side sends --requests requests per pair (bounded by --max-seconds a side). Ratios are per pair:
 p50 of B or C over p50 of A.
 
@@ -52,6 +58,7 @@ from common import (
     pairwise,
     percentiles,
     redis_service,
+    save_redis,
     start_reels,
     stop_all,
     wait_healthy,
@@ -77,6 +84,8 @@ FEED = (
     "query Feed($after: String) { feed(first: 20, after: $after) { edges { cursor reason { source score } "
     "node { id caption durationMs creator { username } } } pageInfo { hasNextPage endCursor } } }"
 )
+WORLD_FILE = "world.json"
+LOADING_FILE = "loading"  # present while a kept world is being made
 GOALS = {"cached_p99_ms": 25, "fresh_p99_ms": 150}
 USER_ID0, REEL_ID0, TAG_ID0 = 10_000_000, 1_000_000_000_000, 5_000_000
 
@@ -194,6 +203,11 @@ async def load_world(database_url: str, redis_url: str, args: argparse.Namespace
                 ],
             )  # fmt: skip
         print(f"watch events: {events:,} ({time.perf_counter() - started:.0f} s)", flush=True)
+        # Planner statistics, as a live database has them: without them the candidates' statements
+        # on the 1M-reel tables (the newest 300, the hashtags of a list) took 0.2-0.7 s each.
+        async with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     finally:
         await engine.dispose()
     await fill_features(redis_url, rng, now.timestamp(), reel, viewer, watched, completed, liked, at, duration, tag,
@@ -334,7 +348,12 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, viewers
         wait_healthy(base, processes, log)
         tokens = [issue_token(User(id=viewer), SECRET, TOKEN_TTL_S) for viewer in viewers]
         with httpx.Client(base_url=base, timeout=60) as client:
+            # Half the viewers start sessions, the other half read a cached page: a viewer reading
+            # pages near the end of a list gets the next list built ahead, and their next session
+            # would start from it, so a fresh session is measured only on viewers who never page.
+            fresh_tokens, cached_tokens = tokens[::2], tokens[1::2]
             cursors = [timed_feed(client, token, None)[1]["pageInfo"]["endCursor"] for token in tokens]  # warm-up
+            cursors = cursors[1::2]
             fresh: list[float] = []
             cached: list[float] = []
             floors: list[float] = []
@@ -352,7 +371,7 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, viewers
                 for n in range(args.requests):
                     if time.monotonic() > deadline:
                         break
-                    out.append(timed_feed(client, tokens[n % len(tokens)], None)[0])
+                    out.append(timed_feed(client, fresh_tokens[n % len(fresh_tokens)], None)[0])
                 return out
 
             def cached_run() -> list[float]:
@@ -361,7 +380,8 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, viewers
                 for n in range(args.requests):
                     if time.monotonic() > deadline:
                         break
-                    out.append(timed_feed(client, tokens[n % len(tokens)], cursors[n % len(tokens)])[0])
+                    n_viewer = n % len(cached_tokens)
+                    out.append(timed_feed(client, cached_tokens[n_viewer], cursors[n_viewer])[0])
                 return out
 
             def floor(_: int) -> float:
@@ -411,11 +431,48 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=400, help="requests per side and pair")
     parser.add_argument("--max-seconds", type=float, default=600, help="time limit of one side of one pair")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="a folder keeping the world between runs: made and saved on the first run, reused after",
+    )
     args = parser.parse_args()
-    with redis_service() as redis_url, database_service() as database_url, tempfile.TemporaryDirectory() as folder:
-        upgrade(database_url)
-        viewers = asyncio.run(load_world(database_url, redis_url, args))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (
+        redis_service(args.keep) as redis_url,
+        database_service(args.keep) as database_url,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        viewers = kept_world(args) if args.keep is not None else None
+        if viewers is None:
+            if args.keep is not None:
+                (args.keep / LOADING_FILE).touch()
+            upgrade(database_url)
+            viewers = asyncio.run(load_world(database_url, redis_url, args))
+            if args.keep is not None:
+                asyncio.run(save_redis(redis_url))
+                (args.keep / WORLD_FILE).write_text(json.dumps({"world": world_size(args), "viewers": viewers}))
+                (args.keep / LOADING_FILE).unlink()
         measure(args, redis_url, database_url, viewers, Path(folder))
+
+
+def world_size(args: argparse.Namespace) -> dict[str, int]:
+    return {"users": args.users, "reels": args.reels, "events": args.events, "viewers": args.viewers}
+
+
+def kept_world(args: argparse.Namespace) -> list[int] | None:
+    """The viewers of the world kept in --keep, if it was made with these sizes; None: make it."""
+    described = args.keep / WORLD_FILE
+    if not described.exists():
+        if (args.keep / LOADING_FILE).exists():
+            sys.exit(f"{args.keep} holds an unfinished world: drop its database and empty the folder")
+        return None
+    kept = json.loads(described.read_text())
+    if kept["world"] != world_size(args):
+        sys.exit(f"{args.keep} holds a world of {kept['world']}, not {world_size(args)}: use another folder")
+    print(f"reusing the world kept in {args.keep}: {kept['world']}", flush=True)
+    return [int(viewer) for viewer in kept["viewers"]]
 
 
 if __name__ == "__main__":

@@ -476,7 +476,7 @@ def train(
         elif events is not None:
             table, source = _exported_table(events), str(events)
         else:
-            table, source = asyncio.run(_stored_table(settings, on_step)), "stored watch events"
+            table, source = asyncio.run(_stored_table(settings, on_step)), "stored watch events and impressions"
         if len(table) == 0:
             typer.secho(f"nothing to train on: no events in {source}", fg="red", err=True)
             raise typer.Exit(1)
@@ -538,7 +538,7 @@ def export_events(
 
     with training_progress(Console(stderr=True)) as (on_step, _):
         exported = asyncio.run(export(on_step))
-    typer.echo(f"exported {exported} watch events to {out}")
+    typer.echo(f"exported {exported} events (watches and unwatched impressions) to {out}")
 
 
 async def _stored_table(settings: Settings, on_step: StepCallback) -> EventTable:

@@ -23,6 +23,7 @@ graph) at the moment of the page, so a block or mute takes effect at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -40,7 +41,7 @@ from reels.domain.feed_candidates import FeedPorts, Pool
 from reels.domain.feed_model import Loaded
 from reels.domain.feed_sessions import Entry, Source
 from reels.domain.models import Reel, ReelStatus, User, Visibility
-from reels.domain.visibility import listed_to
+from reels.domain.visibility import is_listed, listed_to
 from reels.metrics import FEED_BUILD_SECONDS, FEED_FALLBACKS
 from reels.ports.graph import FollowGraph
 from reels.ranking import Candidate, rerank
@@ -64,6 +65,7 @@ class FeedContext:
 @dataclass(frozen=True, slots=True)
 class FeedItem:
     reel: Reel
+    creator: User  # read with the reel, so the page's creators need no other round trip
     source: Source
     score: float
     cursor: int
@@ -91,6 +93,7 @@ async def for_you(
     region = _region(viewer, context)
     if viewer is not None and viewer.region is None and context.region:
         await _default_region(ports.sessions, viewer, context.region)
+    stored: list[Entry] | None = None
     if after is None:
         session, position = feed_sessions.new_session(), 0
         entries = await _start(ports, viewer, owner, region, context)
@@ -102,7 +105,8 @@ async def for_you(
             entries, position = await _build(ports, viewer, owner, region, context, exclude=set()), 0
         else:
             entries = stored
-    await feed_sessions.save(ports.kv, owner, session, entries, ports.settings.feed_session_ttl_s)
+    if stored is None:  # a cached list is saved again only when it grows (below)
+        await feed_sessions.save(ports.kv, owner, session, entries, ports.settings.feed_session_ttl_s)
     items: list[FeedItem] = []
     extended = False
     while len(items) < first:
@@ -117,16 +121,23 @@ async def for_you(
             entries = entries + more
             await feed_sessions.save(ports.kv, owner, session, entries, ports.settings.feed_session_ttl_s)
             continue
-        shown = await _showable(ports, viewer, [entry.reel_id for entry in window])
+        shown = await _showable(
+            ports, viewer, [entry.reel_id for entry in window], creators={entry.creator_id for entry in window}
+        )
         for entry in window:
             if len(items) == first:
                 break
-            row = shown.get(entry.reel_id)
-            if row is not None:
-                items.append(FeedItem(row, entry.source, entry.score, feed_sessions.cursor_value(session, position)))
+            found = shown.get(entry.reel_id)
+            if found is not None:
+                reel, creator = found
+                items.append(
+                    FeedItem(reel, creator, entry.source, entry.score, feed_sessions.cursor_value(session, position))
+                )
             position += 1
-    if items:
-        await _served(ports, viewer, session_id, owner, session, items)
+    pending = [_served(ports, viewer, session_id, owner, session, items)] if items else []
+    if stored is not None:  # the session lives on while it is read
+        pending.append(feed_sessions.keep_alive(ports.kv, owner, session, ports.settings.feed_session_ttl_s))
+    await asyncio.gather(*pending)
     if owner is not None and len(entries) - position <= EXTEND_WITHIN:
         _build_ahead(ports, viewer, owner, region, context, entries)
     return FeedPage(items, has_next=position < len(entries) or len(items) == first)
@@ -141,8 +152,6 @@ async def _served(
     items: list[FeedItem],
 ) -> None:
     """Log the page for the viewer's next sessions, and queue its impressions for training."""
-    if owner is not None:
-        await feed_sessions.mark_served(ports.kv, owner, [item.reel.id for item in items], time.time())
     page = [
         (item.reel.id, feed_sessions.split_cursor(item.cursor)[1], item.source.value, round(item.score, 6))
         for item in items
@@ -155,7 +164,13 @@ async def _served(
         items=page,
         at=datetime.now(UTC).isoformat(),
     )
-    await events.send(ports.queue, served)
+    queued = events.send(ports.queue, served)
+    if owner is None:
+        await queued
+        return
+    await asyncio.gather(
+        feed_sessions.mark_served(ports.kv, owner, [item.reel.id for item in items], time.time()), queued
+    )
 
 
 def _region(viewer: User | None, context: FeedContext) -> str | None:
@@ -211,6 +226,9 @@ def _build_ahead(
     entries: Sequence[Entry],
 ) -> None:
     async def build() -> None:
+        # One list waits ahead at a time: a client re-reading pages near the end builds no more.
+        if await feed_sessions.has_ahead(ports.kv, owner):
+            return
         if not await feed_sessions.claim_building(ports.kv, owner, ttl_s=30):
             return
         try:
@@ -236,9 +254,11 @@ async def _build(
 ) -> list[Entry]:
     started = time.perf_counter()
     settings = ports.settings
-    loaded = await ports.ranker.current()
-    demoted = await feed_feedback.demotions(ports.kv, viewer.id if viewer else None, settings.not_interested_days)
-    served, recent = await feed_sessions.served_and_watched(ports.kv, owner)
+    loaded, demoted, (served, recent) = await asyncio.gather(
+        ports.ranker.current(),
+        feed_feedback.demotions(ports.kv, viewer.id if viewer else None, settings.not_interested_days),
+        feed_sessions.served_and_watched(ports.kv, owner),
+    )
     watched = set(recent)
     pool = await feed_candidates.gather(
         ports, viewer, region, loaded, exclude=exclude, hidden=demoted.reels, recent=recent
@@ -246,12 +266,11 @@ async def _build(
     if viewer is None:
         entries = _anonymous_order(pool, served, watched, settings)
     else:
-        stored = await feed_candidates.stored_features(ports.kv, viewer.id, pool)
         similarity = loaded.similarity(viewer.id, [c.reel_id for c in pool.candidates])
         now = time.time()
 
         def rank() -> list[Entry]:
-            return _ranked(pool, stored, loaded, demoted, similarity, served, watched, context, settings, now)
+            return _ranked(pool, loaded, demoted, similarity, served, watched, context, settings, now)
 
         try:
             entries = await ports.ranker.run(rank, budget_s=settings.feed_score_budget_ms / 1000)
@@ -272,7 +291,6 @@ def _tiers(reel_ids: Sequence[int], served: set[int], watched: set[int]) -> list
 
 def _ranked(
     pool: Pool,
-    stored: feed_features.Stored,
     loaded: Loaded,
     demoted: feed_feedback.Demotions,
     similarity: list[float] | None,
@@ -287,7 +305,7 @@ def _ranked(
     if not candidates:
         return []
     rows = feed_features.rows(
-        stored,
+        pool.features,
         candidates,
         now=now,
         not_interested={creator: float(n) for creator, n in demoted.creators.items()},
@@ -308,7 +326,13 @@ def _ranked(
         ordered = _interleave(
             _reranked(pool, main, scores, context, size), _reranked(pool, explore, scores, context, size), settings
         )
-        entries += _break_runs([Entry(candidates[i].reel_id, pool.sources[i], float(scores[i])) for i in ordered], pool)
+        entries += _break_runs(
+            [
+                Entry(candidates[i].reel_id, pool.sources[i], float(scores[i]), candidates[i].creator_id)
+                for i in ordered
+            ],
+            pool,
+        )
         if len(entries) >= size:
             break
     return entries[:size]
@@ -368,7 +392,10 @@ def _trending_order(pool: Pool, served: set[int], watched: set[int], size: int) 
         range(len(pool.candidates)),
         key=lambda i: (tiers[i], -pool.trending[i], -pool.candidates[i].created_at),
     )
-    return [Entry(pool.candidates[i].reel_id, pool.sources[i], pool.trending[i]) for i in order[:size]]
+    return [
+        Entry(pool.candidates[i].reel_id, pool.sources[i], pool.trending[i], pool.candidates[i].creator_id)
+        for i in order[:size]
+    ]
 
 
 def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: Settings) -> list[Entry]:
@@ -386,6 +413,7 @@ def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: 
                     pool.candidates[i].reel_id,
                     Source.TRENDING if pool.trending[i] > 0 else Source.FRESH,
                     pool.trending[i],
+                    pool.candidates[i].creator_id,
                 )
                 for i in ordered
             ],
@@ -394,24 +422,58 @@ def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: 
     return entries[: settings.feed_list_size]
 
 
-async def _showable(ports: FeedPorts, viewer: User | None, reel_ids: list[int]) -> dict[int, Reel]:
-    """The reels of `reel_ids` the viewer may be shown now: the visibility rule, blocks and mutes."""
+async def _showable(
+    ports: FeedPorts, viewer: User | None, reel_ids: list[int], *, creators: set[int] | None = None
+) -> dict[int, tuple[Reel, User]]:
+    """The reels of `reel_ids` the viewer may be shown now (the visibility rule, blocks and mutes),
+    each with its creator.
+
+    One round trip when the reels' `creators` are known (a session list keeps them): the reels are
+    read as if the viewer followed every creator while the follow graph is asked, in parallel, for
+    follows, mutes and blocks; each row then passes `is_listed` with the real answers."""
     if not reel_ids:
         return {}
-    followees: set[int] = set()
-    hidden: set[int] = set()
-    if viewer is not None:
-        followees = set(await ports.graph.followees(viewer.id))
-        hidden = await ports.graph.muted_ids(viewer.id)
-    follows = Reel.creator_id.in_(followees) if followees else False
-    query = select(Reel).where(
-        Reel.id.in_(reel_ids), Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows)
+    query = (
+        select(Reel, User)
+        .join(User, User.id == Reel.creator_id)
+        .where(
+            Reel.id.in_(reel_ids),
+            Reel.status == ReelStatus.READY,
+            listed_to(viewer, follows_creator=viewer is not None),
+        )
     )
-    async with ports.sessions() as session:
-        rows = list((await session.scalars(query)).all())
-    if viewer is not None and rows:
-        hidden |= await ports.graph.blocked_either_way(viewer.id, list({row.creator_id for row in rows}))
-    return {row.id: row for row in rows if row.creator_id not in hidden}
+
+    async def read() -> list[tuple[Reel, User]]:
+        async with ports.sessions() as session:
+            return [(reel, creator) for reel, creator in (await session.execute(query)).all()]
+
+    if viewer is None:
+        return {reel.id: (reel, creator) for reel, creator in await read()}
+    graph = ports.graph
+    if creators is None:  # known only once the rows are read: blocks after them
+        rows, followees, muted = await asyncio.gather(read(), graph.followees(viewer.id), graph.muted_ids(viewer.id))
+        found = list({reel.creator_id for reel, _ in rows})
+        blocked = await graph.blocked_either_way(viewer.id, found) if rows else set()
+    else:
+        rows, followees, muted, blocked = await asyncio.gather(
+            read(),
+            graph.followees(viewer.id),
+            graph.muted_ids(viewer.id),
+            graph.blocked_either_way(viewer.id, sorted(creators)),
+        )
+    following = set(followees)
+    return {
+        reel.id: (reel, creator)
+        for reel, creator in rows
+        if reel.creator_id not in muted
+        and is_listed(
+            reel,
+            viewer,
+            viewer_follows_creator=reel.creator_id in following,
+            blocked_either_way=reel.creator_id in blocked,
+            creator_suspended=False,  # the SQL condition left out suspended creators' reels
+        )
+    }
 
 
 # --- trending and following ---------------------------------------------------------------------
@@ -428,7 +490,7 @@ async def trending(
     wanted = [reel_id for reel_id, _ in ranked]
     scores = dict(ranked)
     shown = await _showable(ports, viewer, wanted)
-    listed = [(shown[r], scores[r]) for r in wanted if r in shown]
+    listed = [(shown[r][0], scores[r]) for r in wanted if r in shown]
     if len(listed) < offset + first + 1:
         newest = await latest_public(
             ports.sessions, ports.graph, viewer, first=offset + first + 1 - len(listed) + len(wanted), after=None

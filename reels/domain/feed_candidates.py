@@ -2,8 +2,8 @@
 
 - **FOLLOWING**: the viewer's inbox (`feed_inbox`), celebrities merged in.
 - **SIMILAR**: the reels nearest the viewer's embedding and nearest the mean of the reels they
-  watched lately (exact search, a matrix product over the loaded embeddings artifact), when a
-  trained model with embeddings is published.
+  watched lately, through the published version's index (`reels.ranking.index`: exact below
+  ~100k reels, an inverted file above), when a trained model with embeddings is published.
 - **TRENDING**: the viewer's region's trending set, then the global one (`feed_trending`).
 - **FRESH**: the newest public reels; those shown fewer than FEW_IMPRESSIONS times are
   exploration, mixed in at REELS_FEED_FRESH_RATE.
@@ -16,11 +16,13 @@ it after what was not.
 
 A fixed number of statements per list whatever its size: one for the newest reels, one for the
 other sources' rows, one for their hashtags, one for their open reports (a negative signal); the
-follow graph is asked once per question.
+follow graph is asked once per question. Lookups that do not need each other's answers are made
+at the same time (three rounds in all), so a list costs three round trips of waiting, not a dozen.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -60,14 +62,15 @@ class FeedPorts:
 
 @dataclass
 class Pool:
-    """Candidates in one order, with per-candidate source, exploration flag and trending score."""
+    """Candidates in one order, with per-candidate source, exploration flag and trending score,
+    and the feature hashes their scoring needs."""
 
     candidates: list[feed_features.Candidate] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     explore: list[bool] = field(default_factory=list)
     trending: list[float] = field(default_factory=list)
-    reel_hashes: list[dict[str, float]] = field(default_factory=list)
     hashtags: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    features: feed_features.Stored = field(default_factory=lambda: feed_features.Stored({}, {}, [], {}))
 
     def hashtags_of(self, reel_id: int) -> tuple[str, ...]:
         return self.hashtags.get(reel_id, ())
@@ -84,49 +87,50 @@ async def gather(
     recent: list[int],
 ) -> Pool:
     """Every source's candidates for a new list, less `exclude` and the `hidden` (not interested);
-    `recent` are the reels the viewer watched lately, newest first."""
-    settings = ports.inbox_settings
-    followees: list[int] = []
+    `recent` are the reels the viewer watched lately, newest first.
+
+    Three rounds of lookups made in parallel: the sources (and follows, mutes); the rows of the
+    reels they found; then their hashtags, open reports, blocks and feature hashes."""
+    half_life_s = ports.settings.trending_half_life_s
+    (followees, inbox, muted), trending_list, newest = await asyncio.gather(
+        _following(ports, viewer),
+        feed_trending.top(ports.kv, region, half_life_s, limit=PER_SOURCE),
+        _newest_public(ports, viewer),
+    )
+    trending = dict(trending_list)
     found: dict[int, Source] = {}
+    for reel_id, _ in inbox[:PER_SOURCE]:
+        found.setdefault(reel_id, Source.FOLLOWING)
     if viewer is not None:
-        followees = await ports.graph.followees(viewer.id)
-        celebrities = await feed_inbox.celebrities_among(ports.graph, followees, settings)
-        inbox = await feed_inbox.read(ports.kv, ports.sessions, viewer, followees, celebrities, settings)
-        for reel_id, _ in inbox[:PER_SOURCE]:
-            found.setdefault(reel_id, Source.FOLLOWING)
         # Nearest the viewer's own vector, and nearest what they watched lately (which also serves
         # viewers who came after the model was trained).
         for vector in (loaded.user_vector(viewer.id), loaded.taste_of(recent[:RECENT_TASTE])):
-            if vector is not None and loaded.embeddings is not None:
-                for row in loaded.embeddings.nearest_items(vector, PER_SOURCE // 2):
-                    item = loaded.embeddings.item_ids[row]
-                    if item.isdigit():
-                        found.setdefault(int(item), Source.SIMILAR)
-    trending = dict(await feed_trending.top(ports.kv, region, ports.settings.trending_half_life_s, limit=PER_SOURCE))
+            if vector is not None:
+                for reel_id in loaded.nearest(vector, PER_SOURCE // 2):
+                    found.setdefault(reel_id, Source.SIMILAR)
     for reel_id in trending:
         found.setdefault(reel_id, Source.TRENDING)
-    newest = await _newest_public(ports, viewer)
     for row in newest:
         found.setdefault(row.id, Source.FRESH)
     wanted = [reel_id for reel_id in found if reel_id not in exclude and reel_id not in hidden]
     rows = {row.id: row for row in newest}
     rows |= await _rows(ports, viewer, followees, [reel_id for reel_id in wanted if reel_id not in rows])
-    kept = [rows[reel_id] for reel_id in wanted if reel_id in rows]
-    if viewer is not None and kept:
-        hidden_creators = await ports.graph.muted_ids(viewer.id)
-        hidden_creators |= await ports.graph.blocked_either_way(viewer.id, list({row.creator_id for row in kept}))
-        kept = [row for row in kept if row.creator_id not in hidden_creators]
-    hashtags = await _hashtags(ports, [row.id for row in kept])
-    reports = await _open_reports(ports, [row.id for row in kept])
-    reel_hashes = [
-        {**stored, "reports": float(reports.get(row.id, 0))}
-        for row, stored in zip(
-            kept, await ports.kv.hgetall_many([feed_features.reel_key(r.id) for r in kept]), strict=True
-        )
-    ]
+    listed = [rows[reel_id] for reel_id in wanted if reel_id in rows and rows[reel_id].creator_id not in muted]
+    reel_ids = [row.id for row in listed]
+    creators = sorted({row.creator_id for row in listed})
+    blocked, hashtags, reports, reel_hashes, (user_hash, overall_hash, creator_hashes) = await asyncio.gather(
+        ports.graph.blocked_either_way(viewer.id, creators) if viewer is not None and creators else _nothing(),
+        _hashtags(ports, reel_ids),
+        _open_reports(ports, reel_ids),
+        ports.kv.hgetall_many([feed_features.reel_key(reel_id) for reel_id in reel_ids]),
+        _viewer_hashes(ports.kv, viewer, creators),
+    )
     following = set(followees)
     pool = Pool(hashtags=hashtags)
-    for row, reel_hash in zip(kept, reel_hashes, strict=True):
+    scored_hashes: list[dict[str, float]] = []
+    for row, reel_hash in zip(listed, reel_hashes, strict=True):
+        if row.creator_id in blocked:
+            continue
         tags = hashtags.get(row.id, ())
         pool.candidates.append(
             feed_features.Candidate(
@@ -143,8 +147,35 @@ async def gather(
         pool.sources.append(source)
         pool.explore.append(source == Source.FRESH and reel_hash.get("shown", 0.0) < FEW_IMPRESSIONS)
         pool.trending.append(trending.get(row.id, 0.0))
-        pool.reel_hashes.append(reel_hash)
+        scored_hashes.append({**reel_hash, "reports": float(reports.get(row.id, 0))})
+    pool.features = feed_features.Stored(user_hash, overall_hash, scored_hashes, creator_hashes)
     return pool
+
+
+async def _following(ports: FeedPorts, viewer: User | None) -> tuple[list[int], list[tuple[int, float]], set[int]]:
+    """The viewer's followees, their inbox (celebrities merged in) and the creators they muted."""
+    if viewer is None:
+        return [], [], set()
+    followees, muted = await asyncio.gather(ports.graph.followees(viewer.id), ports.graph.muted_ids(viewer.id))
+    settings = ports.inbox_settings
+    celebrities = await feed_inbox.celebrities_among(ports.graph, followees, settings)
+    inbox = await feed_inbox.read(ports.kv, ports.sessions, viewer, followees, celebrities, settings)
+    return followees, inbox, muted
+
+
+async def _nothing() -> set[int]:
+    return set()
+
+
+async def _viewer_hashes(
+    kv: KeyValue, viewer: User | None, creators: list[int]
+) -> tuple[dict[str, float], dict[str, float], dict[int, dict[str, float]]]:
+    """The viewer's, the overall and the creators' feature hashes (an anonymous list is not scored)."""
+    if viewer is None:
+        return {}, {}, {}
+    keys = [feed_features.user_key(viewer.id), feed_features.GLOBAL_KEY]
+    hashes = await kv.hgetall_many(keys + [feed_features.creator_key(creator) for creator in creators])
+    return hashes[0], hashes[1], dict(zip(creators, hashes[2:], strict=True))
 
 
 async def _newest_public(ports: FeedPorts, viewer: User | None) -> list[Reel]:
@@ -201,13 +232,3 @@ async def _open_reports(ports: FeedPorts, reel_ids: list[int]) -> dict[int, int]
     )
     async with ports.sessions() as session:
         return {reel_id: count for reel_id, count in (await session.execute(query)).all()}
-
-
-async def stored_features(kv: KeyValue, viewer_id: int, pool: Pool) -> feed_features.Stored:
-    """The viewer's, the creators' and the overall feature hashes (the reels' came with the pool)."""
-    creators = sorted({c.creator_id for c in pool.candidates})
-    keys = [feed_features.user_key(viewer_id), feed_features.GLOBAL_KEY]
-    hashes = await kv.hgetall_many(keys + [feed_features.creator_key(c) for c in creators])
-    return feed_features.Stored(
-        user=hashes[0], overall=hashes[1], reels=pool.reel_hashes, creators=dict(zip(creators, hashes[2:], strict=True))
-    )

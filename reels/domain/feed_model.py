@@ -1,7 +1,7 @@
 """The ranker this process serves: the published model if there is one, else the heuristic.
 
-`reels train` writes a version's artifacts (`ranker.zip`, `embeddings.npz`) to the object store,
-then the pointer `RANKER_CURRENT_KEY` naming it. Every API process re-reads the pointer at most
+`reels train` writes a version's artifacts (`ranker.zip`, `embeddings.npz`, `items.index`) to the
+object store, then the pointer `RANKER_CURRENT_KEY` naming it. Every API process re-reads the pointer at most
 every REELS_RANKER_RELOAD_S and loads a new version without a restart; until a model is published,
 or when the published one cannot be loaded, the transparent `HeuristicScorer` serves. `/metrics`
 says which (`reels_feed_ranker_info`).
@@ -24,11 +24,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from reels.domain.keys import RANKER_CURRENT_KEY, ranker_artifact_key
+from reels.domain.keys import (
+    EMBEDDINGS_ARTIFACT,
+    INDEX_ARTIFACT,
+    RANKER_ARTIFACT,
+    RANKER_CURRENT_KEY,
+    ranker_artifact_key,
+)
 from reels.metrics import FEED_RANKER
 from reels.ports.objectstore import ObjectStore
 from reels.ports.objectstore.base import ObjectNotFound
-from reels.ranking import Embeddings, HeuristicScorer, LearnedRanker, Scorer
+from reels.ranking import Embeddings, HeuristicScorer, ItemIndex, LearnedRanker, Scorer, build_index
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +44,8 @@ T = TypeVar("T")
 class Loaded:
     scorer: Scorer
     embeddings: Embeddings | None
+    # The nearest-reels index over the embeddings' item vectors (exact or approximate).
+    index: ItemIndex | None
     version: str | None
     # Row of each reel id (text, as training names items) in the embeddings, built once per load.
     item_rows: dict[str, int]
@@ -54,6 +62,13 @@ class Loaded:
         rows = [row for reel_id in reel_ids if (row := self.item_rows.get(str(reel_id))) is not None]
         return self.embeddings.item_vectors[rows].mean(axis=0) if rows else None
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[int]:
+        """The ids of the k reels nearest `vector` in the index, best first."""
+        if self.embeddings is None or self.index is None:
+            return []
+        ids = self.embeddings.item_ids
+        return [int(ids[row]) for row in self.index.search(vector, k) if ids[row].isdigit()]
+
     def similarity(self, user_id: int | None, reel_ids: list[int]) -> list[float] | None:
         """The viewer's embedding dot each reel's (NaN for a reel the embeddings do not know)."""
         if user_id is None or self.embeddings is None:
@@ -66,7 +81,7 @@ class Loaded:
         return [float(vectors[row] @ vector) if row is not None else float("nan") for row in rows]
 
 
-HEURISTIC = Loaded(HeuristicScorer(), None, None, {}, {})
+HEURISTIC = Loaded(HeuristicScorer(), None, None, None, {}, {})
 
 
 class ScoringTimeout(TimeoutError):
@@ -112,12 +127,12 @@ class FeedRanker:
         if version == self._loaded.version:
             return
         try:
-            ranker_bytes = await self._read(ranker_artifact_key(version, "ranker.zip"))
-            try:
-                embeddings_bytes: bytes | None = await self._read(ranker_artifact_key(version, "embeddings.npz"))
-            except ObjectNotFound:
-                embeddings_bytes = None
-            self._loaded = await self.run(lambda: _load(version, ranker_bytes, embeddings_bytes), budget_s=None)
+            ranker_bytes = await self._read(ranker_artifact_key(version, RANKER_ARTIFACT))
+            embeddings_bytes = await self._read_optional(ranker_artifact_key(version, EMBEDDINGS_ARTIFACT))
+            index_bytes = await self._read_optional(ranker_artifact_key(version, INDEX_ARTIFACT))
+            self._loaded = await self.run(
+                lambda: _load(version, ranker_bytes, embeddings_bytes, index_bytes), budget_s=None
+            )
             log.info("serving ranker %s", version)
         except Exception:
             log.exception("loading ranker %s failed; keeping ranker %s", version, self._loaded.version)
@@ -128,6 +143,12 @@ class FeedRanker:
             path = Path(folder) / "artifact"
             await self._store.download_file(key, path)
             return path.read_bytes()
+
+    async def _read_optional(self, key: str) -> bytes | None:
+        try:
+            return await self._read(key)
+        except ObjectNotFound:
+            return None
 
     def _report(self) -> None:
         FEED_RANKER.clear()
@@ -154,12 +175,17 @@ class FeedRanker:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _load(version: str, ranker_bytes: bytes, embeddings_bytes: bytes | None) -> Loaded:
+def _load(version: str, ranker_bytes: bytes, embeddings_bytes: bytes | None, index_bytes: bytes | None) -> Loaded:
     ranker = LearnedRanker.from_bytes(ranker_bytes)
     embeddings = Embeddings.from_bytes(embeddings_bytes) if embeddings_bytes is not None else None
+    index = None
+    if embeddings is not None:
+        # A version published before indexes were: build one here (exact below ~100k reels: free).
+        index = ItemIndex.from_bytes(index_bytes, embeddings) if index_bytes is not None else build_index(embeddings)
     return Loaded(
         scorer=ranker,
         embeddings=embeddings,
+        index=index,
         version=version,
         item_rows={item: row for row, item in enumerate(embeddings.item_ids)} if embeddings else {},
         user_rows={user: row for row, user in enumerate(embeddings.user_ids)} if embeddings else {},

@@ -14,6 +14,7 @@ viewer's key until the session scrolls to it, or the next session starts with it
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 import secrets
@@ -42,6 +43,8 @@ class Entry:
     reel_id: int
     source: Source
     score: float
+    # Kept with the reel so a page checks blocks in the same round trip as follows and mutes.
+    creator_id: int
 
 
 def viewer_key(user_id: int | None, session_id: str | None) -> str | None:
@@ -65,18 +68,25 @@ def split_cursor(value: int) -> tuple[int, int]:
     return value >> POSITION_BITS, value & ((1 << POSITION_BITS) - 1)
 
 
+# In the keys of stored lists: a list stored in another format is not found (a new list is built).
+LIST_FORMAT = 2
+
+
 def _session_key(owner: str | None, session: int) -> str:
-    return f"feed:session:{owner or '-'}:{session}"
+    return f"feed:session:{LIST_FORMAT}:{owner or '-'}:{session}"
 
 
 def _encode(entries: Sequence[Entry]) -> str:
-    return json.dumps([[e.reel_id, e.source.value, round(e.score, 6)] for e in entries])
+    return json.dumps([[e.reel_id, e.source.value, round(e.score, 6), e.creator_id] for e in entries])
 
 
 def _decode(text: str | None) -> list[Entry] | None:
     if text is None:
         return None
-    return [Entry(int(reel_id), Source(source), float(score)) for reel_id, source, score in json.loads(text)]
+    return [
+        Entry(int(reel_id), Source(source), float(score), int(creator_id))
+        for reel_id, source, score, creator_id in json.loads(text)
+    ]
 
 
 async def load(kv: KeyValue, owner: str | None, session: int) -> list[Entry] | None:
@@ -87,8 +97,12 @@ async def save(kv: KeyValue, owner: str | None, session: int, entries: Sequence[
     await kv.set(_session_key(owner, session), _encode(entries), ttl_s=ttl_s)
 
 
+async def keep_alive(kv: KeyValue, owner: str | None, session: int, ttl_s: float) -> None:
+    await kv.expire(_session_key(owner, session), ttl_s)
+
+
 def _ahead_key(owner: str) -> str:
-    return f"feed:ahead:{owner}"
+    return f"feed:ahead:{LIST_FORMAT}:{owner}"
 
 
 async def put_ahead(kv: KeyValue, owner: str, entries: Sequence[Entry], ttl_s: float) -> None:
@@ -100,6 +114,10 @@ async def take_ahead(kv: KeyValue, owner: str) -> list[Entry] | None:
     if found is not None:
         await kv.delete(_ahead_key(owner))
     return found
+
+
+async def has_ahead(kv: KeyValue, owner: str) -> bool:
+    return await kv.get(_ahead_key(owner)) is not None
 
 
 async def claim_building(kv: KeyValue, owner: str, ttl_s: float) -> bool:
@@ -124,8 +142,7 @@ async def _log(kv: KeyValue, key: str, reel_ids: Iterable[int], at: float) -> No
     if not members:
         return
     await kv.zadd(key, members)
-    await kv.expire(key, LOG_TTL_S)
-    extra = await kv.zrange_desc(key, LOG_SIZE, LOG_SIZE + len(members))
+    _, extra = await asyncio.gather(kv.expire(key, LOG_TTL_S), kv.zrange_desc(key, LOG_SIZE, LOG_SIZE + len(members)))
     if extra:
         await kv.zrem(key, *(member for member, _ in extra))
 
@@ -142,6 +159,7 @@ async def served_and_watched(kv: KeyValue, owner: str | None) -> tuple[set[int],
     """The reels served to the viewer, and those they watched, newest first."""
     if owner is None:
         return set(), []
-    served = await kv.zrange_desc(_served_key(owner), 0, LOG_SIZE - 1)
-    watched = await kv.zrange_desc(_watched_key(owner), 0, LOG_SIZE - 1)
+    served, watched = await asyncio.gather(
+        kv.zrange_desc(_served_key(owner), 0, LOG_SIZE - 1), kv.zrange_desc(_watched_key(owner), 0, LOG_SIZE - 1)
+    )
     return {int(member) for member, _ in served}, [int(member) for member, _ in watched]

@@ -46,6 +46,11 @@ RANKER_CURRENT_KEY = "models/ranker/current"
 """Holds the version (text) of the ranker every API process should serve."""
 
 
+RANKER_ARTIFACT = "ranker.zip"  # LearnedRanker.to_bytes
+EMBEDDINGS_ARTIFACT = "embeddings.npz"  # Embeddings.to_bytes
+INDEX_ARTIFACT = "items.index"  # ItemIndex.to_bytes, built from that version's embeddings
+
+
 def ranker_artifact_key(version: str, name: str) -> str:
-    """`name` is `ranker.zip` (LearnedRanker.to_bytes) or `embeddings.npz` (Embeddings.to_bytes)."""
+    """`name` is one of RANKER_ARTIFACT, EMBEDDINGS_ARTIFACT, INDEX_ARTIFACT."""
     return f"models/ranker/{version}/{name}"

@@ -3,9 +3,10 @@
 The ranking leaf (`reels.ranking`) knows nothing of the database; this module reads for it:
 watch events streamed in chunks through a server-side cursor (never the whole table in memory),
 each with its watch ratio (watched time / the reel's duration, at least 1 when the client said
-it completed) and whether the viewer likes the reel; reels as items (creator, duration, and as
+it completed) and whether the viewer likes the reel, then the reels a For You page served that the
+viewer never watched, as watches of 0 s (negatives); reels as items (creator, duration, and as
 category the first hashtag of the caption: `reel_category`, which serving uses too); who follows
-whom from the follow graph. `publish` puts a trained version's two artifacts in the object store
+whom from the follow graph. `publish` puts a trained version's three artifacts in the object store
 under `keys.ranker_artifact_key`, then moves `keys.RANKER_CURRENT_KEY` to it, so a server never
 reads a version whose artifacts are not all there.
 """
@@ -17,20 +18,18 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain import keys
-from reels.domain.models import Like, Reel, WatchEvent
+from reels.domain.models import FeedImpression, Like, Reel, WatchEvent
 from reels.domain.uploads import hashtags_in
 from reels.ports.graph import FollowGraph
 from reels.ports.objectstore import ObjectStore
-from reels.ranking import EventTable, Item, TableBuilder, TrainedRanker, parquet
+from reels.ranking import EventTable, Item, TableBuilder, TrainedRanker, build_index, parquet
 from reels.ranking import WatchEvent as LoggedWatch
 
 CHUNK_ROWS = 20_000
-RANKER_ARTIFACT = "ranker.zip"
-EMBEDDINGS_ARTIFACT = "embeddings.npz"
 # Followees read from the graph at once while collecting follows (one graph call per viewer).
 FOLLOW_READS_AT_ONCE = 16
 
@@ -116,6 +115,62 @@ async def stored_events(
             yield events
 
 
+async def stored_unwatched_impressions(
+    sessions: async_sessionmaker[AsyncSession], chunk_rows: int = CHUNK_ROWS
+) -> AsyncIterator[list[LoggedWatch]]:
+    """Reels a For You page served that the viewer never watched, as watches of 0 s at the first
+    time served (once per viewer and reel), in chunks: a served reel scrolled past unwatched is a
+    negative for every head, as a skip is (the simulator logs every impression as a watch event)."""
+    watched = (
+        select(WatchEvent.id)
+        .where(
+            WatchEvent.reel_id == FeedImpression.reel_id,
+            or_(
+                and_(FeedImpression.viewer_id.is_not(None), WatchEvent.viewer_id == FeedImpression.viewer_id),
+                and_(FeedImpression.viewer_id.is_(None), WatchEvent.session_id == FeedImpression.session_id),
+            ),
+        )
+        .exists()
+    )
+    query = (
+        select(
+            FeedImpression.viewer_id,
+            FeedImpression.session_id,
+            FeedImpression.reel_id,
+            func.min(FeedImpression.created_at),
+            Reel.duration_ms,
+        )
+        .join(Reel, Reel.id == FeedImpression.reel_id)
+        .where(Reel.duration_ms > 0, ~watched)
+        .group_by(FeedImpression.viewer_id, FeedImpression.session_id, FeedImpression.reel_id, Reel.duration_ms)
+        .execution_options(yield_per=chunk_rows)
+    )
+    async with sessions() as session:
+        result = await session.stream(query)
+        async for rows in result.partitions():
+            yield [
+                LoggedWatch(
+                    user_id=viewer,
+                    item_id=str(reel_id),
+                    timestamp=_seconds(at),
+                    watch_ratio=0.0,
+                    duration_ms=duration_ms,
+                )
+                for viewer_id, session_id, reel_id, at, duration_ms in rows
+                if (viewer := viewer_key(viewer_id, session_id)) is not None
+            ]
+
+
+async def stored_log(
+    sessions: async_sessionmaker[AsyncSession], chunk_rows: int = CHUNK_ROWS
+) -> AsyncIterator[list[LoggedWatch]]:
+    """The log training learns from: every stored watch event, then every unwatched impression."""
+    async for events in stored_events(sessions, chunk_rows):
+        yield events
+    async for events in stored_unwatched_impressions(sessions, chunk_rows):
+        yield events
+
+
 async def _follows(graph: FollowGraph, viewers: list[str]) -> list[tuple[str, str]]:
     """(viewer, creator) pairs for the signed-in viewers in the log."""
     users = [int(viewer) for viewer in viewers if viewer.isdigit()]
@@ -141,11 +196,11 @@ async def stored_table(
         items.extend(chunk)
     builder = TableBuilder(items)
     read = 0
-    async for events in stored_events(sessions, chunk_rows):
+    async for events in stored_log(sessions, chunk_rows):
         builder.add(events)
         read += len(events)
         if on_step:
-            on_step(f"read {read} watch events")
+            on_step(f"read {read} watch events and unwatched impressions")
     if on_step:
         on_step("reading follows")
     follows = await _follows(graph, builder.users.ids)
@@ -167,7 +222,7 @@ async def export_events(
     parquet.write_items(folder, items)
     viewers: dict[str, None] = {}
     written = 0
-    async for number, events in aenumerate(stored_events(sessions, chunk_rows)):
+    async for number, events in aenumerate(stored_log(sessions, chunk_rows)):
         parquet.write_partition(folder, number, events)
         viewers.update((event.user_id, None) for event in events)
         written += len(events)
@@ -185,15 +240,16 @@ async def aenumerate(chunks: AsyncIterator[list[LoggedWatch]]) -> AsyncIterator[
 
 
 async def publish(store: ObjectStore, trained: TrainedRanker) -> str:
-    """Store both artifacts of the trained version, then point the servers at it; the version."""
+    """Store the trained version's artifacts (the model, the embeddings and the nearest-reels index
+    built from them), then point the servers at it; the version."""
     version = trained.model.version
-    await store.put_bytes(
-        keys.ranker_artifact_key(version, RANKER_ARTIFACT), trained.model.to_bytes(), "application/zip"
-    )
-    await store.put_bytes(
-        keys.ranker_artifact_key(version, EMBEDDINGS_ARTIFACT),
-        trained.embeddings.to_bytes(),
-        "application/octet-stream",
-    )
+    index = await asyncio.to_thread(build_index, trained.embeddings)
+    artifacts = [
+        (keys.RANKER_ARTIFACT, trained.model.to_bytes(), "application/zip"),
+        (keys.EMBEDDINGS_ARTIFACT, trained.embeddings.to_bytes(), "application/octet-stream"),
+        (keys.INDEX_ARTIFACT, index.to_bytes(), "application/octet-stream"),
+    ]
+    for name, data, content_type in artifacts:
+        await store.put_bytes(keys.ranker_artifact_key(version, name), data, content_type)
     await store.put_bytes(keys.RANKER_CURRENT_KEY, version.encode(), "text/plain")
     return version

@@ -9,6 +9,7 @@ from reels.ranking.embeddings import Embeddings, MFConfig, fit_implicit_mf
 from reels.ranking.evaluation import EvalConfig, EvalReport, evaluate, time_split
 from reels.ranking.events import Item, LogFormatError, WatchEvent, read_events, read_items, write_events, write_items
 from reels.ranking.features import FEATURE_NAMES, FeatureConfig, FeatureState, Snapshot, pair_features
+from reels.ranking.index import ItemIndex, build_index
 from reels.ranking.labels import DurationQuantiles, RelevanceRule
 from reels.ranking.models import HEADS, HeuristicScorer, LearnedRanker, Scorer, ScoreWeights, TrainConfig
 from reels.ranking.parquet import read_export
@@ -31,6 +32,7 @@ __all__ = [
     "FeatureState",
     "HeuristicScorer",
     "Item",
+    "ItemIndex",
     "LearnedRanker",
     "LogFormatError",
     "MFConfig",
@@ -49,6 +51,7 @@ __all__ = [
     "TrendingConfig",
     "WatchEvent",
     "creator_discount",
+    "build_index",
     "evaluate",
     "fit_implicit_mf",
     "pair_features",

@@ -123,7 +123,10 @@ async def for_you(
     context: Context, first: int, after: int | None, where: FeedContext, session_id: str | None
 ) -> FeedPage:
     session = _session_id(context, session_id)
-    return await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
+    page = await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
+    for item in page.items:  # the creators came with the reels
+        context.loaders.user_by_id.prime(item.creator.id, item.creator)
+    return page
 
 
 async def trending(context: Context, region: str | None, first: int, offset: int) -> Page[Reel]:

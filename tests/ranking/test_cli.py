@@ -44,6 +44,7 @@ def test_eval_and_train_on_a_csv_log(tmp_path: Path, small_log: SimulatedLog) ->
     version = (data_dir / "media" / keys.RANKER_CURRENT_KEY).read_text()
     assert sorted(path.name for path in (data_dir / "media" / "models" / "ranker" / version).iterdir()) == [
         "embeddings.npz",
+        "items.index",
         "ranker.zip",
     ]
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from reels.cli import app
 from reels.domain import keys
-from reels.domain.training import RANKER_ARTIFACT
+from reels.domain.keys import RANKER_ARTIFACT
 from reels.ranking import EvalConfig, EventTable, LearnedRanker, RankerConfig, TrainConfig, evaluate
 from reels.ranking.distributed import dask_backend
 from reels.ranking.embeddings import MFConfig, fit_implicit_mf

@@ -14,14 +14,17 @@ from typer.testing import CliRunner
 
 from reels.cli import app
 from reels.domain import keys
-from reels.domain.models import Like, Reel, ReelStatus, User, WatchEvent
-from reels.domain.training import EMBEDDINGS_ARTIFACT, RANKER_ARTIFACT, reel_category
+from reels.domain.keys import EMBEDDINGS_ARTIFACT, INDEX_ARTIFACT, RANKER_ARTIFACT
+from reels.domain.models import FeedImpression, Like, Reel, ReelStatus, User, WatchEvent
+from reels.domain.training import reel_category, stored_table
 from reels.migrate import upgrade
 from reels.platform import Platform
 from reels.ports.graph.sql import Follow
 from reels.ranking import (
     FEATURE_NAMES,
     Embeddings,
+    EventTable,
+    ItemIndex,
     LearnedRanker,
     SimulatedLog,
     SimulatorConfig,
@@ -38,9 +41,9 @@ def _moment(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
-async def _store(settings: Settings, log: SimulatedLog) -> None:
+async def _store(settings: Settings, log: SimulatedLog) -> tuple[dict[str, int], dict[str, int]]:
     """The simulated world as the platform would have stored it: users, READY reels with a
-    hashtag per category, follows, likes and every watch event."""
+    hashtag per category, follows, likes and every watch event; the users' and reels' ids."""
     names = sorted({event.user_id for event in log.events} | {item.creator_id or "" for item in log.items} - {""})
     user_ids = {name: 1000 + number for number, name in enumerate(names)}
     reel_ids = {item.item_id: 100_000 + number for number, item in enumerate(log.items)}
@@ -99,6 +102,7 @@ async def _store(settings: Settings, log: SimulatedLog) -> None:
             )
     finally:
         await platform.close()
+    return user_ids, reel_ids
 
 
 @pytest.fixture
@@ -140,13 +144,15 @@ def test_train_reads_stored_events_and_publishes_a_version(platform_env: tuple[S
     result = runner.invoke(app, ["train"], env=environment)
 
     assert result.exit_code == 0, result.output
-    assert f"trained on {len(log.events)} events from stored watch events" in result.stdout
+    assert f"trained on {len(log.events)} events from stored watch events and impressions" in result.stdout
     media = Path(settings.data_dir) / "media"
     version = (media / keys.RANKER_CURRENT_KEY).read_text()
     assert f"published ranker version {version}" in result.stdout
     ranker = LearnedRanker.from_bytes((media / keys.ranker_artifact_key(version, RANKER_ARTIFACT)).read_bytes())
     embeddings = Embeddings.from_bytes((media / keys.ranker_artifact_key(version, EMBEDDINGS_ARTIFACT)).read_bytes())
     assert ranker.version == embeddings.version == version
+    index = ItemIndex.from_bytes((media / keys.ranker_artifact_key(version, INDEX_ARTIFACT)).read_bytes(), embeddings)
+    assert index.kind == "exact"  # a small catalogue: below the approximate index's threshold
     assert ranker.training_rows > len(log.events) // 10
     # Users are keyed by account id, reels by reel id, so serving can look them up.
     assert set(embeddings.item_ids) == {str(100_000 + number) for number in range(len(log.items))}
@@ -161,10 +167,48 @@ def test_train_reads_stored_events_and_publishes_a_version(platform_env: tuple[S
     assert newer > version and (media / keys.ranker_artifact_key(version, RANKER_ARTIFACT)).exists()
 
 
+def test_served_reels_never_watched_are_negatives(platform_env: tuple[Settings, dict[str, str]]) -> None:
+    """An impression of a reel the viewer never watched enters the log once, as a watch of 0 s; an
+    impression of a reel they did watch adds nothing (its watch event is the example)."""
+    settings, _ = platform_env
+    log = simulate(WORLD)
+    user_ids, reel_ids = asyncio.run(_store(settings, log))
+    viewer = log.events[0].user_id
+    seen = {event.item_id for event in log.events if event.user_id == viewer}
+    unseen = next(item.item_id for item in log.items if item.item_id not in seen)
+    served_at = log.events[-1].timestamp + 60
+
+    async def serve_and_read() -> EventTable:
+        platform = await Platform.start(settings)
+        try:
+            async with platform.sessions.begin() as session:
+                await session.execute(
+                    insert(FeedImpression),
+                    [
+                        {"reel_id": reel_ids[item], "viewer_id": user_ids[viewer], "feed_session": 7,
+                         "position": position, "source": "TRENDING", "score": 1.0,
+                         "created_at": _moment(served_at + position)}
+                        for position, item in enumerate([log.events[0].item_id, unseen, unseen])
+                    ],
+                )  # fmt: skip
+            return await stored_table(platform.sessions, platform.graph)
+        finally:
+            await platform.close()
+
+    table = asyncio.run(serve_and_read())
+
+    assert len(table) == len(log.events) + 1
+    last = len(table) - 1  # the table is in time order and the impressions came last
+    assert table.users.ids[table.user[last]] == str(user_ids[viewer])
+    assert table.catalogue.items.ids[table.item[last]] == str(reel_ids[unseen])
+    assert table.watch_ratio[last] == 0.0 and not table.liked[last]
+    assert table.timestamp[last] == pytest.approx(served_at + 1, abs=1e-3)  # the first time served
+
+
 def test_train_on_an_empty_platform_says_so(embedded_settings: Settings) -> None:
     result = runner.invoke(app, ["train"], env={"REELS_DATA_DIR": str(embedded_settings.data_dir)})
     assert result.exit_code == 1
-    assert "nothing to train on: no events in stored watch events" in result.stderr
+    assert "nothing to train on: no events in stored watch events and impressions" in result.stderr
     assert not (Path(embedded_settings.data_dir) / "media" / keys.RANKER_CURRENT_KEY).exists()
 
 
@@ -190,7 +234,7 @@ def test_exported_events_train_like_the_database(embedded_settings: Settings, tm
     exported = runner.invoke(app, ["export-events", str(folder)], env=environment)
 
     assert exported.exit_code == 0, exported.output
-    assert f"exported {len(log.events)} watch events to {folder}" in exported.stdout
+    assert f"exported {len(log.events)} events (watches and unwatched impressions) to {folder}" in exported.stdout
     table = read_export(folder)
     assert len(table) == len(log.events) and len(table.catalogue) == len(log.items)
     # Follows of the viewers in the log, of creators with reels.
