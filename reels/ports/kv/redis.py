@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reels.ports.kv.base import bucket_ttl_s, check_bucket
 from reels.ports.redis_client import RedisClient, connect, register_script
@@ -39,6 +40,29 @@ return {allowed, string.format('%.6f', retry_after)}
 _EXPIRE_IF_EQUAL = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
+# One hash's increments in one script: a round trip and a command per hash, not per field.
+# KEYS[1]: the hash; ARGV: field, amount, field, amount, ... Returns the new values (strings).
+_HINCR = """
+local new = {}
+for i = 1, #ARGV, 2 do
+  new[#new + 1] = redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return new
+"""
+
+# KEYS[1]: the sorted set; ARGV: keep, TTL in ms (0: leave it), then score, member, score, member, ...
+_ZADD_CAPPED = """
+for i = 3, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))
+if ARGV[2] ~= '0' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -82,6 +106,15 @@ class RedisKeyValue:
                 pipe.get(key)
             return list(await pipe.execute())
 
+    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
+        if not values:
+            return
+        px = _ms(ttl_s) if ttl_s is not None else None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, value in values.items():
+                pipe.set(key, value, px=px)
+            await pipe.execute()
+
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         if ttl_s is None:
             return int(await self._client.incrby(key, amount))
@@ -102,17 +135,53 @@ class RedisKeyValue:
     async def zrem(self, key: str, *members: str) -> int:
         return await self._client.zrem(key, *members) if members else 0
 
+    async def zadd_capped(
+        self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
+    ) -> None:
+        ttl_ms = _ms(ttl_s) if ttl_s is not None else 0
+        # EVAL, not EVALSHA: a pipeline on a cluster cannot load a script a node lacks first.
+        await self._pipelined_scripts(
+            _ZADD_CAPPED,
+            {
+                key: [
+                    keep,
+                    ttl_ms,
+                    *(part for member, score in mapping.items() for part in (repr(float(score)), member)),
+                ]
+                for key, mapping in sets.items()
+                if mapping
+            },
+        )
+
     async def expire(self, key: str, ttl_s: float) -> bool:
         return bool(await self._client.pexpire(key, _ms(ttl_s)))
 
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
-        if not amounts:
-            return {}
-        async with self._client.pipeline(transaction=True) as pipe:
-            for name, amount in amounts.items():
-                pipe.hincrbyfloat(key, name, float(amount))
-            values = await pipe.execute()
-        return {name: float(value) for name, value in zip(amounts, values, strict=True)}
+        return (await self.hincr_many({key: amounts})).get(key, {})
+
+    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+        updates = {key: amounts for key, amounts in updates.items() if amounts}
+        replies = await self._pipelined_scripts(
+            _HINCR,
+            {
+                key: [part for name, amount in amounts.items() for part in (name, repr(float(amount)))]
+                for key, amounts in updates.items()
+            },
+        )
+        return {
+            key: {name: float(value) for name, value in zip(amounts, reply, strict=True)}
+            for (key, amounts), reply in zip(updates.items(), replies, strict=True)
+        }
+
+    async def _pipelined_scripts(self, script: str, args_by_key: Mapping[str, list[Any]]) -> list[Any]:
+        """Run `script` once per key (its one key), all in one pipeline: each run is atomic and
+        touches one slot, so this works on a cluster too (redis-py routes EVAL by its key)."""
+        if not args_by_key:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for key, args in args_by_key.items():
+                pipe.eval(script, 1, key, *args)
+            return list(await pipe.execute())
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         if not keys:
