@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from reels.ports.kv.base import bucket_ttl_s, check_bucket
 from reels.ports.redis_client import RedisClient, connect, register_script
 
@@ -45,20 +47,21 @@ return 0
 """
 
 
-# One hash's increments in one script: a round trip and a command per hash, not per field.
-# KEYS[1]: the hash; ARGV: field, amount, field, amount, ... Returns the new values (strings).
+# One hash's increments in one script: a command per hash, not per field. The fields travel as
+# one JSON argument (client-side encoding of one argument per field cost more than the script):
+# KEYS[1]: the hash; ARGV[1]: {field: amount as a string}. Returns {field: new value}, as JSON.
 _HINCR = """
 local new = {}
-for i = 1, #ARGV, 2 do
-  new[#new + 1] = redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1])
+for name, amount in pairs(cjson.decode(ARGV[1])) do
+  new[name] = redis.call('HINCRBYFLOAT', KEYS[1], name, amount)
 end
-return new
+return cjson.encode(new)
 """
 
-# KEYS[1]: the sorted set; ARGV: keep, TTL in ms (0: leave it), then score, member, score, member, ...
+# KEYS[1]: the sorted set; ARGV[1]: keep; ARGV[2]: TTL in ms (0: leave it); ARGV[3]: {member: score as a string}.
 _ZADD_CAPPED = """
-for i = 3, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+for member, score in pairs(cjson.decode(ARGV[3])) do
+  redis.call('ZADD', KEYS[1], score, member)
 end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))
 if ARGV[2] ~= '0' then
@@ -66,6 +69,12 @@ if ARGV[2] ~= '0' then
 end
 return 0
 """
+
+
+def _exact_json(numbers: Mapping[str, float]) -> bytes:
+    """{name: number} as JSON with each number a string that Redis parses back exactly (Lua's
+    own numbers would round to 14 digits)."""
+    return orjson.dumps({name: repr(float(number)) for name, number in numbers.items()})
 
 
 def _ms(ttl_s: float) -> int:
@@ -142,15 +151,7 @@ class RedisKeyValue:
         # EVAL, not EVALSHA: a pipeline on a cluster cannot load a script a node lacks first.
         await self._pipelined_scripts(
             _ZADD_CAPPED,
-            {
-                key: [
-                    keep,
-                    ttl_ms,
-                    *(part for member, score in mapping.items() for part in (repr(float(score)), member)),
-                ]
-                for key, mapping in sets.items()
-                if mapping
-            },
+            {key: [keep, ttl_ms, _exact_json(mapping)] for key, mapping in sets.items() if mapping},
         )
 
     async def expire(self, key: str, ttl_s: float) -> bool:
@@ -160,17 +161,12 @@ class RedisKeyValue:
         return (await self.hincr_many({key: amounts})).get(key, {})
 
     async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-        updates = {key: amounts for key, amounts in updates.items() if amounts}
         replies = await self._pipelined_scripts(
-            _HINCR,
-            {
-                key: [part for name, amount in amounts.items() for part in (name, repr(float(amount)))]
-                for key, amounts in updates.items()
-            },
+            _HINCR, {key: [_exact_json(amounts)] for key, amounts in updates.items() if amounts}
         )
         return {
-            key: {name: float(value) for name, value in zip(amounts, reply, strict=True)}
-            for (key, amounts), reply in zip(updates.items(), replies, strict=True)
+            key: {name: float(value) for name, value in orjson.loads(reply).items()}
+            for key, reply in zip((key for key, amounts in updates.items() if amounts), replies, strict=True)
         }
 
     async def _pipelined_scripts(self, script: str, args_by_key: Mapping[str, list[Any]]) -> list[Any]:
