@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
@@ -65,6 +65,10 @@ NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by
 def _position(message_id: str) -> tuple[int, int]:
     millis, seq = message_id.split("-")
     return int(millis), int(seq)
+
+
+def _message_position(message: Message) -> tuple[int, int]:
+    return _position(message.id)
 
 
 class Aggregator:
@@ -146,7 +150,7 @@ class Aggregator:
                     # The next batch is read while this one is written; flushes stay one at a
                     # time and in order, so a partition's events still apply in id order.
                     if flushing is not None:
-                        await flushing
+                        next_lease = await self._finish_renewing(flushing, next_lease)
                     # At most a batch: a takeover may have read far more (the buffer keeps each
                     # partition's messages in id order, so any prefix is a prefix per partition).
                     batch, self.buffer = self.buffer[: self.batch_size], self.buffer[self.batch_size :]
@@ -158,6 +162,22 @@ class Aggregator:
                 await asyncio.gather(flushing, return_exceptions=True)
             with contextlib.suppress(Exception):  # best effort: unreleased leases simply run out
                 await self.release()
+
+    async def _finish_renewing(self, flushing: asyncio.Task[None], next_lease: float) -> float:
+        """Wait for the flush in progress, renewing the leases when due meanwhile (a slow flush
+        must not let them run out); returns when the next renewal is due."""
+        while not flushing.done():
+            await asyncio.wait({flushing}, timeout=max(0.0, next_lease - time.monotonic()))
+            if flushing.done():
+                break
+            try:
+                await self._renew_and_take_over()
+                next_lease = time.monotonic() + self.lease_ttl_s / 3
+            except Exception:  # the cache is down: the flush goes on; try again shortly
+                log.exception("%s: renewing leases during a flush failed", self.name)
+                next_lease = time.monotonic() + 0.5
+        await flushing
+        return next_lease
 
     async def _renew_and_take_over(self) -> None:
         for partition in await self.maintain_leases():
@@ -212,9 +232,13 @@ class Aggregator:
         if not batch:
             return []
         started = time.perf_counter()
-        by_stream: dict[str, list[Message]] = defaultdict(list)
-        for message in sorted(batch, key=lambda m: _position(m.id)):
-            by_stream[f"{Topic.ENGAGEMENT}:{message.partition}:{message.lane}"].append(message)
+        by_lane: dict[tuple[int, str], list[Message]] = defaultdict(list)
+        for message in batch:
+            by_lane[message.partition, message.lane].append(message)
+        by_stream = {
+            f"{Topic.ENGAGEMENT}:{partition}:{lane}": sorted(messages, key=_message_position)
+            for (partition, lane), messages in by_lane.items()
+        }
         signals: list[EngagementEvent] = []
         async with self.platform.sessions() as session:
             applied, fenced, totals = await self._apply(session, by_stream, signals)
@@ -291,8 +315,11 @@ class Aggregator:
             if row is not None and row.epoch > epoch:
                 fenced[partition] = row.epoch
                 continue
-            high = _position(row.high_water) if row else (0, 0)
-            fresh = [m for m in messages if _position(m.id) > high]
+            fresh = messages
+            if row is not None:  # in id order: the replays, if any, come first
+                high = _position(row.high_water)
+                first_fresh = next((n for n, m in enumerate(messages) if _position(m.id) > high), len(messages))
+                fresh = messages[first_fresh:]
             for message in fresh:
                 self._fold(message.payload, deltas, watches, signals)
             applied += len(fresh)
@@ -392,8 +419,8 @@ async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) 
     if not watches:
         return
     if session.get_bind().dialect.name != "postgresql":
-        for chunk in _chunks(watches):
-            await session.execute(insert(WatchEvent), chunk)
+        # One executemany of all the rows (Core: see `_table`).
+        await session.execute(insert(_table(WatchEvent)), watches)
         return
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
@@ -424,8 +451,14 @@ async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -
     if not rows:
         return
     existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_({row["reel_id"] for row in rows})))).all())
-    for chunk in _chunks([row for row in rows if row["reel_id"] in existing]):
-        await session.execute(insert(FeedImpression), chunk)
+    kept = [row for row in rows if row["reel_id"] in existing]
+    if kept:
+        await session.execute(insert(_table(FeedImpression)), kept)
+
+
+def _table(model: type[db.Base]) -> Table:
+    """A model's table, for Core inserts: the ORM's bulk insert costs several times more per row."""
+    return model.metadata.tables[model.__tablename__]
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
