@@ -129,6 +129,17 @@ async def test_hashes_of_numbers_in_one_batch(kv: KeyValue, key: Callable[[str],
     ]
 
 
+async def test_batches_of_many_keys(kv: KeyValue, key: Callable[[str], str]) -> None:
+    """More keys than one script call takes on one Redis (RedisKeyValue.KEYS_PER_SCRIPT)."""
+    keys = [key(f"h{n}") for n in range(1200)]
+    new = await kv.hincr_many({name: {"n": n, "half": n / 2} for n, name in enumerate(keys)})
+    assert new == {name: {"n": float(n), "half": n / 2} for n, name in enumerate(keys)}
+    sets = [key(f"z{n}") for n in range(1200)]
+    await kv.zadd_capped({name: {"a": n, "b": -n, "c": 0.5} for n, name in enumerate(sets)}, keep=1)
+    tops = [await kv.zrange_desc(name, 0, -1) for name in sets[:3] + sets[-2:]]
+    assert tops == [[("c", 0.5)], [("a", 1.0)], [("a", 2.0)], [("a", 1198.0)], [("a", 1199.0)]]
+
+
 async def test_batched_hash_increments_are_atomic_under_concurrency(kv: KeyValue, key: Callable[[str], str]) -> None:
     await asyncio.gather(*(kv.hincr_many({key("h"): {"n": 1, "m": 0.5}, key("g"): {"n": 2}}) for _ in range(40)))
     assert await kv.hgetall_many([key("h"), key("g")]) == [{"n": 40.0, "m": 20.0}, {"n": 80.0}]

@@ -1,5 +1,6 @@
 """The key-value port on Redis or a Redis Cluster (or anything speaking its protocol): the
-production adapter. Every command and script touches one key, so it runs on a cluster as is."""
+production adapter. Every command and script touches one key (the batch scripts take many on one
+Redis, one at a time on a cluster), so it runs on a cluster as is."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
+from redis.asyncio.cluster import RedisCluster
 
 from reels.ports.kv.base import bucket_ttl_s, check_bucket
 from reels.ports.redis_client import RedisClient, connect, register_script
@@ -47,34 +49,48 @@ return 0
 """
 
 
-# One hash's increments in one script: a command per hash, not per field. The fields travel as
-# one JSON argument (client-side encoding of one argument per field cost more than the script):
-# KEYS[1]: the hash; ARGV[1]: {field: amount as a string}. Returns {field: new value}, as JSON.
+# The batch scripts take any number of keys with, in ARGV, one JSON list holding each key's part
+# (in KEYS order): on one Redis a batch is a few commands of many keys, on a cluster a command per
+# key (see `_per_key_scripts`). Encoding one argument per field cost the client more than the
+# round trips the batch saved.
+
+# ARGV[1]: [{field: amount as a string}, ...]. Returns [{field: new value}, ...] as JSON.
 _HINCR = """
+local amounts = cjson.decode(ARGV[1])
 local new = {}
-for name, amount in pairs(cjson.decode(ARGV[1])) do
-  new[name] = redis.call('HINCRBYFLOAT', KEYS[1], name, amount)
+for i, key in ipairs(KEYS) do
+  local values = {}
+  for name, amount in pairs(amounts[i]) do
+    values[name] = redis.call('HINCRBYFLOAT', key, name, amount)
+  end
+  new[i] = values
 end
 return cjson.encode(new)
 """
 
-# KEYS[1]: the sorted set; ARGV[1]: keep; ARGV[2]: TTL in ms (0: leave it); ARGV[3]: {member: score as a string}.
+# ARGV[1]: keep; ARGV[2]: TTL in ms (0: leave it); ARGV[3]: [{member: score as a string}, ...].
 _ZADD_CAPPED = """
-for member, score in pairs(cjson.decode(ARGV[3])) do
-  redis.call('ZADD', KEYS[1], score, member)
-end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[1]) + 1))
-if ARGV[2] ~= '0' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local keep = tonumber(ARGV[1])
+local sets = cjson.decode(ARGV[3])
+for i, key in ipairs(KEYS) do
+  for member, score in pairs(sets[i]) do
+    redis.call('ZADD', key, score, member)
+  end
+  redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+  if ARGV[2] ~= '0' then
+    redis.call('PEXPIRE', key, ARGV[2])
+  end
 end
 return 0
 """
 
+# Keys per script call on one Redis: a call blocks the server while it runs (~1 ms per 100 keys).
+KEYS_PER_SCRIPT = 500
 
-def _exact_json(numbers: Mapping[str, float]) -> bytes:
-    """{name: number} as JSON with each number a string that Redis parses back exactly (Lua's
-    own numbers would round to 14 digits)."""
-    return orjson.dumps({name: repr(float(number)) for name, number in numbers.items()})
+
+def _exact(numbers: Mapping[str, float]) -> dict[str, str]:
+    """Numbers as strings that Redis parses back exactly (Lua's own numbers round to 14 digits)."""
+    return {name: repr(float(number)) for name, number in numbers.items()}
 
 
 def _ms(ttl_s: float) -> int:
@@ -148,11 +164,8 @@ class RedisKeyValue:
         self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
     ) -> None:
         ttl_ms = _ms(ttl_s) if ttl_s is not None else 0
-        # EVAL, not EVALSHA: a pipeline on a cluster cannot load a script a node lacks first.
-        await self._pipelined_scripts(
-            _ZADD_CAPPED,
-            {key: [keep, ttl_ms, _exact_json(mapping)] for key, mapping in sets.items() if mapping},
-        )
+        scores = {key: _exact(mapping) for key, mapping in sets.items() if mapping}
+        await self._per_key_scripts(_ZADD_CAPPED, scores, [keep, ttl_ms])
 
     async def expire(self, key: str, ttl_s: float) -> bool:
         return bool(await self._client.pexpire(key, _ms(ttl_s)))
@@ -161,23 +174,25 @@ class RedisKeyValue:
         return (await self.hincr_many({key: amounts})).get(key, {})
 
     async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-        replies = await self._pipelined_scripts(
-            _HINCR, {key: [_exact_json(amounts)] for key, amounts in updates.items() if amounts}
-        )
+        amounts = {key: _exact(fields) for key, fields in updates.items() if fields}
+        replies = await self._per_key_scripts(_HINCR, amounts, [])
         return {
-            key: {name: float(value) for name, value in orjson.loads(reply).items()}
-            for key, reply in zip((key for key, amounts in updates.items() if amounts), replies, strict=True)
+            key: {name: float(value) for name, value in new.items()}
+            for key, new in zip(amounts, (new for reply in replies for new in orjson.loads(reply)), strict=True)
         }
 
-    async def _pipelined_scripts(self, script: str, args_by_key: Mapping[str, list[Any]]) -> list[Any]:
-        """Run `script` once per key (its one key), all in one pipeline: each run is atomic and
-        touches one slot, so this works on a cluster too (redis-py routes EVAL by its key)."""
-        if not args_by_key:
-            return []
+    async def _per_key_scripts(self, script: str, parts: Mapping[str, Any], args: list[Any]) -> list[Any]:
+        """Run a batch script over `parts` ({key: its part}), all in one pipeline, each key's
+        update atomic. By EVAL, not EVALSHA: a cluster pipeline cannot load a script a node lacks.
+        On a cluster a call takes one key, so it touches one slot (redis-py routes it by that key);
+        on one Redis a call takes up to KEYS_PER_SCRIPT keys. The replies come in call order."""
+        keys = list(parts)
+        per_call = 1 if isinstance(self._client, RedisCluster) else KEYS_PER_SCRIPT
         async with self._client.pipeline(transaction=False) as pipe:
-            for key, args in args_by_key.items():
-                pipe.eval(script, 1, key, *args)
-            return list(await pipe.execute())
+            for start in range(0, len(keys), per_call):
+                chunk = keys[start : start + per_call]
+                pipe.eval(script, len(chunk), *chunk, *args, orjson.dumps([parts[key] for key in chunk]))
+            return list(await pipe.execute()) if keys else []
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         if not keys:
