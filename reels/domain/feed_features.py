@@ -241,14 +241,11 @@ async def fold(
         for name, amount in counters.items():
             target[name] += amount
 
+    watched: dict[int, ReelFacts] = {}
     for watch in watches:
         counters = watch_counters(watch)
-        reel = watch.reel
+        reel = watched[watch.reel.reel_id] = watch.reel
         add(by_reel[reel.reel_id], counters)
-        add(by_creator[reel.creator_id], {"events": 1.0, "full": counters["full"]})
-        add(overall, counters)
-        if reel.category is not None:
-            overall[f"t:{reel.category}:e"] += 1
         if watch.viewer_id is not None:
             user = by_user[watch.viewer_id]
             add(user, counters)
@@ -258,6 +255,16 @@ async def fold(
             if reel.category is not None:
                 user[f"t:{reel.category}:e"] += 1
                 user[f"t:{reel.category}:f"] += counters["full"]
+    # The creators' and the overall sums are the watched reels' (summed per reel, not per watch:
+    # a flush has thousands of watches of a few hundred reels).
+    for reel in watched.values():
+        sums = by_reel[reel.reel_id]
+        creator = by_creator[reel.creator_id]
+        creator["events"] += sums["events"]
+        creator["full"] += sums["full"]
+        add(overall, sums)
+        if reel.category is not None:
+            overall[f"t:{reel.category}:e"] += sums["events"]
     for like in likes:
         by_reel[like.reel.reel_id]["liked"] += like.amount
         by_user[like.user_id]["liked"] += like.amount

@@ -304,7 +304,7 @@ class Aggregator:
             ).all()
         }
         deltas: dict[int, Counter[str]] = defaultdict(Counter)
-        watches: list[dict[str, Any]] = []
+        watches: list[tuple[Any, ...]] = []  # rows in WATCH_COLUMNS order
         marks: list[dict[str, Any]] = []
         fenced: dict[int, int] = {}  # partition -> the newer epoch found on its mark
         applied = 0
@@ -335,7 +335,7 @@ class Aggregator:
             if reel_id in existing and any(delta.values())
         ]
         totals = await self._upsert_counts(session, rows)
-        await _insert_watches(session, [w for w in watches if w["reel_id"] in existing])
+        await _insert_watches(session, [w for w in watches if w[1] in existing])
         await _insert_impressions(session, [e for e in signals if isinstance(e, FeedServed)])
         await self._upsert_marks(session, marks)
         return applied, fenced, totals
@@ -344,7 +344,7 @@ class Aggregator:
     def _fold(
         payload: dict[str, Any],
         deltas: dict[int, Counter[str]],
-        watches: list[dict[str, Any]],
+        watches: list[tuple[Any, ...]],
         signals: list[EngagementEvent],
     ) -> None:
         try:
@@ -356,18 +356,19 @@ class Aggregator:
         match event:  # views first: half of all events are views
             case Viewed(reel_id=reel_id):
                 deltas[reel_id]["views"] += 1 if event.counted else 0
+                context = json.dumps(event.context) if event.context is not None else None
                 watches.append(
-                    {
-                        "id": new_id(),
-                        "reel_id": reel_id,
-                        "viewer_id": event.viewer_id,
-                        "session_id": event.session_id,
-                        "watched_ms": event.watched_ms,
-                        "completed": event.completed,
-                        "counted": event.counted,
-                        "context": event.context,
-                        "created_at": datetime.fromisoformat(event.at),
-                    }
+                    (
+                        new_id(),
+                        reel_id,
+                        event.viewer_id,
+                        event.session_id,
+                        event.watched_ms,
+                        event.completed,
+                        event.counted,
+                        context,
+                        datetime.fromisoformat(event.at),
+                    )
                 )
             case Liked(reel_id=reel_id):
                 deltas[reel_id]["likes"] += 1
@@ -388,7 +389,7 @@ class Aggregator:
         """Add the deltas in one statement (per 1,000 reels); the new absolute counts come back."""
         totals: dict[int, dict[str, int]] = {}
         for chunk in _chunks(rows):
-            insert = db.insert(session, ReelCounts).values(chunk)
+            insert = db.insert(session, _table(ReelCounts)).values(chunk)
             statement = insert.on_conflict_do_update(
                 index_elements=[ReelCounts.reel_id],
                 set_={f: getattr(ReelCounts, f) + getattr(insert.excluded, f) for f in COUNT_FIELDS},
@@ -401,7 +402,7 @@ class Aggregator:
     async def _upsert_marks(session: AsyncSession, marks: list[dict[str, Any]]) -> None:
         if not marks:
             return
-        insert = db.insert(session, AggregatorOffset).values(marks)
+        insert = db.insert(session, _table(AggregatorOffset)).values(marks)
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[AggregatorOffset.partition],
@@ -410,25 +411,36 @@ class Aggregator:
         )
 
 
-WATCH_COLUMNS = [column.name for column in WatchEvent.__table__.columns]
+# A watch row's columns: what `_fold` builds, in this order (the context as JSON text).
+WATCH_COLUMNS = (
+    "id",
+    "reel_id",
+    "viewer_id",
+    "session_id",
+    "watched_ms",
+    "completed",
+    "counted",
+    "context",
+    "created_at",
+)
+# SQLAlchemy's layout of a DateTime on SQLite (it leaves the offset out; ours are all UTC).
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) -> None:
-    """Every view of the flush, stored for the ranker. On PostgreSQL with COPY: half of the
-    events are views, and COPY writes their rows several times faster than INSERT."""
+async def _insert_watches(session: AsyncSession, watches: list[tuple[Any, ...]]) -> None:
+    """Every view of the flush, stored for the ranker, through the driver itself: COPY on
+    PostgreSQL, one executemany on SQLite. Half of the events are views, and SQLAlchemy's
+    handling of each row's parameters cost more than the database's writing of it."""
     if not watches:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        # One executemany of all the rows (Core: see `_table`).
-        await session.execute(insert(_table(WatchEvent)), watches)
         return
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None  # an open connection has its driver's (asyncpg's) connection
-    records = [
-        tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
-    ]
-    await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
+    assert raw is not None  # an open connection has its driver's (asyncpg's or aiosqlite's) connection
+    if session.get_bind().dialect.name == "postgresql":
+        await raw.copy_records_to_table(WatchEvent.__tablename__, records=watches, columns=list(WATCH_COLUMNS))
+        return
+    statement = f"INSERT INTO {WatchEvent.__tablename__} ({', '.join(WATCH_COLUMNS)}) VALUES ({', '.join('?' * len(WATCH_COLUMNS))})"
+    await raw.executemany(statement, [(*watch[:-1], watch[-1].strftime(SQLITE_TIME)) for watch in watches])
 
 
 async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -> None:
