@@ -23,7 +23,6 @@ import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +57,6 @@ log = logging.getLogger(__name__)
 
 GROUP = "aggregator"
 COUNT_FIELDS = ("likes", "views", "comments", "shares")
-ROWS_PER_STATEMENT = 1000  # keeps every statement under SQLite's bound-parameter limit
 NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by idleness
 
 
@@ -386,17 +384,24 @@ class Aggregator:
                 log.error("%r is not an engagement event; skipped", other)
 
     async def _upsert_counts(self, session: AsyncSession, rows: list[dict[str, int]]) -> dict[int, dict[str, int]]:
-        """Add the deltas in one statement (per 1,000 reels); the new absolute counts come back."""
-        totals: dict[int, dict[str, int]] = {}
-        for chunk in _chunks(rows):
-            insert = db.insert(session, _table(ReelCounts)).values(chunk)
-            statement = insert.on_conflict_do_update(
+        """Add the deltas in one executemany, then read the new absolute counts back (the rows
+        stay locked by the update until the commit). One statement text whatever the number
+        of reels, so SQLAlchemy compiles it once: a multi-row VALUES with RETURNING was compiled
+        afresh every flush, a bound parameter per count."""
+        if not rows:
+            return {}
+        insert = db.insert(session, _table(ReelCounts))
+        await session.execute(
+            insert.on_conflict_do_update(
                 index_elements=[ReelCounts.reel_id],
                 set_={f: getattr(ReelCounts, f) + getattr(insert.excluded, f) for f in COUNT_FIELDS},
-            ).returning(ReelCounts.reel_id, *SERVED_COLUMNS)
-            for reel_id, *values in (await session.execute(statement)).all():
-                totals[reel_id] = served(values)
-        return totals
+            ),
+            rows,
+        )
+        found = await session.execute(
+            select(ReelCounts.reel_id, *SERVED_COLUMNS).where(ReelCounts.reel_id.in_([row["reel_id"] for row in rows]))
+        )
+        return {reel_id: served(values) for reel_id, *values in found.all()}
 
     @staticmethod
     async def _upsert_marks(session: AsyncSession, marks: list[dict[str, Any]]) -> None:
@@ -471,8 +476,3 @@ async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -
 def _table(model: type[db.Base]) -> Table:
     """A model's table, for Core inserts: the ORM's bulk insert costs several times more per row."""
     return model.metadata.tables[model.__tablename__]
-
-
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        yield rows[start : start + ROWS_PER_STATEMENT]

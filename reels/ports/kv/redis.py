@@ -84,6 +84,19 @@ end
 return 0
 """
 
+# ARGV[1]: TTL in ms (0: none); ARGV[2]: [value, ...]. A SET per key: MSET takes no TTL.
+_SET = """
+local values = cjson.decode(ARGV[2])
+for i, key in ipairs(KEYS) do
+  if ARGV[1] ~= '0' then
+    redis.call('SET', key, values[i], 'PX', ARGV[1])
+  else
+    redis.call('SET', key, values[i])
+  end
+end
+return 0
+"""
+
 # Keys per script call on one Redis: a call blocks the server while it runs (~1 ms per 100 keys).
 KEYS_PER_SCRIPT = 500
 
@@ -132,13 +145,7 @@ class RedisKeyValue:
             return list(await pipe.execute())
 
     async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
-        if not values:
-            return
-        px = _ms(ttl_s) if ttl_s is not None else None
-        async with self._client.pipeline(transaction=False) as pipe:
-            for key, value in values.items():
-                pipe.set(key, value, px=px)
-            await pipe.execute()
+        await self._per_key_scripts(_SET, values, [_ms(ttl_s) if ttl_s is not None else 0])
 
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         if ttl_s is None:
