@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import json
 import multiprocessing
@@ -71,6 +72,7 @@ from reels.ports.queue.base import partition_for
 from reels.ports.queue.redis import _stream_key  # the adapter's stream layout, written directly
 from reels.settings import Settings
 from reels.workers.aggregator import Aggregator
+from reels.workers.runner import tune_gc
 
 PUBLISH_PIPELINE = 1000
 CHILD_STARTUP_S = 60
@@ -106,6 +108,7 @@ def run_aggregator(settings: Settings, reports: multiprocessing.Queue) -> None:
 
 async def _aggregate(settings: Settings, reports: multiprocessing.Queue) -> None:
     platform = await Platform.start(settings)
+    tune_gc()  # as `reels worker` does once started
     executed = Counter[str]()
 
     @event.listens_for(platform.engine.sync_engine, "before_cursor_execute")
@@ -278,6 +281,10 @@ async def _floor(redis_url: str, database_url: str, streams: list[str], reports:
     )
     ids = itertools.count(1 + int(time.time() * 1000) * 1_000_000)
     per_stream = max(1, BATCH // len(streams))
+    # The same garbage collector settings as the aggregator's process (`reels worker`), set here
+    # by hand: the same process conditions, no code of the system under test.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     reports.put(READY)
     first_read = False
     try:

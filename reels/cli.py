@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -52,7 +51,7 @@ from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
 from reels.workers.jobs import JOBS, run_job
-from reels.workers.runner import run_forever
+from reels.workers.runner import run_forever, tune_gc
 
 app = typer.Typer(help="Reels: an open short-video platform backend.", no_args_is_help=True, add_completion=False)
 
@@ -70,18 +69,6 @@ def _settings() -> Settings:
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin list says nothing to an operator
-
-
-def _tune_gc_for_many_sockets() -> None:
-    """A full pass of the cyclic garbage collector stops the process for as long as it takes to
-    walk every live object: with 2,000 websockets, hundreds of milliseconds in which no live
-    event goes out (bench/fanout.py). Start-up's objects (modules, the schema) live as long as
-    the process, so they are frozen out of those passes; and young collections run every 50,000
-    allocations instead of 700, so the short-lived objects of one event sent to thousands of
-    sockets die by reference count instead of being promoted, which is what made full passes
-    frequent."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 WORKER_HEALTHCHECK_S = 120
@@ -145,7 +132,7 @@ def _serve(
         )
         return
     application = create_app(settings, background=background)
-    _tune_gc_for_many_sockets()
+    tune_gc()
     uvicorn.run(application, **options)
 
 
@@ -153,7 +140,7 @@ def api_process_app() -> Starlette:
     """The app of one process of `reels serve --workers N` (uvicorn calls it in each)."""
     _logging()
     application = create_app(Settings())
-    _tune_gc_for_many_sockets()
+    tune_gc()
     return application
 
 

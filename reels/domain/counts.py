@@ -43,8 +43,10 @@ def cache_key(reel_id: int) -> str:
 
 
 async def cache_counts(kv: KeyValue, totals: Mapping[int, Mapping[str, int]]) -> None:
-    for reel_id, counts in totals.items():
-        await kv.set(cache_key(reel_id), json.dumps(counts, separators=(",", ":")), ttl_s=CACHE_TTL_S)
+    await kv.set_many(
+        {cache_key(reel_id): json.dumps(counts, separators=(",", ":")) for reel_id, counts in totals.items()},
+        ttl_s=CACHE_TTL_S,
+    )
 
 
 async def read_counts(

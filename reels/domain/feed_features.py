@@ -241,14 +241,11 @@ async def fold(
         for name, amount in counters.items():
             target[name] += amount
 
+    watched: dict[int, ReelFacts] = {}
     for watch in watches:
         counters = watch_counters(watch)
-        reel = watch.reel
+        reel = watched[watch.reel.reel_id] = watch.reel
         add(by_reel[reel.reel_id], counters)
-        add(by_creator[reel.creator_id], {"events": 1.0, "full": counters["full"]})
-        add(overall, counters)
-        if reel.category is not None:
-            overall[f"t:{reel.category}:e"] += 1
         if watch.viewer_id is not None:
             user = by_user[watch.viewer_id]
             add(user, counters)
@@ -258,25 +255,39 @@ async def fold(
             if reel.category is not None:
                 user[f"t:{reel.category}:e"] += 1
                 user[f"t:{reel.category}:f"] += counters["full"]
+    # The creators' and the overall sums are the watched reels' (summed per reel, not per watch:
+    # a flush has thousands of watches of a few hundred reels).
+    for reel in watched.values():
+        sums = by_reel[reel.reel_id]
+        creator = by_creator[reel.creator_id]
+        creator["events"] += sums["events"]
+        creator["full"] += sums["full"]
+        add(overall, sums)
+        if reel.category is not None:
+            overall[f"t:{reel.category}:e"] += sums["events"]
     for like in likes:
         by_reel[like.reel.reel_id]["liked"] += like.amount
         by_user[like.user_id]["liked"] += like.amount
         overall["liked"] += like.amount
     reel_ids = list(by_reel)
     current = await kv.hgetall_many([reel_key(reel_id) for reel_id in reel_ids])
+    # Every hash's increments in one batch: a flush touches thousands of them.
+    updates: dict[str, Mapping[str, float]] = {}
     for reel_id, hash_ in zip(reel_ids, current, strict=True):
         counters = by_reel[reel_id]
         events = int(counters.get("events", 0)) + max(0, int(counters.get("liked", 0)))
         update = dict(counters)
         update |= popularity_update(hash_, events, now)
         update |= feed_trending.increments(hash_, events, int(counters.get("full", 0)), now, half_life_s)
-        new = await kv.hincr(reel_key(reel_id), update)
-        if hash_.get("events", 0.0) + counters.get("events", 0.0) >= min_interactions:
-            merged = {**hash_, **new}
-            await feed_trending.put(kv, reel_id, regions.get(reel_id), feed_trending.log_score(merged, half_life_s))
-    for user_id, counters in by_user.items():
-        await kv.hincr(user_key(user_id), counters)
-    for creator_id, counters in by_creator.items():
-        await kv.hincr(creator_key(creator_id), counters)
+        updates[reel_key(reel_id)] = update
+    updates |= {user_key(user_id): counters for user_id, counters in by_user.items()}
+    updates |= {creator_key(creator_id): counters for creator_id, counters in by_creator.items()}
     if overall:
-        await kv.hincr(GLOBAL_KEY, overall)
+        updates[GLOBAL_KEY] = overall
+    new = await kv.hincr_many(updates)
+    trending = {
+        reel_id: (regions.get(reel_id), feed_trending.log_score({**hash_, **new[reel_key(reel_id)]}, half_life_s))
+        for reel_id, hash_ in zip(reel_ids, current, strict=True)
+        if hash_.get("events", 0.0) + by_reel[reel_id].get("events", 0.0) >= min_interactions
+    }
+    await feed_trending.put(kv, trending)

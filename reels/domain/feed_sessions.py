@@ -18,7 +18,7 @@ import asyncio
 import enum
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reels.ports.kv import KeyValue
@@ -137,22 +137,19 @@ def _watched_key(owner: str) -> str:
     return f"feed:watched:{owner}"
 
 
-async def _log(kv: KeyValue, key: str, reel_ids: Iterable[int], at: float) -> None:
-    members = {str(reel_id): at for reel_id in reel_ids}
-    if not members:
-        return
-    await kv.zadd(key, members)
-    _, extra = await asyncio.gather(kv.expire(key, LOG_TTL_S), kv.zrange_desc(key, LOG_SIZE, LOG_SIZE + len(members)))
-    if extra:
-        await kv.zrem(key, *(member for member, _ in extra))
-
-
 async def mark_served(kv: KeyValue, owner: str, reel_ids: Iterable[int], at: float) -> None:
-    await _log(kv, _served_key(owner), reel_ids, at)
+    await kv.zadd_capped(
+        {_served_key(owner): {str(reel_id): at for reel_id in reel_ids}}, keep=LOG_SIZE, ttl_s=LOG_TTL_S
+    )
 
 
-async def mark_watched(kv: KeyValue, owner: str, reel_ids: Iterable[int], at: float) -> None:
-    await _log(kv, _watched_key(owner), reel_ids, at)
+async def mark_watched(kv: KeyValue, watched: Mapping[str, Iterable[int]], at: float) -> None:
+    """Log what each viewer ({owner: reel ids}) watched, all in one batch (an aggregator flush's)."""
+    await kv.zadd_capped(
+        {_watched_key(owner): {str(reel_id): at for reel_id in reel_ids} for owner, reel_ids in watched.items()},
+        keep=LOG_SIZE,
+        ttl_s=LOG_TTL_S,
+    )
 
 
 async def served_and_watched(kv: KeyValue, owner: str | None) -> tuple[set[int], list[int]]:

@@ -7,7 +7,7 @@ whatever happens here."""
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -55,9 +55,10 @@ async def _facts(
 async def fold(
     sessions: async_sessionmaker[AsyncSession], kv: KeyValue, settings: Settings, signals: Sequence[EngagementEvent]
 ) -> None:
+    shown: Counter[int] = Counter()  # how often each reel was served: fresh reels need exposure
     for page in (e for e in signals if isinstance(e, FeedServed)):
-        for reel_id, *_ in page.items:  # how often each reel was served: fresh reels need exposure
-            await kv.hincr(feed_features.reel_key(reel_id), {"shown": 1})
+        shown.update(reel_id for reel_id, *_ in page.items)
+    await kv.hincr_many({feed_features.reel_key(reel_id): {"shown": times} for reel_id, times in shown.items()})
     wanted = [e for e in signals if isinstance(e, Viewed | Liked | Unliked)]
     if not wanted:
         return
@@ -90,5 +91,4 @@ async def fold(
         half_life_s=settings.trending_half_life_s,
         min_interactions=settings.trending_min_interactions,
     )
-    for owner, reel_ids in watched.items():
-        await feed_sessions.mark_watched(kv, owner, reel_ids, now)
+    await feed_sessions.mark_watched(kv, watched, now)

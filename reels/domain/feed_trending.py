@@ -53,13 +53,14 @@ def value(stored: float, now: float, half_life_s: float) -> float:
     return float(2.0 ** min(stored - now / half_life_s, 1000.0))
 
 
-async def put(kv: KeyValue, reel_id: int, region: str | None, stored: float) -> None:
-    keys = [key(None)] + ([key(region)] if region else [])
-    for name in keys:
-        await kv.zadd(name, {str(reel_id): stored})
-        extra = await kv.zrange_desc(name, KEPT, -1)
-        if extra:
-            await kv.zrem(name, *(member for member, _ in extra))
+async def put(kv: KeyValue, scores: Mapping[int, tuple[str | None, float]]) -> None:
+    """Store reels' scores, each as {reel id: (its region, stored score)}, in the global set and
+    their region's, keeping the KEPT best of each."""
+    sets: dict[str, dict[str, float]] = {}
+    for reel_id, (region, stored) in scores.items():
+        for name in [key(None)] + ([key(region)] if region else []):
+            sets.setdefault(name, {})[str(reel_id)] = stored
+    await kv.zadd_capped(sets, keep=KEPT)
 
 
 async def top(kv: KeyValue, region: str | None, half_life_s: float, *, limit: int) -> list[tuple[int, float]]:

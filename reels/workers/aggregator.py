@@ -23,11 +23,10 @@ import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
@@ -58,13 +57,16 @@ log = logging.getLogger(__name__)
 
 GROUP = "aggregator"
 COUNT_FIELDS = ("likes", "views", "comments", "shares")
-ROWS_PER_STATEMENT = 1000  # keeps every statement under SQLite's bound-parameter limit
 NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by idleness
 
 
 def _position(message_id: str) -> tuple[int, int]:
     millis, seq = message_id.split("-")
     return int(millis), int(seq)
+
+
+def _message_position(message: Message) -> tuple[int, int]:
+    return _position(message.id)
 
 
 class Aggregator:
@@ -146,7 +148,7 @@ class Aggregator:
                     # The next batch is read while this one is written; flushes stay one at a
                     # time and in order, so a partition's events still apply in id order.
                     if flushing is not None:
-                        await flushing
+                        next_lease = await self._finish_renewing(flushing, next_lease)
                     # At most a batch: a takeover may have read far more (the buffer keeps each
                     # partition's messages in id order, so any prefix is a prefix per partition).
                     batch, self.buffer = self.buffer[: self.batch_size], self.buffer[self.batch_size :]
@@ -158,6 +160,22 @@ class Aggregator:
                 await asyncio.gather(flushing, return_exceptions=True)
             with contextlib.suppress(Exception):  # best effort: unreleased leases simply run out
                 await self.release()
+
+    async def _finish_renewing(self, flushing: asyncio.Task[None], next_lease: float) -> float:
+        """Wait for the flush in progress, renewing the leases when due meanwhile (a slow flush
+        must not let them run out); returns when the next renewal is due."""
+        while not flushing.done():
+            await asyncio.wait({flushing}, timeout=max(0.0, next_lease - time.monotonic()))
+            if flushing.done():
+                break
+            try:
+                await self._renew_and_take_over()
+                next_lease = time.monotonic() + self.lease_ttl_s / 3
+            except Exception:  # the cache is down: the flush goes on; try again shortly
+                log.exception("%s: renewing leases during a flush failed", self.name)
+                next_lease = time.monotonic() + 0.5
+        await flushing
+        return next_lease
 
     async def _renew_and_take_over(self) -> None:
         for partition in await self.maintain_leases():
@@ -212,9 +230,13 @@ class Aggregator:
         if not batch:
             return []
         started = time.perf_counter()
-        by_stream: dict[str, list[Message]] = defaultdict(list)
-        for message in sorted(batch, key=lambda m: _position(m.id)):
-            by_stream[f"{Topic.ENGAGEMENT}:{message.partition}:{message.lane}"].append(message)
+        by_lane: dict[tuple[int, str], list[Message]] = defaultdict(list)
+        for message in batch:
+            by_lane[message.partition, message.lane].append(message)
+        by_stream = {
+            f"{Topic.ENGAGEMENT}:{partition}:{lane}": sorted(messages, key=_message_position)
+            for (partition, lane), messages in by_lane.items()
+        }
         signals: list[EngagementEvent] = []
         async with self.platform.sessions() as session:
             applied, fenced, totals = await self._apply(session, by_stream, signals)
@@ -280,7 +302,7 @@ class Aggregator:
             ).all()
         }
         deltas: dict[int, Counter[str]] = defaultdict(Counter)
-        watches: list[dict[str, Any]] = []
+        watches: list[tuple[Any, ...]] = []  # rows in WATCH_COLUMNS order
         marks: list[dict[str, Any]] = []
         fenced: dict[int, int] = {}  # partition -> the newer epoch found on its mark
         applied = 0
@@ -291,8 +313,11 @@ class Aggregator:
             if row is not None and row.epoch > epoch:
                 fenced[partition] = row.epoch
                 continue
-            high = _position(row.high_water) if row else (0, 0)
-            fresh = [m for m in messages if _position(m.id) > high]
+            fresh = messages
+            if row is not None:  # in id order: the replays, if any, come first
+                high = _position(row.high_water)
+                first_fresh = next((n for n, m in enumerate(messages) if _position(m.id) > high), len(messages))
+                fresh = messages[first_fresh:]
             for message in fresh:
                 self._fold(message.payload, deltas, watches, signals)
             applied += len(fresh)
@@ -308,7 +333,7 @@ class Aggregator:
             if reel_id in existing and any(delta.values())
         ]
         totals = await self._upsert_counts(session, rows)
-        await _insert_watches(session, [w for w in watches if w["reel_id"] in existing])
+        await _insert_watches(session, [w for w in watches if w[1] in existing])
         await _insert_impressions(session, [e for e in signals if isinstance(e, FeedServed)])
         await self._upsert_marks(session, marks)
         return applied, fenced, totals
@@ -317,7 +342,7 @@ class Aggregator:
     def _fold(
         payload: dict[str, Any],
         deltas: dict[int, Counter[str]],
-        watches: list[dict[str, Any]],
+        watches: list[tuple[Any, ...]],
         signals: list[EngagementEvent],
     ) -> None:
         try:
@@ -329,18 +354,19 @@ class Aggregator:
         match event:  # views first: half of all events are views
             case Viewed(reel_id=reel_id):
                 deltas[reel_id]["views"] += 1 if event.counted else 0
+                context = json.dumps(event.context) if event.context is not None else None
                 watches.append(
-                    {
-                        "id": new_id(),
-                        "reel_id": reel_id,
-                        "viewer_id": event.viewer_id,
-                        "session_id": event.session_id,
-                        "watched_ms": event.watched_ms,
-                        "completed": event.completed,
-                        "counted": event.counted,
-                        "context": event.context,
-                        "created_at": datetime.fromisoformat(event.at),
-                    }
+                    (
+                        new_id(),
+                        reel_id,
+                        event.viewer_id,
+                        event.session_id,
+                        event.watched_ms,
+                        event.completed,
+                        event.counted,
+                        context,
+                        datetime.fromisoformat(event.at),
+                    )
                 )
             case Liked(reel_id=reel_id):
                 deltas[reel_id]["likes"] += 1
@@ -358,23 +384,30 @@ class Aggregator:
                 log.error("%r is not an engagement event; skipped", other)
 
     async def _upsert_counts(self, session: AsyncSession, rows: list[dict[str, int]]) -> dict[int, dict[str, int]]:
-        """Add the deltas in one statement (per 1,000 reels); the new absolute counts come back."""
-        totals: dict[int, dict[str, int]] = {}
-        for chunk in _chunks(rows):
-            insert = db.insert(session, ReelCounts).values(chunk)
-            statement = insert.on_conflict_do_update(
+        """Add the deltas in one executemany, then read the new absolute counts back (the rows
+        stay locked by the update until the commit). One statement text whatever the number
+        of reels, so SQLAlchemy compiles it once: a multi-row VALUES with RETURNING was compiled
+        afresh every flush, a bound parameter per count."""
+        if not rows:
+            return {}
+        insert = db.insert(session, _table(ReelCounts))
+        await session.execute(
+            insert.on_conflict_do_update(
                 index_elements=[ReelCounts.reel_id],
                 set_={f: getattr(ReelCounts, f) + getattr(insert.excluded, f) for f in COUNT_FIELDS},
-            ).returning(ReelCounts.reel_id, *SERVED_COLUMNS)
-            for reel_id, *values in (await session.execute(statement)).all():
-                totals[reel_id] = served(values)
-        return totals
+            ),
+            rows,
+        )
+        found = await session.execute(
+            select(ReelCounts.reel_id, *SERVED_COLUMNS).where(ReelCounts.reel_id.in_([row["reel_id"] for row in rows]))
+        )
+        return {reel_id: served(values) for reel_id, *values in found.all()}
 
     @staticmethod
     async def _upsert_marks(session: AsyncSession, marks: list[dict[str, Any]]) -> None:
         if not marks:
             return
-        insert = db.insert(session, AggregatorOffset).values(marks)
+        insert = db.insert(session, _table(AggregatorOffset)).values(marks)
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[AggregatorOffset.partition],
@@ -383,25 +416,36 @@ class Aggregator:
         )
 
 
-WATCH_COLUMNS = [column.name for column in WatchEvent.__table__.columns]
+# A watch row's columns: what `_fold` builds, in this order (the context as JSON text).
+WATCH_COLUMNS = (
+    "id",
+    "reel_id",
+    "viewer_id",
+    "session_id",
+    "watched_ms",
+    "completed",
+    "counted",
+    "context",
+    "created_at",
+)
+# SQLAlchemy's layout of a DateTime on SQLite (it leaves the offset out; ours are all UTC).
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-async def _insert_watches(session: AsyncSession, watches: list[dict[str, Any]]) -> None:
-    """Every view of the flush, stored for the ranker. On PostgreSQL with COPY: half of the
-    events are views, and COPY writes their rows several times faster than INSERT."""
+async def _insert_watches(session: AsyncSession, watches: list[tuple[Any, ...]]) -> None:
+    """Every view of the flush, stored for the ranker, through the driver itself: COPY on
+    PostgreSQL, one executemany on SQLite. Half of the events are views, and SQLAlchemy's
+    handling of each row's parameters cost more than the database's writing of it."""
     if not watches:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        for chunk in _chunks(watches):
-            await session.execute(insert(WatchEvent), chunk)
         return
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
-    assert raw is not None  # an open connection has its driver's (asyncpg's) connection
-    records = [
-        tuple(json.dumps(w[c]) if c == "context" and w[c] is not None else w[c] for c in WATCH_COLUMNS) for w in watches
-    ]
-    await raw.copy_records_to_table(WatchEvent.__tablename__, records=records, columns=WATCH_COLUMNS)
+    assert raw is not None  # an open connection has its driver's (asyncpg's or aiosqlite's) connection
+    if session.get_bind().dialect.name == "postgresql":
+        await raw.copy_records_to_table(WatchEvent.__tablename__, records=watches, columns=list(WATCH_COLUMNS))
+        return
+    statement = f"INSERT INTO {WatchEvent.__tablename__} ({', '.join(WATCH_COLUMNS)}) VALUES ({', '.join('?' * len(WATCH_COLUMNS))})"
+    await raw.executemany(statement, [(*watch[:-1], watch[-1].strftime(SQLITE_TIME)) for watch in watches])
 
 
 async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -> None:
@@ -424,10 +468,11 @@ async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -
     if not rows:
         return
     existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_({row["reel_id"] for row in rows})))).all())
-    for chunk in _chunks([row for row in rows if row["reel_id"] in existing]):
-        await session.execute(insert(FeedImpression), chunk)
+    kept = [row for row in rows if row["reel_id"] in existing]
+    if kept:
+        await session.execute(insert(_table(FeedImpression)), kept)
 
 
-def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        yield rows[start : start + ROWS_PER_STATEMENT]
+def _table(model: type[db.Base]) -> Table:
+    """A model's table, for Core inserts: the ORM's bulk insert costs several times more per row."""
+    return model.metadata.tables[model.__tablename__]

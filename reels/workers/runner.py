@@ -7,6 +7,7 @@ message held by a worker that died is claimed by another after `claim_idle_ms`.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -115,6 +116,19 @@ async def every(interval_s: float, job: Callable[[], Awaitable[Any]], name: str)
         await asyncio.sleep(interval_s)
 
 
+def tune_gc() -> None:
+    """A full pass of the cyclic garbage collector stops the process for as long as it takes to
+    walk every live object. Start-up's objects (modules, the schema, the models) live as long as
+    the process, so they are frozen out of those passes; and young collections run every 50,000
+    allocations instead of 700, so short-lived objects die by reference count instead of being
+    promoted, which is what made full passes frequent. With 2,000 websockets a pass held up live
+    events for hundreds of milliseconds (bench/fanout.py); in the aggregator, whose batches are
+    tens of thousands of messages, the passes were a third of its CPU (bench/engagement.py).
+    Call it once start-up is done."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 async def run_forever(settings: Settings) -> None:
     """`reels worker`: every consumer and periodic job, until SIGINT/SIGTERM."""
     from reels.workers import start_workers
@@ -125,6 +139,7 @@ async def run_forever(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     start_workers(platform)
+    tune_gc()
     log.info("workers running: %s", ", ".join(task.get_name() for task in platform.background))
     try:
         await stop.wait()

@@ -181,3 +181,40 @@ async def test_a_queue_outage_does_not_end_the_aggregator(platform: Platform) ->
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_leases_are_renewed_while_a_flush_is_slow(platform: Platform) -> None:
+    """A flush slower than the lease (a database under load) must not let the partitions go:
+    the leases are renewed while the loop waits for it, and its events are then applied."""
+    reel_ids = await make_reels(platform, 2)
+    aggregator = Aggregator(platform, name="patient", lease_ttl_s=LEASE_TTL_S)
+    flush, maintain_leases = aggregator.flush, aggregator.maintain_leases
+    flushing, finish = asyncio.Event(), asyncio.Event()
+    renewals_during_flush = 0
+
+    async def slow_flush(batch: list[Any]) -> list[Any]:
+        flushing.set()
+        await finish.wait()
+        return await flush(batch)
+
+    async def counted_maintain_leases() -> list[int]:
+        nonlocal renewals_during_flush
+        renewals_during_flush += flushing.is_set() and not finish.is_set()
+        return await maintain_leases()
+
+    aggregator.flush = slow_flush  # type: ignore[method-assign]
+    aggregator.maintain_leases = counted_maintain_leases  # type: ignore[method-assign]
+    task = asyncio.create_task(aggregator.run())
+    try:
+        sent = await send(platform, reel_ids, rounds=4)
+        async with asyncio.timeout(30):  # renewed every third of the lease: 4 renewals outlast it
+            while renewals_during_flush < 4:
+                await asyncio.sleep(0.05)
+        assert sorted(aggregator.owned) == list(range(aggregator.partitions))
+        leases = [await platform.kv.get(f"lease:aggregator:{p}") for p in range(aggregator.partitions)]
+        assert leases == ["patient"] * aggregator.partitions
+        finish.set()
+        await until_counts(platform, sent)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

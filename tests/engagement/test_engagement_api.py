@@ -6,6 +6,7 @@ every 50 ms in the same process.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -133,6 +134,34 @@ def test_views_count_at_three_seconds_or_completion_once_per_window(live_api: Ap
             )
 
     eventually(lambda: run(api, stored) == 7)  # every call is kept for the ranker, counted or not
+
+    async def rows() -> list[Any]:
+        async with platform_of(api).sessions() as session:
+            found = await session.execute(
+                select(
+                    WatchEvent.watched_ms,
+                    WatchEvent.completed,
+                    WatchEvent.counted,
+                    WatchEvent.session_id,
+                    WatchEvent.viewer_id,
+                    WatchEvent.created_at,
+                ).where(WatchEvent.reel_id == db_id(reel))
+            )
+            return list(found.all())
+
+    watches = run(api, rows)
+    signed_in = {viewer_id for _, _, _, _, viewer_id, _ in watches if viewer_id is not None}
+    assert len(signed_in) == 2  # the viewer and the other
+    assert sorted((ms, done, counted, session or "") for ms, done, counted, session, _, _ in watches) == [
+        (1_000, False, False, ""),
+        (2_000, True, True, ""),
+        (3_500, False, False, ""),
+        (3_500, False, False, "anon-1"),
+        (3_500, False, True, "anon-1"),
+        (4_000, False, False, ""),
+        (4_000, False, True, ""),
+    ]
+    assert all(isinstance(at, datetime) for *_, at in watches)  # the row's time reads back as one
 
 
 @pytest.mark.parametrize("watched_ms", [-1, 80_001])

@@ -117,6 +117,67 @@ async def test_hashes_of_numbers(kv: KeyValue, key: Callable[[str], str]) -> Non
     assert await kv.hgetall_many([]) == []
 
 
+async def test_hashes_of_numbers_in_one_batch(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.hincr(key("a"), {"views": 1})
+    new = await kv.hincr_many({key("a"): {"views": 2, "watch_s": 0.25}, key("b"): {"likes": -1}, key("c"): {}})
+    assert new == {key("a"): {"views": 3.0, "watch_s": 0.25}, key("b"): {"likes": -1.0}}
+    assert await kv.hincr_many({}) == {}
+    assert await kv.hgetall_many([key("a"), key("b"), key("c")]) == [
+        {"views": 3.0, "watch_s": 0.25},
+        {"likes": -1.0},
+        {},
+    ]
+
+
+async def test_batches_of_many_keys(kv: KeyValue, key: Callable[[str], str]) -> None:
+    """More keys than one script call takes on one Redis (RedisKeyValue.KEYS_PER_SCRIPT)."""
+    keys = [key(f"h{n}") for n in range(1200)]
+    new = await kv.hincr_many({name: {"n": n, "half": n / 2} for n, name in enumerate(keys)})
+    assert new == {name: {"n": float(n), "half": n / 2} for n, name in enumerate(keys)}
+    sets = [key(f"z{n}") for n in range(1200)]
+    await kv.zadd_capped({name: {"a": n, "b": -n, "c": 0.5} for n, name in enumerate(sets)}, keep=1)
+    tops = [await kv.zrange_desc(name, 0, -1) for name in sets[:3] + sets[-2:]]
+    assert tops == [[("c", 0.5)], [("a", 1.0)], [("a", 2.0)], [("a", 1198.0)], [("a", 1199.0)]]
+    strings = [key(f"s{n}") for n in range(1200)]
+    await kv.set_many({name: str(n) for n, name in enumerate(strings)}, ttl_s=60)
+    assert await kv.get_many(strings) == [str(n) for n in range(1200)]
+
+
+async def test_batched_hash_increments_are_atomic_under_concurrency(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await asyncio.gather(*(kv.hincr_many({key("h"): {"n": 1, "m": 0.5}, key("g"): {"n": 2}}) for _ in range(40)))
+    assert await kv.hgetall_many([key("h"), key("g")]) == [{"n": 40.0, "m": 20.0}, {"n": 80.0}]
+
+
+async def test_set_many(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.set(key("old"), "0", ttl_s=0.1)
+    await kv.set_many({key("old"): "1", key("new"): "2"})
+    await kv.set_many({key("short"): "3"}, ttl_s=0.1)
+    await kv.set_many({})
+    assert await kv.get_many([key("old"), key("new"), key("short")]) == ["1", "2", "3"]
+    await eventually(lambda: _is_none(kv.get(key("short"))))
+    assert await kv.get_many([key("old"), key("new")]) == ["1", "2"]  # a plain set clears the TTL
+
+
+async def test_zadd_capped_keeps_the_highest(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.zadd(key("log"), {"a": 1.0, "b": 5.0})
+    await kv.zadd_capped({key("log"): {"c": 3.0, "d": 3.0, "e": 0.5}, key("other"): {"x": 1.0}}, keep=3)
+    assert await kv.zrange_desc(key("log"), 0, -1) == [("b", 5.0), ("d", 3.0), ("c", 3.0)]
+    await kv.zadd_capped({key("log"): {"a": 9.0}}, keep=3)
+    # ties go as in zrange_desc: of c and d (both 3.0), c ranks lower and is dropped
+    assert await kv.zrange_desc(key("log"), 0, -1) == [("a", 9.0), ("b", 5.0), ("d", 3.0)]
+    assert await kv.zrange_desc(key("other"), 0, -1) == [("x", 1.0)]
+    await kv.zadd_capped({key("empty"): {}}, keep=3)
+    assert await kv.zrange_desc(key("empty"), 0, -1) == []
+    await kv.zadd_capped({}, keep=3)
+
+
+async def test_zadd_capped_renews_the_ttl(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.zadd_capped({key("kept"): {"a": 1.0}, key("short"): {"a": 1.0}}, keep=10)
+    await kv.zadd_capped({key("short"): {"b": 2.0}}, keep=10, ttl_s=0.1)
+    await eventually(lambda: _is_empty(kv.zrange_desc(key("short"), 0, -1)))
+    assert await kv.zrange_desc(key("kept"), 0, -1) == [("a", 1.0)]  # no TTL given: none set
+
+
 async def test_hash_increments_are_atomic_under_concurrency(kv: KeyValue, key: Callable[[str], str]) -> None:
     await asyncio.gather(*(kv.hincr(key("h"), {"n": 1, "m": 0.5}) for _ in range(40)))
     assert await kv.hgetall_many([key("h")]) == [{"n": 40.0, "m": 20.0}]
@@ -170,7 +231,14 @@ async def test_wrong_type(kv: KeyValue, key: Callable[[str], str]) -> None:
     await kv.set(key("s"), "1")
     await kv.zadd(key("z"), {"m": 1.0})
     await kv.take_token(key("bucket"), rate_per_s=1, burst=1)
-    wrong_uses = (kv.zadd(key("s"), {"m": 1.0}), kv.get(key("z")), kv.incr(key("bucket")), kv.hincr(key("z"), {"n": 1}))
+    wrong_uses = (
+        kv.zadd(key("s"), {"m": 1.0}),
+        kv.get(key("z")),
+        kv.incr(key("bucket")),
+        kv.hincr(key("z"), {"n": 1}),
+        kv.hincr_many({key("z"): {"n": 1}}),
+        kv.zadd_capped({key("s"): {"m": 1.0}}, keep=1),
+    )
     for wrong_use in wrong_uses:
         with pytest.raises(Exception) as error:  # WrongTypeError in memory, ResponseError from Redis
             await wrong_use

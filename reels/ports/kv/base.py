@@ -1,8 +1,9 @@
 """The key-value port's interface, its error and the rules both adapters share.
 
 Counters, caches, sorted sets, hashes of numbers (feature rows), token-bucket rate limits and short locks. Values are strings;
-sorted-set scores are floats. Every command touches one key (the `*_many` calls pipeline
-single-key commands), so the Redis adapter keeps working on Redis Cluster. TTLs are in seconds
+sorted-set scores are floats. Every command touches one key (the batch calls, `*_many` and
+`zadd_capped`, pipeline single-key commands or scripts in one round trip, atomic per key only), so
+the Redis adapter keeps working on Redis Cluster. TTLs are in seconds
 and may be fractional; both adapters really expire keys.
 """
 
@@ -30,6 +31,10 @@ class KeyValue(Protocol):
 
     async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
 
+    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
+        """`set` of every key to its value (all with `ttl_s`, or none) in one round trip."""
+        ...
+
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         """Add to an integer counter; `ttl_s` is set only when the key has no TTL yet, so a
         counter created with it is a fixed window that starts at its first increment."""
@@ -44,12 +49,24 @@ class KeyValue(Protocol):
 
     async def zrem(self, key: str, *members: str) -> int: ...
 
+    async def zadd_capped(
+        self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
+    ) -> None:
+        """Add members to each sorted set, then drop all but its `keep` highest (the order of
+        `zrange_desc`), and with `ttl_s` renew its TTL: a bounded log or leaderboard per key,
+        each set updated atomically, all of them in one round trip."""
+        ...
+
     async def expire(self, key: str, ttl_s: float) -> bool:
         """Give an existing key (of any kind) a TTL; False when there is no such key."""
         ...
 
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
         """Atomically add to fields of a hash of numbers; the fields' new values come back."""
+        ...
+
+    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+        """`hincr` of many hashes in one round trip (each hash atomically); new values by key."""
         ...
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:

@@ -93,6 +93,10 @@ class MemoryKeyValue:
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         return [self._read(key, str) for key in keys]
 
+    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
+        for key, value in values.items():
+            await self.set(key, value, ttl_s=ttl_s)
+
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         value = int(self._read(key, str) or 0) + amount
         self._data[key] = str(value)
@@ -121,6 +125,22 @@ class MemoryKeyValue:
             self._remove(key)
         return removed
 
+    async def zadd_capped(
+        self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
+    ) -> None:
+        for key, mapping in sets.items():
+            await self.zadd(key, mapping)
+            scores = self._read(key, _SortedSet)
+            if scores is None:
+                continue
+            if len(scores) > keep:
+                for member, _ in sorted(scores.items(), key=lambda item: (item[1], item[0]))[: len(scores) - keep]:
+                    del scores[member]
+            if not scores:
+                self._remove(key)
+            elif ttl_s is not None:
+                self._set_ttl(key, ttl_s)
+
     async def expire(self, key: str, ttl_s: float) -> bool:
         self._purge_expired()
         if key not in self._data:
@@ -129,12 +149,20 @@ class MemoryKeyValue:
         return True
 
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
-        fields = self._read(key, _Hash)
-        if fields is None:
-            fields = self._data[key] = _Hash()
-        for name, amount in amounts.items():
-            fields[name] = fields.get(name, 0.0) + float(amount)
-        return {name: fields[name] for name in amounts}
+        return (await self.hincr_many({key: amounts})).get(key, {})
+
+    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+        new = {}
+        for key, amounts in updates.items():
+            if not amounts:
+                continue
+            fields = self._read(key, _Hash)
+            if fields is None:
+                fields = self._data[key] = _Hash()
+            for name, amount in amounts.items():
+                fields[name] = fields.get(name, 0.0) + float(amount)
+            new[key] = {name: fields[name] for name in amounts}
+        return new
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         return [dict(self._read(key, _Hash) or {}) for key in keys]

@@ -1,10 +1,15 @@
 """The key-value port on Redis or a Redis Cluster (or anything speaking its protocol): the
-production adapter. Every command and script touches one key, so it runs on a cluster as is."""
+production adapter. Every command and script touches one key (the batch scripts take many on one
+Redis, one at a time on a cluster), so it runs on a cluster as is."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from redis.asyncio.cluster import RedisCluster
 
 from reels.ports.kv.base import bucket_ttl_s, check_bucket
 from reels.ports.redis_client import RedisClient, connect, register_script
@@ -42,6 +47,63 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+# The batch scripts take any number of keys with, in ARGV, one JSON list holding each key's part
+# (in KEYS order): on one Redis a batch is a few commands of many keys, on a cluster a command per
+# key (see `_per_key_scripts`). Encoding one argument per field cost the client more than the
+# round trips the batch saved.
+
+# ARGV[1]: [{field: amount as a string}, ...]. Returns [{field: new value}, ...] as JSON.
+_HINCR = """
+local amounts = cjson.decode(ARGV[1])
+local new = {}
+for i, key in ipairs(KEYS) do
+  local values = {}
+  for name, amount in pairs(amounts[i]) do
+    values[name] = redis.call('HINCRBYFLOAT', key, name, amount)
+  end
+  new[i] = values
+end
+return cjson.encode(new)
+"""
+
+# ARGV[1]: keep; ARGV[2]: TTL in ms (0: leave it); ARGV[3]: [{member: score as a string}, ...].
+_ZADD_CAPPED = """
+local keep = tonumber(ARGV[1])
+local sets = cjson.decode(ARGV[3])
+for i, key in ipairs(KEYS) do
+  for member, score in pairs(sets[i]) do
+    redis.call('ZADD', key, score, member)
+  end
+  redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+  if ARGV[2] ~= '0' then
+    redis.call('PEXPIRE', key, ARGV[2])
+  end
+end
+return 0
+"""
+
+# ARGV[1]: TTL in ms (0: none); ARGV[2]: [value, ...]. A SET per key: MSET takes no TTL.
+_SET = """
+local values = cjson.decode(ARGV[2])
+for i, key in ipairs(KEYS) do
+  if ARGV[1] ~= '0' then
+    redis.call('SET', key, values[i], 'PX', ARGV[1])
+  else
+    redis.call('SET', key, values[i])
+  end
+end
+return 0
+"""
+
+# Keys per script call on one Redis: a call blocks the server while it runs (~1 ms per 100 keys).
+KEYS_PER_SCRIPT = 500
+
+
+def _exact(numbers: Mapping[str, float]) -> dict[str, str]:
+    """Numbers as strings that Redis parses back exactly (Lua's own numbers round to 14 digits)."""
+    return {name: repr(float(number)) for name, number in numbers.items()}
 
 
 def _ms(ttl_s: float) -> int:
@@ -82,6 +144,9 @@ class RedisKeyValue:
                 pipe.get(key)
             return list(await pipe.execute())
 
+    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
+        await self._per_key_scripts(_SET, values, [_ms(ttl_s) if ttl_s is not None else 0])
+
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         if ttl_s is None:
             return int(await self._client.incrby(key, amount))
@@ -102,17 +167,39 @@ class RedisKeyValue:
     async def zrem(self, key: str, *members: str) -> int:
         return await self._client.zrem(key, *members) if members else 0
 
+    async def zadd_capped(
+        self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
+    ) -> None:
+        ttl_ms = _ms(ttl_s) if ttl_s is not None else 0
+        scores = {key: _exact(mapping) for key, mapping in sets.items() if mapping}
+        await self._per_key_scripts(_ZADD_CAPPED, scores, [keep, ttl_ms])
+
     async def expire(self, key: str, ttl_s: float) -> bool:
         return bool(await self._client.pexpire(key, _ms(ttl_s)))
 
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
-        if not amounts:
-            return {}
-        async with self._client.pipeline(transaction=True) as pipe:
-            for name, amount in amounts.items():
-                pipe.hincrbyfloat(key, name, float(amount))
-            values = await pipe.execute()
-        return {name: float(value) for name, value in zip(amounts, values, strict=True)}
+        return (await self.hincr_many({key: amounts})).get(key, {})
+
+    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+        amounts = {key: _exact(fields) for key, fields in updates.items() if fields}
+        replies = await self._per_key_scripts(_HINCR, amounts, [])
+        return {
+            key: {name: float(value) for name, value in new.items()}
+            for key, new in zip(amounts, (new for reply in replies for new in orjson.loads(reply)), strict=True)
+        }
+
+    async def _per_key_scripts(self, script: str, parts: Mapping[str, Any], args: list[Any]) -> list[Any]:
+        """Run a batch script over `parts` ({key: its part}), all in one pipeline, each key's
+        update atomic. By EVAL, not EVALSHA: a cluster pipeline cannot load a script a node lacks.
+        On a cluster a call takes one key, so it touches one slot (redis-py routes it by that key);
+        on one Redis a call takes up to KEYS_PER_SCRIPT keys. The replies come in call order."""
+        keys = list(parts)
+        per_call = 1 if isinstance(self._client, RedisCluster) else KEYS_PER_SCRIPT
+        async with self._client.pipeline(transaction=False) as pipe:
+            for start in range(0, len(keys), per_call):
+                chunk = keys[start : start + per_call]
+                pipe.eval(script, len(chunk), *chunk, *args, orjson.dumps([parts[key] for key in chunk]))
+            return list(await pipe.execute()) if keys else []
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         if not keys:
