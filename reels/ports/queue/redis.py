@@ -172,6 +172,13 @@ return 1
 """
 )
 
+# KEYS[1]: stream, KEYS[2]: its retry set; ARGV: group, id, retry member. A script rather than a
+# MULTI pipeline, which redis-py's asyncio cluster client runs a thread per command.
+_ACK = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+"""
+
 # KEYS[1]: stream. Deletes the entries every group has acked (see the module docstring).
 _TRIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -267,6 +274,7 @@ class RedisWorkQueue:
         self._touch = register_script(client, _TOUCH)
         self._retry = register_script(client, _RETRY)
         self._settle = register_script(client, _SETTLE)
+        self._ack = register_script(client, _ACK)
         self._trim = register_script(client, _TRIM)
         self._depth = register_script(client, _DEPTH)
 
@@ -391,10 +399,11 @@ class RedisWorkQueue:
         await self._each_stream(self._trim, [_stream_key(topic, p, lane) for p in partitions for lane in LANES])
 
     async def ack(self, message: Message, group: str) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.xack(_stream_key(message.topic, message.partition, message.lane), group, message.id)
-            pipe.zrem(_retry_key(message.topic, message.partition, group), _retry_member(message))
-            await pipe.execute()
+        keys = [
+            _stream_key(message.topic, message.partition, message.lane),
+            _retry_key(message.topic, message.partition, group),
+        ]
+        await self._ack(keys=keys, args=[group, message.id, _retry_member(message)])
 
     async def ack_many(self, messages: Collection[Message], group: str) -> None:
         by_stream: dict[tuple[str, int, str], list[Message]] = {}
