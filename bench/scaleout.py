@@ -125,9 +125,12 @@ def serve(env: dict[str, str], logs: Path, name: str, workers: int) -> tuple[int
 
 
 def cursors_of(port: int, tokens: list[str]) -> list[str]:
-    """Each viewer's first page (a fresh session, its list cached): the cursors of its next page."""
+    """Each viewer's first page (a fresh session, its list cached): the cursor of its first reel.
+    The page after it lies well inside the cached list; the page after the first page's end cursor
+    would end within EXTEND_WITHIN of the list's end, and every request for it would start
+    building the next list in the background (a fresh session's work)."""
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        return [feed.timed_feed(client, token, None)[1]["pageInfo"]["endCursor"] for token in tokens]
+        return [feed.timed_feed(client, token, None)[1]["edges"][0]["cursor"] for token in tokens]
 
 
 def feed_rounds(
