@@ -358,9 +358,9 @@ class RedisWorkQueue:
 
     async def _take_per_slot(self, keys: dict[int, list[str]], args: list[Any]) -> list[tuple[list[int], Any]]:
         """On a cluster a script touches one slot: one script per partition, all at once (one
-        after another, their round trips add up). Each partition asked gets an even share of `count`, so no more than `count` is
-        taken; those that gave their whole share may hold more and, with any not asked yet, are
-        asked for what is left."""
+        after another, their round trips add up). Each partition asked gets an even share of
+        `count`, so no more than `count` is taken; those that gave their whole share may hold
+        more and, with any not asked yet, are asked for what is left."""
         replies: list[tuple[list[int], Any]] = []
         remaining, waiting = args[2], list(keys)  # partitions that may hold more, in serving order
         while waiting and remaining > 0:
