@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 # as MOVED saying the node no longer serves a channel's slot.
 _SHARD_LOST = (RedisError, OSError)
 
+# Messages read from the shards and not yet taken by the hub; past this the readers wait, and
+# the sockets buffer, as one Redis connection does when its reader is behind.
+EVENTS_BUFFERED = 1024
+
 
 class _Shard:
     """One master's subscriber connection, the channels it carries and its reader task."""
@@ -108,7 +112,7 @@ class ShardedRedisBackend(BroadcastBackend):
         self._placing = asyncio.Lock()  # one (re)placement at a time keeps _home and _shards agreed
         self._rehoming: asyncio.Task[None] | None = None
         self._confirmations: dict[str, asyncio.Future[None]] = {}
-        self._events: asyncio.Queue[Event | PubSubUnavailable] = asyncio.Queue()
+        self._events: asyncio.Queue[Event | PubSubUnavailable] = asyncio.Queue(EVENTS_BUFFERED)
         self._failure: PubSubUnavailable | None = None
 
     async def connect(self) -> None:
@@ -222,7 +226,7 @@ class ShardedRedisBackend(BroadcastBackend):
                 last_heard = loop.time()
                 kind, channel = message["type"], message["channel"]
                 if kind == "smessage":
-                    self._events.put_nowait(Event(channel=channel, message=message["data"]))
+                    await self._events.put(Event(channel=channel, message=message["data"]))
                 elif kind == "ssubscribe":
                     confirmed = self._confirmations.pop(channel, None)
                     if confirmed is not None and not confirmed.done():
@@ -292,6 +296,8 @@ class ShardedRedisBackend(BroadcastBackend):
             if not confirmed.done():
                 confirmed.set_exception(failure)
         self._confirmations.clear()
+        while self._events.full():  # the failure must get through; messages queued before it are moot
+            self._events.get_nowait()
         self._events.put_nowait(failure)
 
 
