@@ -70,6 +70,7 @@ from reels.migrate import upgrade
 from reels.platform import Platform
 from reels.ports.queue.base import partition_for
 from reels.ports.queue.redis import _stream_key  # the adapter's stream layout, written directly
+from reels.ports.redis_client import connect
 from reels.settings import Settings
 from reels.workers.aggregator import Aggregator
 from reels.workers.runner import tune_gc
@@ -478,8 +479,8 @@ def partitioned(streams: list[str]) -> Callable[[int], str]:
 
 
 async def publish(redis_url: str, events: Events, stream_of: Callable[[int], str]) -> None:
-    """Pipelined XADD of the events, each to `stream_of(reel_id)`."""
-    client = Redis.from_url(redis_url)
+    """Pipelined XADD of the events, each to `stream_of(reel_id)` (on one Redis or a cluster)."""
+    client = connect(redis_url)
     try:
         for start in range(0, len(events.entries), PUBLISH_PIPELINE):
             async with client.pipeline(transaction=False) as pipe:
@@ -492,7 +493,7 @@ async def publish(redis_url: str, events: Events, stream_of: Callable[[int], str
 
 async def trim(redis_url: str, streams: list[str], *, delete: bool) -> None:
     """Between runs: drop acknowledged entries (or the floor's streams) so Redis does not grow."""
-    client = Redis.from_url(redis_url)
+    client = connect(redis_url)
     try:
         for stream in streams:
             await (client.delete(stream) if delete else client.xtrim(stream, maxlen=0))

@@ -72,6 +72,7 @@ from reels.domain.accounts import issue_token
 from reels.domain.models import Hashtag, Reel, ReelHashtag, User, WatchEvent
 from reels.migrate import upgrade
 from reels.ports.graph.sql import Follow
+from reels.ports.redis_client import connect
 
 SECRET = "b" * 40
 TOKEN_TTL_S = 24 * 3600
@@ -108,8 +109,8 @@ async def bulk(engine: Any, table: Any, columns: list[str], rows: list[tuple[Any
             )
 
 
-async def load_world(database_url: str, redis_url: str, args: argparse.Namespace) -> list[int]:
-    """Rows, features and trending sets; the ids of the viewers to measure with."""
+async def load_world(database_url: str, redis_urls: list[str], args: argparse.Namespace) -> list[int]:
+    """Rows, and features and trending sets in each Redis; the ids of the viewers to measure with."""
     rng = np.random.default_rng(0)
     now = datetime.now(UTC)
     users, reels, events = args.users, args.reels, args.events
@@ -210,8 +211,9 @@ async def load_world(database_url: str, redis_url: str, args: argparse.Namespace
                 await conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     finally:
         await engine.dispose()
-    await fill_features(redis_url, rng, now.timestamp(), reel, viewer, watched, completed, liked, at, duration, tag,
-                        creator, region)  # fmt: skip
+    for redis_url in redis_urls:
+        await fill_features(redis_url, rng, now.timestamp(), reel, viewer, watched, completed, liked, at, duration,
+                            tag, creator, region)  # fmt: skip
     print(f"features and trending written ({time.perf_counter() - started:.0f} s)", flush=True)
     return [USER_ID0 + int(u) for u in rng.choice(users, size=min(args.viewers, users), replace=False)]
 
@@ -248,7 +250,7 @@ async def fill_features(
     pair = viewer.astype(np.int64) * TAGS + tag[reel]
     pairs, pair_counts = np.unique(pair, return_counts=True)
     pair_full = np.bincount(np.searchsorted(pairs, pair), weights=completed, minlength=len(pairs))
-    client = Redis.from_url(redis_url)
+    client = connect(redis_url)
     try:
         async with client.pipeline(transaction=False) as pipe:
             for r in np.flatnonzero(reel_cols["events"]):
@@ -449,7 +451,7 @@ def main() -> None:
             if args.keep is not None:
                 (args.keep / LOADING_FILE).touch()
             upgrade(database_url)
-            viewers = asyncio.run(load_world(database_url, redis_url, args))
+            viewers = asyncio.run(load_world(database_url, [redis_url], args))
             if args.keep is not None:
                 asyncio.run(save_redis(redis_url))
                 (args.keep / WORLD_FILE).write_text(json.dumps({"world": world_size(args), "viewers": viewers}))

@@ -142,6 +142,19 @@ def feed(r: dict[str, Any]) -> list[str]:
             f"{r['samples']:,} requests", "cached p99 ≤ 25 ms, fresh p99 ≤ 150 ms"]  # fmt: skip
 
 
+def scaleout(r: dict[str, Any]) -> list[str]:
+    engaged, latency = r["cluster_engagement"], r["feed_latency_ms"]
+    details = (
+        f"cached feed pages at {r['connections']} connections, the client on the same cores (p99 one process "
+        f"{latency['one']['p99']} / two {latency['two']['p99']} ms); 3-master cluster / one Redis: feed pages "
+        f"{r['cluster_feed']['ratio']}× ({r['cluster_feed']['ratio_min']}–{r['cluster_feed']['ratio_max']}), "
+        f"engagement {engaged['ratio']}× ({engaged['ratio_min']}–{engaged['ratio_max']}: "
+        f"{_n(engaged['cluster_events_per_s'])} against {_n(engaged['redis_events_per_s'])} events/s); {r['database']}"
+    )
+    return [f"{_n(r['value'])} req/s (two processes)", f"{_n(r['floor'])} req/s (one process)", _ratio(r), details,
+            f"{r['samples']:,} requests on two processes, {r['pairs']} rounds", "two / one ≥ 1.4; cluster / one Redis ≥ 0.8"]  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Bench:
     name: str
@@ -162,6 +175,8 @@ BENCHES = [
     Bench("analytics", 1800, ["--pairs", "2", "--days", "2", "--watches", "2000", "--likes", "500"], analytics),
     Bench("feed", 3600, ["--users", "500", "--reels", "3000", "--events", "30000", "--viewers", "20", "--pairs", "2",
                          "--requests", "40", "--max-seconds", "60"], feed),
+    Bench("scaleout", 1800, ["--pairs", "2", "--events", "5000", "--users", "500", "--reels", "300", "--feed-reels",
+                             "3000", "--feed-events", "20000", "--requests", "300"], scaleout),
 ]  # fmt: skip
 
 

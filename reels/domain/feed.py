@@ -444,7 +444,7 @@ async def _showable(
     )
 
     async def read() -> list[tuple[Reel, User]]:
-        async with ports.sessions() as session:
+        async with ports.reads() as session:
             return [(reel, creator) for reel, creator in (await session.execute(query)).all()]
 
     if viewer is None:
@@ -493,7 +493,7 @@ async def trending(
     listed = [(shown[r][0], scores[r]) for r in wanted if r in shown]
     if len(listed) < offset + first + 1:
         newest = await latest_public(
-            ports.sessions, ports.graph, viewer, first=offset + first + 1 - len(listed) + len(wanted), after=None
+            ports.reads, ports.graph, viewer, first=offset + first + 1 - len(listed) + len(wanted), after=None
         )
         listed += [(row, 0.0) for row in newest if row.id not in scores][: offset + first + 1 - len(listed)]
     page = listed[offset : offset + first + 1]
@@ -507,12 +507,10 @@ async def following(ports: FeedPorts, viewer: User | None, *, first: int, after:
         return []
     followees = await ports.graph.followees(viewer.id)
     celebrities = await feed_inbox.celebrities_among(ports.graph, followees, ports.inbox_settings)
-    inbox = await feed_inbox.read(ports.kv, ports.sessions, viewer, followees, celebrities, ports.inbox_settings)
+    inbox = await feed_inbox.read(ports.kv, ports.reads, viewer, followees, celebrities, ports.inbox_settings)
     ids = sorted((reel_id for reel_id, _ in inbox if after is None or reel_id < after), reverse=True)
     rows = (
-        await _newest(
-            ports.sessions, ports.graph, viewer, Reel.id.in_(ids), first=first, after=None, follows_creator=True
-        )
+        await _newest(ports.reads, ports.graph, viewer, Reel.id.in_(ids), first=first, after=None, follows_creator=True)
         if ids
         else []
     )
@@ -520,7 +518,7 @@ async def following(ports: FeedPorts, viewer: User | None, *, first: int, after:
         oldest = min(reel_id for reel_id, _ in inbox)
         older = Reel.creator_id.in_(followees)
         rows += await _newest(
-            ports.sessions,
+            ports.reads,
             ports.graph,
             viewer,
             older,

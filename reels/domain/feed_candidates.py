@@ -46,9 +46,12 @@ FEW_IMPRESSIONS = 50
 
 @dataclass(frozen=True)
 class FeedPorts:
-    """What the feed reads and writes, and the settings it runs under."""
+    """What the feed reads and writes, and the settings it runs under. Candidate and page reads go
+    to `reads` (a read replica that keeps up, else the primary); writes go to `sessions`, the
+    primary."""
 
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]
     graph: FollowGraph
     kv: KeyValue
     queue: WorkQueue
@@ -159,7 +162,7 @@ async def _following(ports: FeedPorts, viewer: User | None) -> tuple[list[int], 
     followees, muted = await asyncio.gather(ports.graph.followees(viewer.id), ports.graph.muted_ids(viewer.id))
     settings = ports.inbox_settings
     celebrities = await feed_inbox.celebrities_among(ports.graph, followees, settings)
-    inbox = await feed_inbox.read(ports.kv, ports.sessions, viewer, followees, celebrities, settings)
+    inbox = await feed_inbox.read(ports.kv, ports.reads, viewer, followees, celebrities, settings)
     return followees, inbox, muted
 
 
@@ -189,7 +192,7 @@ async def _newest_public(ports: FeedPorts, viewer: User | None) -> list[Reel]:
         .order_by(Reel.id.desc())
         .limit(PER_SOURCE)
     )
-    async with ports.sessions() as session:
+    async with ports.reads() as session:
         return list((await session.scalars(query)).all())
 
 
@@ -200,7 +203,7 @@ async def _rows(ports: FeedPorts, viewer: User | None, followees: list[int], ree
     query = select(Reel).where(
         Reel.id.in_(reel_ids), Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows)
     )
-    async with ports.sessions() as session:
+    async with ports.reads() as session:
         return {row.id: row for row in (await session.scalars(query)).all()}
 
 
@@ -215,7 +218,7 @@ async def _hashtags(ports: FeedPorts, reel_ids: list[int]) -> dict[int, tuple[st
         .order_by(Hashtag.name)
     )
     names: dict[int, list[str]] = defaultdict(list)
-    async with ports.sessions() as session:
+    async with ports.reads() as session:
         for reel_id, name in (await session.execute(query)).all():
             names[reel_id].append(name)
     return {reel_id: tuple(tags) for reel_id, tags in names.items()}
@@ -230,5 +233,5 @@ async def _open_reports(ports: FeedPorts, reel_ids: list[int]) -> dict[int, int]
         .where(Report.reel_id.in_(reel_ids), Report.status == ReportStatus.OPEN)
         .group_by(Report.reel_id)
     )
-    async with ports.sessions() as session:
+    async with ports.reads() as session:
         return {reel_id: count for reel_id, count in (await session.execute(query)).all()}

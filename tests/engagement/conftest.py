@@ -32,17 +32,25 @@ FAST = {
 }
 
 
+# The Redis of each services setup: one Redis, or the session's 3-master Redis Cluster (tests
+# that should also hold on a cluster ask for "services-cluster" with `on_every_setup`).
+REDIS_URL_FIXTURES = {"services": "redis_url", "services-cluster": "redis_cluster_url"}
+on_every_setup = pytest.mark.parametrize(
+    "engagement_settings", ["embedded", "services", "services-cluster"], indirect=True
+)
+
+
 @pytest.fixture(params=["embedded", "services"])
 def engagement_settings(
     request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path
 ) -> Iterator[Settings]:
-    """The embedded setup, or Redis + PostgreSQL + a Bolt graph server. Each services test gets
-    a FalkorDB of its own: it hangs a connection made after another driver closed (see
-    tests/services/falkordb.py), and every app closes its driver."""
+    """The embedded setup, or Redis (or a Redis Cluster) + PostgreSQL + a Bolt graph server. Each
+    services test gets a FalkorDB of its own: it hangs a connection made after another driver
+    closed (see tests/services/falkordb.py), and every app closes its driver."""
     if request.param == "embedded":
         yield embedded_settings.model_copy(update=FAST)
         return
-    redis_url = request.getfixturevalue("redis_url")
+    redis_url = request.getfixturevalue(REDIS_URL_FIXTURES[request.param])
     postgres_url = request.getfixturevalue("postgres_server_url")
     with running_falkordb() as bolt_url:
         settings = Settings(

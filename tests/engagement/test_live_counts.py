@@ -1,5 +1,6 @@
 """Live counts through the public API: one feed per reel and process authorizes and renders
-each event once for all of its subscribers (reels.subscriptions.live_counts)."""
+each event once for all of its subscribers (reels.subscriptions.live_counts). The API tests run
+embedded, on one Redis and on a Redis Cluster (sharded channels)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from reels.settings import Settings
 from reels.subscriptions.live_counts import CountsEvent, Member
 from tests.api.test_query_counts import counting_statements
 from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
-from tests.engagement.conftest import eventually, unique
+from tests.engagement.conftest import eventually, on_every_setup, unique
 from tests.engagement.test_engagement_api import LIKE
 from tests.engagement.test_social_api import BLOCK, UNFOLLOW, follow
 from tests.ports.test_pubsub_contract import redis_server_on
@@ -58,6 +59,7 @@ def likes_of(message: dict[str, Any]) -> int:
     return message["payload"]["data"]["reelCounts"]["likes"]
 
 
+@on_every_setup
 def test_each_operation_gets_its_own_selection_aliases_and_fragments(live_api: Api) -> None:
     api = live_api
     _, creator = api.register(unique("creator"))
@@ -83,6 +85,7 @@ def test_each_operation_gets_its_own_selection_aliases_and_fragments(live_api: A
         }
 
 
+@on_every_setup
 def test_a_block_ends_only_the_blocked_subscriber(live_api: Api) -> None:
     api = live_api
     creator_token, creator = api.register(unique("creator"))
@@ -104,6 +107,7 @@ def test_a_block_ends_only_the_blocked_subscriber(live_api: Api) -> None:
         assert [likes_of(ws.receive_json()) for ws in (anonymous, fan)] == [2, 2]
 
 
+@on_every_setup
 def test_a_followers_only_reel_streams_to_followers_until_they_unfollow(live_api: Api) -> None:
     api = live_api
     _, creator = api.register(unique("creator"))
@@ -123,6 +127,7 @@ def test_a_followers_only_reel_streams_to_followers_until_they_unfollow(live_api
         assert fan.receive_json() == {"id": "s", "type": "complete"}
 
 
+@on_every_setup
 def test_an_event_is_authorized_with_the_same_statements_for_few_or_many_subscribers(live_api: Api) -> None:
     api = live_api
     _, creator = api.register(unique("creator"))

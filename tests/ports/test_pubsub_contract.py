@@ -1,4 +1,5 @@
-"""PubSub contract: broadcaster memory:// and Redis behave the same; Redis also reconnects."""
+"""PubSub contract: broadcaster memory://, one Redis and a Redis Cluster's sharded channels behave
+the same; Redis also reconnects."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from contextlib import suppress
 import pytest
 from redis.asyncio import Redis
 
+from reels.ports import pubsub
 from reels.ports.pubsub import MemoryPubSub, PubSub, PubSubUnavailable, RedisPubSub, Subscription
 from tests.services import free_port, start_redis_server, stop, unavailable
 from tests.services.redis import running_redis
@@ -26,7 +28,7 @@ async def bus(request: pytest.FixtureRequest) -> AsyncIterator[PubSub]:
     if request.param == "memory":
         backend = MemoryPubSub()
     else:
-        backend = RedisPubSub(request.getfixturevalue(REDIS_URL_FIXTURE[request.param]))
+        backend = pubsub.from_url(request.getfixturevalue(REDIS_URL_FIXTURE[request.param]))
     await backend.connect()
     yield backend
     await backend.close()

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
 from redis.crc import key_slot
 
 from reels.ports.kv import RedisKeyValue
+from reels.ports.pubsub import PubSubUnavailable, ShardedRedisPubSub, Subscription
 from reels.ports.queue import RedisWorkQueue
 from reels.ports.queue.base import partition_for
 from tests.services import stop
@@ -65,6 +67,50 @@ async def test_queue_survives_a_resharding(redis_cluster: RedisClusterService) -
         await queue.close()
 
 
+async def publish_until_received(bus: ShardedRedisPubSub, channel: str, messages: Subscription) -> None:
+    """Messages published while a channel moves are lost; keep publishing until one lands."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        assert asyncio.get_running_loop().time() < deadline, "no message after the move"
+        with suppress(PubSubUnavailable):
+            await bus.publish(channel, "after")
+        with suppress(TimeoutError):
+            if await asyncio.wait_for(anext(messages), 0.2) == "after":
+                return
+
+
+async def test_pubsub_uses_a_sharded_channel_on_its_slots_master(redis_cluster: RedisClusterService) -> None:
+    bus = ShardedRedisPubSub(redis_cluster.url)
+    channel = f"live:{uuid.uuid4().hex}"
+    owner = redis_cluster.owner_of(key_slot(channel.encode()))
+    await bus.connect()
+    try:
+        async with bus.subscribe(channel) as messages:
+            # subscribe() returned once the master of the channel's slot confirmed SSUBSCRIBE
+            assert owner.client.execute_command("PUBSUB SHARDNUMSUB", channel) == [(channel, 1)]
+            assert all(node.client.pubsub_numsub(channel) == [(channel, 0)] for node in redis_cluster.masters)
+            await bus.publish(channel, "hello")
+            assert await asyncio.wait_for(anext(messages), 10) == "hello"
+    finally:
+        await bus.close()
+
+
+async def test_pubsub_follows_a_channel_whose_slot_moved(redis_cluster: RedisClusterService) -> None:
+    bus = ShardedRedisPubSub(redis_cluster.url)
+    channel = f"live:{uuid.uuid4().hex}"
+    await bus.connect()
+    try:
+        async with bus.subscribe(channel) as messages:
+            await bus.publish(channel, "before")
+            assert await asyncio.wait_for(anext(messages), 10) == "before"
+            await moved(redis_cluster, channel)  # the old master drops its subscribers (SUNSUBSCRIBE)
+            await publish_until_received(bus, channel, messages)
+            new_owner = redis_cluster.owner_of(key_slot(channel.encode()))
+            assert new_owner.client.execute_command("PUBSUB SHARDNUMSUB", channel) == [(channel, 1)]
+    finally:
+        await bus.close()
+
+
 # Run in a child process: redis-py's cluster client drops the dead master's node object with its
 # connections still open and leaves them to the garbage collector (a leak per topology change,
 # not per command), which here would surface as ResourceWarnings in whichever test came next.
@@ -74,15 +120,15 @@ SURVIVOR = textwrap.dedent(
     from contextlib import suppress
     from redis.exceptions import RedisError
     from reels.ports.kv import RedisKeyValue
-    from reels.ports.pubsub import PubSubUnavailable, RedisPubSub
+    from reels.ports.pubsub import PubSubUnavailable, ShardedRedisPubSub
 
-    async def main(url, key):
-        kv, bus = RedisKeyValue.from_url(url), RedisPubSub(url, reconnect_timeout_s=60)
+    async def main(url, key, channel):
+        kv, bus = RedisKeyValue.from_url(url), ShardedRedisPubSub(url, reconnect_timeout_s=60)
         await kv.ping()
         await bus.connect()
         await kv.set(key, "before")
-        async with bus.subscribe("live") as messages:
-            await bus.publish("live", "before")
+        async with bus.subscribe(channel) as messages:
+            await bus.publish(channel, "before")
             assert await asyncio.wait_for(messages.__anext__(), 10) == "before"
             print("ready", flush=True)
             await asyncio.to_thread(sys.stdin.readline)  # the master is stopped meanwhile
@@ -94,10 +140,10 @@ SURVIVOR = textwrap.dedent(
                         break
                 await asyncio.sleep(0.1)
             assert await kv.incr("{" + key + "}:n") == 1
-            while True:  # the subscriber moves to another seed; messages meanwhile are lost
+            while True:  # the channel is placed on the promoted replica; messages meanwhile are lost
                 assert time.monotonic() < deadline, "no message after the failover"
                 with suppress(PubSubUnavailable):
-                    await bus.publish("live", "after")
+                    await bus.publish(channel, "after")
                 with suppress(TimeoutError):
                     if await asyncio.wait_for(messages.__anext__(), 0.2) == "after":
                         break
@@ -105,19 +151,25 @@ SURVIVOR = textwrap.dedent(
         await kv.close()
         print("survived", flush=True)
 
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(*sys.argv[1:]))
     """
 )
 
 
 def test_a_failed_over_master_is_survived(tmp_path: Path) -> None:
-    """The master of a key, and the seed the pub/sub subscriber sits on, dies; its replica takes
-    over, and the kv adapter and the live subscription carry on."""
+    """The master of a key and of a sharded channel dies; its replica takes over, and the kv
+    adapter and the live subscription carry on."""
     with running_cluster(tmp_path, replicas_each=1) as cluster:
-        victim = cluster.masters[0]  # the first seed: where the subscriber connects first
-        key = next(f"k{n}" for n in range(10_000) if cluster.owner_of(key_slot(f"k{n}".encode())) is victim)
+        victim = cluster.masters[0]
+        key, channel = (
+            next(f"{prefix}{n}" for n in range(10_000) if cluster.owner_of(key_slot(f"{prefix}{n}".encode())) is victim)
+            for prefix in ("k", "live:")
+        )
         with subprocess.Popen(
-            [sys.executable, "-c", SURVIVOR, cluster.url, key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", SURVIVOR, cluster.url, key, channel],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         ) as child:
             try:
                 assert child.stdout is not None and child.stdin is not None

@@ -9,6 +9,7 @@ did not read from the primary.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ pytestmark = pytest.mark.services
 USER = "query User($name: String!) { user(username: $name) { username } }"
 SEARCH = "query Search($q: String!) { search(query: $q) { users { username } } }"
 REEL = "query Reel($id: ID!) { reel(id: $id) { caption hashtags { name } } }"
+FEED = """query Feed($context: FeedContext, $session: String) {
+  feed(first: 50, context: $context, sessionId: $session) { edges { node { id } } }
+}"""
 UPDATE_REEL = """
 mutation Update($input: UpdateReelInput!) {
   updateReel(input: $input) { reel { caption hashtags { name } } userErrors { message } }
@@ -36,14 +40,18 @@ mutation Update($input: UpdateReelInput!) {
 
 
 def on_replica(pair: PgReplicaPair, sql: str) -> None:
-    async def run() -> None:
-        conn = await asyncpg.connect(pair.replica.url)
+    on_server(pair.replica.url, sql)
+
+
+def on_server(url: str, sql: str, *args: Any) -> Any:
+    async def run() -> Any:
+        conn = await asyncpg.connect(url)
         try:
-            await conn.execute(sql)
+            return await conn.fetchval(sql, *args)
         finally:
             await conn.close()
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 @pytest.fixture
@@ -112,3 +120,41 @@ def test_a_replica_that_goes_away_is_skipped(api: Api, pg_replica_pair: PgReplic
         pg_replica_pair.start(pg_replica_pair.replica)
     wait_until(lambda: replicas.sessions() is not replicas.primary, 30, "the replica to be used again")
     wait_until(lambda: found(api, "dave"), 20, "the replica to catch up")
+
+
+def feed_ids(api: Api, token: str | None = None, region: str | None = None) -> set[str]:
+    """One first page of For You; a new session each time, so nothing is left out as served."""
+    variables = {"context": {"region": region} if region else None, "session": uuid.uuid4().hex}
+    return {edge["node"]["id"] for edge in api.data(FEED, variables, token)["feed"]["edges"]}
+
+
+def test_feed_candidates_come_from_the_replica_and_a_lost_replica_is_skipped(
+    api: Api, pg_replica_pair: PgReplicaPair
+) -> None:
+    _, erin = register(api, "erin")
+    viewer_token, _ = register(api, "frank")  # no region yet: his first feed request names one
+    replayed = insert_ready_reel(api, erin["id"])
+    wait_until(lambda: replayed in feed_ids(api), 20, "the replica to replay the first reel")
+    replicas = platform_of(api).read_replicas
+
+    on_replica(pg_replica_pair, "SELECT pg_wal_replay_pause()")
+    stopped = False
+    try:
+        newer = insert_ready_reel(api, erin["id"])  # on the primary; the paused replica has not seen it
+        for token in (None, viewer_token):
+            ids = feed_ids(api, token, region="IN")
+            assert replayed in ids and newer not in ids, ids  # fresh candidates read on the replica
+        # The region default is a write: it went to the primary (a replica refuses writes).
+        assert on_server(pg_replica_pair.primary.url, "SELECT region FROM users WHERE username = $1", "frank") == "IN"
+
+        pg_replica_pair.stop(pg_replica_pair.replica, "immediate")  # goes away mid-run
+        stopped = True
+        wait_until(lambda: replicas.sessions() is replicas.primary, 20, "the lost replica to be skipped")
+        for token in (None, viewer_token):
+            assert {replayed, newer} <= feed_ids(api, token), "the feed reads the primary now"
+    finally:
+        if stopped:
+            pg_replica_pair.start(pg_replica_pair.replica)  # a restart replays again (no pause survives it)
+        else:
+            on_replica(pg_replica_pair, "SELECT pg_wal_replay_resume()")
+    wait_until(lambda: replicas.sessions() is not replicas.primary, 30, "the replica to be used again")

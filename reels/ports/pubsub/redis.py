@@ -1,17 +1,12 @@
-"""The pub/sub port on Redis: the production adapter.
+"""The pub/sub port on one Redis: the production adapter (a cluster has `redis_cluster`'s).
 
 `RedisBackend` is ours rather than broadcaster's, which never reconnects and, with redis-py 8,
 listens before SUBSCRIBE completes (so nothing is ever delivered).
-
-On a Redis Cluster (`redis+cluster://`) it publishes through the cluster client and subscribes on
-one seed node, moving to the next seed when that one is lost: a cluster forwards every PUBLISH
-to all its nodes, so any node hears every channel.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 from contextlib import suppress
 from typing import Any
@@ -25,7 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reels.ports.pubsub.base import BroadcastPubSub, PubSubUnavailable
-from reels.ports.redis_client import connect, is_cluster, seed_nodes
+from reels.ports.redis_client import is_cluster
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +41,18 @@ class RedisBackend(BroadcastBackend):
         self, url: str, *, reconnect_timeout_s: float = 30.0, ping_interval_s: float = 10.0, poll_s: float = 1.0
     ) -> None:
         # No super().__init__(): broadcaster's base constructor only raises NotImplementedError.
-        self._publisher = connect(
+        if is_cluster(url):
+            raise ValueError("a Redis Cluster takes the sharded adapter (reels.ports.pubsub.redis_cluster)")
+        self._publisher = Redis.from_url(
             url,
+            decode_responses=True,
             socket_connect_timeout=5,
             socket_timeout=5,
             retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
         )
         # redis-py's own retries would reconnect behind our back; reconnection is ours alone.
         options: dict[str, Any] = {"socket_connect_timeout": 5, "socket_timeout": 5, "retry": Retry(NoBackoff(), 0)}
-        self._subscribers = (
-            [Redis(host=host, port=port, decode_responses=True, **options) for host, port in seed_nodes(url)]
-            if is_cluster(url)
-            else [Redis.from_url(url, decode_responses=True, **options)]
-        )
-        self._attempts = itertools.count()
+        self._subscriber = Redis.from_url(url, decode_responses=True, **options)
         self._reconnect_timeout_s = reconnect_timeout_s
         self._ping_interval_s = ping_interval_s
         self._poll_s = poll_s
@@ -81,8 +74,7 @@ class RedisBackend(BroadcastBackend):
         if self._pubsub is not None:
             await self._drop(self._pubsub)
         await self._publisher.aclose()
-        for subscriber in self._subscribers:
-            await subscriber.aclose()
+        await self._subscriber.aclose()
 
     async def ping(self) -> None:
         if self._failure is not None:
@@ -91,7 +83,7 @@ class RedisBackend(BroadcastBackend):
 
     async def publish(self, channel: str, message: str) -> None:
         try:
-            await self._publisher.execute_command("PUBLISH", channel, message)
+            await self._publisher.publish(channel, message)
         except _CONNECTION_LOST as exc:
             raise PubSubUnavailable(f"cannot publish to Redis: {exc}") from exc
 
@@ -171,7 +163,7 @@ class RedisBackend(BroadcastBackend):
         delay = 0.05
         while self._channels:
             channels = set(self._channels)
-            pubsub = self._subscribers[next(self._attempts) % len(self._subscribers)].pubsub()
+            pubsub = self._subscriber.pubsub()
             try:
                 await pubsub.subscribe(*channels)
                 self._pubsub, self._last_heard = pubsub, loop.time()

@@ -4,9 +4,9 @@ Keys. One stream per (topic, partition, lane): `q:{<topic>:<partition>}:<lane>`,
 (topic, partition, group) a sorted set of deliveries waiting out a retry backoff:
 `q:{<topic>:<partition>}:retry:<group>` (member "<lane number>|<id>", score = due time in ms).
 The hash tag keeps a partition's keys in one Redis Cluster slot. On one Redis a consumer of
-several partitions runs one script over all of them; on a cluster (`redis+cluster://`) it runs the
-script partition by partition, in a different order each call, so every script touches one slot,
-and waits for new jobs in short XREAD blocks on one partition at a time (a job waits at most
+several partitions runs one script over all of them; on a cluster (`redis+cluster://`) it runs one
+script per partition, all at once (each for a share of the count), so every script touches one
+slot, and waits for new jobs in short XREAD blocks on one partition at a time (a job waits at most
 CLUSTER_BLOCK_MS longer to be seen). There lanes order a partition's jobs; across
 partitions a consumer takes them in turn. Dead letters go to one stream per topic,
 `q:{<topic>}:dead` (capped at `dead_letter_limit`, oldest dropped).
@@ -172,6 +172,13 @@ return 1
 """
 )
 
+# KEYS[1]: stream, KEYS[2]: its retry set; ARGV: group, id, retry member. A script rather than a
+# MULTI pipeline, which redis-py's asyncio cluster client runs a thread per command.
+_ACK = """
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[3])
+"""
+
 # KEYS[1]: stream. Deletes the entries every group has acked (see the module docstring).
 _TRIM = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
@@ -267,6 +274,7 @@ class RedisWorkQueue:
         self._touch = register_script(client, _TOUCH)
         self._retry = register_script(client, _RETRY)
         self._settle = register_script(client, _SETTLE)
+        self._ack = register_script(client, _ACK)
         self._trim = register_script(client, _TRIM)
         self._depth = register_script(client, _DEPTH)
 
@@ -315,28 +323,23 @@ class RedisWorkQueue:
             # Returns as soon as any stream grows past the end the script saw (no race with a
             # publish in between); the entries themselves are taken by the script next turn.
             streams: dict[int, dict[KeyT, StreamIdT]] = {
-                partition: dict(zip(partition_keys[:-1], ends[partition], strict=True))
-                for partition, partition_keys in keys.items()
+                partition: dict(zip(keys[partition][:-1], partition_ends, strict=True))
+                for partition, partition_ends in ends.items()
             }
             await self._wait_for_more(streams, int(wait_ms))
 
     async def _take(
         self, keys: dict[int, list[str]], args: list[Any]
     ) -> tuple[list[tuple[int, int, str, str, int]], dict[int, list[str]], int]:
-        """Run the consume script: (taken rows with their partition, each partition's stream
-        ends, ms until the next retry is due or -1); ends only matter when nothing was taken."""
+        """Run the consume script: (taken rows with their partition, the stream ends of each
+        partition that had nothing to give, ms until the next retry is due or -1); ends only
+        matter when nothing was taken."""
         order = list(keys)
         if not self._cluster:
             reply = await self._consume(keys=[key for partition in order for key in keys[partition]], args=args)
             replies = [(order, reply)]
-        else:  # one slot per script: partition by partition, until `count` is taken
-            replies, remaining = [], args[2]
-            for partition in order:
-                reply = await self._consume(keys=keys[partition], args=[*args[:2], remaining, *args[3:]])
-                replies.append(([partition], reply))
-                remaining -= len(reply[0])
-                if remaining == 0:
-                    break
+        else:
+            replies = await self._take_per_slot(keys, args)
         taken = [
             (partitions[p], lane, id_, payload, n)
             for partitions, reply in replies
@@ -352,6 +355,26 @@ class RedisWorkQueue:
             if reply[2] >= 0 and (next_due < 0 or reply[2] < next_due):
                 next_due = reply[2]
         return taken, ends, next_due
+
+    async def _take_per_slot(self, keys: dict[int, list[str]], args: list[Any]) -> list[tuple[list[int], Any]]:
+        """On a cluster a script touches one slot: one script per partition, all at once (one
+        after another, their round trips add up). Each partition asked gets an even share of
+        `count`, so no more than `count` is taken; those that gave their whole share may hold
+        more and, with any not asked yet, are asked for what is left."""
+        replies: list[tuple[list[int], Any]] = []
+        remaining, waiting = args[2], list(keys)  # partitions that may hold more, in serving order
+        while waiting and remaining > 0:
+            asked = waiting[:remaining]  # each asked for one at least
+            share, extra = divmod(remaining, len(asked))
+            asks = {p: share + (n < extra) for n, p in enumerate(asked)}
+            answers = await asyncio.gather(
+                *(self._consume(keys=keys[p], args=[*args[:2], ask, *args[3:]]) for p, ask in asks.items())
+            )
+            replies.extend(([p], reply) for p, reply in zip(asks, answers, strict=True))
+            remaining -= sum(len(reply[0]) for reply in answers)
+            full = [p for p, reply in zip(asks, answers, strict=True) if len(reply[0]) == asks[p]]
+            waiting = full + waiting[len(asked) :]
+        return replies
 
     async def _wait_for_more(self, streams: dict[int, dict[KeyT, StreamIdT]], wait_ms: int) -> None:
         """Block until a stream grows past its end or `wait_ms` passes."""
@@ -376,10 +399,11 @@ class RedisWorkQueue:
         await self._each_stream(self._trim, [_stream_key(topic, p, lane) for p in partitions for lane in LANES])
 
     async def ack(self, message: Message, group: str) -> None:
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.xack(_stream_key(message.topic, message.partition, message.lane), group, message.id)
-            pipe.zrem(_retry_key(message.topic, message.partition, group), _retry_member(message))
-            await pipe.execute()
+        keys = [
+            _stream_key(message.topic, message.partition, message.lane),
+            _retry_key(message.topic, message.partition, group),
+        ]
+        await self._ack(keys=keys, args=[group, message.id, _retry_member(message)])
 
     async def ack_many(self, messages: Collection[Message], group: str) -> None:
         by_stream: dict[tuple[str, int, str], list[Message]] = {}
