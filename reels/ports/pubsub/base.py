@@ -95,6 +95,31 @@ class PubSub(Protocol):
     async def close(self) -> None: ...
 
 
+class Confirmations:
+    """What a Redis backend's `subscribe()` waits for: the server's confirmation of each channel,
+    handed over by the backend's reader, or the failure that ends the backend, for all at once."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+
+    def wait_for(self, channel: str) -> asyncio.Future[None]:
+        confirmed = self._waiting.get(channel)
+        if confirmed is None:
+            confirmed = self._waiting[channel] = asyncio.get_running_loop().create_future()
+        return confirmed
+
+    def confirm(self, channel: str) -> None:
+        confirmed = self._waiting.pop(channel, None)
+        if confirmed is not None and not confirmed.done():
+            confirmed.set_result(None)
+
+    def fail_all(self, failure: BaseException) -> None:
+        for confirmed in self._waiting.values():
+            if not confirmed.done():
+                confirmed.set_exception(failure)
+        self._waiting.clear()
+
+
 class BroadcastPubSub:
     """The fan-out hub over one broadcaster backend (see the module docstring); `new_backend`
     makes a fresh one when the last gave up."""

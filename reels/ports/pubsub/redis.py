@@ -19,7 +19,7 @@ from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from reels.ports.pubsub.base import BroadcastPubSub, PubSubUnavailable
+from reels.ports.pubsub.base import BroadcastPubSub, Confirmations, PubSubUnavailable
 from reels.ports.redis_client import is_cluster
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class RedisBackend(BroadcastBackend):
         self._poll_s = poll_s
         self._pubsub: RedisPubSubConnection | None = None
         self._channels: set[str] = set()
-        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._confirmations = Confirmations()
         self._has_channels = asyncio.Event()
         self._last_heard = 0.0
         self._failure: PubSubUnavailable | None = None
@@ -90,9 +90,7 @@ class RedisBackend(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         if self._failure is not None:
             raise self._failure
-        confirmed = self._confirmations.get(channel)
-        if confirmed is None:
-            confirmed = self._confirmations[channel] = asyncio.get_running_loop().create_future()
+        confirmed = self._confirmations.wait_for(channel)
         self._channels.add(channel)
         self._has_channels.set()
         pubsub = self._pubsub
@@ -147,9 +145,7 @@ class RedisBackend(BroadcastBackend):
             if message["type"] == "message":
                 return Event(channel=message["channel"], message=message["data"])
             if message["type"] == "subscribe":
-                confirmed = self._confirmations.pop(message["channel"], None)
-                if confirmed is not None and not confirmed.done():
-                    confirmed.set_result(None)
+                self._confirmations.confirm(message["channel"])
 
     async def _drop(self, pubsub: RedisPubSubConnection) -> None:
         if self._pubsub is pubsub:
@@ -185,10 +181,7 @@ class RedisBackend(BroadcastBackend):
         failure = self._failure = PubSubUnavailable(
             f"Redis pub/sub unreachable for {self._reconnect_timeout_s:g} s, giving up: {exc}"
         )
-        for confirmed in self._confirmations.values():
-            if not confirmed.done():
-                confirmed.set_exception(failure)
-        self._confirmations.clear()
+        self._confirmations.fail_all(failure)
         return failure
 
 

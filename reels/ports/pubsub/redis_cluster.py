@@ -40,7 +40,7 @@ from redis.crc import key_slot
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from reels.ports.pubsub.base import BroadcastPubSub, PubSubUnavailable
+from reels.ports.pubsub.base import BroadcastPubSub, Confirmations, PubSubUnavailable
 from reels.ports.redis_client import connect, is_cluster
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class ShardedRedisBackend(BroadcastBackend):
         self._homeless: set[str] = set()
         self._placing = asyncio.Lock()  # one (re)placement at a time keeps _home and _shards agreed
         self._rehoming: asyncio.Task[None] | None = None
-        self._confirmations: dict[str, asyncio.Future[None]] = {}
+        self._confirmations = Confirmations()
         self._events: asyncio.Queue[Event | PubSubUnavailable] = asyncio.Queue(EVENTS_BUFFERED)
         self._failure: PubSubUnavailable | None = None
 
@@ -145,9 +145,7 @@ class ShardedRedisBackend(BroadcastBackend):
     async def subscribe(self, channel: str) -> None:
         if self._failure is not None:
             raise self._failure
-        confirmed = self._confirmations.get(channel)
-        if confirmed is None:
-            confirmed = self._confirmations[channel] = asyncio.get_running_loop().create_future()
+        confirmed = self._confirmations.wait_for(channel)
         self._channels.add(channel)
         async with self._placing:
             placed = await self._place(channel)
@@ -228,9 +226,7 @@ class ShardedRedisBackend(BroadcastBackend):
                 if kind == "smessage":
                     await self._events.put(Event(channel=channel, message=message["data"]))
                 elif kind == "ssubscribe":
-                    confirmed = self._confirmations.pop(channel, None)
-                    if confirmed is not None and not confirmed.done():
-                        confirmed.set_result(None)
+                    self._confirmations.confirm(channel)
                 elif kind == "sunsubscribe":
                     if shard.leaving[channel] > 0:
                         shard.leaving[channel] -= 1
@@ -292,10 +288,7 @@ class ShardedRedisBackend(BroadcastBackend):
         failure = self._failure = PubSubUnavailable(
             f"Redis Cluster pub/sub unreachable for {self._reconnect_timeout_s:g} s, giving up: {exc}"
         )
-        for confirmed in self._confirmations.values():
-            if not confirmed.done():
-                confirmed.set_exception(failure)
-        self._confirmations.clear()
+        self._confirmations.fail_all(failure)
         while self._events.full():  # the failure must get through; messages queued before it are moot
             self._events.get_nowait()
         self._events.put_nowait(failure)
