@@ -66,13 +66,9 @@ def services_settings(tmp_path: Path, s3_server: S3Service, redis_url: str, pipe
         data_dir=tmp_path / "var",
         database_url=pipeline_postgres_url,
         redis_url=_flushed(redis_url),
-        s3_endpoint_url=s3_server.endpoint_url,
-        s3_bucket=s3_server.bucket,
-        s3_access_key_id=s3_server.access_key_id,
-        s3_secret_access_key=s3_server.secret_access_key,
-        s3_region=s3_server.region,
         secret_key=SECRET,
         upload_part_bytes=MIN_PART_BYTES,
+        **s3_server.settings(),
     )
 
 

@@ -53,13 +53,7 @@ class Harness:
 def settings_for(kind: str, data_dir: Path, s3: S3Service | None, **overrides: object) -> Settings:
     values: dict[str, object] = {"data_dir": data_dir, "secret_key": SECRET, "upload_part_bytes": MIN_PART_BYTES}
     if kind == "s3" and s3 is not None:
-        values |= {
-            "s3_endpoint_url": s3.endpoint_url,
-            "s3_bucket": s3.bucket,
-            "s3_access_key_id": s3.access_key_id,
-            "s3_secret_access_key": s3.secret_access_key,
-            "s3_region": s3.region,
-        }
+        values |= s3.settings()
     return Settings(**(values | overrides))
 
 

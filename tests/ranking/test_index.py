@@ -79,13 +79,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     values: dict[str, object] = {"data_dir": tmp_path, "secret_key": "index-test-" + "x" * 32}
     if request.param == "s3":
         s3: S3Service = request.getfixturevalue("s3_server")
-        values |= {
-            "s3_endpoint_url": s3.endpoint_url,
-            "s3_bucket": s3.bucket,
-            "s3_access_key_id": s3.access_key_id,
-            "s3_secret_access_key": s3.secret_access_key,
-            "s3_region": s3.region,
-        }
+        values |= s3.settings()
     yield from_settings(Settings(**values), public_url="http://reels.test")
 
 

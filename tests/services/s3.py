@@ -23,6 +23,16 @@ class S3Service:
     secret_access_key: str
     region: str
 
+    def settings(self) -> dict[str, str]:
+        """The Settings fields that point the object store at this endpoint."""
+        return {
+            "s3_endpoint_url": self.endpoint_url,
+            "s3_bucket": self.bucket,
+            "s3_access_key_id": self.access_key_id,
+            "s3_secret_access_key": self.secret_access_key,
+            "s3_region": self.region,
+        }
+
     def client(self):  # boto3 clients have no importable type
         return boto3.session.Session().client(
             "s3",
