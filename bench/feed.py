@@ -206,9 +206,9 @@ async def load_world(database_url: str, redis_urls: list[str], args: argparse.Na
         print(f"watch events: {events:,} ({time.perf_counter() - started:.0f} s)", flush=True)
         # Planner statistics, as a live database has them: without them the candidates' statements
         # on the 1M-reel tables (the newest 300, the hashtags of a list) took 0.2-0.7 s each.
-        async with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                await conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+        if engine.dialect.name == "postgresql":
+            async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+                await conn.exec_driver_sql("ANALYZE")
     finally:
         await engine.dispose()
     for redis_url in redis_urls:

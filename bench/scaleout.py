@@ -64,7 +64,7 @@ from reels.domain.models import User
 from reels.migrate import upgrade
 from reels.ports.queue.redis import _stream_key  # the adapter's stream layout, written directly
 from reels.settings import Settings
-from tests.services.redis import running_redis
+from tests.services.redis import running_redis  # importable through bench/common.py
 from tests.services.redis_cluster import running_cluster
 
 GOALS = {"two_processes_of_one": 1.4, "cluster_of_one_redis": 0.8}
