@@ -73,6 +73,7 @@ from reels.domain.models import Hashtag, Reel, ReelHashtag, User, WatchEvent
 from reels.migrate import upgrade
 from reels.ports.graph.sql import Follow
 from reels.ports.redis_client import connect
+from reels.workers.aggregator import WATCH_COLUMNS
 
 SECRET = "b" * 40
 TOKEN_TTL_S = 24 * 3600
@@ -179,23 +180,12 @@ async def load_world(database_url: str, redis_urls: list[str], args: argparse.Na
         completed = watched >= duration[reel]
         liked = completed & (rng.random(events) < 0.2)
         at = now.timestamp() - rng.uniform(0, np.minimum(age_s[reel], 7 * 86400))
-        columns = [
-            "id",
-            "reel_id",
-            "viewer_id",
-            "session_id",
-            "watched_ms",
-            "completed",
-            "counted",
-            "context",
-            "created_at",
-        ]
         for start in range(0, events, 200_000):
             stop = min(start + 200_000, events)
             await bulk(
                 engine,
                 WatchEvent.__table__,
-                columns,
+                list(WATCH_COLUMNS),  # the columns in the order the aggregator writes them
                 [
                     (start + i + 1, REEL_ID0 + int(reel[i]), USER_ID0 + int(viewer[i]), None, int(watched[i]),
                      bool(completed[i]), bool(watched[i] >= 3000 or completed[i]), None,

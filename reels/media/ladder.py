@@ -11,6 +11,7 @@ change, so they are exactly what `sample_frames` would read from the file.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import tempfile
@@ -260,9 +261,9 @@ async def transcode_ladder(
             samplings=list(zip(samplings, sample_paths, strict=True)),
         )
         await run_ffmpeg(argv, timeout_s=timeout_s, what="HLS ladder transcode")
-        samples = tuple(
-            sampling.frames(path.read_bytes()) for sampling, path in zip(samplings, sample_paths, strict=True)
-        )
+        # Off the event loop: a 90 s reel's colour samples for the hook are ~13 MB.
+        raw = await asyncio.gather(*(asyncio.to_thread(path.read_bytes) for path in sample_paths))
+        samples = tuple(sampling.frames(data) for sampling, data in zip(samplings, raw, strict=True))
     with_audio = replace_audio is not None or facts.has_audio
     renditions = tuple(
         _read_rendition(out_dir, index, rung, float(fps), with_audio) for index, rung in enumerate(rungs)
