@@ -73,7 +73,7 @@ from reels.ports.queue.redis import _stream_key  # the adapter's stream layout, 
 from reels.ports.redis_client import connect
 from reels.settings import Settings
 from reels.workers.aggregator import Aggregator
-from reels.workers.runner import tune_gc
+from reels.workers.runner import WORKER_YOUNG_GC, tune_gc
 
 PUBLISH_PIPELINE = 1000
 CHILD_STARTUP_S = 60
@@ -109,7 +109,7 @@ def run_aggregator(settings: Settings, reports: multiprocessing.Queue) -> None:
 
 async def _aggregate(settings: Settings, reports: multiprocessing.Queue) -> None:
     platform = await Platform.start(settings)
-    tune_gc()  # as `reels worker` does once started
+    tune_gc(WORKER_YOUNG_GC)  # as `reels worker` does once started
     executed = Counter[str]()
 
     @event.listens_for(platform.engine.sync_engine, "before_cursor_execute")

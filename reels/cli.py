@@ -51,7 +51,7 @@ from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
 from reels.workers import BEFORE_REQUEUE
 from reels.workers.jobs import JOBS, run_job
-from reels.workers.runner import run_forever, tune_gc
+from reels.workers.runner import API_YOUNG_GC, run_forever, tune_gc
 
 app = typer.Typer(help="Reels: an open short-video platform backend.", no_args_is_help=True, add_completion=False)
 
@@ -132,7 +132,7 @@ def _serve(
         )
         return
     application = create_app(settings, background=background)
-    tune_gc()
+    tune_gc(API_YOUNG_GC)
     uvicorn.run(application, **options)
 
 
@@ -140,7 +140,7 @@ def api_process_app() -> Starlette:
     """The app of one process of `reels serve --workers N` (uvicorn calls it in each)."""
     _logging()
     application = create_app(Settings())
-    tune_gc()
+    tune_gc(API_YOUNG_GC)
     return application
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from reels import db
 from reels.domain import ids
 from reels.domain.feed_model import FeedRanker
+from reels.domain.playback import PlaybackUrls
 from reels.domain.screening import BlockedReels, Checks
 from reels.ports import graph, kv, objectstore, pubsub, queue
 from reels.settings import ConfigError, Settings
@@ -94,6 +95,14 @@ class Platform:
     def checks(self) -> Checks:
         """The automated checks' term lists and classifier hook, as the settings name them."""
         return Checks(self.settings)
+
+    @cached_property
+    def playback(self) -> PlaybackUrls:
+        """Signs (or, on a CDN, names) reels' media URLs: one per process, its key derived once."""
+        settings = self.settings
+        return PlaybackUrls(
+            self.store, public_url=settings.public_url, secret=self.jwt_secret, media_base_url=settings.media_base_url
+        )
 
     @cached_property
     def feed_ranker(self) -> FeedRanker:

@@ -7,77 +7,179 @@ as long as the socket, and cached rows would go stale). Named `<thing>_by_<key>`
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import and_, bindparam, func, or_, select
 from strawberry.dataloader import DataLoader
 
+from reels.db import Reads
 from reels.domain import models, visibility
 from reels.domain.counts import read_counts
 from reels.domain.popularity import popularity, with_counts
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from reels.platform import Platform
+
+
+def ready(loader: DataLoader[K, V], key: K, then: Callable[[V], R]) -> R:
+    """`then(value)` if the request has already loaded `key` (see the page prefetches in
+    reels.schema.prefetch), else an awaitable of it, which is what a field resolver returns
+    (graphql-core awaits what needs it). Each awaited field costs graphql-core a task of its
+    own, ~60 for a page of 20 reels; a value at hand costs none."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and future.exception() is None:
+        return then(future.result())
+    return cast(R, _then(loader.load(key), then))
+
+
+async def _then(pending: Awaitable[V], then: Callable[[V], R]) -> R:
+    return then(await pending)
 
 
 def _in_order(keys: Sequence[K], found: dict[K, V], default: Any = None) -> list[V]:
     return [found.get(key, default) for key in keys]
 
 
-class Loaders:
-    """`sessions` is where the loaders read: a replica's factory for a query, the primary's
-    once the request has written (see `Context.reads`)."""
+class Relation(NamedTuple):
+    """How the viewer stands to one user (all False for an anonymous viewer)."""
 
-    def __init__(
-        self, platform: Platform, viewer: models.User | None, sessions: async_sessionmaker[AsyncSession]
-    ) -> None:
+    follows: bool
+    muted: bool
+    blocked_either_way: bool
+
+
+NO_RELATION = Relation(follows=False, muted=False, blocked_either_way=False)
+
+# Hot look-ups built once: SQLAlchemy then neither builds the statement nor computes its cache
+# key again on every request (together a sizeable share of a request's CPU).
+_ROWS_BY_ID: dict[Any, Any] = {}
+_VIEWER_LIKES = select(models.Like.reel_id).where(
+    models.Like.user_id == bindparam("viewer"), models.Like.reel_id.in_(bindparam("reel_ids", expanding=True))
+)
+
+
+def _rows_by_id_query(model: Any) -> Any:
+    query = _ROWS_BY_ID.get(model)
+    if query is None:
+        query = _ROWS_BY_ID[model] = select(model).where(model.id.in_(bindparam("ids", expanding=True)))
+    return query
+
+
+class Loaders:
+    """`sessions` is where the loaders read: a request's one read session, a replica's factory
+    on a socket, the primary's once the request has written (see `Context.reads`). Each loader
+    is made on first use: a request needs a few of them."""
+
+    def __init__(self, platform: Platform, viewer: models.User | None, sessions: Reads) -> None:
         self._platform = platform
         self._sessions = sessions
         self._viewer = viewer
         self._viewer_id = viewer.id if viewer is not None else None
-        self.user_by_id = self._rows_by_id(models.User)
-        self.reel_by_id = self._rows_by_id(models.Reel)
-        self.comment_by_id = self._rows_by_id(models.Comment)
-        self.audio_by_id = self._rows_by_id(models.Audio)
-        self.hashtag_by_id = self._rows_by_id(models.Hashtag)
-        self.report_by_id = self._rows_by_id(models.Report)
-        self.moderation_log_by_id = self._rows_by_id(models.ModerationLog)
-        self.hashtags_by_reel: DataLoader[int, list[models.Hashtag]] = DataLoader(self._hashtags_by_reel)
-        self.open_report_count_by_reel: DataLoader[int, int] = DataLoader(self._open_report_counts)
-        self.counts_by_reel: DataLoader[int, dict[str, int]] = DataLoader(
-            lambda reel_ids: read_counts(platform.kv, sessions, reel_ids)
-        )
-        self.follow_counts_by_user: DataLoader[int, tuple[int, int]] = DataLoader(self._follow_counts)
-        self.viewer_follows_user: DataLoader[int, bool] = DataLoader(self._viewer_follows)
-        self.viewer_blocked_either_way: DataLoader[int, bool] = DataLoader(self._viewer_blocked)
-        self.viewer_likes_reel: DataLoader[int, bool] = DataLoader(self._viewer_likes)
-        self.reel_pages_by_creator = child_pages(sessions, models.Reel, models.Reel.creator_id, self._reel_visible)
-        self.reel_pages_by_audio = child_pages(sessions, models.Reel, models.Reel.audio_id, self._reel_visible)
-        self.reel_pages_by_hashtag = child_pages(
-            sessions,
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.User)
+
+    @cached_property
+    def reel_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.Reel)
+
+    @cached_property
+    def comment_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.Comment)
+
+    @cached_property
+    def audio_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.Audio)
+
+    @cached_property
+    def hashtag_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.Hashtag)
+
+    @cached_property
+    def report_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.Report)
+
+    @cached_property
+    def moderation_log_by_id(self) -> DataLoader[int, Any]:
+        return self._rows_by_id(models.ModerationLog)
+
+    @cached_property
+    def hashtags_by_reel(self) -> DataLoader[int, list[models.Hashtag]]:
+        return DataLoader(self._hashtags_by_reel)
+
+    @cached_property
+    def open_report_count_by_reel(self) -> DataLoader[int, int]:
+        return DataLoader(self._open_report_counts)
+
+    @cached_property
+    def counts_by_reel(self) -> DataLoader[int, dict[str, int]]:
+        return DataLoader(lambda reel_ids: read_counts(self._platform.kv, self._sessions, reel_ids))
+
+    @cached_property
+    def follow_counts_by_user(self) -> DataLoader[int, tuple[int, int]]:
+        return DataLoader(self._follow_counts)
+
+    @cached_property
+    def viewer_relation_to(self) -> DataLoader[int, Relation]:
+        """Follows, mutes and blocks between the viewer and each user: one graph look-up a batch."""
+        return DataLoader(self._viewer_relations)
+
+    @cached_property
+    def viewer_likes_reel(self) -> DataLoader[int, bool]:
+        return DataLoader(self._viewer_likes)
+
+    @cached_property
+    def reel_pages_by_creator(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(self._sessions, models.Reel, models.Reel.creator_id, self._reel_visible)
+
+    @cached_property
+    def reel_pages_by_audio(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(self._sessions, models.Reel, models.Reel.audio_id, self._reel_visible)
+
+    @cached_property
+    def reel_pages_by_hashtag(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(
+            self._sessions,
             models.Reel,
             models.ReelHashtag.hashtag_id,
             self._reel_visible,
             through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
         )
-        self.popular_reel_pages_by_audio = popular_reel_pages(platform, models.Reel.audio_id, self._reel_listed)
-        self.popular_reel_pages_by_hashtag = popular_reel_pages(
-            platform,
+
+    @cached_property
+    def popular_reel_pages_by_audio(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
+        return popular_reel_pages(self._platform, models.Reel.audio_id, self._reel_listed)
+
+    @cached_property
+    def popular_reel_pages_by_hashtag(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
+        return popular_reel_pages(
+            self._platform,
             models.ReelHashtag.hashtag_id,
             self._reel_listed,
             through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
         )
-        self.listed_reel_count_by_hashtag = self._listed_reel_counts(
+
+    @cached_property
+    def listed_reel_count_by_hashtag(self) -> DataLoader[int, int]:
+        return self._listed_reel_counts(
             models.ReelHashtag.hashtag_id, through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)
         )
-        self.listed_reel_count_by_audio = self._listed_reel_counts(models.Reel.audio_id)
-        self.comment_pages_by_reel = child_pages(
-            sessions, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
+
+    @cached_property
+    def listed_reel_count_by_audio(self) -> DataLoader[int, int]:
+        return self._listed_reel_counts(models.Reel.audio_id)
+
+    @cached_property
+    def comment_pages_by_reel(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(
+            self._sessions, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
         )
 
     def _reel_visible(self, key: PageKey) -> Any:
@@ -108,9 +210,11 @@ class Loaders:
         return DataLoader(load)
 
     def _rows_by_id(self, model: Any) -> DataLoader[int, Any]:
+        query = _rows_by_id_query(model)
+
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._sessions() as session:
-                rows = (await session.scalars(select(model).where(model.id.in_(ids)))).all()
+                rows = (await session.scalars(query, {"ids": list(ids)})).all()
             return _in_order(ids, {row.id: row for row in rows})
 
         return DataLoader(load)
@@ -146,36 +250,27 @@ class Loaders:
         counts = await self._platform.graph.follow_counts(list(user_ids))
         return _in_order(user_ids, counts, (0, 0))
 
-    async def _viewer_follows(self, user_ids: Sequence[int]) -> list[bool]:
-        return await self._viewer_batch(
-            user_ids, lambda viewer: self._platform.graph.which_followed(viewer, list(user_ids))
-        )
-
-    async def _viewer_blocked(self, user_ids: Sequence[int]) -> list[bool]:
-        return await self._viewer_batch(
-            user_ids, lambda viewer: self._platform.graph.blocked_either_way(viewer, list(user_ids))
-        )
+    async def _viewer_relations(self, user_ids: Sequence[int]) -> list[Relation]:
+        if self._viewer_id is None:
+            return [NO_RELATION] * len(user_ids)
+        found = await self._platform.graph.relations(self._viewer_id, list(user_ids))
+        return [
+            Relation(
+                follows=user_id in found.follows,
+                muted=user_id in found.muted,
+                blocked_either_way=user_id in found.blocked_either_way,
+            )
+            for user_id in user_ids
+        ]
 
     async def _viewer_likes(self, reel_ids: Sequence[int]) -> list[bool]:
-        async def liked(viewer: int) -> Iterable[int]:
-            async with self._sessions() as session:
-                return set(
-                    (
-                        await session.scalars(
-                            select(models.Like.reel_id).where(
-                                models.Like.user_id == viewer, models.Like.reel_id.in_(reel_ids)
-                            )
-                        )
-                    ).all()
-                )
-
-        return await self._viewer_batch(reel_ids, liked)
-
-    async def _viewer_batch(self, keys: Sequence[int], fetch: Callable[[int], Any]) -> list[bool]:
         if self._viewer_id is None:
-            return [False] * len(keys)
-        hits = await fetch(self._viewer_id)
-        return [key in hits for key in keys]
+            return [False] * len(reel_ids)
+        async with self._sessions() as session:
+            liked = set(
+                (await session.scalars(_VIEWER_LIKES, {"viewer": self._viewer_id, "reel_ids": list(reel_ids)})).all()
+            )
+        return [reel_id in liked for reel_id in reel_ids]
 
 
 class PageKey(NamedTuple):
@@ -189,7 +284,7 @@ class PageKey(NamedTuple):
 
 
 def child_pages(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Reads,
     model: Any,
     parent_column: Any,
     visible: Callable[[PageKey], Any],

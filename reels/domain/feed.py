@@ -32,16 +32,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels.db import Reads
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
 from reels.domain.events import FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
 from reels.domain.feed_model import Loaded
 from reels.domain.feed_sessions import Entry, Source
 from reels.domain.models import Reel, ReelStatus, User, Visibility
-from reels.domain.visibility import is_listed, listed_to
+from reels.domain.visibility import is_listed, listed_to, listed_to_bound_viewer
 from reels.metrics import FEED_BUILD_SECONDS, FEED_FALLBACKS
 from reels.ports.graph import FollowGraph
 from reels.ranking import Candidate, rerank
@@ -422,6 +423,20 @@ def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: 
     return entries[: settings.feed_list_size]
 
 
+def _showable_query(listed: ColumnElement[bool]) -> Select[Reel, User]:
+    return (
+        select(Reel, User)
+        .join(User, User.id == Reel.creator_id)
+        .where(Reel.id.in_(bindparam("reel_ids", expanding=True)), Reel.status == ReelStatus.READY, listed)
+    )
+
+
+# Every page read runs one of these, built once (SQLAlchemy then skips building the statement and
+# its cache key). Signed in, the reels are read as if the viewer followed every creator.
+_SHOWABLE_ANONYMOUS = _showable_query(listed_to(None, follows_creator=False))
+_SHOWABLE_SIGNED_IN = _showable_query(listed_to_bound_viewer(follows_creator=True))
+
+
 async def _showable(
     ports: FeedPorts, viewer: User | None, reel_ids: list[int], *, creators: set[int] | None = None
 ) -> dict[int, tuple[Reel, User]]:
@@ -429,48 +444,34 @@ async def _showable(
     each with its creator.
 
     One round trip when the reels' `creators` are known (a session list keeps them): the reels are
-    read as if the viewer followed every creator while the follow graph is asked, in parallel, for
-    follows, mutes and blocks; each row then passes `is_listed` with the real answers."""
+    read as if the viewer followed every creator while the follow graph is asked, at the same
+    time, how the viewer stands to those creators; each row then passes `is_listed` with the
+    real answers."""
     if not reel_ids:
         return {}
-    query = (
-        select(Reel, User)
-        .join(User, User.id == Reel.creator_id)
-        .where(
-            Reel.id.in_(reel_ids),
-            Reel.status == ReelStatus.READY,
-            listed_to(viewer, follows_creator=viewer is not None),
-        )
-    )
+    query, params = (_SHOWABLE_ANONYMOUS, {}) if viewer is None else (_SHOWABLE_SIGNED_IN, {"viewer_id": viewer.id})
 
     async def read() -> list[tuple[Reel, User]]:
         async with ports.reads() as session:
-            return [(reel, creator) for reel, creator in (await session.execute(query)).all()]
+            rows = (await session.execute(query, {"reel_ids": reel_ids, **params})).all()
+            return [(reel, creator) for reel, creator in rows]
 
     if viewer is None:
         return {reel.id: (reel, creator) for reel, creator in await read()}
-    graph = ports.graph
-    if creators is None:  # known only once the rows are read: blocks after them
-        rows, followees, muted = await asyncio.gather(read(), graph.followees(viewer.id), graph.muted_ids(viewer.id))
-        found = list({reel.creator_id for reel, _ in rows})
-        blocked = await graph.blocked_either_way(viewer.id, found) if rows else set()
+    if creators is None:  # known only once the rows are read
+        rows = await read()
+        relations = await ports.graph.relations(viewer.id, sorted({reel.creator_id for reel, _ in rows}))
     else:
-        rows, followees, muted, blocked = await asyncio.gather(
-            read(),
-            graph.followees(viewer.id),
-            graph.muted_ids(viewer.id),
-            graph.blocked_either_way(viewer.id, sorted(creators)),
-        )
-    following = set(followees)
+        rows, relations = await asyncio.gather(read(), ports.graph.relations(viewer.id, sorted(creators)))
     return {
         reel.id: (reel, creator)
         for reel, creator in rows
-        if reel.creator_id not in muted
+        if reel.creator_id not in relations.muted
         and is_listed(
             reel,
             viewer,
-            viewer_follows_creator=reel.creator_id in following,
-            blocked_either_way=reel.creator_id in blocked,
+            viewer_follows_creator=reel.creator_id in relations.follows,
+            blocked_either_way=reel.creator_id in relations.blocked_either_way,
             creator_suspended=False,  # the SQL condition left out suspended creators' reels
         )
     }
@@ -530,7 +531,7 @@ async def following(ports: FeedPorts, viewer: User | None, *, first: int, after:
 
 
 async def latest_public(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Reads,
     graph: FollowGraph,
     viewer: User | None,
     *,
@@ -543,7 +544,7 @@ async def latest_public(
 
 
 async def _newest(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Reads,
     graph: FollowGraph,
     viewer: User | None,
     candidates: ColumnElement[bool],

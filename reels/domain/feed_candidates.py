@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels.db import Reads
 from reels.domain import feed_features, feed_inbox, feed_trending
 from reels.domain.feed_model import FeedRanker, Loaded
 from reels.domain.feed_sessions import Source
@@ -51,7 +52,7 @@ class FeedPorts:
     primary."""
 
     sessions: async_sessionmaker[AsyncSession]
-    reads: async_sessionmaker[AsyncSession]
+    reads: Reads
     graph: FollowGraph
     kv: KeyValue
     queue: WorkQueue

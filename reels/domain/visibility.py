@@ -27,7 +27,7 @@ so a list never shows a reel that the reel's own page would refuse.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
 
 from reels.domain.models import Reel, ReelStatus, Role, User, Visibility
 
@@ -59,10 +59,19 @@ def listed_to(viewer: User | None, *, follows_creator: ColumnElement[bool] | boo
 
     `follows_creator` holds where the viewer follows the reel's creator: e.g.
     `Reel.creator_id.in_(followees)`, or a constant when the caller knows it for every row."""
+    return _listed(Reel.creator_id == viewer.id if viewer is not None else false(), follows_creator)
+
+
+def listed_to_bound_viewer(*, follows_creator: bool) -> ColumnElement[bool]:
+    """`listed_to` for the viewer whose id is the bound parameter `viewer_id`: for a statement
+    built once and run for every viewer."""
+    return _listed(Reel.creator_id == bindparam("viewer_id"), follows_creator)
+
+
+def _listed(own: ColumnElement[bool], follows_creator: ColumnElement[bool] | bool) -> ColumnElement[bool]:
     if isinstance(follows_creator, bool):
         follows_creator = true() if follows_creator else false()
     audience = or_(Reel.visibility == Visibility.PUBLIC, and_(Reel.visibility == Visibility.FOLLOWERS, follows_creator))
-    own = Reel.creator_id == viewer.id if viewer is not None else false()
     suspended = select(User.id).where(User.suspended_at.is_not(None))
     return and_(
         Reel.deleted_at.is_(None),

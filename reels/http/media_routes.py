@@ -53,7 +53,6 @@ from reels.ports.objectstore.local import (
     upload_path,
 )
 from reels.ports.objectstore.playlists import sign_playlist
-from reels.resolvers.context import playback_urls
 
 if TYPE_CHECKING:
     from reels.platform import Platform
@@ -128,7 +127,7 @@ def media_routes(store_of: StoreOf = platform_store) -> list[Route]:
         if platform is None or not key.endswith(PLAYLIST_SUFFIX):
             return PlainTextResponse("not found", status_code=404)
         store = platform.store
-        playback = playback_urls(platform)
+        playback = platform.playback
         try:
             expires_at = playback.check_playlist(key, *_signature(request))
             if not await _playable(platform, key):

@@ -87,7 +87,7 @@ async def user_by_username(context: Context, username: str) -> User | None:
         return None
     async with context.reads() as session:
         user = await session.scalar(select(User).where(User.username == name))
-    if user is None or await context.loaders.viewer_blocked_either_way.load(user.id):
+    if user is None or (await context.loaders.viewer_relation_to.load(user.id)).blocked_either_way:
         return None
     context.loaders.user_by_id.prime(user.id, user)
     return user
@@ -100,7 +100,7 @@ async def node(context: Context, type_name: str, db_id: int) -> Any:
         return await visible_reel(context, db_id)
     if type_name == "User":
         user = await loaders.user_by_id.load(db_id)
-        return user if user and not await loaders.viewer_blocked_either_way.load(db_id) else None
+        return user if user and not (await loaders.viewer_relation_to.load(db_id)).blocked_either_way else None
     if type_name == "Comment":
         comment = await loaders.comment_by_id.load(db_id)
         if comment is None or comment.deleted_at is not None or await visible_reel(context, comment.reel_id) is None:

@@ -12,8 +12,10 @@ async def comments_of_reel(context: Context, reel_id: int, first: int, after: in
     """The reel's comments, newest first, without those of authors blocked either way."""
     loaders = context.loaders
     rows = await loaders.comment_pages_by_reel.load(PageKey(reel_id, first, after))
-    hidden = await loaders.viewer_blocked_either_way.load_many([row.author_id for row in rows])
-    return Page.of([row for row, blocked in zip(rows, hidden, strict=True) if not blocked], first)
+    relations = await loaders.viewer_relation_to.load_many([row.author_id for row in rows])
+    return Page.of(
+        [row for row, relation in zip(rows, relations, strict=True) if not relation.blocked_either_way], first
+    )
 
 
 async def comment_count(context: Context, reel_id: int) -> int:

@@ -47,8 +47,8 @@ async def hashtag(context: Context, name: str) -> Hashtag | None:
 
 async def search_users(context: Context, query: str, first: int) -> list[User]:
     users = await search.users(context.reads, context.platform.graph, query, first)
-    hidden = await context.loaders.viewer_blocked_either_way.load_many([user.id for user in users])
-    return [user for user, blocked in zip(users, hidden, strict=True) if not blocked]
+    relations = await context.loaders.viewer_relation_to.load_many([user.id for user in users])
+    return [user for user, relation in zip(users, relations, strict=True) if not relation.blocked_either_way]
 
 
 async def search_hashtags(context: Context, query: str, first: int) -> list[Hashtag]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from reels.dataloaders import PageKey, PopularPageKey
@@ -19,14 +20,14 @@ async def visible_reel(context: Context, reel_id: int | None) -> Reel | None:
     row = await loaders.reel_by_id.load(reel_id)
     if row is None:
         return None
-    follows = await loaders.viewer_follows_user.load(row.creator_id)
-    blocked = await loaders.viewer_blocked_either_way.load(row.creator_id)
-    creator = await loaders.user_by_id.load(row.creator_id)
+    relation, creator = await asyncio.gather(
+        loaders.viewer_relation_to.load(row.creator_id), loaders.user_by_id.load(row.creator_id)
+    )
     seen = can_see_reel(
         row,
         context.viewer,
-        viewer_follows_creator=follows,
-        blocked_either_way=blocked,
+        viewer_follows_creator=relation.follows,
+        blocked_either_way=relation.blocked_either_way,
         creator_suspended=creator_suspended(creator),
     )
     return row if seen else None
@@ -36,24 +37,24 @@ async def listed_reels(context: Context, rows: Sequence[Reel]) -> list[Reel]:
     """The rows a list may show the viewer: the rule's last word on what a query found under
     its SQL form (blocks, which SQL cannot see, included)."""
     creators = [row.creator_id for row in rows]
-    follows = await context.loaders.viewer_follows_user.load_many(creators)
-    blocked = await context.loaders.viewer_blocked_either_way.load_many(creators)
-    creator_rows = await context.loaders.user_by_id.load_many(creators)
+    relations, creator_rows = await asyncio.gather(
+        context.loaders.viewer_relation_to.load_many(creators), context.loaders.user_by_id.load_many(creators)
+    )
     return [
         row
-        for row, follows_creator, blocked_either_way, creator in zip(rows, follows, blocked, creator_rows, strict=True)
+        for row, relation, creator in zip(rows, relations, creator_rows, strict=True)
         if is_listed(
             row,
             context.viewer,
-            viewer_follows_creator=follows_creator,
-            blocked_either_way=blocked_either_way,
+            viewer_follows_creator=relation.follows,
+            blocked_either_way=relation.blocked_either_way,
             creator_suspended=creator_suspended(creator),
         )
     ]
 
 
 async def reels_of_creator(context: Context, creator_id: int, first: int, after: int | None) -> Page[Reel]:
-    follows = await context.loaders.viewer_follows_user.load(creator_id)
+    follows = (await context.loaders.viewer_relation_to.load(creator_id)).follows
     key = PageKey(creator_id, first, after, include_followers_only=follows)
     return await listed_page(context, await context.loaders.reel_pages_by_creator.load(key), first)
 

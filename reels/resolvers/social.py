@@ -25,7 +25,7 @@ async def following(context: Context, user_id: int | None, first: int, after: Cu
 async def _people(
     context: Context, user_id: int | None, first: int, after: Cursor | None, edges_of: EdgesOf
 ) -> Page[User]:
-    if user_id is None or await context.loaders.viewer_blocked_either_way.load(user_id):
+    if user_id is None or (await context.loaders.viewer_relation_to.load(user_id)).blocked_either_way:
         return Page([], has_next=False)
     found = await edges_of(user_id, first=first, after=after)
     users = await context.loaders.user_by_id.load_many([edge.user_id for edge in found.edges])

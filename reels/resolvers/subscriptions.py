@@ -87,5 +87,8 @@ async def notifications(context: Context) -> AsyncGenerator[Notification, None]:
             added = NotificationAdded.decode(viewer.id, message)
             async with context.platform.sessions() as session:
                 row = await session.get(Notification, added.notification_id)
-            if row is not None and not await context.loaders.viewer_blocked_either_way.load(row.actor_id or 0):
+            if (
+                row is not None
+                and not (await context.loaders.viewer_relation_to.load(row.actor_id or 0)).blocked_either_way
+            ):
                 yield row

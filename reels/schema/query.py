@@ -15,6 +15,7 @@ from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext, feed_context_of, region_code
 from reels.schema.pagination import SEARCH_PAGE, page_size
 from reels.schema.permissions import ADMINS, MODERATORS, SIGNED_IN
+from reels.schema.prefetch import prefetch_reels
 from reels.schema.types import (
     Audio,
     Hashtag,
@@ -84,7 +85,10 @@ class Query:
     @strawberry.field
     async def reel(self, info: Info[Context, None], id: strawberry.ID) -> Reel | None:
         row = await reels.visible_reel(info.context, db_id_of(id, "Reel"))
-        return Reel.from_row(row) if row else None
+        if row is None:
+            return None
+        await prefetch_reels(info, [row])
+        return Reel.from_row(row)
 
     @strawberry.field(
         description="The personalized For You feed: candidates from follows, similar reels and regional trending, ranked per viewer. Works anonymously (trending only)."
@@ -105,13 +109,16 @@ class Query:
     ) -> ReelConnection:
         where = feed_context_of(context)
         page = await discovery.for_you(info.context, page_size(first), after_id(after), where, session_id)
+        await prefetch_reels(info, [item.reel for item in page.items], "edges", "node")
         return feed_connection(info.context, page, after, where.device)
 
     @strawberry.field(description="Reels by creators the viewer follows, newest first.")
     async def following_feed(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
-        return ReelConnection.of(await discovery.following_feed(info.context, page_size(first), after_id(after)), after)
+        page = await discovery.following_feed(info.context, page_size(first), after_id(after))
+        await prefetch_reels(info, page.rows, "edges", "node")
+        return ReelConnection.of(page, after)
 
     @strawberry.field(
         description="Reels by trending score in the region (ISO 3166-1 alpha-2; default the viewer's), then worldwide, "
@@ -123,7 +130,9 @@ class Query:
         position = after_id(after)
         offset = position + 1 if position is not None else 0
         code = region_code(region, "region")
-        return ReelConnection.of(await discovery.trending(info.context, code, page_size(first), offset), after)
+        page = await discovery.trending(info.context, code, page_size(first), offset)
+        await prefetch_reels(info, page.rows, "edges", "node")
+        return ReelConnection.of(page, after)
 
     @strawberry.field
     async def hashtag(self, info: Info[Context, None], name: str) -> Hashtag | None:

@@ -116,17 +116,27 @@ async def every(interval_s: float, job: Callable[[], Awaitable[Any]], name: str)
         await asyncio.sleep(interval_s)
 
 
-def tune_gc() -> None:
+# Young collections every this many allocations (CPython's default is 700).
+API_YOUNG_GC = 5_000  # a request's objects die by reference count; a pass stays ~1-2 ms
+WORKER_YOUNG_GC = 50_000  # a batch of 20,000 messages outlives smaller young generations
+
+
+def tune_gc(young: int) -> None:
     """A full pass of the cyclic garbage collector stops the process for as long as it takes to
     walk every live object. Start-up's objects (modules, the schema, the models) live as long as
-    the process, so they are frozen out of those passes; and young collections run every 50,000
+    the process, so they are frozen out of those passes; and young collections run every `young`
     allocations instead of 700, so short-lived objects die by reference count instead of being
     promoted, which is what made full passes frequent. With 2,000 websockets a pass held up live
     events for hundreds of milliseconds (bench/fanout.py); in the aggregator, whose batches are
     tens of thousands of messages, the passes were a third of its CPU (bench/engagement.py).
+
+    A young pass costs more than in proportion to the young generation: serving feed pages, a
+    pass every 50,000 allocations took up to 52 ms (a stall every ~200 requests, which one
+    client's p99 sees) and every 5,000 at most 1.7 ms, with less collector time in all (68 against
+    129 ms over 1,000 requests). API processes use API_YOUNG_GC, workers WORKER_YOUNG_GC.
     Call it once start-up is done."""
     gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    gc.set_threshold(young, 20, 20)
 
 
 async def run_forever(settings: Settings) -> None:
@@ -139,7 +149,7 @@ async def run_forever(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     start_workers(platform)
-    tune_gc()
+    tune_gc(WORKER_YOUNG_GC)
     log.info("workers running: %s", ", ".join(task.get_name() for task in platform.background))
     try:
         await stop.wait()

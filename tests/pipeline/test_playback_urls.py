@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select, update
 
 from reels.domain.models import Reel, ReelStatus, User
-from reels.resolvers.context import playback_urls
 from reels.settings import Settings
 from tests.conftest import Api
 from tests.pipeline.helpers import REEL, call, running
@@ -102,9 +101,9 @@ def test_playlists_come_through_the_signing_route_and_name_signed_urls(api: Api)
     media_signature = with_query(variant, **{k: v[0] for k, v in parse_qs(urlsplit(init_url).query).items()})
     assert api.client.get(media_signature).status_code == 403
     platform = api.client.app.state.platform
-    expired = playback_urls(platform).signed_playlist_url(f"reels/{reel_id}/hls/master.m3u8", int(time.time()) - 1)
+    expired = platform.playback.signed_playlist_url(f"reels/{reel_id}/hls/master.m3u8", int(time.time()) - 1)
     assert api.client.get(expired).status_code == 403
-    missing = playback_urls(platform).signed_playlist_url("reels/1/hls/master.m3u8", int(time.time()) + 60)
+    missing = platform.playback.signed_playlist_url("reels/1/hls/master.m3u8", int(time.time()) + 60)
     assert api.client.get(missing).status_code == 404
 
     # URLs handed out earlier stop playing the moment the reel is blocked or deleted.

@@ -28,6 +28,7 @@ from reels.ports.graph import (
     FollowGraph,
     FollowResult,
     Page,
+    Relations,
     SqlFollowGraph,
     Suggestion,
     from_settings,
@@ -255,6 +256,94 @@ async def test_followers_among_in_one_batch(backend: Backend, graph: FollowGraph
     assert await graph.followers_among(creator, []) == set()
 
 
+async def separately(graph: FollowGraph, user: int, others: Sequence[int]) -> Relations:
+    """What `relations` must agree with: the three look-ups it replaces."""
+    follows, muted, blocked = await asyncio.gather(
+        graph.which_followed(user, others), graph.muted_ids(user), graph.blocked_either_way(user, others)
+    )
+    return Relations(frozenset(follows), frozenset(muted & set(others)), frozenset(blocked))
+
+
+async def test_relations_in_one_batch(backend: Backend, graph: FollowGraph) -> None:
+    (
+        user,
+        followed,
+        muted,
+        followed_and_muted,
+        blocked,
+        blocking,
+        blocked_both_ways,
+        fan,
+        stranger,
+    ) = await backend.users(9)
+    for followee in (followed, followed_and_muted):
+        assert await graph.follow(user, followee) == FollowResult.CREATED
+    for other in (muted, followed_and_muted):
+        await graph.mute(user, other)
+    await graph.block(user, blocked)
+    await graph.block(blocking, user)
+    await graph.block(user, blocked_both_ways)
+    await graph.block(blocked_both_ways, user)
+    await graph.follow(fan, user)  # the other direction does not count
+    await graph.mute(fan, user)
+    await graph.block(stranger, fan)  # someone else's edges are not the user's
+    await graph.follow(stranger, followed)
+    await graph.mute(stranger, muted)
+    never_seen = new_id()
+
+    others = [followed, muted, followed_and_muted, blocked, blocking, blocked_both_ways, fan, stranger, never_seen]
+    expected = Relations(
+        follows=frozenset({followed, followed_and_muted}),
+        muted=frozenset({muted, followed_and_muted}),
+        blocked_either_way=frozenset({blocked, blocking, blocked_both_ways}),
+    )
+    assert await graph.relations(user, others) == expected
+    assert await graph.relations(user, others) == await separately(graph, user, others)
+    # The user among the others relates to nobody new, themself included.
+    assert await graph.relations(user, [user, *others]) == expected
+    assert await graph.relations(user, [followed, muted]) == Relations(
+        frozenset({followed}), frozenset({muted}), frozenset()
+    )
+
+    no_relations = Relations(frozenset(), frozenset(), frozenset())
+    assert await graph.relations(user, [stranger, never_seen]) == no_relations
+    assert await graph.relations(never_seen, [user, *others]) == no_relations
+    assert await graph.relations(user, []) == no_relations
+    assert await graph.relations(fan, [user, stranger]) == Relations(
+        frozenset({user}), frozenset({user}), frozenset({stranger})
+    )
+    assert await graph.relations(fan, [user, stranger]) == await separately(graph, fan, [user, stranger])
+
+
+async def test_relations_follow_what_is_undone(backend: Backend, graph: FollowGraph) -> None:
+    user, followed, muted, blocked, blocking = await backend.users(5)
+    await graph.follow(user, followed)
+    await graph.mute(user, muted)
+    await graph.block(user, blocked)
+    await graph.block(blocking, user)
+
+    await graph.unfollow(user, followed)
+    await graph.unmute(user, muted)
+    await graph.unblock(user, blocked)
+    others = [followed, muted, blocked, blocking]
+    assert await graph.relations(user, others) == Relations(frozenset(), frozenset(), frozenset({blocking}))
+    assert await graph.relations(user, others) == await separately(graph, user, others)
+    await graph.unblock(blocking, user)
+    assert await graph.relations(blocking, [user]) == Relations(frozenset(), frozenset(), frozenset())
+
+
+async def test_relations_of_no_one_ask_no_store() -> None:
+    nothing_listens = "127.0.0.1:1"
+    engine = create_async_engine(f"postgresql+asyncpg://reels@{nothing_listens}/reels")
+    bolt = BoltFollowGraph(f"bolt://{nothing_listens}", "reels", "")
+    try:
+        for graph in (SqlFollowGraph(session_factory(engine)), bolt):
+            assert await graph.relations(new_id(), []) == Relations(frozenset(), frozenset(), frozenset())
+    finally:
+        await bolt.close()
+        await engine.dispose()
+
+
 @pytest.mark.parametrize("direction", ["followers", "following"])
 async def test_pages_are_newest_first_without_gaps_or_duplicates(
     backend: Backend, graph: FollowGraph, direction: str
@@ -373,6 +462,7 @@ async def test_big_snowflake_ids_round_trip(backend: Backend, graph: FollowGraph
     assert await graph.muted_ids(bigger) == {big}
     await graph.block(bigger, big)
     assert await graph.blocked_either_way(big, [bigger - 1, bigger]) == {bigger}
+    assert await graph.relations(bigger, [big, big + 1]) == Relations(frozenset(), frozenset({big}), frozenset({big}))
 
 
 async def test_concurrent_identical_follows_make_one_edge(backend: Backend, graph: FollowGraph) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.ports.graph.base import Cursor, Edge, FollowGraph, FollowResult, Page, Suggestion
+from reels.ports.graph.base import Cursor, Edge, FollowGraph, FollowResult, Page, Relations, Suggestion
 from reels.ports.graph.bolt import BoltFollowGraph
 from reels.ports.graph.sql import SqlFollowGraph
 from reels.settings import Settings
@@ -20,6 +20,7 @@ __all__ = [
     "FollowGraph",
     "FollowResult",
     "Page",
+    "Relations",
     "SqlFollowGraph",
     "Suggestion",
     "from_settings",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -55,6 +55,27 @@ class Suggestion:
     paths: int  # how many people the user follows also follow this one
 
 
+@dataclass(frozen=True)
+class Relations:
+    """How one user stands to each of some others, from one look-up."""
+
+    follows: frozenset[int]  # those of the others the user follows
+    muted: frozenset[int]  # those of the others the user mutes
+    blocked_either_way: frozenset[int]  # those of the others the user blocks or is blocked by
+
+
+# The kind of each (kind, user id) row an adapter's relations look-up gives.
+FOLLOWS, MUTES, BLOCKS = "follows", "mutes", "blocks"
+
+
+def relations_of(rows: Iterable[tuple[str, int]]) -> Relations:
+    """Sort (kind, user id) rows into Relations; a pair blocked both ways may come twice."""
+    kinds: dict[str, set[int]] = {FOLLOWS: set(), MUTES: set(), BLOCKS: set()}
+    for kind, user_id in rows:
+        kinds[kind].add(user_id)
+    return Relations(frozenset(kinds[FOLLOWS]), frozenset(kinds[MUTES]), frozenset(kinds[BLOCKS]))
+
+
 class FollowGraph(Protocol):
     async def follow(self, follower: int, followee: int) -> FollowResult: ...
 
@@ -75,6 +96,9 @@ class FollowGraph(Protocol):
 
     async def followers_among(self, followee: int, candidates: Sequence[int]) -> set[int]:
         """The `candidates` who follow `followee`, in one round trip."""
+
+    async def relations(self, user: int, others: Sequence[int]) -> Relations:
+        """Whom of `others` `user` follows, mutes and blocks or is blocked by, in one round trip."""
 
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
         """Whom `user` follows, newest follow first: the feed's candidate sources."""

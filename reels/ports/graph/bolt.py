@@ -1,9 +1,9 @@
 """The follow graph in Neo4j over Bolt: the production adapter (FalkorDB's Bolt listener in CI).
 
 The Cypher here is the subset both servers run: MERGE/MATCH/DELETE, pattern predicates in
-WHERE, OPTIONAL MATCH, UNWIND, count, ORDER BY/LIMIT; parameters are integers only (FalkorDB
-inlines Bolt parameters into the query text). Each operation is a single statement because
-FalkorDB acknowledges BEGIN/COMMIT without grouping anything: a statement is its unit of
+WHERE, OPTIONAL MATCH, UNWIND, UNION ALL, count, ORDER BY/LIMIT; parameters are integers only
+(FalkorDB inlines Bolt parameters into the query text). Each operation is a single statement
+because FalkorDB acknowledges BEGIN/COMMIT without grouping anything: a statement is its unit of
 atomicity. Every query, reads included, runs in a write transaction, i.e. on the cluster
 leader, so a follow is visible to the next read from any API process.
 
@@ -21,15 +21,20 @@ import neo4j
 from neo4j.exceptions import Neo4jError
 
 from reels.ports.graph.base import (
+    BLOCKS,
+    FOLLOWS,
+    MUTES,
     Cursor,
     Edge,
     FollowResult,
     Page,
+    Relations,
     Suggestion,
     check_not_self,
     check_page_size,
     now_ms,
     page_of,
+    relations_of,
 )
 
 log = logging.getLogger(__name__)
@@ -77,6 +82,21 @@ _FOLLOWERS_AMONG = """
 UNWIND $candidates AS candidate
 MATCH (:User {id: candidate})-[:FOLLOWS]->(:User {id: $followee})
 RETURN candidate AS id
+"""
+# Each branch is the query of which_followed, muted_ids (narrowed to the others) and
+# blocked_either_way; a pair blocked both ways gives two BLOCKS rows.
+_RELATIONS = f"""
+UNWIND $others AS other
+MATCH (:User {{id: $user}})-[:FOLLOWS]->(:User {{id: other}})
+RETURN '{FOLLOWS}' AS kind, other AS id
+UNION ALL
+UNWIND $others AS other
+MATCH (:User {{id: $user}})-[:MUTES]->(:User {{id: other}})
+RETURN '{MUTES}' AS kind, other AS id
+UNION ALL
+UNWIND $others AS other
+MATCH (:User {{id: $user}})-[:BLOCKS]-(:User {{id: other}})
+RETURN '{BLOCKS}' AS kind, other AS id
 """
 _FOLLOWEES = """
 MATCH (:User {id: $user})-[f:FOLLOWS]->(o:User)
@@ -200,6 +220,12 @@ class BoltFollowGraph:
             return set()
         result = await self._run(_FOLLOWERS_AMONG, followee=followee, candidates=list(candidates))
         return {record["id"] for record in result.records}
+
+    async def relations(self, user: int, others: Sequence[int]) -> Relations:
+        if not others:
+            return relations_of(())
+        result = await self._run(_RELATIONS, user=user, others=list(others))
+        return relations_of((record["kind"], record["id"]) for record in result.records)
 
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
         result = await self._run(_FOLLOWEES, user=user, limit=limit)

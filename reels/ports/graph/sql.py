@@ -19,34 +19,44 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    CompoundSelect,
     CursorResult,
     DateTime,
     ForeignKey,
+    String,
     and_,
+    bindparam,
     column,
     delete,
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     table,
     tuple_,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
 
 from reels import db
 from reels.ports.graph.base import (
+    BLOCKS,
+    FOLLOWS,
+    MUTES,
     Cursor,
     Edge,
     FollowResult,
     Page,
+    Relations,
     Suggestion,
     check_not_self,
     check_page_size,
     now_ms,
     page_of,
+    relations_of,
 )
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,6 +91,28 @@ class Mute(db.Base):
     muter_id: Mapped[int] = _user_id()
     muted_id: Mapped[int] = _user_id()
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+def _relations_statement() -> CompoundSelect[str, int]:
+    """(kind, user id) of each of `others` that `user` follows, mutes, blocks or is blocked by."""
+    follows, mutes, blocks = Follow.__table__.c, Mute.__table__.c, Block.__table__.c
+    user, others = bindparam("user", type_=BigInteger), bindparam("others", type_=BigInteger, expanding=True)
+
+    def kind(name: str) -> ColumnElement[str]:
+        return literal_column(f"'{name}'", String).label("kind")
+
+    return union_all(
+        select(kind(FOLLOWS), follows.followee_id).where(follows.follower_id == user, follows.followee_id.in_(others)),
+        select(kind(MUTES), mutes.muted_id).where(mutes.muter_id == user, mutes.muted_id.in_(others)),
+        select(kind(BLOCKS), blocks.blocked_id).where(blocks.blocker_id == user, blocks.blocked_id.in_(others)),
+        select(kind(BLOCKS), blocks.blocker_id).where(blocks.blocked_id == user, blocks.blocker_id.in_(others)),
+    )
+
+
+# Built once, with bound parameters: SQLAlchemy keeps its cache key and compiled form across calls
+# instead of rebuilding both per request. Table columns, not mapped attributes, keep it a Core
+# statement, which skips the ORM's result set-up.
+_RELATIONS = _relations_statement()
 
 
 def _datetime(ms: int) -> datetime:
@@ -196,6 +228,13 @@ class SqlFollowGraph:
         query = select(Follow.follower_id).where(Follow.followee_id == followee, Follow.follower_id.in_(candidates))
         async with self._sessions() as session:
             return set((await session.scalars(query)).all())
+
+    async def relations(self, user: int, others: Sequence[int]) -> Relations:
+        if not others:
+            return relations_of(())
+        async with self._sessions() as session:
+            rows = await session.execute(_RELATIONS, {"user": user, "others": list(others)})
+            return relations_of(rows.all())
 
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
         query = (

@@ -8,6 +8,7 @@ from typing import Self
 import strawberry
 from strawberry.types import Info
 
+from reels.dataloaders import ready
 from reels.domain import models
 from reels.domain.feed import FeedPage
 from reels.domain.playback import PlaybackMedia, fitting
@@ -121,8 +122,8 @@ class Reel(Node):
         return Playback.from_media(media) if media else None
 
     @strawberry.field
-    async def creator(self, info: Info[Context, None]) -> User:
-        return User.from_row(await info.context.loaders.user_by_id.load(self.row.creator_id))
+    def creator(self, info: Info[Context, None]) -> User:
+        return ready(info.context.loaders.user_by_id, self.row.creator_id, User.from_row)
 
     @strawberry.field
     async def hashtags(self, info: Info[Context, None]) -> list[Hashtag]:
@@ -136,12 +137,14 @@ class Reel(Node):
         return Audio.from_row(row) if row else None
 
     @strawberry.field
-    async def counts(self, info: Info[Context, None]) -> ReelCounts:
-        return ReelCounts.from_counts(self.row.id, await info.context.loaders.counts_by_reel.load(self.row.id))
+    def counts(self, info: Info[Context, None]) -> ReelCounts:
+        return ready(
+            info.context.loaders.counts_by_reel, self.row.id, lambda counts: ReelCounts.from_counts(self.row.id, counts)
+        )
 
     @strawberry.field
-    async def viewer_has_liked(self, info: Info[Context, None]) -> bool:
-        return await info.context.loaders.viewer_likes_reel.load(self.row.id)
+    def viewer_has_liked(self, info: Info[Context, None]) -> bool:
+        return ready(info.context.loaders.viewer_likes_reel, self.row.id, bool)
 
     @strawberry.field
     async def comments(

@@ -18,6 +18,7 @@ from reels.resolvers.context import Context
 from reels.schema.enums import Role
 from reels.schema.globalid import to_global_id
 from reels.schema.pagination import page_size
+from reels.schema.prefetch import prefetch_reels
 from reels.schema.types.connection import Node, ReelConnection, UserConnection, after_edge, after_id, shows
 
 
@@ -77,13 +78,14 @@ class User(Node):
 
     @strawberry.field(description="False for anonymous viewers and for the viewer's own profile.")
     async def viewer_is_following(self, info: Info[Context, None]) -> bool:
-        return await info.context.loaders.viewer_follows_user.load(self.db_id)
+        return (await info.context.loaders.viewer_relation_to.load(self.db_id)).follows
 
     @strawberry.field(description="Newest first; only READY reels, plus the viewer's own reels in any status.")
     async def reels(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> ReelConnection:
         page = await resolve.reels_of_creator(info.context, self.db_id, page_size(first), after_id(after))
+        await prefetch_reels(info, page.rows, "edges", "node")
         return ReelConnection.of(page, after)
 
     @strawberry.field(description="Most recent follow first.")
@@ -141,7 +143,7 @@ async def follow_connection(
     list_of = social.followers if followers else social.following
     page = await list_of(context, user_id, page_size(first), after_edge(after))
     total = 0
-    if user_id is not None and not await context.loaders.viewer_blocked_either_way.load(user_id):
+    if user_id is not None and not (await context.loaders.viewer_relation_to.load(user_id)).blocked_either_way:
         follower_count, following_count = await context.loaders.follow_counts_by_user.load(user_id)
         total = follower_count if followers else following_count
     return UserConnection.of(page, after, total_count=total)
