@@ -1,4 +1,5 @@
-"""An API with engagement running, on the embedded setup and on Redis + PostgreSQL + a Bolt graph."""
+"""An API with engagement running, on the embedded setup and on Redis + PostgreSQL + a Bolt graph
+(and, for the tests that ask, on a Redis Cluster or with a PostgreSQL read replica)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from reels.migrate import upgrade
 from reels.settings import Settings
 from tests.conftest import LOCAL_CLIENT, Api
 from tests.services.falkordb import running_falkordb
+from tests.services.pg_replica import ReplicatedDatabase
 
 # Every test registers from one address, and the services variant shares one Redis for the session.
 # The scheduled jobs run when a test runs them: scoring in the background would flag the scripted
@@ -32,11 +34,16 @@ FAST = {
 }
 
 
-# The Redis of each services setup: one Redis, or the session's 3-master Redis Cluster (tests
-# that should also hold on a cluster ask for "services-cluster" with `on_every_setup`).
-REDIS_URL_FIXTURES = {"services": "redis_url", "services-cluster": "redis_cluster_url"}
+# The Redis of each services setup: one Redis, or the session's 3-master Redis Cluster; with
+# "services-replica", queries read from a streaming replica of the PostgreSQL primary. Tests that
+# should also hold on those ask for them with `on_every_setup`.
+REDIS_URL_FIXTURES = {
+    "services": "redis_url",
+    "services-cluster": "redis_cluster_url",
+    "services-replica": "redis_url",
+}
 on_every_setup = pytest.mark.parametrize(
-    "engagement_settings", ["embedded", "services", "services-cluster"], indirect=True
+    "engagement_settings", ["embedded", "services", "services-cluster", "services-replica"], indirect=True
 )
 
 
@@ -44,24 +51,33 @@ on_every_setup = pytest.mark.parametrize(
 def engagement_settings(
     request: pytest.FixtureRequest, embedded_settings: Settings, tmp_path: Path
 ) -> Iterator[Settings]:
-    """The embedded setup, or Redis (or a Redis Cluster) + PostgreSQL + a Bolt graph server. Each
-    services test gets a FalkorDB of its own: it hangs a connection made after another driver
-    closed (see tests/services/falkordb.py), and every app closes its driver."""
+    """The embedded setup, or Redis (or a Redis Cluster) + PostgreSQL (or a primary and its read
+    replica) + a Bolt graph server. Each services test gets a FalkorDB of its own: it hangs a
+    connection made after another driver closed (see tests/services/falkordb.py), and every app
+    closes its driver."""
     if request.param == "embedded":
         yield embedded_settings.model_copy(update=FAST)
         return
     redis_url = request.getfixturevalue(REDIS_URL_FIXTURES[request.param])
-    postgres_url = request.getfixturevalue("postgres_server_url")
+    replicated: ReplicatedDatabase | None = None
+    if request.param == "services-replica":
+        replicated = request.getfixturevalue("replicated_database")
+        postgres_url = replicated.primary_url
+    else:
+        postgres_url = request.getfixturevalue("postgres_server_url")
     with running_falkordb() as bolt_url:
         settings = Settings(
             data_dir=tmp_path / "services",
             database_url=postgres_url,
+            database_replica_urls=replicated.replica_url if replicated else "",
             redis_url=redis_url,
             neo4j_url=bolt_url,
             secret_key="s" * 40,
             **FAST,
         )
         upgrade(settings.resolved_database_url)
+        if replicated is not None:
+            replicated.pair.wait_replayed()  # the replica has the tables before the app reads there
         yield settings
 
 

@@ -1,6 +1,7 @@
 """Live counts through the public API: one feed per reel and process authorizes and renders
 each event once for all of its subscribers (reels.subscriptions.live_counts). The API tests run
-embedded, on one Redis and on a Redis Cluster (sharded channels)."""
+embedded, on one Redis, on a Redis Cluster (sharded channels) and reading from a PostgreSQL
+read replica."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ from tests.services import free_port, stop
 from tests.services.redis import running_redis
 
 COUNTS = "subscription S($id: ID!) { reelCounts(reelId: $id) { likes } }"
+REEL_ID = "query R($id: ID!) { reel(id: $id) { id } }"
+
+
+def ready_reel(api: Api, creator_id: str, token: str | None = None, visibility: str = "PUBLIC") -> str:
+    """A READY reel straight in the database, once the API reads it back for `token`'s viewer:
+    a read replica has it some moments after the primary, and subscribing checks it there."""
+    reel = insert_ready_reel(api, creator_id, visibility=visibility)
+    eventually(lambda: api.data(REEL_ID, {"id": reel}, token)["reel"])
+    return reel
 
 
 @contextmanager
@@ -64,7 +74,7 @@ def test_each_operation_gets_its_own_selection_aliases_and_fragments(live_api: A
     api = live_api
     _, creator = api.register(unique("creator"))
     fan_token, _ = api.register(unique("fan"))
-    reel = insert_ready_reel(api, creator["id"])
+    reel = ready_reel(api, creator["id"])
     fancy = """subscription Fancy($id: ID!) { c: reelCounts(reelId: $id) { __typename reelId ...Some } }
                fragment Some on ReelCounts { likes views }"""
     with (
@@ -91,7 +101,7 @@ def test_a_block_ends_only_the_blocked_subscriber(live_api: Api) -> None:
     creator_token, creator = api.register(unique("creator"))
     blocked_token, blocked = api.register(unique("blocked"))
     fan_token, _ = api.register(unique("fan"))
-    reel = insert_ready_reel(api, creator["id"])
+    reel = ready_reel(api, creator["id"])
     with ExitStack() as stack:
         anonymous = stack.enter_context(subscribed(api, None, COUNTS, {"id": reel}))
         fan = stack.enter_context(subscribed(api, fan_token, COUNTS, {"id": reel}))
@@ -114,7 +124,7 @@ def test_a_followers_only_reel_streams_to_followers_until_they_unfollow(live_api
     fan_token, _ = api.register(unique("fan"))
     stranger_token, _ = api.register(unique("stranger"))
     follow(api, fan_token, creator["id"])
-    reel = insert_ready_reel(api, creator["id"], visibility="FOLLOWERS")
+    reel = ready_reel(api, creator["id"], fan_token, visibility="FOLLOWERS")
     with subscribed(api, stranger_token, COUNTS, {"id": reel}) as stranger:
         message = stranger.receive_json()
     assert message["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
@@ -131,7 +141,7 @@ def test_a_followers_only_reel_streams_to_followers_until_they_unfollow(live_api
 def test_an_event_is_authorized_with_the_same_statements_for_few_or_many_subscribers(live_api: Api) -> None:
     api = live_api
     _, creator = api.register(unique("creator"))
-    reel = insert_ready_reel(api, creator["id"])
+    reel = ready_reel(api, creator["id"])
     tokens = [api.register(unique("fan"))[0] for _ in range(5)]
 
     def statements_for_one_event(signed_in: list[str], anonymous: int, likes: int) -> int:

@@ -1,6 +1,7 @@
 """A deployment in miniature: two `reels serve` and two `reels worker` processes on one
-PostgreSQL database, one Redis and one Bolt graph server, each process with its own log file
-(their tails are attached to a failing test's report)."""
+PostgreSQL database (alone, or a primary with a streaming replica to read from), one Redis and
+one Bolt graph server, each process with its own log file (their tails are attached to a
+failing test's report)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from reels.ports.redis_client import connect
 from reels.settings import Settings
 from tests.services import free_port, stop, wait_until
 from tests.services.falkordb import running_falkordb
+from tests.services.pg_replica import ReplicatedDatabase
+from tests.services.redis import running_redis
 
 FLUSH_INTERVAL_MS = 100
 LOG_TAIL_CHARS = 4000
@@ -42,27 +45,36 @@ class Cluster:
         )
 
 
-@pytest.fixture(scope="module", params=["redis", "redis-cluster"])
-def cluster(
-    request: pytest.FixtureRequest, postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=["redis", "redis-cluster", "replica"])
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Ready when both APIs answer /healthz and the workers' aggregators lease every partition;
-    once on one Redis and once on a 3-master Redis Cluster."""
-    redis_url = request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
+    once on one Redis, once on a 3-master Redis Cluster, and once reading from a streaming
+    replica of the PostgreSQL primary (on a Redis of its own)."""
     # A FalkorDB for each deployment: the processes close their drivers when they stop, after
     # which FalkorDB hangs a later connection (see tests/services/falkordb.py).
-    with running_falkordb() as bolt_url:
-        yield from _deployment(postgres_server_url, redis_url, bolt_url, tmp_path_factory)
+    if request.param != "replica":
+        postgres_url = request.getfixturevalue("postgres_server_url")
+        redis_url = request.getfixturevalue("redis_url" if request.param == "redis" else "redis_cluster_url")
+        with running_falkordb() as bolt_url:
+            yield from _deployment(postgres_url, redis_url, bolt_url, tmp_path_factory)
+        return
+    database: ReplicatedDatabase = request.getfixturevalue("replicated_database")
+    with running_redis() as (_, redis_url), running_falkordb() as bolt_url:
+        yield from _deployment(database.primary_url, redis_url, bolt_url, tmp_path_factory, database)
 
 
 def _deployment(
-    postgres_server_url: str, redis_url: str, bolt_url: str, tmp_path_factory: pytest.TempPathFactory
+    postgres_url: str,
+    redis_url: str,
+    bolt_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    replicated: ReplicatedDatabase | None = None,
 ) -> Iterator[Cluster]:
     data_dir = tmp_path_factory.mktemp("scaleout")
-    upgrade(Settings(database_url=postgres_server_url).resolved_database_url)
+    upgrade(Settings(database_url=postgres_url).resolved_database_url)
     env = {
         **os.environ,
-        "REELS_DATABASE_URL": postgres_server_url,
+        "REELS_DATABASE_URL": postgres_url,
         "REELS_REDIS_URL": redis_url,
         "REELS_NEO4J_URL": bolt_url,
         "REELS_SECRET_KEY": "scale-out-" + "s" * 40,
@@ -73,10 +85,13 @@ def _deployment(
         "REELS_REQUEST_BURST": "100000",
         "REELS_REGISTRATIONS_PER_HOUR": "100000",
     }
+    if replicated is not None:
+        replicated.pair.wait_replayed()  # the replica has the tables before any process reads there
+        env["REELS_DATABASE_REPLICA_URLS"] = replicated.replica_url
     ports = [free_port(), free_port()]
     commands = [["serve", "--port", str(port)] for port in ports] + [["worker"], ["worker"]]
     processes: list[subprocess.Popen] = []
-    cluster = Cluster([f"http://127.0.0.1:{port}" for port in ports], [], postgres_server_url, redis_url, data_dir)
+    cluster = Cluster([f"http://127.0.0.1:{port}" for port in ports], [], postgres_url, redis_url, data_dir)
     try:
         for n, command in enumerate(commands):
             with open(data_dir / f"{n}-{command[0]}.log", "wb") as log:

@@ -8,13 +8,11 @@ did not read from the primary.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
@@ -23,7 +21,7 @@ from reels.migrate import upgrade
 from reels.settings import Settings
 from tests.conftest import Api, insert_ready_reel, platform_of
 from tests.services import wait_until
-from tests.services.pg_replica import PgReplicaPair
+from tests.services.pg_replica import PgReplicaPair, on_server
 
 pytestmark = pytest.mark.services
 
@@ -41,17 +39,6 @@ mutation Update($input: UpdateReelInput!) {
 
 def on_replica(pair: PgReplicaPair, sql: str) -> None:
     on_server(pair.replica.url, sql)
-
-
-def on_server(url: str, sql: str, *args: Any) -> Any:
-    async def run() -> Any:
-        conn = await asyncpg.connect(url)
-        try:
-            return await conn.fetchval(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """Scale-out: two `reels serve` and two `reels worker` processes (see conftest.py) on one
-PostgreSQL, one Redis and one Bolt graph server. What is done through one API is seen through
-the other, and a worker killed mid-stream loses no engagement event.
+PostgreSQL (or a primary and a read replica), one Redis and one Bolt graph server. What is done
+through one API is seen through the other, and a worker killed mid-stream loses no engagement
+event. Reading a replica, an API sees a row some moments after the primary has it: what a test
+wrote straight to the database, or another API wrote, is waited for before it is relied on.
 
 Everything goes over real sockets: GraphQL over HTTP with httpx, subscriptions with the
 `websockets` client speaking graphql-transport-ws.
@@ -42,6 +44,8 @@ FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { user { id } user
 PROFILE = "query P($name: String!) { user(username: $name) { followerCount viewerIsFollowing } }"
 FOLLOWERS = "query Fs($id: ID!) { followers(userId: $id) { edges { node { username } } } }"
 REEL_COUNTS = "subscription S($id: ID!) { reelCounts(reelId: $id) { reelId likes views } }"
+REEL_ID = "query R($id: ID!) { reel(id: $id) { id } }"
+USER_ID = "query U($name: String!) { user(username: $name) { id } }"
 
 
 def unique(prefix: str) -> str:
@@ -88,6 +92,15 @@ async def apis(cluster: Cluster) -> AsyncIterator[tuple[Api, Api]]:
     async with httpx.AsyncClient(base_url=cluster.api_urls[0], timeout=30) as a:
         async with httpx.AsyncClient(base_url=cluster.api_urls[1], timeout=30) as b:
             yield Api(a), Api(b)
+
+
+async def replayed(api: Api, query: str, variables: dict[str, Any]) -> None:
+    """Until the API finds what `query` looks up (its one root field is not null)."""
+
+    async def found() -> Any:
+        return next(iter((await api.data(query, variables)).values()))
+
+    await _wait_for(found, 20, f"{variables} through {api.client.base_url}")
 
 
 async def insert_ready_reel(database_url: str, creator_global_id: str) -> tuple[int, str]:
@@ -138,6 +151,7 @@ async def test_a_like_through_one_api_reaches_a_subscriber_of_the_other(
     a, b = apis
     _, creator = await a.register("creator")
     _, reel = await insert_ready_reel(cluster.database_url, creator["id"])
+    await replayed(b, REEL_ID, {"id": reel})
     async with subscribed(b, REEL_COUNTS, {"id": reel}) as ws:
         # The protocol does not say when a subscription is live upstream; a like flushed
         # before that is missed, so like again (as another fan) until one arrives.
@@ -169,6 +183,8 @@ async def test_a_follow_through_one_api_is_seen_at_once_through_the_other(apis: 
     a, b = apis
     fan_token, fan = await a.register("fan")
     _, star = await b.register("star")
+    for user in (fan, star):
+        await replayed(b, USER_ID, {"name": user["username"]})
     assert (await a.data(FOLLOW, {"id": star["id"]}, fan_token))["follow"]["userErrors"] == []
     assert (await b.data(PROFILE, {"name": star["username"]}, fan_token))["user"] == {
         "followerCount": 1,
@@ -184,6 +200,8 @@ async def test_killing_a_worker_mid_stream_loses_no_event(apis: tuple[Api, Api],
     _, creator = await a.register("creator")
     reel_id, reel = await insert_ready_reel(cluster.database_url, creator["id"])
     fans = await asyncio.gather(*(api.register("fan") for api in (a, b) for _ in range(fans_per_api)))
+    for api in apis:
+        await replayed(api, REEL_ID, {"id": reel})
     partition = partition_for(str(reel_id), DEFAULT_PARTITIONS)
     pids = {worker.pid: worker for worker in cluster.workers if worker.poll() is None}
     # The reel's partition must belong to a live worker: the one to kill.

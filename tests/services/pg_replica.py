@@ -2,11 +2,13 @@
 binaries (`initdb`, `pg_basebackup -R`, `pg_ctl` under /usr/lib/postgresql/*/bin).
 
 Run as the `postgres` account when the tests run as root (initdb refuses root); both servers
-listen on free loopback ports, keep their data in a temp dir, and are stopped at the end.
+listen on free loopback ports, keep their data in a temp dir, and are stopped at the end. One
+pair serves the session: each kind of deployment on it takes a database of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import os
@@ -14,13 +16,16 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
-from tests.services import free_port, unavailable
+from tests.services import free_port, unavailable, wait_until
 
 SERVER_OPTIONS = "-c listen_addresses=127.0.0.1 -c wal_level=replica -c fsync=off -c max_wal_senders=4 -k {socket_dir}"
 
@@ -37,7 +42,23 @@ class PgServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return self.url_of("postgres")
+
+    def url_of(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+
+def on_server(url: str, sql: str, *args: Any) -> Any:
+    """The first value `sql` answers on the server at `url`."""
+
+    async def run() -> Any:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 @dataclass
@@ -60,6 +81,31 @@ class PgReplicaPair:
     def stop(self, server: PgServer, mode: str = "fast") -> None:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.run("pg_ctl", "-D", str(server.data_dir), "-m", mode, "-w", "stop")
+
+    def wait_replayed(self) -> None:
+        """Until the replica has replayed everything the primary has written so far."""
+        written = on_server(self.primary.url, "SELECT pg_current_wal_flush_lsn()::text")
+        wait_until(
+            lambda: on_server(self.replica.url, "SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn", written),
+            30,
+            "the replica to replay the primary",
+        )
+
+
+@dataclass
+class ReplicatedDatabase:
+    """A database of its own on the pair: written on the primary, read on the replica."""
+
+    pair: PgReplicaPair
+    name: str
+
+    @property
+    def primary_url(self) -> str:
+        return self.pair.primary.url_of(self.name)
+
+    @property
+    def replica_url(self) -> str:
+        return self.pair.replica.url_of(self.name)
 
 
 @contextlib.contextmanager
@@ -102,9 +148,10 @@ def running_replica_pair(folder: Path) -> Iterator[PgReplicaPair]:
             pair.stop(server, "immediate")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pg_replica_pair() -> Iterator[PgReplicaPair]:
-    """A PostgreSQL primary (wal_level=replica) and a hot standby streaming from it."""
+    """A PostgreSQL primary (wal_level=replica) and a hot standby streaming from it; a test that
+    pauses or stops the replica resumes or restarts it before it ends."""
     # Not under pytest's temp root: that one is private to root, and the servers may run as postgres.
     folder = Path(tempfile.mkdtemp(prefix="reels-pg-"))
     try:
@@ -112,3 +159,12 @@ def pg_replica_pair() -> Iterator[PgReplicaPair]:
             yield pair
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def replicated_database(pg_replica_pair: PgReplicaPair) -> ReplicatedDatabase:
+    """A new, empty database on the session's pair, once the replica has it too (its URL works)."""
+    database = ReplicatedDatabase(pg_replica_pair, f"reels_test_{uuid.uuid4().hex[:10]}")
+    on_server(pg_replica_pair.primary.url, f'CREATE DATABASE "{database.name}"')
+    pg_replica_pair.wait_replayed()
+    return database
