@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -74,60 +74,6 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-# Where read-only work gets its session: `async with reads() as session`. A session factory is
-# one; a request's `OneSession` is another.
-Reads = Callable[[], AbstractAsyncContextManager[AsyncSession]]
-
-
-class OneSession:
-    """One request's reads in one session, on one pooled connection: opened at the first read,
-    closed by `close()` at the end of the request. A session per statement spent more CPU
-    setting up and tearing down (pool check-out, transaction, rollback, check-in) than running
-    the statement.
-
-    Used like a session factory. A session runs one statement at a time: a reader that comes
-    while another task is reading gets a session of its own, as from the factory, rather than
-    wait (reads that ran side by side still do); so does every reader after `close()` (work the
-    request left running in the background). A reader inside another read of its task shares it.
-    """
-
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        self._factory = factory
-        self._session: AsyncSession | None = None
-        self._holder: asyncio.Task[Any] | None = None
-        self._closed = False
-
-    @asynccontextmanager
-    async def __call__(self) -> AsyncIterator[AsyncSession]:
-        task = asyncio.current_task()
-        session = self._session
-        if session is not None and self._holder is task:
-            yield session
-            return
-        if self._closed or self._holder is not None:
-            async with self._factory() as own:
-                yield own
-            return
-        if session is None:
-            session = self._session = self._factory()
-        self._holder = task
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()  # a failed statement must not fail the next reader's
-            raise
-        finally:
-            self._holder = None
-            if self._closed:  # the request ended while this read ran
-                await self.close()
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._session is not None and self._holder is None:
-            session, self._session = self._session, None
-            await session.close()
 
 
 # SQLite lets one transaction write at a time; the others wait in its busy handler, which polls

@@ -12,9 +12,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from reels.db import Reads
 from reels.domain import models, visibility
 from reels.domain.counts import read_counts
 from reels.domain.popularity import popularity, with_counts
@@ -72,11 +72,13 @@ def _rows_by_id_query(model: Any) -> Any:
 
 
 class Loaders:
-    """`sessions` is where the loaders read: a request's one read session, a replica's factory
-    on a socket, the primary's once the request has written (see `Context.reads`). Each loader
-    is made on first use: a request needs a few of them."""
+    """`sessions` is where the loaders read: a replica's factory for a query, the primary's
+    once the request has written (see `Context.reads`). Each loader is made on first use: a
+    request needs a few of them."""
 
-    def __init__(self, platform: Platform, viewer: models.User | None, sessions: Reads) -> None:
+    def __init__(
+        self, platform: Platform, viewer: models.User | None, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
         self._platform = platform
         self._sessions = sessions
         self._viewer = viewer
@@ -284,7 +286,7 @@ class PageKey(NamedTuple):
 
 
 def child_pages(
-    sessions: Reads,
+    sessions: async_sessionmaker[AsyncSession],
     model: Any,
     parent_column: Any,
     visible: Callable[[PageKey], Any],

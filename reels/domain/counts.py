@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.db import Reads
 from reels.domain.models import ReelCounts
 from reels.ports.kv import KeyValue
 
@@ -49,7 +49,9 @@ async def cache_counts(kv: KeyValue, totals: Mapping[int, Mapping[str, int]]) ->
     )
 
 
-async def read_counts(kv: KeyValue, sessions: Reads, reel_ids: Sequence[int]) -> list[dict[str, int]]:
+async def read_counts(
+    kv: KeyValue, sessions: async_sessionmaker[AsyncSession], reel_ids: Sequence[int]
+) -> list[dict[str, int]]:
     cached = await kv.get_many([cache_key(reel_id) for reel_id in reel_ids])
     found = {reel_id: json.loads(value) for reel_id, value in zip(reel_ids, cached, strict=True) if value}
     missing = [reel_id for reel_id in reel_ids if reel_id not in found]

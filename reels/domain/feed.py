@@ -35,7 +35,6 @@ import numpy as np
 from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.db import Reads
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
 from reels.domain.events import FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
@@ -531,7 +530,7 @@ async def following(ports: FeedPorts, viewer: User | None, *, first: int, after:
 
 
 async def latest_public(
-    sessions: Reads,
+    sessions: async_sessionmaker[AsyncSession],
     graph: FollowGraph,
     viewer: User | None,
     *,
@@ -544,7 +543,7 @@ async def latest_public(
 
 
 async def _newest(
-    sessions: Reads,
+    sessions: async_sessionmaker[AsyncSession],
     graph: FollowGraph,
     viewer: User | None,
     candidates: ColumnElement[bool],

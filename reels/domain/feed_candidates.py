@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.db import Reads
 from reels.domain import feed_features, feed_inbox, feed_trending
 from reels.domain.feed_model import FeedRanker, Loaded
 from reels.domain.feed_sessions import Source
@@ -52,7 +51,7 @@ class FeedPorts:
     primary."""
 
     sessions: async_sessionmaker[AsyncSession]
-    reads: Reads
+    reads: async_sessionmaker[AsyncSession]
     graph: FollowGraph
     kv: KeyValue
     queue: WorkQueue

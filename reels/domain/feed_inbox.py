@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.db import Reads
 from reels.domain.models import Reel, ReelStatus, User
 from reels.domain.visibility import listed_to
 from reels.ports.graph import FollowGraph
@@ -92,7 +92,9 @@ async def push(
     return pushed
 
 
-async def _recent_from_db(sessions: Reads, viewer: User, creators: Sequence[int], limit: int) -> dict[str, float]:
+async def _recent_from_db(
+    sessions: async_sessionmaker[AsyncSession], viewer: User, creators: Sequence[int], limit: int
+) -> dict[str, float]:
     if not creators:
         return {}
     query = (
@@ -118,7 +120,7 @@ async def celebrities_among(graph: FollowGraph, followees: Sequence[int], settin
 
 async def read(
     kv: KeyValue,
-    sessions: Reads,
+    sessions: async_sessionmaker[AsyncSession],
     viewer: User,
     followees: Sequence[int],
     celebrities: Sequence[int],
@@ -142,7 +144,9 @@ async def read(
     return [(_reel_of(member), at) for member, at in newest]
 
 
-async def pull_in(kv: KeyValue, sessions: Reads, viewer: User, creator_id: int, size: int) -> None:
+async def pull_in(
+    kv: KeyValue, sessions: async_sessionmaker[AsyncSession], viewer: User, creator_id: int, size: int
+) -> None:
     """After a follow: the creator's recent reels join the viewer's inbox (if it is kept)."""
     if await kv.get(active_key(viewer.id)) is None:
         return

@@ -25,10 +25,9 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import ColumnElement, Select, column, delete, func, literal_column, select, table, text, union_all
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from reels.db import Reads
 from reels.domain.models import Audio, Hashtag, Reel, ReelHashtag, ReelStatus, User
 from reels.domain.popularity import popularity, with_counts
 from reels.domain.visibility import listed_to
@@ -83,7 +82,7 @@ def _audio_has_listed_reel(viewer: User | None) -> ColumnElement[bool]:
     return select(Reel.id).where(Reel.audio_id == Audio.id, listed_to(viewer, follows_creator=False)).exists()
 
 
-async def hashtag_named(sessions: Reads, name: str) -> Hashtag | None:
+async def hashtag_named(sessions: async_sessionmaker[AsyncSession], name: str) -> Hashtag | None:
     """The hashtag of that name (the client knows it): its counts and reels still follow the rule."""
     normalized = normalize_hashtag(name)
     if not normalized or len(normalized) > HASHTAG_MAX:
@@ -137,7 +136,7 @@ def _matching_words(
     return func.to_tsvector("simple", column).op("@@")(func.to_tsquery("simple", terms))
 
 
-async def users(sessions: Reads, graph: FollowGraph, query: str, first: int) -> list[User]:
+async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, query: str, first: int) -> list[User]:
     """Accounts not suspended whose username (an `@` aside) or display name starts with the
     query or is a misspelling of it; best match first, then the most followed."""
     typed = query.strip().lower()[:QUERY_MAX].lstrip("@")
@@ -227,7 +226,9 @@ async def index_names(session: AsyncSession, user: User) -> None:
     await session.execute(insert(NAME_VARIANTS).on_conflict_do_nothing(), variants)
 
 
-async def hashtags(sessions: Reads, query: str, first: int, viewer: User | None) -> list[Hashtag]:
+async def hashtags(
+    sessions: async_sessionmaker[AsyncSession], query: str, first: int, viewer: User | None
+) -> list[Hashtag]:
     """Hashtags starting with `query` (a `#` aside): the exact name first, then the most used."""
     typed = normalize_hashtag(query)[:QUERY_MAX]
     if not typed:
@@ -248,7 +249,7 @@ async def hashtags(sessions: Reads, query: str, first: int, viewer: User | None)
 WHOLE_WORDS_FIRST = (False, True)
 
 
-async def audio(sessions: Reads, query: str, first: int, viewer: User | None) -> list[Audio]:
+async def audio(sessions: async_sessionmaker[AsyncSession], query: str, first: int, viewer: User | None) -> list[Audio]:
     """Sounds whose title holds every word of the query (the last also as a prefix): of up to
     MATCHES_RANKED matches, whole words first, the most used first."""
     words = _words(query)
@@ -278,7 +279,7 @@ async def audio(sessions: Reads, query: str, first: int, viewer: User | None) ->
     return found[:first]
 
 
-async def reels(sessions: Reads, query: str, first: int, viewer: User | None) -> list[Reel]:
+async def reels(sessions: async_sessionmaker[AsyncSession], query: str, first: int, viewer: User | None) -> list[Reel]:
     """READY reels listed to the viewer whose caption holds every word of the query (the last
     also as a prefix): of the most popular of up to MATCHES_RANKED matches, those with more
     whole-word hits first. Up to `first` + CANDIDATES rows, so that the caller can drop blocked

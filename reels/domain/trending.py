@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from reels.db import Reads
 from reels.domain.accounts import REGION_PATTERN
 from reels.domain.errors import invalid
 from reels.domain.ids import EPOCH_MS, TIMESTAMP_SHIFT
@@ -70,16 +70,20 @@ def _hour(snowflake: InstrumentedAttribute[int]) -> ColumnElement[int]:
     return snowflake.op("/")(literal(HOUR_MS << TIMESTAMP_SHIFT))
 
 
-async def hashtags(sessions: Reads, kv: KeyValue, region: str | None, first: int) -> list[Trend]:
+async def hashtags(
+    sessions: async_sessionmaker[AsyncSession], kv: KeyValue, region: str | None, first: int
+) -> list[Trend]:
     return (await _cached(sessions, kv, "hashtags", ReelHashtag.hashtag_id, checked_region(region)))[:first]
 
 
-async def audio(sessions: Reads, kv: KeyValue, region: str | None, first: int) -> list[Trend]:
+async def audio(
+    sessions: async_sessionmaker[AsyncSession], kv: KeyValue, region: str | None, first: int
+) -> list[Trend]:
     return (await _cached(sessions, kv, "audio", Reel.audio_id, checked_region(region)))[:first]
 
 
 async def _cached(
-    sessions: Reads,
+    sessions: async_sessionmaker[AsyncSession],
     kv: KeyValue,
     kind: str,
     column: InstrumentedAttribute[Any],
@@ -93,7 +97,9 @@ async def _cached(
     return trends
 
 
-async def _rank(sessions: Reads, column: InstrumentedAttribute[Any], region: str | None) -> list[Trend]:
+async def _rank(
+    sessions: async_sessionmaker[AsyncSession], column: InstrumentedAttribute[Any], region: str | None
+) -> list[Trend]:
     now_h = (time.time() * 1000 - EPOCH_MS) / HOUR_MS
     oldest_id = _first_id_since(WINDOW_H)
     hour = _hour(Reel.id).label("hour")
@@ -125,7 +131,7 @@ def _first_id_since(hours_ago: float) -> int:
     return max(0, int(time.time() * 1000 - EPOCH_MS - hours_ago * HOUR_MS)) << TIMESTAMP_SHIFT
 
 
-async def reel_ids(sessions: Reads, kv: KeyValue, region: str | None) -> list[int]:
+async def reel_ids(sessions: async_sessionmaker[AsyncSession], kv: KeyValue, region: str | None) -> list[int]:
     """The most popular public reels of the last week (of the region's creators, if one is
     given), as everyone may see them; cached as trends are. The caller leaves out what its
     viewer muted or blocked."""

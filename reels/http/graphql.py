@@ -226,17 +226,12 @@ class GraphQLApp(GraphQL[Context, None]):
                     scope, receive, send
                 )
                 return
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            context: Context | None = scope.get("state", {}).get("context")
-            if context is not None:
-                await context.close()
+        await super().__call__(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any = None) -> Context:
-        state = request.scope.setdefault("state", {})
+        state = request.scope.get("state", {})
         platform = _platform(request)
-        context = Context(
+        return Context(
             platform=platform,
             viewer=state.get("viewer"),
             live_counts=request.app.state.live_counts,
@@ -244,11 +239,7 @@ class GraphQLApp(GraphQL[Context, None]):
             response=response,
             access_token=state.get("access_token"),
             client_address=client_address(request.scope, platform.settings.trusted_proxy_networks),
-            shares_reads=request.scope["type"] == "http",
         )
-        if context.shares_reads:
-            state["context"] = context  # closed when the request is answered
-        return context
 
     async def on_ws_connect(self, context: Context) -> None:
         token = (context.connection_params or {}).get("token")

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from reels.dataloaders import Loaders
-from reels.db import OneSession, Reads
 from reels.domain.accounts import AccessToken
 from reels.domain.models import User
 from reels.domain.playback import PlaybackUrls
@@ -72,11 +73,7 @@ class Context:
     # Set when the request runs a mutation: from then on it reads from the primary, so what it
     # wrote is what it reads back (a replica may not have it yet).
     wrote: bool = False
-    # An HTTP request's reads share one session (closed by `close()`); a socket lives too long
-    # to hold one.
-    shares_reads: bool = False
     _loaders: Loaders | None = field(init=False, default=None, repr=False)
-    _one_session: OneSession | None = field(init=False, default=None, repr=False)
 
     @cached_property
     def request_id(self) -> str:
@@ -92,22 +89,9 @@ class Context:
         return self._loaders
 
     @property
-    def reads(self) -> Reads:
-        """Where this request's reads go: a replica that keeps up (on HTTP, in one session) until
-        the request writes; from then on the primary, a session a statement, so that each read
-        sees what the request wrote."""
-        if self.wrote:
-            return self.platform.sessions
-        if not self.shares_reads:
-            return self.platform.reads()
-        if self._one_session is None:
-            self._one_session = OneSession(self.platform.reads())
-        return self._one_session
-
-    async def close(self) -> None:
-        """At the end of an HTTP request: give back its read session's connection."""
-        if self._one_session is not None:
-            await self._one_session.close()
+    def reads(self) -> async_sessionmaker[AsyncSession]:
+        """Where this request's reads go: a replica that keeps up until the request writes."""
+        return self.platform.sessions if self.wrote else self.platform.reads()
 
     def will_write(self) -> None:
         self.wrote = True
