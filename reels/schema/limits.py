@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cachetools import LRUCache
@@ -37,6 +38,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     TokenKind,
+    VariableNode,
     get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
@@ -223,12 +225,42 @@ class QueryCost:
         return value
 
 
+# The costs kept per document: one per operation and page sizes asked (a client asks a few).
+COSTS_PER_DOCUMENT = 32
+
+
 @dataclass
 class _CheckedDocument:
     document: DocumentNode
     weight: int
     # The verdict of the document-only checks, with the graphql-core rules it was reached under.
     verdict: tuple[tuple[type[ASTValidationRule], ...], list[GraphQLError]] | None = field(default=None)
+    # A cost depends on the document, the operation and the page sizes only: the costs within
+    # the limits, by (operation name, the values of the variables `first` arguments take).
+    costs: dict[tuple[str | None, tuple[Any, ...]], int] = field(default_factory=dict)
+
+    @cached_property
+    def page_size_variables(self) -> tuple[str, ...]:
+        """The variables any `first` argument of the document takes, in order."""
+        return tuple(sorted(_first_variables(self.document)))
+
+
+def _first_variables(document: DocumentNode) -> set[str]:
+    found: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode | None) -> None:
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                for argument in selection.arguments or ():
+                    if argument.name.value == "first" and isinstance(argument.value, VariableNode):
+                        found.add(argument.value.name.value)
+            if isinstance(selection, FieldNode | InlineFragmentNode):
+                walk(selection.selection_set)
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            walk(definition.selection_set)
+    return found
 
 
 @dataclass(frozen=True)
@@ -369,10 +401,14 @@ class OperationLimits(SchemaExtension):
         if isinstance(coerced, list):
             return coerced
         limits = self.checks.limits
-        measure = QueryCost(schema, _fragments_of(document), coerced, limits.max_page_size)
-        self.cost = measure.of_operation(chosen)
-        if measure.errors:
-            return measure.errors
+        cost, keep = self._kept_cost(document, coerced)
+        if cost is None:
+            measure = QueryCost(schema, _fragments_of(document), coerced, limits.max_page_size)
+            cost = measure.of_operation(chosen)
+            if measure.errors:
+                return measure.errors
+            keep(cost)
+        self.cost = cost
         if self.cost > limits.max_cost:
             return [
                 GraphQLError(
@@ -381,6 +417,22 @@ class OperationLimits(SchemaExtension):
                 )
             ]
         return []
+
+    def _kept_cost(self, document: DocumentNode, coerced: VariableValues) -> tuple[int | None, Callable[[int], None]]:
+        """The cost measured before for this document, operation and page sizes, if any, and
+        how to keep a newly measured one (nothing is kept for a document not in the cache)."""
+        query = self.execution_context.query
+        entry = self.checks.cached(query) if query is not None else None
+        if entry is None or entry.document is not document:
+            return None, lambda cost: None
+        sizes = tuple(coerced.coerced.get(name) for name in entry.page_size_variables)
+        key = (self.execution_context.operation_name, sizes)
+
+        def keep(cost: int) -> None:
+            if len(entry.costs) < COSTS_PER_DOCUMENT:
+                entry.costs[key] = cost
+
+        return entry.costs.get(key), keep
 
     def get_results(self) -> dict[str, Any]:
         # A subscription is costed when it starts; its events do not repeat the figure.

@@ -32,6 +32,22 @@ def test_a_modest_query_runs_and_reports_its_cost(api: Api) -> None:
     assert body["extensions"]["cost"]["requestedQueryCost"] == 32
 
 
+def test_one_document_is_costed_by_the_page_sizes_each_request_asks(api: Api) -> None:
+    """The cost of a document is kept per operation and page sizes, never reused for others."""
+    query = "query Q($n: Int, $m: Int) { feed(first: $n) { edges { node { id comments(first: $m) { edges { node { id } } } } } } }"
+    costs = []
+    for n, m in [(10, 1), (10, 1), (20, 1), (10, 5), (None, 1)]:
+        body = api(query, {"n": n, "m": m})
+        assert "errors" not in body, body
+        costs.append(body["extensions"]["cost"]["requestedQueryCost"])
+    # 2 + n × (edges 1 + node 1 + comments (2 + m × (edges 1 + node 1)))
+    assert costs == [62, 62, 122, 142, 122]  # an unset `first` takes the default, 20
+    refused = api(query, {"n": 100, "m": 100})
+    assert refused["errors"][0]["extensions"]["code"] == "QUERY_COST_LIMIT"
+    refused = api(query, {"n": 101, "m": 1})
+    assert refused["errors"][0]["extensions"]["code"] == "PAGE_SIZE_LIMIT"
+
+
 @pytest.mark.parametrize("first", [5000, 101, -1])
 def test_page_size_beyond_the_cap_is_refused(api: Api, first: int) -> None:
     body = api("query Q($n: Int!) { feed(first: $n) { edges { node { id } } } }", {"n": first})
