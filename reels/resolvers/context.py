@@ -55,6 +55,11 @@ class LiveCountFeeds(Protocol):
 # running in that task knows which socket operation it serves (None: not on a websocket).
 CURRENT_OPERATION: ContextVar[SocketOperation | None] = ContextVar("reels_socket_operation", default=None)
 
+# Set in the task of a subscription (reels.schema.reads): its reads follow events about writes
+# that a replica may not have replayed yet, so they all go to the primary. Per task, so the
+# queries the same socket serves meanwhile still read a replica.
+READS_FROM_PRIMARY: ContextVar[bool] = ContextVar("reels_reads_from_primary", default=False)
+
 
 @dataclass
 class Context:
@@ -76,6 +81,7 @@ class Context:
     # to hold one.
     shares_reads: bool = False
     _loaders: Loaders | None = field(init=False, default=None, repr=False)
+    _primary_loaders: Loaders | None = field(init=False, default=None, repr=False)
     _one_session: OneSession | None = field(init=False, default=None, repr=False)
 
     @cached_property
@@ -86,7 +92,12 @@ class Context:
 
     @property
     def loaders(self) -> Loaders:
-        """Built on first use: many websockets never need any, and a socket lives long."""
+        """Built on first use: many websockets never need any, and a socket lives long. A
+        socket's subscriptions load from the primary, its queries from a replica: each their own."""
+        if READS_FROM_PRIMARY.get():
+            if self._primary_loaders is None:
+                self._primary_loaders = Loaders(self.platform, self.viewer, self.reads)
+            return self._primary_loaders
         if self._loaders is None:
             self._loaders = Loaders(self.platform, self.viewer, self.reads)
         return self._loaders
@@ -95,8 +106,8 @@ class Context:
     def reads(self) -> Reads:
         """Where this request's reads go: a replica that keeps up (on HTTP, in one session) until
         the request writes; from then on the primary, a session a statement, so that each read
-        sees what the request wrote."""
-        if self.wrote:
+        sees what the request wrote. A subscription's reads all go to the primary."""
+        if self.wrote or READS_FROM_PRIMARY.get():
             return self.platform.sessions
         if not self.shares_reads:
             return self.platform.reads()
@@ -117,6 +128,7 @@ class Context:
         """Fresh loaders from the next use on: per HTTP request, and per subscription event on a
         long-lived socket (cached rows would go stale, and would stay in memory)."""
         self._loaders = None
+        self._primary_loaders = None
 
     @property
     def playback(self) -> PlaybackUrls:
