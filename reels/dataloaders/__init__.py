@@ -73,8 +73,8 @@ def _rows_by_id_query(model: Any) -> Any:
 
 class Loaders:
     """`sessions` is where the loaders read: a replica's factory for a query, the primary's
-    once the request has written (see `Context.reads`). Each loader is made on first use: a
-    request needs a few of them."""
+    once the request has written and for a subscription (see `Context.reads`). Each loader is
+    made on first use: a request needs a few of them."""
 
     def __init__(
         self, platform: Platform, viewer: models.User | None, sessions: async_sessionmaker[AsyncSession]

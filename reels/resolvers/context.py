@@ -56,6 +56,11 @@ class LiveCountFeeds(Protocol):
 # running in that task knows which socket operation it serves (None: not on a websocket).
 CURRENT_OPERATION: ContextVar[SocketOperation | None] = ContextVar("reels_socket_operation", default=None)
 
+# Set in the task of a subscription (reels.schema.reads): its reads follow events about writes
+# that a replica may not have replayed yet, so they all go to the primary. Per task, so the
+# queries the same socket serves meanwhile still read a replica.
+READS_FROM_PRIMARY: ContextVar[bool] = ContextVar("reels_reads_from_primary", default=False)
+
 
 @dataclass
 class Context:
@@ -74,6 +79,7 @@ class Context:
     # wrote is what it reads back (a replica may not have it yet).
     wrote: bool = False
     _loaders: Loaders | None = field(init=False, default=None, repr=False)
+    _primary_loaders: Loaders | None = field(init=False, default=None, repr=False)
 
     @cached_property
     def request_id(self) -> str:
@@ -83,15 +89,24 @@ class Context:
 
     @property
     def loaders(self) -> Loaders:
-        """Built on first use: many websockets never need any, and a socket lives long."""
+        """Built on first use: many websockets never need any, and a socket lives long. A
+        socket's subscriptions load from the primary, its queries from a replica: each their own."""
+        if READS_FROM_PRIMARY.get():
+            if self._primary_loaders is None:
+                self._primary_loaders = Loaders(self.platform, self.viewer, self.reads)
+            return self._primary_loaders
         if self._loaders is None:
             self._loaders = Loaders(self.platform, self.viewer, self.reads)
         return self._loaders
 
     @property
     def reads(self) -> async_sessionmaker[AsyncSession]:
-        """Where this request's reads go: a replica that keeps up until the request writes."""
-        return self.platform.sessions if self.wrote else self.platform.reads()
+        """Where this request's reads go: a replica that keeps up until the request writes; from
+        then on the primary, so that each read sees what the request wrote. A subscription's reads
+        all go to the primary."""
+        if self.wrote or READS_FROM_PRIMARY.get():
+            return self.platform.sessions
+        return self.platform.reads()
 
     def will_write(self) -> None:
         self.wrote = True
@@ -101,6 +116,7 @@ class Context:
         """Fresh loaders from the next use on: per HTTP request, and per subscription event on a
         long-lived socket (cached rows would go stale, and would stay in memory)."""
         self._loaders = None
+        self._primary_loaders = None
 
     @property
     def playback(self) -> PlaybackUrls:

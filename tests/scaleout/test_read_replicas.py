@@ -1,5 +1,6 @@
-"""Read replicas: queries read from a streaming replica, a mutation's request reads its own
-writes from the primary, and a replica that lags too far or goes away is skipped.
+"""Read replicas: queries read from a streaming replica, a mutation's request and every
+subscription read from the primary (their own writes, and the writes events tell of), and a
+replica that lags too far or goes away is skipped.
 
 The primary and its replica are real PostgreSQL servers the test starts (tests/services/pg_replica.py).
 Pausing the replica's WAL replay makes it visibly behind: what a query then cannot see, it
@@ -8,18 +9,30 @@ did not read from the primary.
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
+from reels.domain import events, lifecycle
+from reels.domain.events import ReelStatusChanged
+from reels.domain.models import Reel, ReelStatus
+from reels.domain.unit_of_work import unit_of_work
 from reels.http.app import create_app
 from reels.migrate import upgrade
+from reels.platform import Platform
+from reels.schema.globalid import to_global_id
 from reels.settings import Settings
-from tests.conftest import Api, insert_ready_reel, platform_of
+from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
+from tests.pipeline.helpers import poll
 from tests.services import wait_until
 from tests.services.pg_replica import PgReplicaPair, on_server
 
@@ -31,6 +44,8 @@ REEL = "query Reel($id: ID!) { reel(id: $id) { caption hashtags { name } } }"
 FEED = """query Feed($context: FeedContext, $session: String) {
   feed(first: 50, context: $context, sessionId: $session) { edges { node { id } } }
 }"""
+STATUS = "query Status($id: ID!) { reel(id: $id) { status } }"
+REEL_STATUS = "subscription Status($id: ID!) { reelStatus(reelId: $id) { status } }"
 UPDATE_REEL = """
 mutation Update($input: UpdateReelInput!) {
   updateReel(input: $input) { reel { caption hashtags { name } } userErrors { message } }
@@ -145,3 +160,107 @@ def test_feed_candidates_come_from_the_replica_and_a_lost_replica_is_skipped(
         else:
             on_replica(pg_replica_pair, "SELECT pg_wal_replay_resume()")
     wait_until(lambda: replicas.sessions() is not replicas.primary, 30, "the replica to be used again")
+
+
+async def insert_processing_reel(platform: Platform, creator_id: int) -> int:
+    async with platform.sessions() as session:
+        reel = Reel(creator_id=creator_id, status=ReelStatus.PROCESSING)
+        session.add(reel)
+        await session.commit()
+    return reel.id
+
+
+async def announce_processing(platform: Platform, reel_id: int) -> None:
+    """A status event saying what the reel already is: a subscriber re-reads it and answers."""
+    await events.publish(platform.pubsub, ReelStatusChanged(reel_id, ReelStatus.PROCESSING))
+
+
+async def finish_processing(platform: Platform, reel_id: int) -> None:
+    """PROCESSING → READY the way the media worker does it, on the primary, its event published."""
+    media = lifecycle.ReadyMedia(
+        duration_ms=2_000,
+        width=720,
+        height=1280,
+        fps=30.0,
+        manifest={"hls": "reels/test/hls/master.m3u8", "thumbnail": "reels/test/thumb.jpg"},
+        has_own_sound=False,
+    )
+    async with unit_of_work(platform.sessions, platform.queue, platform.pubsub) as work:
+        reel = await work.session.get(Reel, reel_id)
+        assert reel is not None
+        assert await lifecycle.mark_ready(work, reel, media, replicate=False)
+
+
+class Socket:
+    """A graphql-transport-ws socket whose messages a thread sorts by operation, so the test
+    waits for an operation's next one with a deadline (the test client's receive blocks)."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+        self._messages: dict[str, queue.Queue[dict[str, Any]]] = {}
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        with contextlib.suppress(anyio.ClosedResourceError, WebSocketDisconnect):  # the test left the socket
+            while True:
+                message = self._ws.receive_json()
+                if message.get("id") in self._messages:
+                    self._messages[message["id"]].put(message)
+
+    def start(self, operation_id: str, query: str, variables: dict[str, Any]) -> None:
+        self._messages[operation_id] = queue.Queue()
+        self._ws.send_json(
+            {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+
+    def next_data(self, operation_id: str, timeout_s: float) -> dict[str, Any] | None:
+        """The data of the operation's next result within `timeout_s`; None if none came."""
+        try:
+            message = self._messages[operation_id].get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        data: dict[str, Any] = message["payload"]["data"]
+        return data
+
+
+@contextlib.contextmanager
+def socket(api: Api, token: str) -> Iterator[Socket]:
+    with api.client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"token": token}})
+        assert ws.receive_json()["type"] == "connection_ack"
+        yield Socket(ws)
+
+
+def status_event(socket: Socket, timeout_s: float) -> str | None:
+    data = socket.next_data("status", timeout_s)
+    return None if data is None else data["reelStatus"]["status"]
+
+
+def test_a_subscriber_reads_the_write_its_event_tells_of(api: Api, pg_replica_pair: PgReplicaPair) -> None:
+    token, gina = register(api, "gina")
+    reel_id = run(api, insert_processing_reel, platform_of(api), db_id(gina["id"]))
+    variables = {"id": to_global_id("Reel", reel_id)}
+    pg_replica_pair.wait_replayed()
+    replicas = platform_of(api).read_replicas
+    wait_until(lambda: replicas.sessions() is not replicas.primary, 20, "the replica to be in use")
+
+    on_replica(pg_replica_pair, "SELECT pg_wal_replay_pause()")
+    try:
+        with socket(api, token) as live:
+            live.start("status", REEL_STATUS, variables)
+            # Live once an event reaches it (the protocol does not say when a subscription is).
+            poll(
+                lambda: run(api, announce_processing, platform_of(api), reel_id) or status_event(live, 0.2),
+                "a live subscription",
+            )
+            run(api, finish_processing, platform_of(api), reel_id)
+            # The paused replica still has it PROCESSING (read there, the subscriber would be told
+            # so and then wait for an event that never comes): the subscription reads the primary.
+            # Events of the announcements above may come first.
+            poll(lambda: status_event(live, 0.5) == "READY", "the subscriber to be told READY", deadline_s=20)
+            # Only the subscription: a query over the same socket still reads the replica.
+            live.start("query", STATUS, variables)
+            assert live.next_data("query", 20) == {"reel": {"status": "PROCESSING"}}
+    finally:
+        on_replica(pg_replica_pair, "SELECT pg_wal_replay_resume()")
