@@ -1,4 +1,4 @@
-"""The `reels` command: serve, worker, migrate, create-user, set-role, schema, demo, train, eval."""
+"""The `reels` command: serve, worker, migrate, create-user, set-role, jobs, features, schema, demo, train, eval."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from starlette.applications import Starlette
 from uvicorn.config import LOGGING_CONFIG
 
 from reels.db import NotMigratedError, check_migrated
 from reels.demo import make_plan, seed_in_background
-from reels.domain import accounts, training
+from reels.domain import accounts, feed_backfill, training
 from reels.domain.errors import DomainError
 from reels.domain.models import Role
 from reels.http.app import create_app
@@ -318,6 +319,73 @@ def jobs_list() -> None:
     """The scheduled jobs and what each computes."""
     for job in JOBS.values():
         typer.echo(f"{job.name:20}  {job.description}")
+
+
+features = typer.Typer(help="The For You feed's feature store and trending sets.", no_args_is_help=True)
+app.add_typer(features, name="features")
+
+
+@contextmanager
+def _events_progress(console: Console) -> Iterator[feed_backfill.OnProgress]:
+    """A bar over the events replayed (`reels train`'s columns); a count while the total is unknown."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def show(step: str, done: int, total: int | None) -> None:
+            progress.update(task, description=step, completed=done, total=total)
+
+        yield show
+
+
+@features.command("rebuild")
+def features_rebuild(
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="First delete the feature hashes of every reel and user and the trending sets "
+            '(keeping the "not interested" counts), then rebuild them.',
+        ),
+    ] = False,
+) -> None:
+    """Rebuild the feature store and the trending sets from the stored history.
+
+    Replays the watch events and the likes oldest first, as the aggregator folds them live, and
+    counts how often each reel was served from the impressions. The likes table holds current
+    likes only: each is folded as one like at the time it was made; a like taken back is in no
+    counter. A store that has counters is refused unless --replace is given. Run it with the
+    workers stopped: events queued meanwhile are folded when they start again.
+    """
+    settings = _settings()
+    if not settings.redis_url:
+        typer.secho(
+            "the embedded feature store lives inside `reels serve` and is not visible to other commands; "
+            "set REELS_REDIS_URL to rebuild the shared one",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def rebuild(on_progress: feed_backfill.OnProgress) -> feed_backfill.Rebuilt:
+        platform = await Platform.start(settings)
+        try:
+            return await feed_backfill.rebuild(
+                platform.sessions, platform.kv, settings, replace=replace, on_progress=on_progress
+            )
+        finally:
+            await platform.close()
+
+    try:
+        with _events_progress(Console(stderr=True)) as on_progress:
+            rebuilt = asyncio.run(rebuild(on_progress))
+    except feed_backfill.StoreNotEmptyError as error:
+        typer.secho(f"{error}; run `reels features rebuild --replace` to rebuild it from scratch", fg="red", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"rebuilt the feature store from {rebuilt.watches} watch events and {rebuilt.likes} likes "
+        f"({rebuilt.served_reels} reels' served counts)"
+    )
 
 
 @app.command()

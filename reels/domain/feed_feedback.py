@@ -31,6 +31,12 @@ class Demotions:
     hashtags: set[str] = field(default_factory=set)
 
 
+def is_mark_count(field: str) -> bool:
+    """A feature-hash field these marks keep (a reel's or creator's "nope", a viewer's marks on a
+    creator): the stored history cannot give them back, so a rebuild of the store keeps them."""
+    return field == "nope" or (field.startswith("c:") and field.endswith(":n"))
+
+
 async def not_interested(kv: KeyValue, viewer: User, reel: Reel, hashtags: Sequence[str]) -> None:
     now = time.time()
     marks = {f"r:{reel.id}": now, f"c:{reel.creator_id}:{reel.id}": now}

@@ -22,7 +22,7 @@ from reels.ports.kv import KeyValue
 from reels.settings import Settings
 
 
-async def _facts(
+async def reel_facts(
     sessions: async_sessionmaker[AsyncSession], reel_ids: Sequence[int]
 ) -> tuple[dict[int, ReelFacts], dict[int, str | None]]:
     """Each reel's creator, category (first hashtag by name) and duration, and its region (its creator's)."""
@@ -62,7 +62,7 @@ async def fold(
     wanted = [e for e in signals if isinstance(e, Viewed | Liked | Unliked)]
     if not wanted:
         return
-    facts, regions = await _facts(sessions, sorted({e.reel_id for e in wanted}))
+    facts, regions = await reel_facts(sessions, sorted({e.reel_id for e in wanted}))
     watches: list[Watch] = []
     likes: list[Like] = []
     watched: dict[str, list[int]] = defaultdict(list)

@@ -266,7 +266,11 @@ class WatchEvent(Base):
     """Every recordView call, counted or not: what the ranker learns from."""
 
     __tablename__ = "watch_events"
-    __table_args__ = (Index("ix_watch_events_reel_id_created_at", "reel_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_watch_events_reel_id_created_at", "reel_id", "created_at"),
+        # The history in time order, a page at a time (`reels features rebuild`).
+        Index("ix_watch_events_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = _id()
     reel_id: Mapped[int] = mapped_column(ForeignKey("reels.id", ondelete="CASCADE"), nullable=False)

@@ -41,3 +41,15 @@ def postgres_server_url() -> Iterator[str]:
     base = SERVER_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
     _run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """URL of a database of this test's own, empty and dropped after it: for a test that reads
+    every stored row, which the session's shared database holds other tests' of."""
+    name = f"reels_test_{uuid.uuid4().hex[:10]}"
+    error = _run(f'CREATE DATABASE "{name}"')
+    if error:
+        unavailable(error)
+    yield f"{SERVER_URL.rsplit('/', 1)[0]}/{name}"
+    _run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
