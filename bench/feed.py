@@ -437,10 +437,10 @@ def main() -> None:
         tempfile.TemporaryDirectory() as folder,
     ):
         viewers = kept_world(args) if args.keep is not None else None
+        upgrade(database_url)  # a kept world made by an older version takes the newer migrations
         if viewers is None:
             if args.keep is not None:
                 (args.keep / LOADING_FILE).touch()
-            upgrade(database_url)
             viewers = asyncio.run(load_world(database_url, [redis_url], args))
             if args.keep is not None:
                 asyncio.run(save_redis(redis_url))
