@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, func, or_, select
@@ -58,17 +58,14 @@ NO_RELATION = Relation(follows=False, muted=False, blocked_either_way=False)
 
 # Hot look-ups built once: SQLAlchemy then neither builds the statement nor computes its cache
 # key again on every request (together a sizeable share of a request's CPU).
-_ROWS_BY_ID: dict[Any, Any] = {}
 _VIEWER_LIKES = select(models.Like.reel_id).where(
     models.Like.user_id == bindparam("viewer"), models.Like.reel_id.in_(bindparam("reel_ids", expanding=True))
 )
 
 
+@cache
 def _rows_by_id_query(model: Any) -> Any:
-    query = _ROWS_BY_ID.get(model)
-    if query is None:
-        query = _ROWS_BY_ID[model] = select(model).where(model.id.in_(bindparam("ids", expanding=True)))
-    return query
+    return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
 
 
 class Loaders:
