@@ -138,6 +138,11 @@ async def test_batches_of_many_keys(kv: KeyValue, key: Callable[[str], str]) -> 
     await kv.zadd_capped({name: {"a": n, "b": -n, "c": 0.5} for n, name in enumerate(sets)}, keep=1)
     tops = [await kv.zrange_desc(name, 0, -1) for name in sets[:3] + sets[-2:]]
     assert tops == [[("c", 0.5)], [("a", 1.0)], [("a", 2.0)], [("a", 1198.0)], [("a", 1199.0)]]
+    # Read back in order, over several of the Redis adapter's pipelines (HASHES_PER_PIPELINE).
+    assert await kv.hgetall_many([*keys, key("missing")]) == [
+        *({"n": float(n), "half": n / 2} for n in range(1200)),
+        {},
+    ]
     strings = [key(f"s{n}") for n in range(1200)]
     await kv.set_many({name: str(n) for n, name in enumerate(strings)}, ttl_s=60)
     assert await kv.get_many(strings) == [str(n) for n in range(1200)]
