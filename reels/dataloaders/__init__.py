@@ -47,14 +47,15 @@ def _in_order(keys: Sequence[K], found: dict[K, V], default: Any = None) -> list
 
 
 class Relation(NamedTuple):
-    """How the viewer stands to one user (all False for an anonymous viewer)."""
+    """How the viewer stands to one user (all False for an anonymous viewer). Mutes are left
+    out: they hide a creator from the viewer's feeds (reels.domain.feed), not from what a
+    loader serves."""
 
     follows: bool
-    muted: bool
     blocked_either_way: bool
 
 
-NO_RELATION = Relation(follows=False, muted=False, blocked_either_way=False)
+NO_RELATION = Relation(follows=False, blocked_either_way=False)
 
 # Hot look-ups built once: SQLAlchemy then neither builds the statement nor computes its cache
 # key again on every request (together a sizeable share of a request's CPU).
@@ -127,7 +128,7 @@ class Loaders:
 
     @cached_property
     def viewer_relation_to(self) -> DataLoader[int, Relation]:
-        """Follows, mutes and blocks between the viewer and each user: one graph look-up a batch."""
+        """Follows and blocks between the viewer and each user: one graph look-up a batch."""
         return DataLoader(self._viewer_relations)
 
     @cached_property
@@ -254,11 +255,7 @@ class Loaders:
             return [NO_RELATION] * len(user_ids)
         found = await self._platform.graph.relations(self._viewer_id, list(user_ids))
         return [
-            Relation(
-                follows=user_id in found.follows,
-                muted=user_id in found.muted,
-                blocked_either_way=user_id in found.blocked_either_way,
-            )
+            Relation(follows=user_id in found.follows, blocked_either_way=user_id in found.blocked_either_way)
             for user_id in user_ids
         ]
 
