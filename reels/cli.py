@@ -26,6 +26,7 @@ from reels.domain import accounts, feed_backfill, training
 from reels.domain.errors import DomainError
 from reels.domain.models import Role
 from reels.http.app import create_app
+from reels.http.processes import run_processes
 from reels.migrate import upgrade
 from reels.platform import Platform
 from reels.ports import objectstore, queue
@@ -124,12 +125,14 @@ def _serve(
         # It replaces a process that does not answer its health check in time, and importing the
         # app takes seconds on a busy machine: the default 5 s killed every process as it started.
         os.environ["REELS_PUBLIC_URL"] = settings.public_url
-        uvicorn.run(
-            "reels.cli:api_process_app",
-            factory=True,
-            workers=workers,
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
-            **options,
+        run_processes(
+            uvicorn.Config(
+                "reels.cli:api_process_app",
+                factory=True,
+                workers=workers,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+                **options,
+            )
         )
         return
     application = create_app(settings, background=background)
