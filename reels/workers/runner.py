@@ -62,7 +62,11 @@ async def consume_forever(
                     # and is redelivered after claim_idle_ms; this consumer carries on.
                     log.exception("%s: settling %s message %s failed", name, topic, message.id)
 
-    await asyncio.gather(*(one_consumer(i) for i in range(concurrency)))
+    # A task group, not gather: cancelled, gather ends with its first cancelled consumer and
+    # leaves the others running past the platform's close (and its database's).
+    async with asyncio.TaskGroup() as consumers:
+        for index in range(concurrency):
+            consumers.create_task(one_consumer(index))
 
 
 async def _handle(
