@@ -8,6 +8,7 @@ Jobs, by topic (partitioned by reel id, so one reel's jobs stay in order):
 | `engagement` | Liked, Unliked, Shared, Commented, Uncommented, Viewed, FeedServed | reels.workers.aggregator |
 | `fanout` | FanOutReel | reels.workers.fanout |
 | `jobs` | RunJob (partitioned by the job's name) | reels.workers.jobs |
+| `feed` | BuildFeedAhead (partitioned by the viewer) | reels.workers.feed |
 
 Events, by channel (JSON text):
 
@@ -45,6 +46,7 @@ class Topic(enum.StrEnum):
     ENGAGEMENT = "engagement"
     FANOUT = "fanout"
     JOBS = "jobs"
+    FEED = "feed"
 
 
 class UnknownMessage(ValueError):
@@ -288,7 +290,48 @@ class RunJob:
         return {"name": self.name}
 
 
-Job = MediaJob | EngagementEvent | FanOutReel | RunJob
+# --- feed jobs ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BuildFeedAhead:
+    """Rank a viewer's next For You list before they ask for it (reels.domain.feed.build_ahead),
+    in a worker: the API process serving their pages does no ranking of its own. `owner` is the
+    viewer's feed key (a signed-in viewer's id, or an anonymous session's); `exclude` the reels of
+    the list they are reading."""
+
+    owner: str
+    viewer_id: int | None
+    network: str | None
+    device: str | None
+    region: str | None
+    exclude: list[int]
+    topic: ClassVar[Topic] = Topic.FEED
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "viewer_id": self.viewer_id,
+            "network": self.network,
+            "device": self.device,
+            "region": self.region,
+            "exclude": self.exclude,
+        }
+
+
+def _build_feed_ahead(payload: Mapping[str, Any]) -> BuildFeedAhead:
+    viewer_id = payload.get("viewer_id")
+    return BuildFeedAhead(
+        owner=str(payload["owner"]),
+        viewer_id=int(viewer_id) if viewer_id is not None else None,
+        network=payload.get("network"),
+        device=payload.get("device"),
+        region=payload.get("region"),
+        exclude=[int(reel_id) for reel_id in payload.get("exclude", ())],
+    )
+
+
+Job = MediaJob | EngagementEvent | FanOutReel | RunJob | BuildFeedAhead
 
 
 def decode_job(topic: str, payload: Mapping[str, Any]) -> Job:
@@ -302,13 +345,21 @@ def decode_job(topic: str, payload: Mapping[str, Any]) -> Job:
             return FanOutReel(int(payload["reel_id"]))
         case Topic.JOBS:
             return RunJob(str(payload["name"]))
+        case Topic.FEED:
+            return _build_feed_ahead(payload)
         case _:
             raise UnknownMessage(f"unknown topic {topic!r}")
 
 
 async def send(queue: WorkQueue, job: Job, *, lane: str = "normal") -> None:
-    """Queue `job` in its reel's partition (a scheduled job: its name's)."""
-    key = job.name if isinstance(job, RunJob) else str(job.reel_id)
+    """Queue `job` in its reel's partition (a scheduled job: its name's; a feed job: its viewer's)."""
+    match job:
+        case RunJob(name=name):
+            key = name
+        case BuildFeedAhead(owner=owner):
+            key = owner
+        case _:
+            key = str(job.reel_id)
     await queue.publish(job.topic, job.payload(), key=key, lane=lane)
 
 

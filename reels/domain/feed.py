@@ -5,7 +5,9 @@
 thread pool under a time budget) → re-ranking (`reels.ranking.rerank`: creator discount, no more
 than two of one hashtag in a row, shorter reels on a SLOW network or LOW device) → a list of
 REELS_FEED_LIST_SIZE cached under the session (`feed_sessions`). Pages after it read the list;
-within ten reels of its end the next list is built in the background. Reels already served to the
+within ten reels of its end the next list is queued for a worker to build (`build_ahead`,
+reels.workers.feed), so an API process ranks only when a viewer asks for a list none was built
+ahead for (a new viewer, or one whose list ran out before a worker got to it). Reels already served to the
 viewer come last (served-but-unwatched first), so a new session shows new reels and the feed never
 runs dry while READY reels exist. If ranking fails or runs over its budget, the list is the
 candidates in trending order: a page is never an error because of the ranker.
@@ -36,7 +38,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
-from reels.domain.events import FeedServed
+from reels.domain.events import BuildFeedAhead, FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
 from reels.domain.feed_model import Loaded
 from reels.domain.feed_sessions import Entry, Source
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 # A hashtag the viewer marked "not interested" weighs a reel's score by this.
 HASHTAG_DEMOTION = 0.5
 EXTEND_WITHIN = 10
+# A viewer's next list is queued for a worker at most once in this long (unless it is put sooner).
+BUILD_CLAIM_S = 30.0
 TRENDING_DEPTH = 1000
 
 
@@ -139,7 +143,7 @@ async def for_you(
         pending.append(feed_sessions.keep_alive(ports.kv, owner, session, ports.settings.feed_session_ttl_s))
     await asyncio.gather(*pending)
     if owner is not None and len(entries) - position <= EXTEND_WITHIN:
-        _build_ahead(ports, viewer, owner, region, context, entries)
+        _build_ahead(ports, viewer, owner, context, entries)
     return FeedPage(items, has_next=position < len(entries) or len(items) == first)
 
 
@@ -221,26 +225,52 @@ def _build_ahead(
     ports: FeedPorts,
     viewer: User | None,
     owner: str,
-    region: str | None,
     context: FeedContext,
     entries: Sequence[Entry],
 ) -> None:
-    async def build() -> None:
-        # One list waits ahead at a time: a client re-reading pages near the end builds no more.
+    """Queue the viewer's next list for a worker to build (`build_ahead`), after the page is sent."""
+
+    async def queue() -> None:
+        # One list waits ahead at a time: a client re-reading pages near the end queues no more.
         if await feed_sessions.has_ahead(ports.kv, owner):
             return
-        if not await feed_sessions.claim_building(ports.kv, owner, ttl_s=30):
+        if not await feed_sessions.claim_building(ports.kv, owner, ttl_s=BUILD_CLAIM_S):
             return
+        job = BuildFeedAhead(
+            owner=owner,
+            viewer_id=viewer.id if viewer is not None else None,
+            network=context.network,
+            device=context.device,
+            region=context.region,
+            exclude=[entry.reel_id for entry in entries],
+        )
         try:
-            inside = {entry.reel_id for entry in entries}
-            ahead = await _build(ports, viewer, owner, region, context, exclude=inside)
-            await feed_sessions.put_ahead(ports.kv, owner, ahead, ports.settings.feed_session_ttl_s)
+            await events.send(ports.queue, job)
         except Exception:
-            log.exception("building the next feed list ahead failed")
-        finally:
             await feed_sessions.done_building(ports.kv, owner)
+            log.exception("queueing the next feed list failed; it will be built when asked for")
 
-    ports.ranker.in_background(build(), name="feed-ahead")
+    ports.ranker.in_background(queue(), name="feed-ahead")
+
+
+async def build_ahead(ports: FeedPorts, job: BuildFeedAhead) -> None:
+    """A worker's part of `_build_ahead`: rank the list and put it where the viewer's next list
+    is taken from (`_start`, `_next_list`). A failure is the queue's to retry."""
+    try:
+        if await feed_sessions.has_ahead(ports.kv, job.owner):
+            return  # a job delivered again after its list was put
+        viewer = None
+        if job.viewer_id is not None:
+            async with ports.reads() as session:
+                viewer = await session.get(User, job.viewer_id)
+            if viewer is None:
+                return  # the account is gone
+        context = FeedContext(network=job.network, device=job.device, region=job.region)
+        region = _region(viewer, context)
+        ahead = await _build(ports, viewer, job.owner, region, context, exclude=set(job.exclude))
+        await feed_sessions.put_ahead(ports.kv, job.owner, ahead, ports.settings.feed_session_ttl_s)
+    finally:
+        await feed_sessions.done_building(ports.kv, job.owner)
 
 
 async def _build(

@@ -10,7 +10,7 @@ from typing import Any
 from reels.domain.events import Topic
 from reels.platform import Platform
 from reels.ports.queue import DeadLetter, MemoryWorkQueue
-from reels.workers import aggregator, fanout, jobs, maintenance, media
+from reels.workers import aggregator, fanout, feed, jobs, maintenance, media
 from reels.workers.aggregator import Aggregator
 from reels.workers.runner import consume_forever, every
 
@@ -20,6 +20,7 @@ CONSUMER_GROUPS = {
     Topic.ENGAGEMENT: aggregator.GROUP,
     Topic.FANOUT: fanout.GROUP,
     Topic.JOBS: jobs.GROUP,
+    Topic.FEED: feed.GROUP,
 }
 
 # Per topic: what `reels jobs retry` does before it queues a dead letter again.
@@ -56,6 +57,14 @@ def start_workers(platform: Platform) -> None:
             platform, Topic.JOBS, jobs.GROUP, jobs.handle, claim_idle_ms=int(settings.job_claim_idle_s * 1000)
         ),
         "scheduler": jobs.schedule(platform),
+        "feed": consume_forever(
+            platform,
+            Topic.FEED,
+            feed.GROUP,
+            feed.handle,
+            concurrency=feed.CONCURRENCY,
+            claim_idle_ms=int(settings.job_claim_idle_s * 1000),
+        ),
     }
     if isinstance(platform.queue, MemoryWorkQueue):  # the jobs of the last run died with it
         tasks["requeue"] = _requeue_lost_jobs(platform)

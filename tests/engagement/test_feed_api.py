@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from reels.domain import events
-from reels.domain.events import FanOutReel
+from reels.domain import events, feed_sessions
+from reels.domain.events import FanOutReel, Topic
 from reels.domain.feed_features import user_key
 from reels.domain.feed_inbox import inbox_key
+from reels.domain.feed_sessions import viewer_key
 from reels.domain.keys import RANKER_CURRENT_KEY, ranker_artifact_key
 from reels.domain.models import FeedImpression, Reel, ReelHashtag
 from reels.domain.uploads import hashtag_ids
@@ -35,6 +37,7 @@ from reels.ranking import (
     train_ranker,
 )
 from reels.settings import Settings
+from reels.workers import feed as workers_feed
 from tests.conftest import LOCAL_CLIENT, Api, db_id, insert_ready_reel, platform_of, run
 from tests.engagement.conftest import FAST, eventually, unique
 
@@ -448,3 +451,36 @@ def test_a_reported_reel_sinks(api_embedded: Api) -> None:
     report = "mutation R($id: ID!) { reportReel(input: {reelId: $id, reason: SPAM}) { userErrors { code } } }"
     assert api.data(report, {"id": reels[2]}, token=reporter)["reportReel"]["userErrors"] == []
     assert ids(feed(api, token, n=6))[-1] == reels[2]
+
+
+def test_the_next_list_is_built_by_a_worker_and_the_next_page_reads_it(embedded_settings: Settings) -> None:
+    """A page within ten reels of its list's end queues the next list for a worker (the `feed`
+    topic); the API process ranks nothing more itself, and the pages go on from the worker's list
+    without repeating a reel."""
+    settings = embedded_settings.model_copy(update={**FAST, "feed_list_size": 20})
+    with TestClient(create_app(settings, run_workers=False), client=LOCAL_CLIENT) as client:
+        api = Api(client)
+        platform = platform_of(api)
+        token, me = api.register("binge")
+        makers = creators(api, 5)
+        for n in range(60):
+            insert_ready_reel(api, makers[n % 5]["id"], caption=f"#b{n % 4}")
+        owner = viewer_key(db_id(me["id"]), None)
+        built = REGISTRY.get_sample_value("reels_feed_build_seconds_count") or 0.0
+
+        first = feed(api, token, n=12)  # a new session: its list built here; 8 of 20 left
+        assert REGISTRY.get_sample_value("reels_feed_build_seconds_count") == built + 1
+
+        def queued() -> list[Any]:
+            return run(api, lambda: platform.queue.consume(Topic.FEED, workers_feed.GROUP, "test", block_ms=100))
+
+        [job] = eventually(queued)
+        assert not run(api, feed_sessions.has_ahead, platform.kv, owner)
+        run(api, workers_feed.handle, platform, job.payload)  # what `reels worker` does with it
+        assert run(api, feed_sessions.has_ahead, platform.kv, owner)
+        assert REGISTRY.get_sample_value("reels_feed_build_seconds_count") == built + 2
+
+        second = feed(api, token, n=12, after=first["pageInfo"]["endCursor"])  # 8 left, then the worker's list
+        assert len(ids(second)) == 12 and not set(ids(first)) & set(ids(second))
+        assert not run(api, feed_sessions.has_ahead, platform.kv, owner)  # taken
+        assert REGISTRY.get_sample_value("reels_feed_build_seconds_count") == built + 2  # nothing ranked here
