@@ -14,8 +14,9 @@ private redis-server): users with regions, creators (a fifth of the users) whose
 500 hashtags, 10 follows per user, and watch events drawn with popular reels and tastes (stored in
 `watch_events`, COPY on PostgreSQL). The feature store and the trending sets are filled from those
 events as the aggregator would leave them (hashes and sorted sets written in pipelines). Then one
-`reels serve` process on them, and --viewers signed-in viewers, each warmed with one feed request
-(their inbox is built, their session exists).
+`reels serve` process and one `reels worker` process on them (the worker builds the next lists of
+viewers paging near the end of theirs, as in production), and --viewers signed-in viewers, each
+warmed with one feed request (their inbox is built, their session exists).
 
 Measured, interleaved (A B C, A B C, ... --pairs times), one client, one request at a time:
 A. the floor: one sorted-set range of 20 (ZRANGE on the global trending set) plus one SQL fetch of
@@ -23,7 +24,7 @@ A. the floor: one sorted-set range of 20 (ZRANGE on the global trending set) plu
 B. a fresh session: `feed(first: 20)` without `after` (candidates, features, three heads or the
    heuristic, re-ranking, the list cached), half the viewers in turn;
 C. a cached page: `feed(first: 20, after:)` a cursor of that viewer's session, the other half
-   (the first such page of a viewer builds their next list ahead, in the background).
+   (the first such page of a viewer queues their next list for the worker).
 Each side sends --requests requests per pair (bounded by --max-seconds a side). Ratios are per pair:
 p50 of B or C over p50 of A.
 
@@ -334,7 +335,12 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, viewers
         "REELS_ACCESS_LOG": "false",
     }  # fmt: skip
     log = logs / "serve.log"
-    processes = [start_reels(["serve", "--port", str(port)], env, log)]
+    # A worker beside the API, as in production: it builds the lists viewers paging near the end
+    # of theirs get next, and folds the impressions the pages log.
+    processes = [
+        start_reels(["serve", "--port", str(port)], env, log),
+        start_reels(["worker"], env, logs / "worker.log"),
+    ]
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, processes, log)
