@@ -72,6 +72,18 @@ end
 return cjson.encode(new)
 """
 
+# The same without the new values (`hincr_many(..., returning=False)`): HINCRBYFLOAT's replies are
+# dropped here instead of encoded, sent and decoded.
+_HINCR_QUIETLY = """
+local amounts = cjson.decode(ARGV[1])
+for i, key in ipairs(KEYS) do
+  for name, amount in pairs(amounts[i]) do
+    redis.call('HINCRBYFLOAT', key, name, amount)
+  end
+end
+return 0
+"""
+
 # ARGV[1]: keep; ARGV[2]: TTL in ms (0: leave it); ARGV[3]: [{member: score as a string}, ...].
 _ZADD_CAPPED = """
 local keep = tonumber(ARGV[1])
@@ -191,8 +203,13 @@ class RedisKeyValue:
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
         return (await self.hincr_many({key: amounts})).get(key, {})
 
-    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    async def hincr_many(
+        self, updates: Mapping[str, Mapping[str, float]], *, returning: bool = True
+    ) -> dict[str, dict[str, float]]:
         amounts = {key: _exact(fields) for key, fields in updates.items() if fields}
+        if not returning:
+            await self._per_key_scripts(_HINCR_QUIETLY, amounts, [])
+            return {}
         replies = await self._per_key_scripts(_HINCR, amounts, [])
         return {
             key: {name: float(value) for name, value in new.items()}
