@@ -119,9 +119,26 @@ KEYS_PER_SCRIPT = 500
 HASHES_PER_PIPELINE = 200
 
 
-def _exact(numbers: Mapping[str, float]) -> dict[str, str]:
-    """Numbers as strings that Redis parses back exactly (Lua's own numbers round to 14 digits)."""
-    return {name: repr(float(number)) for name, number in numbers.items()}
+def _exact(parts: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, str]]:
+    """Each key's numbers as strings that Redis parses back exactly (Lua's own numbers round to 14
+    digits), keys without any left out. A batch repeats few values (small counts; one time for a
+    whole log of watches), so each distinct number is written once: repr was most of the
+    aggregator's cost of a flush's feature updates."""
+    texts: dict[float, str] = {}
+    exact = {}
+    for key, numbers in parts.items():
+        if not numbers:
+            continue
+        written = {}
+        for name, number in numbers.items():
+            text = texts.get(number)
+            if text is None:
+                text = repr(float(number))
+                if number:  # 0.0 and -0.0 are one key with two texts
+                    texts[number] = text
+            written[name] = text
+        exact[key] = written
+    return exact
 
 
 # KEYS[1]: the counter; ARGV: amount, ttl in ms. The TTL is set once, when the key is created.
@@ -194,8 +211,7 @@ class RedisKeyValue:
         self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
     ) -> None:
         ttl_ms = _ms(ttl_s) if ttl_s is not None else 0
-        scores = {key: _exact(mapping) for key, mapping in sets.items() if mapping}
-        await self._per_key_scripts(_ZADD_CAPPED, scores, [keep, ttl_ms])
+        await self._per_key_scripts(_ZADD_CAPPED, _exact(sets), [keep, ttl_ms])
 
     async def expire(self, key: str, ttl_s: float) -> bool:
         return bool(await self._client.pexpire(key, _ms(ttl_s)))
@@ -206,7 +222,7 @@ class RedisKeyValue:
     async def hincr_many(
         self, updates: Mapping[str, Mapping[str, float]], *, returning: bool = True
     ) -> dict[str, dict[str, float]]:
-        amounts = {key: _exact(fields) for key, fields in updates.items() if fields}
+        amounts = _exact(updates)
         if not returning:
             await self._per_key_scripts(_HINCR_QUIETLY, amounts, [])
             return {}
