@@ -69,7 +69,6 @@ class Watch(NamedTuple):
     viewer_id: int | None
     watched_ms: int
     completed: bool
-    at: float  # Unix time
 
 
 # A watch's counters (`watch_counters`): these, then with a known duration these as well.

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -75,8 +74,7 @@ async def fold(
         if reel is None:  # deleted since
             continue
         if isinstance(event, Viewed):
-            at = datetime.fromisoformat(event.at).timestamp()
-            watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed, at))
+            watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed))
             owner = viewer_key(event.viewer_id, event.session_id)
             if owner is not None:
                 watched[owner].append(event.reel_id)
