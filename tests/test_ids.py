@@ -72,6 +72,38 @@ def test_sequence_overflow_moves_to_the_next_millisecond() -> None:
     assert timestamp_ms(ids[0]) == EPOCH_MS + 5 and timestamp_ms(ids[-1]) == EPOCH_MS + 6
 
 
+@settings(max_examples=50, deadline=None)
+@given(
+    batches=st.lists(st.tuples(st.integers(0, 1000), st.integers(-2, 3)), min_size=1, max_size=4),
+    start=st.integers(0, 2**30),
+)
+def test_next_ids_gives_what_as_many_next_id_calls_would(batches: list[tuple[int, int]], start: int) -> None:
+    # Two generators on the same clock, stepping (back, too) between batches; at most 4,000 ids
+    # in all, so no millisecond runs out of sequence numbers (the clock stands still meanwhile).
+    now = [EPOCH_MS + start]
+    batched, single = (SnowflakeGenerator(5, 9, clock=lambda: now[0]) for _ in range(2))
+    for count, step in batches:
+        now[0] += step
+        assert batched.next_ids(count) == [single.next_id() for _ in range(count)]
+    assert batched.next_id() == single.next_id()
+
+
+def test_next_ids_moves_to_the_next_millisecond_when_the_sequence_runs_out() -> None:
+    ticks = iter([EPOCH_MS + 5] * 3 + [EPOCH_MS + 6] * 10)
+    generator = SnowflakeGenerator(1, 2, clock=lambda: next(ticks))
+    first = generator.next_id()
+    ids = generator.next_ids(2 * MAX_SEQUENCE)
+    assert ids == sorted(set(ids)) and ids[0] > first and len(ids) == 2 * MAX_SEQUENCE
+    assert [timestamp_ms(i) for i in (ids[0], ids[MAX_SEQUENCE - 1], ids[MAX_SEQUENCE], ids[-1])] == [
+        EPOCH_MS + 5,
+        EPOCH_MS + 5,
+        EPOCH_MS + 6,
+        EPOCH_MS + 6,
+    ]
+    assert {(region_of(i), worker_of(i)) for i in ids} == {(1, 2)}
+    assert generator.next_id() > ids[-1]
+
+
 @settings(max_examples=20, deadline=None)
 @given(earlier=st.integers(0, 2**40), gap=st.integers(1, 10**6))
 def test_ids_are_time_ordered(earlier: int, gap: int) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -475,3 +475,8 @@ Event = ReelCountsChanged | ReelStatusChanged | NotificationAdded | SessionChang
 
 async def publish(bus: PubSub, event: Event) -> None:
     await bus.publish(event.channel, event.encode())
+
+
+async def publish_many(bus: PubSub, published: Iterable[Event]) -> None:
+    """`publish` each, in order, in one batch (the aggregator's counts after a flush)."""
+    await bus.publish_many([(event.channel, event.encode()) for event in published])

@@ -132,7 +132,7 @@ async def _fold(
         if reel is None:  # deleted since the page was read
             continue
         if isinstance(event, _PastWatch):
-            watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed, event.at))
+            watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed))
         else:
             likes.append(Like(reel, event.user_id, 1))
     await feed_features.fold(

@@ -19,6 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,13 +61,19 @@ class ReelFacts:
     duration_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Watch:
+class Watch(NamedTuple):
+    """One watch to fold (named tuples, as `Like`: built by the ten thousand a flush, several
+    times faster than frozen dataclasses)."""
+
     reel: ReelFacts
     viewer_id: int | None
     watched_ms: int
     completed: bool
-    at: float  # Unix time
+
+
+# A watch's counters (`watch_counters`): these, then with a known duration these as well.
+UNTIMED_FIELDS = ("events", "full", "s3", "watch_s")
+WATCH_FIELDS = (*UNTIMED_FIELDS, "watched", "watch_ratio", "skips", "skip_s")
 
 
 def watch_counters(watch: Watch) -> dict[str, float]:
@@ -213,8 +220,7 @@ def rows(
     return matrix
 
 
-@dataclass(frozen=True, slots=True)
-class Like:
+class Like(NamedTuple):
     reel: ReelFacts
     user_id: int
     amount: int  # 1 for a like, -1 for an unlike
@@ -232,46 +238,104 @@ async def fold(
 ) -> None:
     """Fold one aggregator flush into the feature hashes and the trending sets. `regions` holds
     each reel's region (its creator's)."""
-    by_reel: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
-    by_user: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
-    by_creator: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
-    overall: defaultdict[str, float] = defaultdict(float)
-
-    def add(target: defaultdict[str, float], counters: Mapping[str, float]) -> None:
-        for name, amount in counters.items():
-            target[name] += amount
-
+    # Per watch the sums take a few additions to plain lists (fields in WATCH_FIELDS order), not a
+    # counters dict and a loop over it: a flush folds ten thousand watches. Each sum still adds
+    # the same amounts in the same order as `watch_counters` would, so the totals are the same floats.
+    reel_sums: dict[int, list[float]] = {}
+    user_sums: dict[int, list[float]] = {}  # WATCH_FIELDS, then "timed"; a timed field only if "watched"
+    user_pairs: dict[int, defaultdict[str, float]] = {}  # per creator and category
+    pair_keys: dict[int, tuple[str, ...]] = {}  # a reel's: creator's, then its category's if any
     watched: dict[int, ReelFacts] = {}
     for watch in watches:
-        counters = watch_counters(watch)
-        reel = watched[watch.reel.reel_id] = watch.reel
-        add(by_reel[reel.reel_id], counters)
-        if watch.viewer_id is not None:
-            user = by_user[watch.viewer_id]
-            add(user, counters)
-            user["timed"] += "watched" in counters
-            user[f"c:{reel.creator_id}:e"] += 1
-            user[f"c:{reel.creator_id}:f"] += counters["full"]
+        reel = watch.reel
+        reel_id = reel.reel_id
+        ms = watch.watched_ms
+        duration = reel.duration_ms
+        if duration:
+            ratio = min(ms / duration, 2.0)
+            full = 1.0 if watch.completed or ratio >= FULL_WATCH_RATIO else 0.0
+            three = full or ms >= VIEW_MILESTONE_MS
+        else:
+            ratio = 0.0  # not counted: an unknown duration has no ratio
+            full = 1.0 if watch.completed else 0.0
+            three = full or ms >= VIEW_MILESTONE_MS
+        sums = reel_sums.get(reel_id)
+        if sums is None:
+            sums = reel_sums[reel_id] = [0.0] * len(WATCH_FIELDS)
+            watched[reel_id] = reel
+        watch_s = ms / 1000
+        sums[0] += 1.0
+        sums[1] += full
+        sums[2] += 1.0 if three else 0.0
+        sums[3] += watch_s
+        if duration:
+            sums[4] += 1.0
+            sums[5] += ratio
+            sums[6] += 0.0 if three else 1.0
+            sums[7] += 0.0 if three else watch_s
+        viewer_id = watch.viewer_id
+        if viewer_id is None:
+            continue
+        user = user_sums.get(viewer_id)
+        if user is None:
+            user = user_sums[viewer_id] = [0.0] * (len(WATCH_FIELDS) + 1)
+            pairs = user_pairs[viewer_id] = defaultdict(float)
+        else:
+            pairs = user_pairs[viewer_id]
+        user[0] += 1.0
+        user[1] += full
+        user[2] += 1.0 if three else 0.0
+        user[3] += watch_s
+        if duration:
+            user[4] += 1.0
+            user[5] += ratio
+            user[6] += 0.0 if three else 1.0
+            user[7] += 0.0 if three else watch_s
+            user[8] += 1.0
+        keys = pair_keys.get(reel_id)
+        if keys is None:
+            keys = (f"c:{reel.creator_id}:e", f"c:{reel.creator_id}:f")
             if reel.category is not None:
-                user[f"t:{reel.category}:e"] += 1
-                user[f"t:{reel.category}:f"] += counters["full"]
+                keys += (f"t:{reel.category}:e", f"t:{reel.category}:f")
+            pair_keys[reel_id] = keys
+        pairs[keys[0]] += 1
+        pairs[keys[1]] += full
+        if len(keys) == 4:
+            pairs[keys[2]] += 1
+            pairs[keys[3]] += full
+    by_reel: dict[int, dict[str, float]] = {
+        reel_id: dict(zip(WATCH_FIELDS if sums[4] else UNTIMED_FIELDS, sums, strict=False))
+        for reel_id, sums in reel_sums.items()
+    }
+    by_user: dict[int, dict[str, float]] = {}
+    for user_id, user in user_sums.items():
+        counters = dict(zip(WATCH_FIELDS if user[8] else UNTIMED_FIELDS, user, strict=False))
+        counters["timed"] = user[8]
+        counters.update(user_pairs[user_id])
+        by_user[user_id] = counters
+    by_creator: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+    overall: defaultdict[str, float] = defaultdict(float)
     # The creators' and the overall sums are the watched reels' (summed per reel, not per watch:
     # a flush has thousands of watches of a few hundred reels).
     for reel in watched.values():
-        sums = by_reel[reel.reel_id]
+        sums_of = by_reel[reel.reel_id]
         creator = by_creator[reel.creator_id]
-        creator["events"] += sums["events"]
-        creator["full"] += sums["full"]
-        add(overall, sums)
+        creator["events"] += sums_of["events"]
+        creator["full"] += sums_of["full"]
+        for name, amount in sums_of.items():
+            overall[name] += amount
         if reel.category is not None:
-            overall[f"t:{reel.category}:e"] += sums["events"]
+            overall[f"t:{reel.category}:e"] += sums_of["events"]
     for like in likes:
-        by_reel[like.reel.reel_id]["liked"] += like.amount
-        by_user[like.user_id]["liked"] += like.amount
+        liked_reel = by_reel.setdefault(like.reel.reel_id, {})
+        liked_reel["liked"] = liked_reel.get("liked", 0.0) + like.amount
+        liked_by = by_user.setdefault(like.user_id, {})
+        liked_by["liked"] = liked_by.get("liked", 0.0) + like.amount
         overall["liked"] += like.amount
     reel_ids = list(by_reel)
     current = await kv.hgetall_many([reel_key(reel_id) for reel_id in reel_ids])
-    # Every hash's increments in one batch: a flush touches thousands of them.
+    # Every hash's increments in two batches (a flush touches thousands of them): the reels',
+    # whose new trending sums come back, then the rest, which nothing reads back.
     updates: dict[str, Mapping[str, float]] = {}
     for reel_id, hash_ in zip(reel_ids, current, strict=True):
         counters = by_reel[reel_id]
@@ -280,11 +344,12 @@ async def fold(
         update |= popularity_update(hash_, events, now)
         update |= feed_trending.increments(hash_, events, int(counters.get("full", 0)), now, half_life_s)
         updates[reel_key(reel_id)] = update
-    updates |= {user_key(user_id): counters for user_id, counters in by_user.items()}
-    updates |= {creator_key(creator_id): counters for creator_id, counters in by_creator.items()}
-    if overall:
-        updates[GLOBAL_KEY] = overall
     new = await kv.hincr_many(updates)
+    others: dict[str, Mapping[str, float]] = {user_key(user_id): counters for user_id, counters in by_user.items()}
+    others |= {creator_key(creator_id): counters for creator_id, counters in by_creator.items()}
+    if overall:
+        others[GLOBAL_KEY] = overall
+    await kv.hincr_many(others, returning=False)
     trending = {
         reel_id: (regions.get(reel_id), feed_trending.log_score({**hash_, **new[reel_key(reel_id)]}, half_life_s))
         for reel_id, hash_ in zip(reel_ids, current, strict=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,31 +55,31 @@ async def fold(
     sessions: async_sessionmaker[AsyncSession], kv: KeyValue, settings: Settings, signals: Sequence[EngagementEvent]
 ) -> None:
     shown: Counter[int] = Counter()  # how often each reel was served: fresh reels need exposure
-    for page in (e for e in signals if isinstance(e, FeedServed)):
-        shown.update(reel_id for reel_id, *_ in page.items)
+    wanted: list[Viewed | Liked | Unliked] = []
+    for event in signals:  # one pass: a flush holds tens of thousands
+        if isinstance(event, (Viewed, Liked, Unliked)):
+            wanted.append(event)
+        elif isinstance(event, FeedServed):
+            shown.update(reel_id for reel_id, *_ in event.items)
     await kv.hincr_many({feed_features.reel_key(reel_id): {"shown": times} for reel_id, times in shown.items()})
-    wanted = [e for e in signals if isinstance(e, Viewed | Liked | Unliked)]
     if not wanted:
         return
     facts, regions = await reel_facts(sessions, sorted({e.reel_id for e in wanted}))
     watches: list[Watch] = []
     likes: list[Like] = []
     watched: dict[str, list[int]] = defaultdict(list)
+    viewer_key = feed_sessions.viewer_key
     for event in wanted:
         reel = facts.get(event.reel_id)
         if reel is None:  # deleted since
             continue
-        match event:
-            case Viewed():
-                at = datetime.fromisoformat(event.at).timestamp()
-                watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed, at))
-                owner = feed_sessions.viewer_key(event.viewer_id, event.session_id)
-                if owner is not None:
-                    watched[owner].append(event.reel_id)
-            case Liked():
-                likes.append(Like(reel, event.user_id, 1))
-            case Unliked():
-                likes.append(Like(reel, event.user_id, -1))
+        if isinstance(event, Viewed):
+            watches.append(Watch(reel, event.viewer_id, event.watched_ms, event.completed))
+            owner = viewer_key(event.viewer_id, event.session_id)
+            if owner is not None:
+                watched[owner].append(event.reel_id)
+        else:
+            likes.append(Like(reel, event.user_id, 1 if isinstance(event, Liked) else -1))
     now = time.time()
     await feed_features.fold(
         kv,

@@ -22,10 +22,12 @@ import json
 import logging
 import math
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,7 +48,7 @@ from reels.domain.events import (
     Viewed,
     decode_engagement_event,
 )
-from reels.domain.ids import new_id
+from reels.domain.ids import new_id, new_ids
 from reels.domain.models import AggregatorOffset, FeedImpression, Reel, ReelCounts, WatchEvent
 from reels.metrics import AGGREGATOR_EVENTS, AGGREGATOR_FLUSH_SECONDS
 from reels.platform import Platform
@@ -57,6 +59,8 @@ log = logging.getLogger(__name__)
 
 GROUP = "aggregator"
 COUNT_FIELDS = ("likes", "views", "comments", "shares")
+LIKES, VIEWS, COMMENTS, SHARES = range(len(COUNT_FIELDS))  # a reel's deltas, a list in this order
+COUNT_COLUMNS = ("reel_id", *COUNT_FIELDS)  # a counts upsert row's
 NEVER_MS = 24 * 3600 * 1000  # an owner never claims its own pending messages by idleness
 
 
@@ -67,6 +71,16 @@ def _position(message_id: str) -> tuple[int, int]:
 
 def _message_position(message: Message) -> tuple[int, int]:
     return _position(message.id)
+
+
+def _in_id_order(messages: list[Message]) -> list[Message]:
+    """One stream's messages of a batch, in id order. First deliveries (new entries a read took,
+    `attempts` 1) come in that order already, as the buffer keeps them: the group hands each
+    stream's new entries out in id order, and a batch or its kept part goes back in front of
+    what was read after it. Redeliveries (a takeover's claims) may be older: then they are sorted."""
+    if all(message.attempts == 1 for message in messages):
+        return messages
+    return sorted(messages, key=_message_position)
 
 
 class Aggregator:
@@ -234,7 +248,7 @@ class Aggregator:
         for message in batch:
             by_lane[message.partition, message.lane].append(message)
         by_stream = {
-            f"{Topic.ENGAGEMENT}:{partition}:{lane}": sorted(messages, key=_message_position)
+            f"{Topic.ENGAGEMENT}:{partition}:{lane}": _in_id_order(messages)
             for (partition, lane), messages in by_lane.items()
         }
         signals: list[EngagementEvent] = []
@@ -247,8 +261,9 @@ class Aggregator:
         AGGREGATOR_FLUSH_SECONDS.observe(time.perf_counter() - started)
         try:
             await cache_counts(self.platform.kv, totals)
-            for reel_id, counts in totals.items():
-                await events.publish(self.platform.pubsub, ReelCountsChanged(reel_id, counts))
+            await events.publish_many(
+                self.platform.pubsub, [ReelCountsChanged(reel_id, counts) for reel_id, counts in totals.items()]
+            )
         except Exception:  # committed and acked: stale cached counts expire, the next change republishes
             log.exception("%s: caching or publishing counts failed", self.name)
         try:
@@ -301,11 +316,12 @@ class Aggregator:
                 )
             ).all()
         }
-        deltas: dict[int, Counter[str]] = defaultdict(Counter)
-        watches: list[tuple[Any, ...]] = []  # rows in WATCH_COLUMNS order
+        deltas: dict[int, list[int]] = {}  # reel -> its count changes, in COUNT_FIELDS order
+        views: list[Viewed] = []
         marks: list[dict[str, Any]] = []
         fenced: dict[int, int] = {}  # partition -> the newer epoch found on its mark
         applied = 0
+        fold = self._fold
         for stream, messages in by_stream.items():
             partition = messages[0].partition
             epoch = self.owned.get(partition, 0)
@@ -319,7 +335,7 @@ class Aggregator:
                 first_fresh = next((n for n, m in enumerate(messages) if _position(m.id) > high), len(messages))
                 fresh = messages[first_fresh:]
             for message in fresh:
-                self._fold(message.payload, deltas, watches, signals)
+                fold(message.payload, deltas, views, signals)
             applied += len(fresh)
             if fresh:
                 high_water = fresh[-1].id
@@ -328,12 +344,12 @@ class Aggregator:
             marks.append({"partition": stream, "high_water": high_water, "epoch": epoch})
         existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_(list(deltas))))).all())
         rows = [
-            {"reel_id": reel_id, **{f: delta.get(f, 0) for f in COUNT_FIELDS}}
+            dict(zip(COUNT_COLUMNS, (reel_id, *delta), strict=True))
             for reel_id, delta in deltas.items()
-            if reel_id in existing and any(delta.values())
+            if reel_id in existing and any(delta)
         ]
         totals = await self._upsert_counts(session, rows)
-        await _insert_watches(session, [w for w in watches if w[1] in existing])
+        await _insert_watches(session, [view for view in views if view.reel_id in existing])
         await _insert_impressions(session, [e for e in signals if isinstance(e, FeedServed)])
         await self._upsert_marks(session, marks)
         return applied, fenced, totals
@@ -341,8 +357,8 @@ class Aggregator:
     @staticmethod
     def _fold(
         payload: dict[str, Any],
-        deltas: dict[int, Counter[str]],
-        watches: list[tuple[Any, ...]],
+        deltas: dict[int, list[int]],
+        views: list[Viewed],
         signals: list[EngagementEvent],
     ) -> None:
         try:
@@ -351,35 +367,25 @@ class Aggregator:
             log.error("%s; skipped", unknown)
             return
         signals.append(event)
+        if isinstance(event, FeedServed):
+            return  # stored with the flush (`_insert_impressions`); no count changes
+        # A reel's deltas exist once any event names it: its watches are kept if the reel is.
+        delta = deltas.get(event.reel_id) or deltas.setdefault(event.reel_id, [0, 0, 0, 0])
         match event:  # views first: half of all events are views
-            case Viewed(reel_id=reel_id):
-                deltas[reel_id]["views"] += 1 if event.counted else 0
-                context = json.dumps(event.context) if event.context is not None else None
-                watches.append(
-                    (
-                        new_id(),
-                        reel_id,
-                        event.viewer_id,
-                        event.session_id,
-                        event.watched_ms,
-                        event.completed,
-                        event.counted,
-                        context,
-                        datetime.fromisoformat(event.at),
-                    )
-                )
-            case Liked(reel_id=reel_id):
-                deltas[reel_id]["likes"] += 1
-            case Unliked(reel_id=reel_id):
-                deltas[reel_id]["likes"] -= 1
-            case Commented(reel_id=reel_id):
-                deltas[reel_id]["comments"] += 1
-            case Uncommented(reel_id=reel_id):
-                deltas[reel_id]["comments"] -= 1
-            case Shared(reel_id=reel_id):
-                deltas[reel_id]["shares"] += 1
-            case FeedServed():
-                pass  # stored with the flush (`_insert_impressions`); no count changes
+            case Viewed():
+                if event.counted:
+                    delta[VIEWS] += 1
+                views.append(event)
+            case Liked():
+                delta[LIKES] += 1
+            case Unliked():
+                delta[LIKES] -= 1
+            case Commented():
+                delta[COMMENTS] += 1
+            case Uncommented():
+                delta[COMMENTS] -= 1
+            case Shared():
+                delta[SHARES] += 1
             case other:
                 log.error("%r is not an engagement event; skipped", other)
 
@@ -416,7 +422,7 @@ class Aggregator:
         )
 
 
-# A watch row's columns: what `_fold` builds, in this order (the context as JSON text).
+# A watch row's columns, in the order `_insert_watches` writes them (the context as JSON text).
 WATCH_COLUMNS = (
     "id",
     "reel_id",
@@ -430,22 +436,79 @@ WATCH_COLUMNS = (
 )
 # SQLAlchemy's layout of a DateTime on SQLite (it leaves the offset out; ours are all UTC).
 SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# Contexts' JSON text by their orjson bytes: a flush's views carry a few distinct contexts, and
+# `json.dumps` (the text stored so far) costs ten times orjson's encoding.
+_CONTEXTS: dict[bytes, str] = {}
+CONTEXTS_KEPT = 4096
 
 
-async def _insert_watches(session: AsyncSession, watches: list[tuple[Any, ...]]) -> None:
+def _context_json(context: Mapping[str, Any] | None) -> str | None:
+    """`json.dumps(context)`, remembered for contexts seen before. Equal orjson bytes mean equal
+    JSON values of the same types: orjson keeps key order and tells 1 from 1.0 and true. (It
+    writes NaN and infinities as null, but the queue's payloads are decoded by orjson, which
+    takes none: no context here holds one.)"""
+    if context is None:
+        return None
+    try:
+        key = orjson.dumps(context)
+    except TypeError:  # what orjson cannot encode (an integer past 64 bits, a non-string key)
+        return json.dumps(context)
+    text = _CONTEXTS.get(key)
+    if text is None:
+        if len(_CONTEXTS) >= CONTEXTS_KEPT:
+            _CONTEXTS.clear()
+        text = _CONTEXTS[key] = json.dumps(context)
+    return text
+
+
+def _sqlite_time(at: str) -> str:
+    """An event's ISO 8601 time in SQLITE_TIME's layout. The times `datetime.isoformat()` gives
+    an aware UTC time with microseconds (every event's) are cut and pasted; anything else goes
+    through strftime. Parsed either way: a time that does not parse fails the flush as before."""
+    moment = datetime.fromisoformat(at)
+    if (
+        len(at) == 32
+        and at.endswith("+00:00")
+        and at[10] == "T"
+        and at[19] == "."
+        and at[4] == at[7] == "-"
+        and at[13] == at[16] == ":"
+    ):
+        return f"{at[:10]} {at[11:26]}"
+    return moment.strftime(SQLITE_TIME)
+
+
+async def _insert_watches(session: AsyncSession, views: list[Viewed]) -> None:
     """Every view of the flush, stored for the ranker, through the driver itself: COPY on
     PostgreSQL, one executemany on SQLite. Half of the events are views, and SQLAlchemy's
     handling of each row's parameters cost more than the database's writing of it."""
-    if not watches:
+    if not views:
         return
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     assert raw is not None  # an open connection has its driver's (asyncpg's or aiosqlite's) connection
-    if session.get_bind().dialect.name == "postgresql":
-        await raw.copy_records_to_table(WatchEvent.__tablename__, records=watches, columns=list(WATCH_COLUMNS))
+    postgres = session.get_bind().dialect.name == "postgresql"
+    time_of: Callable[[str], Any] = datetime.fromisoformat if postgres else _sqlite_time
+    context_of = _context_json
+    rows = [
+        (
+            id_,
+            view.reel_id,
+            view.viewer_id,
+            view.session_id,
+            view.watched_ms,
+            view.completed,
+            view.counted,
+            context_of(view.context),
+            time_of(view.at),
+        )
+        for id_, view in zip(new_ids(len(views)), views, strict=True)
+    ]
+    if postgres:
+        await raw.copy_records_to_table(WatchEvent.__tablename__, records=rows, columns=list(WATCH_COLUMNS))
         return
     statement = f"INSERT INTO {WatchEvent.__tablename__} ({', '.join(WATCH_COLUMNS)}) VALUES ({', '.join('?' * len(WATCH_COLUMNS))})"
-    await raw.executemany(statement, [(*watch[:-1], watch[-1].strftime(SQLITE_TIME)) for watch in watches])
+    await raw.executemany(statement, rows)
 
 
 async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -> None:

@@ -6,7 +6,7 @@ every 50 ms in the same process.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -162,6 +162,44 @@ def test_views_count_at_three_seconds_or_completion_once_per_window(live_api: Ap
         (4_000, False, True, ""),
     ]
     assert all(isinstance(at, datetime) for *_, at in watches)  # the row's time reads back as one
+
+
+def test_a_watch_row_keeps_the_views_context_and_time(live_api: Api) -> None:
+    from sqlalchemy import select
+
+    from reels.domain.models import WatchEvent
+
+    api = live_api
+    _, _, reel = setup_reel(api, duration_ms=8_000)
+    viewer, _ = api.register(unique("viewer"))
+    contexts = [{"network": "FAST", "region": "IN"}, {"device": "LOW"}, {"network": "FAST", "region": "IN"}, None]
+    before = datetime.now(UTC)
+    for context in contexts:
+        view_input = {"reelId": reel, "watchedMs": 1_000, "completed": False, "context": context}
+        assert api.data(VIEW, {"input": view_input}, token=viewer)["recordView"]["userErrors"] == []
+    after = datetime.now(UTC)
+
+    async def rows() -> list[Any]:
+        async with platform_of(api).sessions() as session:
+            found = await session.execute(
+                select(WatchEvent.id, WatchEvent.context, WatchEvent.created_at).where(
+                    WatchEvent.reel_id == db_id(reel)
+                )
+            )
+            return list(found.all())
+
+    eventually(lambda: len(run(api, rows)) == len(contexts))
+    stored = sorted(run(api, rows))  # ids are time-ordered: the order of the calls
+    assert len({watch_id for watch_id, _, _ in stored}) == len(contexts)
+    assert [context for _, context, _ in stored] == [
+        {"network": "FAST", "device": None, "region": "IN"},
+        {"network": None, "device": "LOW", "region": None},
+        {"network": "FAST", "device": None, "region": "IN"},
+        {},
+    ]
+    # The event's time, to the microsecond (SQLite reads it back without its UTC offset).
+    times = [at if at.tzinfo else at.replace(tzinfo=UTC) for _, _, at in stored]
+    assert before <= times[0] <= times[1] <= times[2] <= times[3] <= after
 
 
 @pytest.mark.parametrize("watched_ms", [-1, 80_001])

@@ -127,6 +127,10 @@ async def test_hashes_of_numbers_in_one_batch(kv: KeyValue, key: Callable[[str],
         {"likes": -1.0},
         {},
     ]
+    # Applied all the same without reading the new values back.
+    assert await kv.hincr_many({key("a"): {"views": 1, "watch_s": 0.5}, key("c"): {"n": 0.1}}, returning=False) == {}
+    assert await kv.hincr_many({}, returning=False) == {}
+    assert await kv.hgetall_many([key("a"), key("c")]) == [{"views": 4.0, "watch_s": 0.75}, {"n": 0.1}]
 
 
 async def test_batches_of_many_keys(kv: KeyValue, key: Callable[[str], str]) -> None:

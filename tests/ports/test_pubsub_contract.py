@@ -72,6 +72,15 @@ async def test_every_subscriber_of_a_channel_receives(bus: PubSub, channel: str)
         assert await next_message(again) == "back"
 
 
+async def test_publish_many_delivers_each_in_order(bus: PubSub, channel: str) -> None:
+    other = f"{channel}:other"
+    async with bus.subscribe(channel) as first, bus.subscribe(other) as second:
+        await bus.publish_many([(channel, "a0"), (other, "b0"), (channel, "a1"), (other, "b1")])
+        await bus.publish_many([])
+        assert [await next_message(first) for _ in range(2)] == ["a0", "a1"]
+        assert [await next_message(second) for _ in range(2)] == ["b0", "b1"]
+
+
 async def test_channels_are_isolated(bus: PubSub, channel: str) -> None:
     async with bus.subscribe(f"{channel}:a") as a, bus.subscribe(f"{channel}:b") as b:
         await bus.publish(f"{channel}:a", "for a")

@@ -171,6 +171,16 @@ async def test_ack_many_settles_a_batch_across_streams_and_retries(queue: WorkQu
     assert await queue.consume(topic, "g", "c2", block_ms=100, claim_idle_ms=0) == []
 
 
+async def test_ack_many_settles_thousands_of_one_stream(queue: WorkQueue, topic: str) -> None:
+    # More ids of one stream than the Redis adapter acknowledges in one step (a thousand).
+    for n in range(2_500):
+        await queue.publish(topic, {"n": n}, key="one key")
+    taken = await consume_until(queue, topic, "g", "c1", want=2_500, count=2_500)
+    await queue.ack_many(taken, "g")
+    assert await queue.depth(topic, "g") == 0
+    assert await queue.consume(topic, "g", "c2", block_ms=100, claim_idle_ms=0) == []
+
+
 async def test_touch_keeps_a_long_job(queue: WorkQueue, topic: str) -> None:
     await queue.publish(topic, {"job": 1}, key="k")
     [message] = await queue.consume(topic, "g", "worker", block_ms=0)

@@ -65,8 +65,11 @@ class KeyValue(Protocol):
         """Atomically add to fields of a hash of numbers; the fields' new values come back."""
         ...
 
-    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-        """`hincr` of many hashes in one round trip (each hash atomically); new values by key."""
+    async def hincr_many(
+        self, updates: Mapping[str, Mapping[str, float]], *, returning: bool = True
+    ) -> dict[str, dict[str, float]]:
+        """`hincr` of many hashes in one round trip (each hash atomically); new values by key, or
+        nothing ({}) with `returning=False`, which spares reading them back."""
         ...
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:

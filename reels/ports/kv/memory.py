@@ -151,7 +151,9 @@ class MemoryKeyValue:
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
         return (await self.hincr_many({key: amounts})).get(key, {})
 
-    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    async def hincr_many(
+        self, updates: Mapping[str, Mapping[str, float]], *, returning: bool = True
+    ) -> dict[str, dict[str, float]]:
         new = {}
         for key, amounts in updates.items():
             if not amounts:
@@ -162,7 +164,7 @@ class MemoryKeyValue:
             for name, amount in amounts.items():
                 fields[name] = fields.get(name, 0.0) + float(amount)
             new[key] = {name: fields[name] for name in amounts}
-        return new
+        return new if returning else {}
 
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         return [dict(self._read(key, _Hash) or {}) for key in keys]

@@ -72,6 +72,18 @@ end
 return cjson.encode(new)
 """
 
+# The same without the new values (`hincr_many(..., returning=False)`): HINCRBYFLOAT's replies are
+# dropped here instead of encoded, sent and decoded.
+_HINCR_QUIETLY = """
+local amounts = cjson.decode(ARGV[1])
+for i, key in ipairs(KEYS) do
+  for name, amount in pairs(amounts[i]) do
+    redis.call('HINCRBYFLOAT', key, name, amount)
+  end
+end
+return 0
+"""
+
 # ARGV[1]: keep; ARGV[2]: TTL in ms (0: leave it); ARGV[3]: [{member: score as a string}, ...].
 _ZADD_CAPPED = """
 local keep = tonumber(ARGV[1])
@@ -107,9 +119,26 @@ KEYS_PER_SCRIPT = 500
 HASHES_PER_PIPELINE = 200
 
 
-def _exact(numbers: Mapping[str, float]) -> dict[str, str]:
-    """Numbers as strings that Redis parses back exactly (Lua's own numbers round to 14 digits)."""
-    return {name: repr(float(number)) for name, number in numbers.items()}
+def _exact(parts: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, str]]:
+    """Each key's numbers as strings that Redis parses back exactly (Lua's own numbers round to 14
+    digits), keys without any left out. A batch repeats few values (small counts; one time for a
+    whole log of watches), so each distinct number is written once: repr was most of the
+    aggregator's cost of a flush's feature updates."""
+    texts: dict[float, str] = {}
+    exact = {}
+    for key, numbers in parts.items():
+        if not numbers:
+            continue
+        written = {}
+        for name, number in numbers.items():
+            text = texts.get(number)
+            if text is None:
+                text = repr(float(number))
+                if number:  # 0.0 and -0.0 are one key with two texts
+                    texts[number] = text
+            written[name] = text
+        exact[key] = written
+    return exact
 
 
 # KEYS[1]: the counter; ARGV: amount, ttl in ms. The TTL is set once, when the key is created.
@@ -182,8 +211,7 @@ class RedisKeyValue:
         self, sets: Mapping[str, Mapping[str, float]], *, keep: int, ttl_s: float | None = None
     ) -> None:
         ttl_ms = _ms(ttl_s) if ttl_s is not None else 0
-        scores = {key: _exact(mapping) for key, mapping in sets.items() if mapping}
-        await self._per_key_scripts(_ZADD_CAPPED, scores, [keep, ttl_ms])
+        await self._per_key_scripts(_ZADD_CAPPED, _exact(sets), [keep, ttl_ms])
 
     async def expire(self, key: str, ttl_s: float) -> bool:
         return bool(await self._client.pexpire(key, _ms(ttl_s)))
@@ -191,8 +219,13 @@ class RedisKeyValue:
     async def hincr(self, key: str, amounts: Mapping[str, float]) -> dict[str, float]:
         return (await self.hincr_many({key: amounts})).get(key, {})
 
-    async def hincr_many(self, updates: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
-        amounts = {key: _exact(fields) for key, fields in updates.items() if fields}
+    async def hincr_many(
+        self, updates: Mapping[str, Mapping[str, float]], *, returning: bool = True
+    ) -> dict[str, dict[str, float]]:
+        amounts = _exact(updates)
+        if not returning:
+            await self._per_key_scripts(_HINCR_QUIETLY, amounts, [])
+            return {}
         replies = await self._per_key_scripts(_HINCR, amounts, [])
         return {
             key: {name: float(value) for name, value in new.items()}

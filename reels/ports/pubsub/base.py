@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Protocol
 
@@ -84,6 +84,11 @@ class PubSub(Protocol):
     async def publish(self, channel: str, message: str) -> None:
         """Deliver to the channel's current subscribers, in every process; raises
         `PubSubUnavailable` when the backend cannot be reached."""
+        ...
+
+    async def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        """`publish` each (channel, message), in order, in as few round trips as the backend
+        allows (the aggregator publishes every changed reel's counts after a flush)."""
         ...
 
     def subscribe(self, channel: str, *, max_queue: int = 64) -> AbstractAsyncContextManager[Subscription]:
@@ -157,6 +162,15 @@ class BroadcastPubSub:
 
     async def publish(self, channel: str, message: str) -> None:
         await self._backend.publish(channel, message)
+
+    async def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        # The Redis backends send them in one pipeline; broadcaster's memory backend has no batch.
+        publish_many = getattr(self._backend, "publish_many", None)
+        if publish_many is not None:
+            await publish_many(messages)
+            return
+        for channel, message in messages:
+            await self._backend.publish(channel, message)
 
     @asynccontextmanager
     async def subscribe(self, channel: str, *, max_queue: int = 64) -> AsyncIterator[Subscription]:
