@@ -89,8 +89,8 @@ class ScoringTimeout(TimeoutError):
 
 
 class FeedRanker:
-    """Per process: the loaded model, its reload check, the scoring pool, and the lists being
-    built ahead in the background (cancelled when the process closes, before the database)."""
+    """Per process: the loaded model, its reload check, the scoring pool, and the tasks a page
+    leaves behind it (queueing a list to be built ahead; cancelled when the process closes)."""
 
     def __init__(self, store: ObjectStore, *, reload_s: float, budget_s: float, threads: int = 2) -> None:
         self._store = store
