@@ -71,22 +71,25 @@ class Watch(NamedTuple):
     completed: bool
 
 
-# A watch's counters (`watch_counters`): these, then with a known duration these as well.
+# A watch's counters (`_add_watch`): these, then with a known duration these as well.
 UNTIMED_FIELDS = ("events", "full", "s3", "watch_s")
 WATCH_FIELDS = (*UNTIMED_FIELDS, "watched", "watch_ratio", "skips", "skip_s")
 
 
-def watch_counters(watch: Watch) -> dict[str, float]:
-    """One watch as counter increments (the same for the reel, the viewer and overall)."""
-    duration = watch.reel.duration_ms
-    ratio = min(watch.watched_ms / duration, 2.0) if duration else None
-    full = watch.completed or (ratio is not None and ratio >= FULL_WATCH_RATIO)
-    three_seconds = full or watch.watched_ms >= VIEW_MILESTONE_MS
-    counters = {"events": 1.0, "full": float(full), "s3": float(three_seconds), "watch_s": watch.watched_ms / 1000}
+def _add_watch(sums: list[float], full: float, three: bool, watch_s: float, ratio: float | None) -> None:
+    """One watch's counters added to `sums` (WATCH_FIELDS order; the same for the reel, the
+    viewer and overall). `ratio` is None when the reel's duration is unknown: then the timed
+    fields stay as they are. A few additions to a plain list, not a counters dict and a loop
+    over it: a flush folds ten thousand watches."""
+    sums[0] += 1.0
+    sums[1] += full
+    sums[2] += 1.0 if three else 0.0
+    sums[3] += watch_s
     if ratio is not None:
-        counters |= {"watched": 1.0, "watch_ratio": ratio, "skips": float(not three_seconds)}
-        counters["skip_s"] = watch.watched_ms / 1000 if not three_seconds else 0.0
-    return counters
+        sums[4] += 1.0
+        sums[5] += ratio
+        sums[6] += 0.0 if three else 1.0
+        sums[7] += 0.0 if three else watch_s
 
 
 def popularity_update(current: Mapping[str, float], events: int, now: float) -> dict[str, float]:
@@ -238,9 +241,7 @@ async def fold(
 ) -> None:
     """Fold one aggregator flush into the feature hashes and the trending sets. `regions` holds
     each reel's region (its creator's)."""
-    # Per watch the sums take a few additions to plain lists (fields in WATCH_FIELDS order), not a
-    # counters dict and a loop over it: a flush folds ten thousand watches. Each sum still adds
-    # the same amounts in the same order as `watch_counters` would, so the totals are the same floats.
+    # Per watch, `_add_watch` to the reel's and the viewer's sums (plain lists, WATCH_FIELDS order).
     reel_sums: dict[int, list[float]] = {}
     user_sums: dict[int, list[float]] = {}  # WATCH_FIELDS, then "timed"; a timed field only if "watched"
     user_pairs: dict[int, defaultdict[str, float]] = {}  # per creator and category
@@ -251,28 +252,15 @@ async def fold(
         reel_id = reel.reel_id
         ms = watch.watched_ms
         duration = reel.duration_ms
-        if duration:
-            ratio = min(ms / duration, 2.0)
-            full = 1.0 if watch.completed or ratio >= FULL_WATCH_RATIO else 0.0
-            three = full or ms >= VIEW_MILESTONE_MS
-        else:
-            ratio = 0.0  # not counted: an unknown duration has no ratio
-            full = 1.0 if watch.completed else 0.0
-            three = full or ms >= VIEW_MILESTONE_MS
+        ratio = min(ms / duration, 2.0) if duration else None  # an unknown duration has no ratio
+        full = 1.0 if watch.completed or (ratio is not None and ratio >= FULL_WATCH_RATIO) else 0.0
+        three = full == 1.0 or ms >= VIEW_MILESTONE_MS
         sums = reel_sums.get(reel_id)
         if sums is None:
             sums = reel_sums[reel_id] = [0.0] * len(WATCH_FIELDS)
             watched[reel_id] = reel
         watch_s = ms / 1000
-        sums[0] += 1.0
-        sums[1] += full
-        sums[2] += 1.0 if three else 0.0
-        sums[3] += watch_s
-        if duration:
-            sums[4] += 1.0
-            sums[5] += ratio
-            sums[6] += 0.0 if three else 1.0
-            sums[7] += 0.0 if three else watch_s
+        _add_watch(sums, full, three, watch_s, ratio)
         viewer_id = watch.viewer_id
         if viewer_id is None:
             continue
@@ -282,15 +270,8 @@ async def fold(
             pairs = user_pairs[viewer_id] = defaultdict(float)
         else:
             pairs = user_pairs[viewer_id]
-        user[0] += 1.0
-        user[1] += full
-        user[2] += 1.0 if three else 0.0
-        user[3] += watch_s
-        if duration:
-            user[4] += 1.0
-            user[5] += ratio
-            user[6] += 0.0 if three else 1.0
-            user[7] += 0.0 if three else watch_s
+        _add_watch(user, full, three, watch_s, ratio)
+        if ratio is not None:
             user[8] += 1.0
         keys = pair_keys.get(reel_id)
         if keys is None:
