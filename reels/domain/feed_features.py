@@ -34,6 +34,7 @@ PRIOR = 5.0  # rates are smoothed toward the overall rate as if this many events
 # A full watch is a watch ratio of at least this (or the client saying it reached the end).
 FULL_WATCH_RATIO = 1.0
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
+_POPULARITY_COLUMNS = [(name, _COLUMN[f"item_popularity_{name}"]) for name in POPULARITY_HALF_LIVES_S]
 
 
 def reel_key(reel_id: int) -> str:
@@ -159,67 +160,70 @@ def rows(
     overall_ratio = 0.0 if math.isnan(overall_ratio) else overall_ratio
     user_events = user.get("events", 0.0)
     user_completion = _smoothed(user.get("full", 0.0), user_events, overall_full) if user_events else math.nan
-    matrix = np.full((len(candidates), len(FEATURE_NAMES)), np.nan, np.float32)
+    # Each row is filled as a list and stored whole: item by item into the array cost more than
+    # the arithmetic. What is the viewer's alone is the same on every row: computed once.
+    viewer_row = [math.nan] * len(FEATURE_NAMES)
+    values = viewer_row
 
-    def put(row: int, name: str, value: float) -> None:
-        matrix[row, _COLUMN[name]] = value
+    def put(name: str, value: float) -> None:
+        values[_COLUMN[name]] = value
 
+    put("user_events", math.log1p(user_events))
+    put("user_watch_ratio", _ratio(user.get("watch_ratio", 0.0), user.get("watched", 0.0)))
+    put("user_completion_rate", _ratio(user.get("full", 0.0), user_events))
+    put("user_like_rate", _ratio(user.get("liked", 0.0), user_events))
+    put("user_skip_rate", _ratio(user.get("skips", 0.0), user.get("watched", 0.0)))
+    put("user_skip_seconds", _ratio(user.get("skip_s", 0.0), user.get("skips", 0.0)))
+    put("user_watch_seconds", _ratio(user.get("watch_s", 0.0), user.get("watched", 0.0)))
+    put("hour_of_day", (now // 3600) % 24)
+    matrix = np.empty((len(candidates), len(FEATURE_NAMES)), np.float32)
     similarities = list(similarity) if similarity is not None else None
-    hour = (now // 3600) % 24
     for row, (candidate, reel) in enumerate(zip(candidates, stored.reels, strict=True)):
+        values = viewer_row.copy()
         creator = stored.creators.get(candidate.creator_id, {})
-        put(row, "user_events", math.log1p(user_events))
-        put(row, "user_watch_ratio", _ratio(user.get("watch_ratio", 0.0), user.get("watched", 0.0)))
-        put(row, "user_completion_rate", _ratio(user.get("full", 0.0), user_events))
-        put(row, "user_like_rate", _ratio(user.get("liked", 0.0), user_events))
-        put(row, "user_skip_rate", _ratio(user.get("skips", 0.0), user.get("watched", 0.0)))
-        put(row, "user_skip_seconds", _ratio(user.get("skip_s", 0.0), user.get("skips", 0.0)))
-        put(row, "user_watch_seconds", _ratio(user.get("watch_s", 0.0), user.get("watched", 0.0)))
         events = reel.get("events", 0.0)
-        put(row, "item_events", math.log1p(events))
-        for name in POPULARITY_HALF_LIVES_S:
-            put(row, f"item_popularity_{name}", math.log1p(popularity_at(reel, name, now)))
+        put("item_events", math.log1p(events))
+        for name, column in _POPULARITY_COLUMNS:
+            values[column] = math.log1p(popularity_at(reel, name, now))
         trend = feed_trending.value(feed_trending.log_score(reel, trending_half_life_s), now, trending_half_life_s)
-        put(row, "item_trending", math.log1p(trend))
-        put(row, "item_completion_rate", _smoothed(reel.get("full", 0.0), events, overall_full))
-        put(row, "item_like_rate", _smoothed(reel.get("liked", 0.0), events, overall_like))
-        put(row, "item_watch_ratio", _smoothed(reel.get("watch_ratio", 0.0), reel.get("watched", 0.0), overall_ratio))
-        put(row, "item_3s_rate", _smoothed(reel.get("s3", 0.0), events, overall_3s))
-        put(row, "item_duration_s", candidate.duration_ms / 1000 if candidate.duration_ms else math.nan)
-        put(row, "item_age_days", max(0.0, now - candidate.created_at) / DAY_S)
-        put(row, "item_report_rate", _smoothed(reel.get("reports", 0.0), events, 0.0))
-        put(row, "item_not_interested_rate", _smoothed(reel.get("nope", 0.0), events, 0.0))
-        put(row, "creator_popularity", math.log1p(creator.get("events", 0.0)))
+        put("item_trending", math.log1p(trend))
+        put("item_completion_rate", _smoothed(reel.get("full", 0.0), events, overall_full))
+        put("item_like_rate", _smoothed(reel.get("liked", 0.0), events, overall_like))
+        put("item_watch_ratio", _smoothed(reel.get("watch_ratio", 0.0), reel.get("watched", 0.0), overall_ratio))
+        put("item_3s_rate", _smoothed(reel.get("s3", 0.0), events, overall_3s))
+        put("item_duration_s", candidate.duration_ms / 1000 if candidate.duration_ms else math.nan)
+        put("item_age_days", max(0.0, now - candidate.created_at) / DAY_S)
+        put("item_report_rate", _smoothed(reel.get("reports", 0.0), events, 0.0))
+        put("item_not_interested_rate", _smoothed(reel.get("nope", 0.0), events, 0.0))
+        put("creator_popularity", math.log1p(creator.get("events", 0.0)))
         put(
-            row,
             "creator_completion_rate",
             _smoothed(creator.get("full", 0.0), creator.get("events", 0.0), overall_full),
         )
         category = candidate.category
-        put(row, "hour_of_day", hour)
         if category is not None:
             overall_share = overall.get(f"t:{category}:e", 0.0) / events_total
-            put(row, "category_share", overall_share)
+            put("category_share", overall_share)
             in_category = user.get(f"t:{category}:e", 0.0)
             full_in_category = user.get(f"t:{category}:f", 0.0)
             if user_events:
                 share = in_category / user_events
-                put(row, "user_category_share", share)
-                put(row, "user_category_lift", share / overall_share if overall_share > 0 else math.nan)
+                put("user_category_share", share)
+                put("user_category_lift", share / overall_share if overall_share > 0 else math.nan)
                 put(
-                    row,
                     "user_category_completion",
                     (full_in_category + PRIOR * user_completion) / (in_category + PRIOR),
                 )
         with_creator = user.get(f"c:{candidate.creator_id}:e", 0.0)
-        put(row, "user_creator_interactions", math.log1p(with_creator))
+        put("user_creator_interactions", math.log1p(with_creator))
         if user_events:
             full_with_creator = user.get(f"c:{candidate.creator_id}:f", 0.0)
-            put(row, "user_creator_completion", (full_with_creator + PRIOR * user_completion) / (with_creator + PRIOR))
-        put(row, "follows_creator", float(candidate.follows_creator))
-        put(row, "not_interested_creator", not_interested.get(candidate.creator_id, 0.0))
+            put("user_creator_completion", (full_with_creator + PRIOR * user_completion) / (with_creator + PRIOR))
+        put("follows_creator", float(candidate.follows_creator))
+        put("not_interested_creator", not_interested.get(candidate.creator_id, 0.0))
         if similarities is not None:
-            put(row, "embedding_similarity", similarities[row])
+            put("embedding_similarity", similarities[row])
+        matrix[row] = values
     return matrix
 
 
