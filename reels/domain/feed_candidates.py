@@ -30,6 +30,7 @@ from datetime import datetime
 from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels.db import InIds
 from reels.domain import feed_features, feed_inbox, feed_trending
 from reels.domain.feed_model import FeedRanker, Loaded
 from reels.domain.feed_sessions import Source
@@ -208,7 +209,7 @@ async def _rows(ports: FeedPorts, viewer: User | None, followees: list[int], ree
         return {}
     follows = Reel.creator_id.in_(followees) if followees else False
     query = select(*CANDIDATE_COLUMNS).where(
-        Reel.id.in_(reel_ids), Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows)
+        InIds(Reel.id, reel_ids), Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows)
     )
     async with ports.reads() as session:
         return {row.id: row for row in (await session.execute(query)).all()}
@@ -221,7 +222,7 @@ async def _hashtags(ports: FeedPorts, reel_ids: list[int]) -> dict[int, tuple[st
     query = (
         select(ReelHashtag.reel_id, Hashtag.name)
         .join(Hashtag, Hashtag.id == ReelHashtag.hashtag_id)
-        .where(ReelHashtag.reel_id.in_(reel_ids))
+        .where(InIds(ReelHashtag.reel_id, reel_ids))
         .order_by(Hashtag.name)
     )
     names: dict[int, list[str]] = defaultdict(list)
@@ -237,7 +238,7 @@ async def _open_reports(ports: FeedPorts, reel_ids: list[int]) -> dict[int, int]
         return {}
     query = (
         select(Report.reel_id, func.count(Report.reporter_id.distinct()))
-        .where(Report.reel_id.in_(reel_ids), Report.status == ReportStatus.OPEN)
+        .where(InIds(Report.reel_id, reel_ids), Report.status == ReportStatus.OPEN)
         .group_by(Report.reel_id)
     )
     async with ports.reads() as session:
