@@ -236,7 +236,7 @@ async def fill_features(
         "events": per(viewer, users), "full": per(viewer, users, completed), "watched": per(viewer, users),
         "watch_ratio": per(viewer, users, ratio), "liked": per(viewer, users, liked),
         "skips": per(viewer, users, ~s3), "skip_s": per(viewer, users, np.where(s3, 0, watched / 1000)),
-        "watch_s": per(viewer, users, watched / 1000), "timed": per(viewer, users),
+        "watch_s": per(viewer, users, watched / 1000),
     }  # fmt: skip
     pair = viewer.astype(np.int64) * TAGS + tag[reel]
     pairs, pair_counts = np.unique(pair, return_counts=True)

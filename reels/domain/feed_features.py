@@ -141,6 +141,11 @@ def _smoothed(count: float, of: float, overall_rate: float) -> float:
     return (count + PRIOR * overall_rate) / (of + PRIOR)
 
 
+def _counters(sums: list[float]) -> dict[str, float]:
+    """Sums in WATCH_FIELDS order as a hash's increments: the timed fields only if a watch was timed."""
+    return dict(zip(WATCH_FIELDS if sums[4] else UNTIMED_FIELDS, sums, strict=False))
+
+
 def rows(
     stored: Stored,
     candidates: Sequence[Candidate],
@@ -247,7 +252,7 @@ async def fold(
     each reel's region (its creator's)."""
     # Per watch, `_add_watch` to the reel's and the viewer's sums (plain lists, WATCH_FIELDS order).
     reel_sums: dict[int, list[float]] = {}
-    user_sums: dict[int, list[float]] = {}  # WATCH_FIELDS, then "timed"; a timed field only if "watched"
+    user_sums: dict[int, list[float]] = {}
     user_pairs: dict[int, defaultdict[str, float]] = {}  # per creator and category
     pair_keys: dict[int, tuple[str, ...]] = {}  # a reel's: creator's, then its category's if any
     watched: dict[int, ReelFacts] = {}
@@ -270,13 +275,11 @@ async def fold(
             continue
         user = user_sums.get(viewer_id)
         if user is None:
-            user = user_sums[viewer_id] = [0.0] * (len(WATCH_FIELDS) + 1)
+            user = user_sums[viewer_id] = [0.0] * len(WATCH_FIELDS)
             pairs = user_pairs[viewer_id] = defaultdict(float)
         else:
             pairs = user_pairs[viewer_id]
         _add_watch(user, full, three, watch_s, ratio)
-        if ratio is not None:
-            user[8] += 1.0
         keys = pair_keys.get(reel_id)
         if keys is None:
             keys = (f"c:{reel.creator_id}:e", f"c:{reel.creator_id}:f")
@@ -288,16 +291,10 @@ async def fold(
         if len(keys) == 4:
             pairs[keys[2]] += 1
             pairs[keys[3]] += full
-    by_reel: dict[int, dict[str, float]] = {
-        reel_id: dict(zip(WATCH_FIELDS if sums[4] else UNTIMED_FIELDS, sums, strict=False))
-        for reel_id, sums in reel_sums.items()
+    by_reel = {reel_id: _counters(sums) for reel_id, sums in reel_sums.items()}
+    by_user: dict[int, dict[str, float]] = {
+        user_id: _counters(sums) | user_pairs[user_id] for user_id, sums in user_sums.items()
     }
-    by_user: dict[int, dict[str, float]] = {}
-    for user_id, user in user_sums.items():
-        counters = dict(zip(WATCH_FIELDS if user[8] else UNTIMED_FIELDS, user, strict=False))
-        counters["timed"] = user[8]
-        counters.update(user_pairs[user_id])
-        by_user[user_id] = counters
     by_creator: dict[int, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
     overall: defaultdict[str, float] = defaultdict(float)
     # The creators' and the overall sums are the watched reels' (summed per reel, not per watch:

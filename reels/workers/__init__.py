@@ -34,6 +34,7 @@ async def _requeue_lost_jobs(platform: Platform) -> None:
 
 def start_workers(platform: Platform) -> None:
     settings = platform.settings
+    claim_idle_ms = int(settings.job_claim_idle_s * 1000)  # a job a dead worker held is taken over after this
     tasks: dict[str, Coroutine[Any, Any, None]] = {
         "media": consume_forever(
             platform,
@@ -41,7 +42,7 @@ def start_workers(platform: Platform) -> None:
             media.GROUP,
             media.handle,
             concurrency=settings.worker_concurrency,
-            claim_idle_ms=int(settings.job_claim_idle_s * 1000),
+            claim_idle_ms=claim_idle_ms,
             on_dead=media.on_dead_letter,
         ),
         "aggregator": Aggregator(platform).run(),
@@ -50,12 +51,10 @@ def start_workers(platform: Platform) -> None:
             Topic.FANOUT,
             fanout.GROUP,
             fanout.handle,
-            claim_idle_ms=int(settings.job_claim_idle_s * 1000),
+            claim_idle_ms=claim_idle_ms,
         ),
         "maintenance": every(settings.maintenance_interval_s, lambda: maintenance.run_once(platform), "maintenance"),
-        "jobs": consume_forever(
-            platform, Topic.JOBS, jobs.GROUP, jobs.handle, claim_idle_ms=int(settings.job_claim_idle_s * 1000)
-        ),
+        "jobs": consume_forever(platform, Topic.JOBS, jobs.GROUP, jobs.handle, claim_idle_ms=claim_idle_ms),
         "scheduler": jobs.schedule(platform),
         "feed": consume_forever(
             platform,
@@ -63,7 +62,7 @@ def start_workers(platform: Platform) -> None:
             feed.GROUP,
             feed.handle,
             concurrency=feed.CONCURRENCY,
-            claim_idle_ms=int(settings.job_claim_idle_s * 1000),
+            claim_idle_ms=claim_idle_ms,
         ),
     }
     if isinstance(platform.queue, MemoryWorkQueue):  # the jobs of the last run died with it
