@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 
+from reels.schema.chain import ExtensionChain
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
 from reels.schema.introspection import IntrospectionGate
 from reels.schema.limits import DocumentChecks, Limits, OperationLimits
@@ -44,14 +45,18 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=[User, Reel, Comment, Hashtag, Audio, Report],
         config=StrawberryConfig(scalar_map={datetime: DATETIME_UTC}),
         extensions=[
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            RefuseLoneSurrogates,
-            # After every extension that adds validation rules: it runs the validation.
-            lambda: OperationLimits(checks),
-            lambda: IntrospectionGate(settings.introspection_access),
-            SubscriptionsOverWebSockets,
-            MaskUnexpectedErrors,
-            OperationMetrics,
-            PrimaryAfterWrites,
+            ExtensionChain.of(
+                [
+                    lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
+                    RefuseLoneSurrogates,
+                    # After every extension that adds validation rules: it runs the validation.
+                    lambda: OperationLimits(checks),
+                    lambda: IntrospectionGate(settings.introspection_access),
+                    SubscriptionsOverWebSockets,
+                    MaskUnexpectedErrors,
+                    OperationMetrics,
+                    PrimaryAfterWrites,
+                ]
+            )
         ],
     )
