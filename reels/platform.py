@@ -23,6 +23,7 @@ from reels.domain.feed_model import FeedRanker
 from reels.domain.playback import PlaybackUrls
 from reels.domain.screening import BlockedReels, Checks
 from reels.ports import graph, kv, objectstore, pubsub, queue
+from reels.ports.kv import TokenLeases
 from reels.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,11 @@ class Platform:
         """The ranker this process serves the For You feed with, reloaded when a new one is published."""
         settings = self.settings
         return FeedRanker(self.store, reload_s=settings.ranker_reload_s, budget_s=settings.feed_score_budget_ms / 1000)
+
+    @cached_property
+    def request_budgets(self) -> TokenLeases:
+        """The per-client request buckets (reels.http.clients), taken a lease at a time."""
+        return TokenLeases(self.kv)
 
     @classmethod
     async def start(cls, settings: Settings, *, require_migrated: bool = True) -> Platform:

@@ -174,10 +174,10 @@ class RegistrationLimit:
 
 
 async def check_registration_rate(kv: KeyValue, limit: RegistrationLimit, address: str) -> None:
-    allowed, retry_after = await kv.take_token(
+    taken, retry_after = await kv.take_token(
         f"ratelimit:register:{address}", rate_per_s=limit.per_hour / 3600, burst=limit.per_hour
     )
-    if not allowed:
+    if not taken:
         raise rate_limited("too many registrations from this address", retry_after)
 
 

@@ -52,10 +52,10 @@ SHARES = RateLimit("share", per_second=1.0, burst=20)
 
 
 async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:
-    allowed, retry_after = await kv.take_token(
+    taken, retry_after = await kv.take_token(
         f"ratelimit:{limit.action}:{user_id}", rate_per_s=limit.per_second, burst=limit.burst
     )
-    if not allowed:
+    if not taken:
         raise rate_limited(f"too many {limit.action}s", retry_after)
 
 

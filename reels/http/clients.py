@@ -1,5 +1,6 @@
 """Who a request comes from, and the per-client request budgets (token buckets in the shared
-cache) that HTTP requests and websocket operations draw from.
+cache, taken a lease at a time: reels.ports.kv.leases) that HTTP requests and websocket
+operations draw from.
 
 The client is the peer address, or, when the peer is one of `REELS_TRUSTED_PROXIES`, the
 nearest address in `X-Forwarded-For` that is not a trusted proxy: a client cannot choose its
@@ -63,7 +64,7 @@ async def take_request(platform: Platform, bucket: str, client: str) -> float | 
         else (settings.requests_per_second, settings.request_burst)
     )
     try:
-        allowed, retry_after = await platform.kv.take_token(
+        allowed, retry_after = await platform.request_budgets.take(
             f"ratelimit:{bucket}:{client}", rate_per_s=rate, burst=burst
         )
     except Exception:

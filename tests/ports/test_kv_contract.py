@@ -210,20 +210,34 @@ async def _is_empty(result: Awaitable[list[Any]]) -> bool:
 async def test_token_bucket_allows_burst_then_limits(kv: KeyValue, key: Callable[[str], str]) -> None:
     rate = 20.0
     results = [await kv.take_token(key("bucket"), rate_per_s=rate, burst=3) for _ in range(3)]
-    assert results == [(True, 0.0)] * 3
-    allowed, retry_after = await kv.take_token(key("bucket"), rate_per_s=rate, burst=3)
-    assert allowed is False
+    assert results == [(1, 0.0)] * 3
+    taken, retry_after = await kv.take_token(key("bucket"), rate_per_s=rate, burst=3)
+    assert taken == 0
     assert 0 < retry_after <= 1 / rate + 1e-6
     await eventually(lambda: _allowed(kv.take_token(key("bucket"), rate_per_s=rate, burst=3)))
 
 
-async def _allowed(result: Awaitable[tuple[bool, float]]) -> bool:
-    return (await result)[0]
+async def _allowed(result: Awaitable[tuple[int, float]]) -> bool:
+    return (await result)[0] == 1
+
+
+async def test_token_bucket_gives_as_many_tokens_as_it_holds_up_to_the_ask(
+    kv: KeyValue, key: Callable[[str], str]
+) -> None:
+    rate = 0.001  # nothing refills during the test
+    assert await kv.take_token(key("bucket"), rate_per_s=rate, burst=10, up_to=4) == (4, 0.0)
+    assert await kv.take_token(key("bucket"), rate_per_s=rate, burst=10, up_to=4) == (4, 0.0)
+    assert await kv.take_token(key("bucket"), rate_per_s=rate, burst=10, up_to=4) == (2, 0.0)
+    taken, retry_after = await kv.take_token(key("bucket"), rate_per_s=rate, burst=10, up_to=4)
+    assert taken == 0
+    assert retry_after > 0
 
 
 async def test_token_bucket_is_atomic_under_concurrency(kv: KeyValue, key: Callable[[str], str]) -> None:
-    results = await asyncio.gather(*(kv.take_token(key("shared"), rate_per_s=0.001, burst=10) for _ in range(40)))
-    assert sum(allowed for allowed, _ in results) == 10
+    results = await asyncio.gather(
+        *(kv.take_token(key("shared"), rate_per_s=0.001, burst=10, up_to=n % 3 + 1) for n in range(40))
+    )
+    assert sum(taken for taken, _ in results) == 10
 
 
 async def test_expire_if_equal_renews_only_the_holders_lease(kv: KeyValue, key: Callable[[str], str]) -> None:

@@ -7,11 +7,12 @@ a dictionary in this process.
 from __future__ import annotations
 
 from reels.ports.kv.base import KeyValue, WrongTypeError
+from reels.ports.kv.leases import TokenLeases
 from reels.ports.kv.memory import MemoryKeyValue
 from reels.ports.kv.redis import RedisKeyValue
 from reels.settings import Settings
 
-__all__ = ["KeyValue", "MemoryKeyValue", "RedisKeyValue", "WrongTypeError", "from_settings"]
+__all__ = ["KeyValue", "MemoryKeyValue", "RedisKeyValue", "TokenLeases", "WrongTypeError", "from_settings"]
 
 
 def from_settings(settings: Settings) -> KeyValue:

@@ -76,11 +76,12 @@ class KeyValue(Protocol):
         """Every field of each hash of numbers (empty for a missing key)."""
         ...
 
-    async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
-        """Atomically take one token from a bucket refilled at `rate_per_s` up to `burst`.
+    async def take_token(self, key: str, *, rate_per_s: float, burst: int, up_to: int = 1) -> tuple[int, float]:
+        """Atomically take whole tokens from a bucket refilled at `rate_per_s` up to `burst`: as
+        many as are there, at most `up_to`.
 
-        Returns (allowed, retry_after_s): retry_after_s is 0 when allowed, else how long until a
-        token is there."""
+        Returns (taken, retry_after_s): retry_after_s is 0 when any was taken, else how long
+        until a token is there."""
         ...
 
     async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
@@ -93,9 +94,11 @@ class KeyValue(Protocol):
     async def close(self) -> None: ...
 
 
-def check_bucket(rate_per_s: float, burst: int) -> None:
-    if rate_per_s <= 0 or burst < 1:
-        raise ValueError(f"token bucket needs rate_per_s > 0 and burst >= 1, got {rate_per_s}, {burst}")
+def check_bucket(rate_per_s: float, burst: int, up_to: int) -> None:
+    if rate_per_s <= 0 or burst < 1 or up_to < 1:
+        raise ValueError(
+            f"token bucket needs rate_per_s > 0, burst >= 1 and up_to >= 1, got {rate_per_s}, {burst}, {up_to}"
+        )
 
 
 def bucket_ttl_s(rate_per_s: float, burst: int) -> float:

@@ -169,21 +169,19 @@ class MemoryKeyValue:
     async def hgetall_many(self, keys: Sequence[str]) -> list[dict[str, float]]:
         return [dict(self._read(key, _Hash) or {}) for key in keys]
 
-    async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
-        check_bucket(rate_per_s, burst)
+    async def take_token(self, key: str, *, rate_per_s: float, burst: int, up_to: int = 1) -> tuple[int, float]:
+        check_bucket(rate_per_s, burst, up_to)
         bucket = self._read(key, _Bucket)
         now = self._clock()
         if bucket is None:
             tokens = float(burst)
         else:
             tokens = min(float(burst), bucket.tokens + max(0.0, now - bucket.refilled_at) * rate_per_s)
-        allowed = tokens >= 1
-        retry_after = 0.0 if allowed else (1 - tokens) / rate_per_s
-        if allowed:
-            tokens -= 1
-        self._data[key] = _Bucket(tokens, now)
+        taken = min(up_to, int(tokens))
+        retry_after = 0.0 if taken else (1 - tokens) / rate_per_s
+        self._data[key] = _Bucket(tokens - taken, now)
         self._set_ttl(key, bucket_ttl_s(rate_per_s, burst))
-        return allowed, retry_after
+        return taken, retry_after
 
     async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
         if await self.get(key) != value:

@@ -24,6 +24,7 @@ _TAKE_TOKEN = """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local ttl_ms = tonumber(ARGV[3])
+local up_to = tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -31,17 +32,17 @@ local tokens = burst
 if state[1] then
   tokens = math.min(burst, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) * rate)
 end
-local allowed = 0
+local taken = math.min(up_to, math.floor(tokens))
 local retry_after = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+if taken >= 1 then
+  tokens = tokens - taken
 else
+  taken = 0
   retry_after = (1 - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'ts', string.format('%.6f', now))
 redis.call('PEXPIRE', KEYS[1], ttl_ms)
-return {allowed, string.format('%.6f', retry_after)}
+return {taken, string.format('%.6f', retry_after)}
 """
 
 
@@ -257,12 +258,12 @@ class RedisKeyValue:
             hashes += [{name: float(value) for name, value in row.items()} for row in rows]
         return hashes
 
-    async def take_token(self, key: str, *, rate_per_s: float, burst: int) -> tuple[bool, float]:
-        check_bucket(rate_per_s, burst)
-        allowed, retry_after = await self._take_token(
-            keys=[key], args=[repr(float(rate_per_s)), burst, _ms(bucket_ttl_s(rate_per_s, burst))]
+    async def take_token(self, key: str, *, rate_per_s: float, burst: int, up_to: int = 1) -> tuple[int, float]:
+        check_bucket(rate_per_s, burst, up_to)
+        taken, retry_after = await self._take_token(
+            keys=[key], args=[repr(float(rate_per_s)), burst, _ms(bucket_ttl_s(rate_per_s, burst)), up_to]
         )
-        return bool(allowed), float(retry_after)
+        return int(taken), float(retry_after)
 
     async def expire_if_equal(self, key: str, value: str, ttl_s: float) -> bool:
         return bool(await self._expire_if_equal(keys=[key], args=[value, _ms(ttl_s)]))
