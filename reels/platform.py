@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from reels import db
 from reels.domain import ids
+from reels.domain.feed_features import ReelFeatures
 from reels.domain.feed_model import FeedRanker
 from reels.domain.playback import PlaybackUrls
 from reels.domain.screening import BlockedReels, Checks
@@ -110,6 +111,11 @@ class Platform:
         """The ranker this process serves the For You feed with, reloaded when a new one is published."""
         settings = self.settings
         return FeedRanker(self.store, reload_s=settings.ranker_reload_s, budget_s=settings.feed_score_budget_ms / 1000)
+
+    @cached_property
+    def reel_features(self) -> ReelFeatures:
+        """Reels' feature hashes for new feed lists, kept in this process for REELS_FEED_FEATURES_CACHE_S."""
+        return ReelFeatures(self.kv, self.settings.feed_features_cache_s)
 
     @cached_property
     def request_budgets(self) -> TokenLeases:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     feed_list_size: int = Field(default=50, ge=10, le=500)
     feed_session_ttl_s: float = Field(default=1800.0, gt=0)
     feed_score_budget_ms: float = Field(default=250.0, gt=0)
+    # How long an API process keeps reels' feature counters it read for new lists (0: never).
+    feed_features_cache_s: float = Field(default=5.0, ge=0)
     ranker_reload_s: float = Field(default=60.0, gt=0)
     inbox_active_days: float = Field(default=30.0, gt=0)
     inbox_size: int = Field(default=500, ge=10)

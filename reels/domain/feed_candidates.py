@@ -58,6 +58,7 @@ class FeedPorts:
     kv: KeyValue
     queue: WorkQueue
     ranker: FeedRanker
+    reel_features: feed_features.ReelFeatures
     settings: Settings
 
     @property
@@ -127,7 +128,7 @@ async def gather(
         ports.graph.blocked_either_way(viewer.id, creators) if viewer is not None and creators else _nothing(),
         _hashtags(ports, reel_ids),
         _open_reports(ports, reel_ids),
-        ports.kv.hgetall_many([feed_features.reel_key(reel_id) for reel_id in reel_ids]),
+        ports.reel_features.read(reel_ids),
         _viewer_hashes(ports.kv, viewer, creators),
     )
     following = set(followees)
@@ -146,13 +147,14 @@ async def gather(
                 duration_ms=row.duration_ms,
                 created_at=row.created_at.timestamp(),
                 follows_creator=row.creator_id in following,
+                open_reports=reports.get(row.id, 0),
             )
         )
         source = found[row.id]
         pool.sources.append(source)
         pool.explore.append(source == Source.FRESH and reel_hash.get("shown", 0.0) < FEW_IMPRESSIONS)
         pool.trending.append(trending.get(row.id, 0.0))
-        scored_hashes.append({**reel_hash, "reports": float(reports.get(row.id, 0))})
+        scored_hashes.append(reel_hash)
     pool.features = feed_features.Stored(user_hash, overall_hash, scored_hashes, creator_hashes)
     return pool
 

@@ -107,7 +107,7 @@ async def update_audio(context: Context, audio_id: int | None, title: str) -> Au
 
 def feed_ports(context: Context) -> FeedPorts:
     p = context.platform
-    return FeedPorts(p.sessions, context.reads, p.graph, p.kv, p.queue, p.feed_ranker, p.settings)
+    return FeedPorts(p.sessions, context.reads, p.graph, p.kv, p.queue, p.feed_ranker, p.reel_features, p.settings)
 
 
 def _session_id(context: Context, given: str | None) -> str | None:

@@ -50,5 +50,6 @@ def feed_ports(platform: Platform) -> FeedPorts:
         platform.kv,
         platform.queue,
         platform.feed_ranker,
+        platform.reel_features,
         platform.settings,
     )
