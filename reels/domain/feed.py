@@ -46,7 +46,7 @@ from reels.domain.models import Reel, ReelStatus, User, Visibility
 from reels.domain.visibility import is_listed, listed_to, listed_to_bound_viewer
 from reels.metrics import FEED_BUILD_SECONDS, FEED_FALLBACKS
 from reels.ports.graph import FollowGraph
-from reels.ranking import Candidate, rerank
+from reels.ranking import rerank_positions, topics_of
 from reels.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -369,17 +369,17 @@ def _ranked(
 
 
 def _reranked(pool: Pool, members: list[int], scores: np.ndarray, context: FeedContext, size: int) -> list[int]:
-    candidates = [
-        Candidate(
-            item_id=str(i),
-            score=float(scores[i]) if math.isfinite(scores[i]) else -1e9,
-            creator_id=str(pool.candidates[i].creator_id),
-            hashtags=pool.candidates[i].hashtags,
-            duration_ms=pool.candidates[i].duration_ms,
-        )
-        for i in members
-    ]
-    return [int(c.item_id) for c in rerank(candidates, size, network=context.network, device=context.device)]
+    candidates = pool.candidates
+    picked = rerank_positions(
+        [float(scores[i]) if math.isfinite(scores[i]) else -1e9 for i in members],
+        [candidates[i].creator_id for i in members],
+        [candidates[i].duration_ms for i in members],
+        lambda position: topics_of(candidates[members[position]].hashtags),
+        size,
+        network=context.network,
+        device=context.device,
+    )
+    return [members[position] for position in picked]
 
 
 def _interleave(main: list[int], explore: list[int], settings: Settings) -> list[int]:

@@ -13,7 +13,7 @@ from reels.ranking.index import ItemIndex, build_index
 from reels.ranking.labels import DurationQuantiles, RelevanceRule
 from reels.ranking.models import HEADS, HeuristicScorer, LearnedRanker, Scorer, ScoreWeights, TrainConfig
 from reels.ranking.parquet import read_export
-from reels.ranking.rerank import Candidate, RerankConfig, creator_discount, rerank
+from reels.ranking.rerank import Candidate, RerankConfig, creator_discount, rerank, rerank_positions, topics_of
 from reels.ranking.simulator import SimulatedLog, SimulatorConfig, simulate
 from reels.ranking.table import EventTable, TableBuilder
 from reels.ranking.training import RankerConfig, TrainedRanker, train_ranker
@@ -59,8 +59,10 @@ __all__ = [
     "read_export",
     "read_items",
     "rerank",
+    "rerank_positions",
     "simulate",
     "time_split",
+    "topics_of",
     "train_ranker",
     "write_events",
     "write_items",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 SLOW_NETWORK = "SLOW"
@@ -51,10 +51,11 @@ def duration_factor(duration_ms: int | None, network: str | None, device: str | 
     return (1.0 / (1.0 + duration_ms / 1000.0 / config.short_reel_s)) ** weaknesses
 
 
-def _topics(candidate: Candidate) -> set[str]:
-    topics = {f"#{tag.lower()}" for tag in candidate.hashtags}
-    if candidate.category is not None:
-        topics.add(f"category:{candidate.category}")
+def topics_of(hashtags: Iterable[str], category: str | None = None) -> set[str]:
+    """What a run of reels must not share more than `max_run` in a row: hashtags and category."""
+    topics = {f"#{tag.lower()}" for tag in hashtags}
+    if category is not None:
+        topics.add(f"category:{category}")
     return topics
 
 
@@ -66,11 +67,51 @@ def rerank(
     config: RerankConfig | None = None,
 ) -> list[Candidate]:
     """The best `limit` candidates in the order to show them."""
-    config = config or RerankConfig()
     pool = list(candidates)
-    base = [_scaled(c.score, duration_factor(c.duration_ms, network, device, config)) for c in pool]
-    topics = [_topics(c) for c in pool]
-    shown_by_creator: Counter[str | None] = Counter()
+    picked = rerank_positions(
+        [c.score for c in pool],
+        [c.creator_id for c in pool],
+        [c.duration_ms for c in pool],
+        lambda position: topics_of(pool[position].hashtags, pool[position].category),
+        limit,
+        network=network,
+        device=device,
+        config=config,
+    )
+    return [pool[position] for position in picked]
+
+
+def rerank_positions(
+    scores: Sequence[float],
+    creators: Sequence[Hashable | None],
+    durations_ms: Sequence[int | None],
+    topics: Callable[[int], set[str]],
+    limit: int,
+    *,
+    network: str | None = None,
+    device: str | None = None,
+    config: RerankConfig | None = None,
+) -> list[int]:
+    """`rerank` over parallel lists, for a caller holding its candidates as columns: the positions
+    of the best `limit`, in order. `topics(position)` is asked only of the candidates the picking
+    reaches (a list of 50 from 1,500 reaches a few hundred at most)."""
+    config = config or RerankConfig()
+    if (network == SLOW_NETWORK) + (device == LOW_DEVICE):
+        base = [
+            _scaled(score, duration_factor(duration, network, device, config))
+            for score, duration in zip(scores, durations_ms, strict=True)
+        ]
+    else:
+        base = list(scores)
+    known_topics: dict[int, set[str]] = {}
+
+    def topics_at(position: int) -> set[str]:
+        found = known_topics.get(position)
+        if found is None:
+            found = known_topics[position] = topics(position)
+        return found
+
+    shown_by_creator: Counter[Hashable | None] = Counter()
     # Entries: (−effective score, position, creator count it was computed with). A discount only
     # lowers scores, so a stale entry is recomputed when popped and pushed back.
     heap = [(-score, position, 0) for position, score in enumerate(base)]
@@ -81,7 +122,7 @@ def rerank(
     def run_topics() -> set[str]:
         if len(picked) < config.max_run:
             return set()
-        return set.intersection(*(topics[p] for p in picked[-config.max_run :]))
+        return set.intersection(*(topics_at(p) for p in picked[-config.max_run :]))
 
     blocked = run_topics()
     while len(picked) < limit and (heap or held_back):
@@ -90,12 +131,12 @@ def rerank(
             heap, held_back = held_back, []
             heapq.heapify(heap)
         negative, position, counted = heapq.heappop(heap)
-        creator = pool[position].creator_id
+        creator = creators[position]
         earlier = shown_by_creator[creator] if creator is not None else 0
         if earlier != counted:
             heapq.heappush(heap, (-_scaled(base[position], creator_discount(earlier)), position, earlier))
             continue
-        if not relaxed and topics[position] & blocked:
+        if not relaxed and blocked and topics_at(position) & blocked:
             held_back.append((negative, position, counted))
             continue
         picked.append(position)
@@ -105,4 +146,4 @@ def rerank(
             heapq.heappush(heap, entry)
         held_back = []
         blocked = run_topics()
-    return [pool[position] for position in picked]
+    return picked
