@@ -87,10 +87,15 @@ class Api:
         return (await self.data(COUNTS, {"id": reel}))["reel"]["counts"]
 
 
+# uvicorn closes a keep-alive connection idle for 5 s; a client reusing one at that moment reads
+# a reset. The clients give idle connections up sooner (a test waits seconds between steps).
+CLIENT_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 @pytest.fixture
 async def apis(cluster: Cluster) -> AsyncIterator[tuple[Api, Api]]:
-    async with httpx.AsyncClient(base_url=cluster.api_urls[0], timeout=30) as a:
-        async with httpx.AsyncClient(base_url=cluster.api_urls[1], timeout=30) as b:
+    async with httpx.AsyncClient(base_url=cluster.api_urls[0], timeout=30, limits=CLIENT_LIMITS) as a:
+        async with httpx.AsyncClient(base_url=cluster.api_urls[1], timeout=30, limits=CLIENT_LIMITS) as b:
             yield Api(a), Api(b)
 
 
