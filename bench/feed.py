@@ -24,7 +24,8 @@ A. the floor: one sorted-set range of 20 (ZRANGE on the global trending set) plu
 B. a fresh session: `feed(first: 20)` without `after` (candidates, features, three heads or the
    heuristic, re-ranking, the list cached), half the viewers in turn;
 C. a cached page: `feed(first: 20, after:)` a cursor of that viewer's session, the other half
-   (the first such page of a viewer queues their next list for the worker).
+   (the warm-up reads each such page once, which queues the viewer's next list for the worker,
+   and waits until the worker has built them all: the measured reads queue nothing more).
 Each side sends --requests requests per pair (bounded by --max-seconds a side). Ratios are per pair:
 p50 of B or C over p50 of A.
 
@@ -68,11 +69,12 @@ from redis.asyncio import Redis
 from sqlalchemy import insert, select
 
 from reels.db import create_engine, session_factory
-from reels.domain import feed_features, feed_trending
+from reels.domain import feed_features, feed_sessions, feed_trending
 from reels.domain.accounts import issue_token
 from reels.domain.models import Hashtag, Reel, ReelHashtag, User, WatchEvent
 from reels.migrate import upgrade
 from reels.ports.graph.sql import Follow
+from reels.ports.kv import RedisKeyValue
 from reels.ports.redis_client import connect
 from reels.workers.aggregator import WATCH_COLUMNS
 
@@ -304,6 +306,21 @@ def timed_feed(client: httpx.Client, token: str, after: str | None) -> tuple[flo
     return elapsed, body["data"]["feed"]
 
 
+async def wait_for_lists_ahead(redis_url: str, viewers: list[int], timeout_s: float = 600) -> None:
+    """Until the worker has put each viewer's next list (feed_sessions' list built ahead)."""
+    kv = RedisKeyValue(connect(redis_url))
+    deadline = time.monotonic() + timeout_s
+    try:
+        waiting = [feed_sessions.viewer_key(viewer, None) for viewer in viewers]
+        while waiting:
+            waiting = [owner for owner in waiting if owner and not await feed_sessions.has_ahead(kv, owner)]
+            if time.monotonic() > deadline:
+                sys.exit(f"the worker built no list ahead for {len(waiting)} viewers in {timeout_s:.0f} s")
+            await asyncio.sleep(0.2)
+    finally:
+        await kv.close()
+
+
 async def floor_requests(database_url: str, redis_url: str, count: int, max_seconds: float) -> list[float]:
     """The cheapest page: one ZRANGE of 20 and one SQL fetch of those 20 reels, per request."""
     client = Redis.from_url(redis_url)
@@ -352,6 +369,13 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, viewers
             fresh_tokens, cached_tokens = tokens[::2], tokens[1::2]
             cursors = [timed_feed(client, token, None)[1]["pageInfo"]["endCursor"] for token in tokens]  # warm-up
             cursors = cursors[1::2]
+            # The first read of a cached viewer's page queues their next list for the worker (the
+            # page is within ten reels of the list's end); later reads of it queue nothing. Those
+            # builds are warm-up: wait for the worker to finish them, so the measured pages are
+            # the steady state and not the worker's start-up burst on the same two cores.
+            for token, cursor in zip(cached_tokens, cursors, strict=True):
+                timed_feed(client, token, cursor)
+            asyncio.run(wait_for_lists_ahead(redis_url, [viewer for viewer in viewers[1::2]]))
             fresh: list[float] = []
             cached: list[float] = []
             floors: list[float] = []
