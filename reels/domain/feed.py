@@ -536,7 +536,7 @@ async def following(ports: FeedPorts, viewer: User | None, *, first: int, after:
     if viewer is None:
         return []
     followees = await ports.graph.followees(viewer.id)
-    celebrities = await feed_inbox.celebrities_among(ports.graph, followees, ports.inbox_settings)
+    celebrities = await feed_inbox.celebrities_among(ports.kv, ports.graph, followees, ports.inbox_settings)
     inbox = await feed_inbox.read(ports.kv, ports.reads, viewer, followees, celebrities, ports.inbox_settings)
     ids = sorted((reel_id for reel_id, _ in inbox if after is None or reel_id < after), reverse=True)
     rows = (

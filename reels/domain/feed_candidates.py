@@ -96,7 +96,8 @@ async def gather(
     `recent` are the reels the viewer watched lately, newest first.
 
     Three rounds of lookups made in parallel: the sources (and follows, mutes); the rows of the
-    reels they found; then their hashtags, open reports, blocks and feature hashes."""
+    reels they found, with their hashtags, open reports and feature hashes; then blocks and the
+    viewer's and creators' feature hashes."""
     half_life_s = ports.settings.trending_half_life_s
     (followees, inbox, muted), trending_list, newest = await asyncio.gather(
         _following(ports, viewer),
@@ -120,23 +121,29 @@ async def gather(
         found.setdefault(row.id, Source.FRESH)
     wanted = [reel_id for reel_id in found if reel_id not in exclude and reel_id not in hidden]
     rows = {row.id: row for row in newest}
-    rows |= await _rows(ports, viewer, followees, [reel_id for reel_id in wanted if reel_id not in rows])
+    # What is read by reel id is read for every wanted reel beside their rows, not after them:
+    # the few that turn out not listed cost less than a round of waiting.
+    more_rows, hashtags, reports, wanted_hashes = await asyncio.gather(
+        _rows(ports, viewer, followees, [reel_id for reel_id in wanted if reel_id not in rows]),
+        _hashtags(ports, wanted),
+        _open_reports(ports, wanted),
+        ports.reel_features.read(wanted),
+    )
+    rows |= more_rows
+    hashes_of = dict(zip(wanted, wanted_hashes, strict=True))
     listed = [rows[reel_id] for reel_id in wanted if reel_id in rows and rows[reel_id].creator_id not in muted]
-    reel_ids = [row.id for row in listed]
     creators = sorted({row.creator_id for row in listed})
-    blocked, hashtags, reports, reel_hashes, (user_hash, overall_hash, creator_hashes) = await asyncio.gather(
+    blocked, (user_hash, overall_hash, creator_hashes) = await asyncio.gather(
         ports.graph.blocked_either_way(viewer.id, creators) if viewer is not None and creators else _nothing(),
-        _hashtags(ports, reel_ids),
-        _open_reports(ports, reel_ids),
-        ports.reel_features.read(reel_ids),
         _viewer_hashes(ports.kv, viewer, creators),
     )
     following = set(followees)
     pool = Pool(hashtags=hashtags)
     scored_hashes: list[dict[str, float]] = []
-    for row, reel_hash in zip(listed, reel_hashes, strict=True):
+    for row in listed:
         if row.creator_id in blocked:
             continue
+        reel_hash = hashes_of[row.id]
         tags = hashtags.get(row.id, ())
         pool.candidates.append(
             feed_features.Candidate(
@@ -165,7 +172,7 @@ async def _following(ports: FeedPorts, viewer: User | None) -> tuple[list[int], 
         return [], [], set()
     followees, muted = await asyncio.gather(ports.graph.followees(viewer.id), ports.graph.muted_ids(viewer.id))
     settings = ports.inbox_settings
-    celebrities = await feed_inbox.celebrities_among(ports.graph, followees, settings)
+    celebrities = await feed_inbox.celebrities_among(ports.kv, ports.graph, followees, settings)
     inbox = await feed_inbox.read(ports.kv, ports.reads, viewer, followees, celebrities, settings)
     return followees, inbox, muted
 

@@ -28,6 +28,7 @@ from reels.ports.kv import KeyValue
 from reels.settings import Settings
 
 RECENT_SIZE = 50  # a creator's own recent list
+CELEBRITY_VERDICT_S = 600.0
 
 
 def inbox_key(user_id: int) -> str:
@@ -40,6 +41,10 @@ def recent_key(creator_id: int) -> str:
 
 def active_key(user_id: int) -> str:
     return f"inbox:active:{user_id}"
+
+
+def celebrity_key(user_id: int) -> str:
+    return f"inbox:celebrity:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +117,27 @@ async def _recent_from_db(
     return {_member(reel_id, creator_id): created_at.timestamp() for reel_id, creator_id, created_at in found}
 
 
-async def celebrities_among(graph: FollowGraph, followees: Sequence[int], settings: InboxSettings) -> list[int]:
-    """The followees who are not fanned out: read from their own recent lists instead."""
-    counts = await graph.follow_counts(list(followees)) if followees else {}
-    return [user for user in followees if counts.get(user, (0, 0))[0] > settings.celebrity_followers]
+async def celebrities_among(
+    kv: KeyValue, graph: FollowGraph, users: Sequence[int], settings: InboxSettings
+) -> list[int]:
+    """The users who are not fanned out (more than REELS_CELEBRITY_FOLLOWERS followers): their
+    followers read their recent lists instead. Fan-out and inbox reads ask this same question.
+
+    The verdict is kept in the cache for CELEBRITY_VERDICT_S: counting a popular creator's
+    followers reads every one of their follows (tens of milliseconds each time a list is built),
+    and crossing the threshold is slow. Within that window a creator who just crossed it is
+    still treated as before, by both sides alike."""
+    if not users:
+        return []
+    keys = [celebrity_key(user) for user in users]
+    verdicts = dict(zip(users, await kv.get_many(keys), strict=True))
+    unknown = [user for user, verdict in verdicts.items() if verdict is None]
+    if unknown:
+        counts = await graph.follow_counts(unknown)
+        found = {user: "1" if counts.get(user, (0, 0))[0] > settings.celebrity_followers else "0" for user in unknown}
+        await kv.set_many({celebrity_key(user): verdict for user, verdict in found.items()}, ttl_s=CELEBRITY_VERDICT_S)
+        verdicts |= found
+    return [user for user in users if verdicts[user] == "1"]
 
 
 async def read(

@@ -35,10 +35,9 @@ async def fan_out(platform: Platform, reel_id: int) -> None:
         return
     ready_at = time.time()
     await feed_inbox.remember_ready(platform.kv, reel.id, reel.creator_id, ready_at)
-    followers, _ = (await platform.graph.follow_counts([reel.creator_id])).get(reel.creator_id, (0, 0))
-    if followers > platform.settings.celebrity_followers:
-        return
     inbox = feed_inbox.InboxSettings.of(platform.settings)
+    if await feed_inbox.celebrities_among(platform.kv, platform.graph, [reel.creator_id], inbox):
+        return
     after = None
     while True:
         page = await platform.graph.followers(reel.creator_id, first=PAGE, after=after)
