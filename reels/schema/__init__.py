@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from reels.schema.chain import ExtensionChain
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
 from reels.schema.introspection import IntrospectionGate
+from reels.schema.lean import lean_resolvers
 from reels.schema.limits import DocumentChecks, Limits, OperationLimits
 from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
@@ -38,7 +39,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         ),
         cache_bytes=settings.document_cache_bytes,
     )
-    return ReelsSchema(
+    schema = ReelsSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -60,3 +61,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
             )
         ],
     )
+    lean_resolvers(schema._schema, schema.config.info_class)
+    return schema
