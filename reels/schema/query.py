@@ -15,7 +15,7 @@ from reels.schema.globalid import db_id_of, from_global_id
 from reels.schema.inputs import FeedContext, feed_context_of, region_code
 from reels.schema.pagination import SEARCH_PAGE, page_size
 from reels.schema.permissions import ADMINS, MODERATORS, SIGNED_IN
-from reels.schema.prefetch import prefetch_reels
+from reels.schema.prefetch import prefetch_reels, selected_names
 from reels.schema.types import (
     Audio,
     Hashtag,
@@ -110,7 +110,9 @@ class Query:
         where = feed_context_of(context)
         page = await discovery.for_you(info.context, page_size(first), after_id(after), where, session_id)
         await prefetch_reels(info, [item.reel for item in page.items], "edges", "node")
-        return feed_connection(info.context, page, after, where.device)
+        # Signing a page's playback URLs is most of building it: only when the query asks.
+        with_playback = "playback" in selected_names(info, ("edges",))
+        return feed_connection(info.context, page, after, where.device, with_playback)
 
     @strawberry.field(description="Reels by creators the viewer follows, newest first.")
     async def following_feed(

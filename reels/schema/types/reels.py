@@ -156,11 +156,13 @@ class Reel(Node):
         )
 
 
-def feed_connection(context: Context, page: FeedPage, after: str | None, device: str | None) -> ReelConnection:
-    """A For You page: each edge with its reason, and the playback fitting the device."""
+def feed_connection(
+    context: Context, page: FeedPage, after: str | None, device: str | None, with_playback: bool = True
+) -> ReelConnection:
+    """A For You page: each edge with its reason, and (`with_playback`) the playback fitting the device."""
     edges = []
     for item in page.items:
-        media = context.playback.playback(item.reel)
+        media = context.playback.playback(item.reel) if with_playback else None
         edges.append(
             ReelEdge(
                 cursor=encode_cursor(item.cursor),
