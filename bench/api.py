@@ -4,8 +4,8 @@
 
 Runs `reels serve` on Redis and a database found by bench/common.py (REELS_BENCH_REDIS_URL or a
 private redis-server; PostgreSQL at REELS_BENCH_DATABASE_URL or a SQLite file), with the per-client
-rate limit raised by setting (REELS_REQUESTS_PER_SECOND, REELS_REQUEST_BURST) and every other limit
-as shipped. Seeds a creator with reels and viewers with tokens.
+rate limit raised by setting (REELS_REQUESTS_PER_SECOND, REELS_REQUEST_BURST), every other limit
+as shipped, and no access log (REELS_ACCESS_LOG=false; the floor's uvicorn writes none either). Seeds a creator with reels and viewers with tokens.
 
 The client is a raw asyncio HTTP/1.1 client on --connections keep-alive sockets, each sending
 its next request as soon as the last answer is read (pre-encoded requests, responses read by
@@ -374,6 +374,8 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: P
     env = {
         "REELS_DATABASE_URL": database_url, "REELS_REDIS_URL": redis_url, "REELS_DATA_DIR": str(logs),
         "REELS_SECRET_KEY": SECRET, "REELS_REQUESTS_PER_SECOND": "1000000", "REELS_REQUEST_BURST": "1000000",
+        # Neither side writes an access log: the floor's uvicorn has none (bench/feed.py's neither).
+        "REELS_ACCESS_LOG": "false",
     }  # fmt: skip
     reels_log, bare_log = logs / "serve.log", logs / "bare.log"
     with bare_log.open("ab") as out:
