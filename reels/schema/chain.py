@@ -29,17 +29,16 @@ class ExtensionChain(SchemaExtension):
     """Made per operation from the members' factories, like any extension. Members must have
     synchronous generator hooks and no `resolve` (checked once, when the schema is built)."""
 
-    def __init__(self, members: Sequence[SchemaExtension]) -> None:
+    def __init__(self, members: Sequence[SchemaExtension], overridden: dict[str, list[int]]) -> None:
         self.members = members
         self._hooks: dict[str, list[Hook]] = {
-            hook: [getattr(member, hook) for member in members if _overrides(type(member), hook)] for hook in _HOOKS
+            hook: [getattr(members[index], hook) for index in indexes] for hook, indexes in overridden.items()
         }
 
     @classmethod
     def of(cls, factories: Sequence[Callable[[], SchemaExtension]]) -> Callable[[], ExtensionChain]:
-        sample = [factory() for factory in factories]
-        for member in sample:
-            kind = type(member)
+        kinds = [type(factory()) for factory in factories]
+        for kind in kinds:
             if kind._implements_resolve():
                 raise TypeError(f"{kind.__name__} resolves fields: register it with strawberry itself")
             if inspect.iscoroutinefunction(kind.get_results):
@@ -47,7 +46,10 @@ class ExtensionChain(SchemaExtension):
             for hook in _HOOKS:
                 if _overrides(kind, hook) and not inspect.isgeneratorfunction(getattr(kind, hook)):
                     raise TypeError(f"{kind.__name__}.{hook} must be a generator with one yield")
-        return lambda: cls([factory() for factory in factories])
+        # Which members take part in which hook is a fact of their classes: worked out once here,
+        # not on every request.
+        overridden = {hook: [n for n, kind in enumerate(kinds) if _overrides(kind, hook)] for hook in _HOOKS}
+        return lambda: cls([factory() for factory in factories], overridden)
 
     @property  # strawberry assigns it per operation: the members share it
     def execution_context(self) -> ExecutionContext:

@@ -28,8 +28,7 @@ def _lean_call(field: StrawberryField, info_class: type[Info[Any, Any]]) -> Reso
         resolver is None
         or resolver.is_async
         or field.arguments
-        or field.extensions
-        or field.permission_classes
+        or field.extensions  # permission classes are among them
         or resolver.self_parameter is None
         or resolver.root_parameter is not None
         or resolver.parent_parameter is not None
