@@ -1,0 +1,61 @@
+"""Pooled PostgreSQL connections are pinged at check-out only after sitting idle: one that died
+while idle is replaced unseen; one that dies within moments of its last use fails once, and the
+pool recovers by itself."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from reels.db import create_engine
+from reels.settings import Settings
+
+BACKEND_PID = text("SELECT pg_backend_pid()")
+
+
+async def _kill(server_url: str, pid: int) -> None:
+    """Terminate the backend and wait until the server no longer lists it."""
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        while await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+            await asyncio.sleep(0.01)  # polling the server for the state, not waiting for time
+    finally:
+        await admin.close()
+
+
+def _engine(server_url: str, ping_idle_s: float):  # type: ignore[no-untyped-def]
+    return create_engine(Settings(database_url=server_url).resolved_database_url, ping_idle_s=ping_idle_s)
+
+
+async def test_a_connection_that_died_idle_is_replaced_at_check_out(postgres_server_url: str) -> None:
+    engine = _engine(postgres_server_url, ping_idle_s=0)  # every check-out counts as after idling
+    try:
+        async with engine.connect() as conn:
+            first = await conn.scalar(BACKEND_PID)
+        await _kill(postgres_server_url, first)
+        async with engine.connect() as conn:
+            second = await conn.scalar(BACKEND_PID)  # no error: the ping found it dead
+        assert second != first
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_used_a_moment_ago_is_not_pinged_and_fails_once(postgres_server_url: str) -> None:
+    engine = _engine(postgres_server_url, ping_idle_s=3600)
+    try:
+        async with engine.connect() as conn:
+            first = await conn.scalar(BACKEND_PID)
+        await _kill(postgres_server_url, first)
+        with pytest.raises(DBAPIError) as failed:
+            async with engine.connect() as conn:
+                await conn.scalar(BACKEND_PID)
+        assert failed.value.connection_invalidated
+        async with engine.connect() as conn:
+            assert await conn.scalar(BACKEND_PID) != first  # the pool swapped it
+    finally:
+        await engine.dispose()
