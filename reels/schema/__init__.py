@@ -11,7 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from reels.schema.chain import ExtensionChain
 from reels.schema.errors import MaskUnexpectedErrors, ReelsSchema
 from reels.schema.introspection import IntrospectionGate
-from reels.schema.lean import lean_resolvers
+from reels.schema.lean import LeanExecution, lean_resolvers
 from reels.schema.limits import DocumentChecks, Limits, OperationLimits
 from reels.schema.mutation import Mutation
 from reels.schema.operation_metrics import OperationMetrics
@@ -45,6 +45,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         subscription=Subscription,
         types=[User, Reel, Comment, Hashtag, Audio, Report],
         config=StrawberryConfig(scalar_map={datetime: DATETIME_UTC}),
+        execution_context_class=LeanExecution,
         extensions=[
             ExtensionChain.of(
                 [

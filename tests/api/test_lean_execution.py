@@ -1,0 +1,133 @@
+"""Leaf fields read off their objects in one step answer exactly as graphql-core's full path does:
+values, nulls, errors with their paths, futures, aliases, lists; a middleware still sees them."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+from graphql import GraphQLField, GraphQLObjectType
+from strawberry.extensions import SchemaExtension
+
+from reels.schema.lean import LEAVES, LeanExecution, lean_resolvers
+from reels.schema.scalars import DATETIME_UTC
+
+
+@strawberry.enum
+class Mood(enum.Enum):
+    CALM = "calm"
+    LOUD = "loud"
+
+
+@strawberry.type
+class Thing:
+    name: str
+    size: int
+    mood: Mood
+    at: datetime
+    note: str | None
+    broken: str  # set to None below: a non-null field without a value
+
+    @strawberry.field
+    def shout(self) -> str:
+        return self.name.upper()
+
+    @strawberry.field
+    def fails(self) -> str | None:
+        raise ValueError(f"no shout for {self.name}")
+
+    @strawberry.field
+    def soon(self) -> str:  # a method that hands back a future (as loaders do)
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        future.set_result(f"{self.name} soon")
+        return future  # type: ignore[return-value]
+
+
+def _thing(n: int) -> Thing:
+    at = datetime(2026, 12, 7, 3, n, tzinfo=UTC)
+    return Thing(name=f"t{n}", size=n, mood=Mood.LOUD, at=at, note=None, broken=None)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def things(self) -> list[Thing]:
+        return [_thing(n) for n in range(3)]
+
+    @strawberry.field
+    def maybe(self) -> Thing | None:
+        return _thing(9)
+
+
+QUERY = "{ things { name big: size mood at note shout soon fails } again: maybe { size broken } }"
+
+
+def _schema(lean: bool, **options: Any) -> strawberry.Schema:
+    config = strawberry.schema.config.StrawberryConfig(scalar_map={datetime: DATETIME_UTC})
+    if not lean:
+        return strawberry.Schema(query=Query, config=config, **options)
+    schema = strawberry.Schema(query=Query, config=config, execution_context_class=LeanExecution, **options)
+    lean_resolvers(schema._schema, schema.config.info_class)
+    return schema
+
+
+def _answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    result = asyncio.run(schema.execute(QUERY))
+    errors = sorted(
+        (e.message, e.path, [(loc.line, loc.column) for loc in e.locations or []]) for e in result.errors or []
+    )
+    return result.data, errors
+
+
+def test_leaf_fields_answer_as_the_full_path_does() -> None:
+    full, lean = _answer(_schema(lean=False)), _answer(_schema(lean=True))
+    assert lean == full
+    data, errors = lean
+    assert data["things"][1] == {
+        "name": "t1",
+        "big": 1,
+        "mood": "LOUD",
+        "at": "2026-12-07T03:01:00Z",
+        "note": None,
+        "shout": "T1",
+        "soon": "t1 soon",
+        "fails": None,
+    }
+    assert data["again"] is None  # `broken` is null: the error nulls the nearest nullable field
+    messages = {(message, tuple(path)) for message, path, _ in errors}
+    assert ("no shout for t2", ("things", 2, "fails")) in messages
+    assert ("Cannot return null for non-nullable field Thing.broken.", ("again", "broken")) in messages
+
+
+def test_leaf_fields_skip_the_resolve_info() -> None:
+    built: Counter[str] = Counter()
+
+    class Counting(LeanExecution):
+        def build_resolve_info(
+            self, field_def: GraphQLField, field_nodes: Any, parent_type: GraphQLObjectType, path: Any
+        ) -> Any:
+            built[field_nodes[0].name.value] += 1
+            return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    schema = strawberry.Schema(query=Query, execution_context_class=Counting)
+    lean_resolvers(schema._schema, schema.config.info_class)
+    assert set(schema._schema.type_map["Thing"].extensions[LEAVES]) >= {"name", "size", "mood", "shout", "soon"}
+    assert asyncio.run(schema.execute("{ things { name shout soon } }")).errors is None
+    assert built == {"things": 1, "soon": 3}  # a future goes graphql-core's way, with its info
+
+
+def test_a_middleware_still_sees_every_leaf() -> None:
+    seen: Counter[str] = Counter()
+
+    class Watch(SchemaExtension):
+        def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+            seen[info.field_name] += 1
+            return _next(root, info, *args, **kwargs)
+
+    schema = _schema(lean=True, extensions=[Watch])
+    assert asyncio.run(schema.execute("{ things { name size } }")).errors is None
+    assert seen == {"things": 1, "name": 3, "size": 3}
