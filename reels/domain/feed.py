@@ -104,7 +104,7 @@ async def for_you(
     else:
         session, last = feed_sessions.split_cursor(after)
         position = last + 1
-        stored = await feed_sessions.load(ports.kv, owner, session)
+        stored = await feed_sessions.load(ports.kv, owner, session, ports.settings.feed_session_ttl_s)
         if stored is None:  # expired or never ours: go on with a new list in the same session
             entries, position = await _build(ports, viewer, owner, region, context, exclude=set()), 0
         else:
@@ -138,10 +138,8 @@ async def for_you(
                     FeedItem(reel, creator, entry.source, entry.score, feed_sessions.cursor_value(session, position))
                 )
             position += 1
-    pending = [_served(ports, viewer, session_id, owner, session, items)] if items else []
-    if stored is not None:  # the session lives on while it is read
-        pending.append(feed_sessions.keep_alive(ports.kv, owner, session, ports.settings.feed_session_ttl_s))
-    await asyncio.gather(*pending)
+    if items:
+        await _served(ports, viewer, session_id, owner, session, items)
     if owner is not None and len(entries) - position <= EXTEND_WITHIN:
         _build_ahead(ports, viewer, owner, context, entries)
     return FeedPage(items, has_next=position < len(entries) or len(items) == first)

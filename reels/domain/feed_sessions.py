@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import orjson
 
 from reels.ports.kv import KeyValue
 
@@ -76,29 +77,29 @@ def _session_key(owner: str | None, session: int) -> str:
     return f"feed:session:{LIST_FORMAT}:{owner or '-'}:{session}"
 
 
+_SOURCES = {source.value: source for source in Source}
+
+
 def _encode(entries: Sequence[Entry]) -> str:
-    return json.dumps([[e.reel_id, e.source.value, round(e.score, 6), e.creator_id] for e in entries])
+    return orjson.dumps([[e.reel_id, e.source.value, round(e.score, 6), e.creator_id] for e in entries]).decode()
 
 
 def _decode(text: str | None) -> list[Entry] | None:
+    """Our own list, as `_encode` wrote it (a page reads the whole list: orjson, and no checks)."""
     if text is None:
         return None
     return [
-        Entry(int(reel_id), Source(source), float(score), int(creator_id))
-        for reel_id, source, score, creator_id in json.loads(text)
+        Entry(reel_id, _SOURCES[source], score, creator_id) for reel_id, source, score, creator_id in orjson.loads(text)
     ]
 
 
-async def load(kv: KeyValue, owner: str | None, session: int) -> list[Entry] | None:
-    return _decode(await kv.get(_session_key(owner, session)))
+async def load(kv: KeyValue, owner: str | None, session: int, ttl_s: float) -> list[Entry] | None:
+    """The session's list, which lives `ttl_s` from now on (a session lives on while it is read)."""
+    return _decode(await kv.get(_session_key(owner, session), ttl_s=ttl_s))
 
 
 async def save(kv: KeyValue, owner: str | None, session: int, entries: Sequence[Entry], ttl_s: float) -> None:
     await kv.set(_session_key(owner, session), _encode(entries), ttl_s=ttl_s)
-
-
-async def keep_alive(kv: KeyValue, owner: str | None, session: int, ttl_s: float) -> None:
-    await kv.expire(_session_key(owner, session), ttl_s)
 
 
 def _ahead_key(owner: str) -> str:

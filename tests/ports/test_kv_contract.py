@@ -77,6 +77,19 @@ async def test_ttl_expires_and_plain_set_clears_it(kv: KeyValue, key: Callable[[
     assert await kv.set(key("short"), "again", only_if_absent=True) is True
 
 
+async def test_get_with_a_ttl_keeps_a_found_key_alive(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.set(key("session"), "list", ttl_s=0.05)
+    await kv.set(key("plain"), "kept")
+    assert await kv.get(key("session"), ttl_s=60) == "list"  # now lives a minute, not 50 ms
+    assert await kv.get(key("missing"), ttl_s=60) is None
+    assert await kv.get(key("missing")) is None  # a miss creates nothing
+    await kv.set(key("gone"), "x", ttl_s=0.05)
+    await eventually(lambda: _is_none(kv.get(key("gone"))))  # the same 50 ms, left to run out
+    assert await kv.get(key("session")) == "list"
+    assert await kv.get(key("plain"), ttl_s=0.05) == "kept"  # a key without a TTL takes one
+    await eventually(lambda: _is_none(kv.get(key("plain"))))
+
+
 async def _is_none(value: Awaitable[object]) -> bool:
     return await value is None
 

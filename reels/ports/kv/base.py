@@ -18,7 +18,10 @@ class WrongTypeError(TypeError):
 
 
 class KeyValue(Protocol):
-    async def get(self, key: str) -> str | None: ...
+    async def get(self, key: str, *, ttl_s: float | None = None) -> str | None:
+        """The value, or None; with `ttl_s`, a key found lives `ttl_s` from now (read and kept
+        alive in one round trip: a feed session read page after page)."""
+        ...
 
     async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
         """Store `value` (dropping any TTL unless `ttl_s` is given); False when `only_if_absent`

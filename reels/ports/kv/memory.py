@@ -73,8 +73,11 @@ class MemoryKeyValue:
         self._expires_at.pop(key, None)
         return self._data.pop(key, None) is not None
 
-    async def get(self, key: str) -> str | None:
-        return self._read(key, str)
+    async def get(self, key: str, *, ttl_s: float | None = None) -> str | None:
+        value = self._read(key, str)
+        if value is not None and ttl_s is not None:
+            self._set_ttl(key, ttl_s)
+        return value
 
     async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
         self._purge_expired()

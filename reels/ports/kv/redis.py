@@ -165,8 +165,8 @@ class RedisKeyValue:
     def from_url(cls, url: str) -> RedisKeyValue:
         return cls(connect(url))
 
-    async def get(self, key: str) -> str | None:
-        value: str | None = await self._client.get(key)
+    async def get(self, key: str, *, ttl_s: float | None = None) -> str | None:
+        value: str | None = await (self._client.get(key) if ttl_s is None else self._client.getex(key, px=_ms(ttl_s)))
         return value
 
     async def set(self, key: str, value: str, *, ttl_s: float | None = None, only_if_absent: bool = False) -> bool:
