@@ -79,6 +79,9 @@ class Platform:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    # Reads on the primary, each statement on its own (db.read_session_factory): reads that must
+    # see the latest writes (a token's account, a request's reads after it wrote).
+    primary_reads: async_sessionmaker[AsyncSession]
     kv: kv.KeyValue
     queue: queue.WorkQueue
     pubsub: pubsub.PubSub
@@ -129,6 +132,7 @@ class Platform:
         if require_migrated:
             await db.ensure_migrated(engine)
         sessions = db.session_factory(engine)
+        primary_reads = db.read_session_factory(engine)
         bus = pubsub.from_settings(settings)
         await bus.connect()
         cache = kv.from_settings(settings)
@@ -141,15 +145,16 @@ class Platform:
             settings=settings,
             engine=engine,
             sessions=sessions,
+            primary_reads=primary_reads,
             kv=cache,
             queue=work_queue,
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
             replicas=objectstore.replicas_from_settings(settings),
-            graph=graph.from_settings(settings, sessions),
+            graph=graph.from_settings(settings, sessions, primary_reads),
             jwt_secret=settings.jwt_secret(),
             read_replicas=db.ReadReplicas(
-                sessions, settings.resolved_replica_urls, max_lag_s=settings.replica_max_lag_s
+                primary_reads, settings.resolved_replica_urls, max_lag_s=settings.replica_max_lag_s
             ),
         )
         if settings.resolved_replica_urls:

@@ -1,6 +1,6 @@
 """Pooled PostgreSQL connections are pinged at check-out only after sitting idle: one that died
 while idle is replaced unseen; one that dies within moments of its last use fails once, and the
-pool recovers by itself."""
+pool recovers by itself. Read sessions run each statement as its own transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from reels.db import create_engine
+from reels.db import create_engine, read_session_factory, session_factory
 from reels.settings import Settings
 
 BACKEND_PID = text("SELECT pg_backend_pid()")
@@ -57,5 +57,21 @@ async def test_a_connection_used_a_moment_ago_is_not_pinged_and_fails_once(postg
         assert failed.value.connection_invalidated
         async with engine.connect() as conn:
             assert await conn.scalar(BACKEND_PID) != first  # the pool swapped it
+    finally:
+        await engine.dispose()
+
+
+TRANSACTION_ID = text("SELECT txid_current()")  # the same for two statements of one transaction
+
+
+async def test_read_sessions_send_no_begin_and_share_the_pool(postgres_server_url: str) -> None:
+    engine = _engine(postgres_server_url, ping_idle_s=3600)
+    try:
+        async with read_session_factory(engine)() as session:
+            assert await session.scalar(TRANSACTION_ID) != await session.scalar(TRANSACTION_ID)
+            reader = await session.scalar(BACKEND_PID)
+        async with session_factory(engine)() as session:
+            assert await session.scalar(TRANSACTION_ID) == await session.scalar(TRANSACTION_ID)  # in BEGIN
+            assert await session.scalar(BACKEND_PID) == reader  # one pool: the same connection
     finally:
         await engine.dispose()

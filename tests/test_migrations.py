@@ -15,7 +15,15 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from reels.db import Base, NotMigratedError, check_migrated, create_engine, in_models, session_factory
+from reels.db import (
+    Base,
+    NotMigratedError,
+    check_migrated,
+    create_engine,
+    in_models,
+    read_session_factory,
+    session_factory,
+)
 
 # Modules imported for their tables, as migrations/env.py does.
 from reels.domain import models as domain_tables  # noqa: F401
@@ -118,7 +126,12 @@ def test_accounts_made_before_the_name_keys_are_found_by_a_misspelling(tmp_path:
         engine = create_engine(url)
         try:
             sessions = session_factory(engine)
-            return [user.username for user in await search.users(sessions, SqlFollowGraph(sessions), query, 10)]
+            return [
+                user.username
+                for user in await search.users(
+                    sessions, SqlFollowGraph(sessions, read_session_factory(engine)), query, 10
+                )
+            ]
         finally:
             await engine.dispose()
 

@@ -58,7 +58,7 @@ def _platform(connection: HTTPConnection) -> Platform:
 async def _viewer(platform: Platform, access: AccessToken | None) -> User | None:
     if access is None:
         return None
-    async with platform.sessions() as session:
+    async with platform.primary_reads() as session:  # a suspension counts at once
         return await authorize(session, platform.kv, access)
 
 

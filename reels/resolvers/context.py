@@ -105,7 +105,7 @@ class Context:
         then on the primary, so that each read sees what the request wrote. A subscription's reads
         all go to the primary."""
         if self.wrote or READS_FROM_PRIMARY.get():
-            return self.platform.sessions
+            return self.platform.primary_reads
         return self.platform.reads()
 
     def will_write(self) -> None:

@@ -27,8 +27,11 @@ __all__ = [
 ]
 
 
-def from_settings(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> FollowGraph:
-    """Neo4j over Bolt when REELS_NEO4J_URL is set, else the SQL tables of `session_factory`."""
+def from_settings(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], reads: async_sessionmaker[AsyncSession]
+) -> FollowGraph:
+    """Neo4j over Bolt when REELS_NEO4J_URL is set, else the SQL tables of `session_factory`
+    (read through `reads`, a `reels.db.read_session_factory` of the same database)."""
     if settings.neo4j_url:
         return BoltFollowGraph(settings.neo4j_url, settings.neo4j_user, settings.neo4j_password)
-    return SqlFollowGraph(session_factory)
+    return SqlFollowGraph(session_factory, reads)

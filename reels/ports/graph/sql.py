@@ -141,8 +141,14 @@ async def _lock_users(session: AsyncSession, users: Sequence[int], *, exclusive:
 
 
 class SqlFollowGraph:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    """The graph in the database's tables: writes through `session_factory`, reads through
+    `reads` (a `reels.db.read_session_factory`, without a transaction around each)."""
+
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], reads: async_sessionmaker[AsyncSession]
+    ) -> None:
         self._sessions = session_factory
+        self._reads = reads
 
     async def follow(self, follower: int, followee: int) -> FollowResult:
         if follower == followee:
@@ -191,7 +197,7 @@ class SqlFollowGraph:
         if after is not None:
             query = query.where(tuple_(created_at, other_side) < tuple_(_datetime(after[0]), after[1]))
         query = query.order_by(created_at.desc(), other_side.desc()).limit(first + 1)
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(query)).all()
         return page_of([Edge(user_id, _ms(at)) for user_id, at in rows], first)
 
@@ -208,7 +214,7 @@ class SqlFollowGraph:
             .where(Follow.follower_id.in_(users))
             .group_by(Follow.follower_id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(followers.union_all(following))).all()
         counts = {user: [0, 0] for user in users}
         for user, side, n in rows:
@@ -219,20 +225,20 @@ class SqlFollowGraph:
         if not candidates:
             return set()
         query = select(Follow.followee_id).where(Follow.follower_id == follower, Follow.followee_id.in_(candidates))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return set((await session.scalars(query)).all())
 
     async def followers_among(self, followee: int, candidates: Sequence[int]) -> set[int]:
         if not candidates:
             return set()
         query = select(Follow.follower_id).where(Follow.followee_id == followee, Follow.follower_id.in_(candidates))
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return set((await session.scalars(query)).all())
 
     async def relations(self, user: int, others: Sequence[int]) -> Relations:
         if not others:
             return relations_of(())
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = await session.execute(_RELATIONS, {"user": user, "others": list(others)})
             return relations_of(rows.all())
 
@@ -243,7 +249,7 @@ class SqlFollowGraph:
             .order_by(Follow.created_at.desc(), Follow.followee_id.desc())
             .limit(limit)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return list((await session.scalars(query)).all())
 
     async def block(self, blocker: int, blocked: int) -> None:
@@ -272,7 +278,7 @@ class SqlFollowGraph:
             .where(Block.blocker_id == user, Block.blocked_id.in_(others))
             .union(select(Block.blocker_id).where(Block.blocked_id == user, Block.blocker_id.in_(others)))
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return set((await session.scalars(query)).all())
 
     async def mute(self, muter: int, muted: int) -> None:
@@ -292,7 +298,7 @@ class SqlFollowGraph:
         return await self._page(Block.blocker_id, Block.blocked_id, Block.created_at, user, first, after)
 
     async def blocked_ids(self, blocker: int) -> set[int]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return set((await session.scalars(select(Block.blocked_id).where(Block.blocker_id == blocker))).all())
 
     async def unmute(self, muter: int, muted: int) -> None:
@@ -303,7 +309,7 @@ class SqlFollowGraph:
         return await self._page(Mute.muter_id, Mute.muted_id, Mute.created_at, user, first, after)
 
     async def muted_ids(self, muter: int) -> set[int]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return set((await session.scalars(select(Mute.muted_id).where(Mute.muter_id == muter))).all())
 
     async def suggestions(self, user: int, *, limit: int = 20) -> list[Suggestion]:
@@ -323,12 +329,12 @@ class SqlFollowGraph:
             .order_by(paths.desc(), candidate)
             .limit(limit)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             rows = (await session.execute(query)).all()
         return [Suggestion(user_id, n) for user_id, n in rows]
 
     async def ping(self) -> None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             await session.execute(select(literal(1)))
 
     async def close(self) -> None:
