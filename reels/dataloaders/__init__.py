@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, func, or_, select
@@ -69,10 +69,11 @@ def _rows_by_id_query(model: Any) -> Any:
     return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
 
 
-class Loaders:
-    """`sessions` is where the loaders read: a replica's factory for a query, the primary's
-    once the request has written and for a subscription (see `Context.reads`). Each loader is
-    made on first use: a request needs a few of them."""
+class _Batches:
+    """The loaders' batch functions and what they read with. Apart from `Loaders` on purpose: a
+    DataLoader whose function refers back to the `Loaders` holding it is a reference cycle, and
+    each request's loaders, with their rows, futures and tasks (~110 objects a feed page), were
+    then freed only by the cyclic garbage collector, whose passes over them stalled requests."""
 
     def __init__(
         self, platform: Platform, viewer: models.User | None, sessions: async_sessionmaker[AsyncSession]
@@ -82,117 +83,15 @@ class Loaders:
         self._viewer = viewer
         self._viewer_id = viewer.id if viewer is not None else None
 
-    @cached_property
-    def user_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.User)
-
-    @cached_property
-    def reel_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.Reel)
-
-    @cached_property
-    def comment_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.Comment)
-
-    @cached_property
-    def audio_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.Audio)
-
-    @cached_property
-    def hashtag_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.Hashtag)
-
-    @cached_property
-    def report_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.Report)
-
-    @cached_property
-    def moderation_log_by_id(self) -> DataLoader[int, Any]:
-        return self._rows_by_id(models.ModerationLog)
-
-    @cached_property
-    def hashtags_by_reel(self) -> DataLoader[int, list[models.Hashtag]]:
-        return DataLoader(self._hashtags_by_reel)
-
-    @cached_property
-    def open_report_count_by_reel(self) -> DataLoader[int, int]:
-        return DataLoader(self._open_report_counts)
-
-    @cached_property
-    def counts_by_reel(self) -> DataLoader[int, dict[str, int]]:
-        return DataLoader(lambda reel_ids: read_counts(self._platform.kv, self._sessions, reel_ids))
-
-    @cached_property
-    def follow_counts_by_user(self) -> DataLoader[int, tuple[int, int]]:
-        return DataLoader(self._follow_counts)
-
-    @cached_property
-    def viewer_relation_to(self) -> DataLoader[int, Relation]:
-        """Follows and blocks between the viewer and each user: one graph look-up a batch."""
-        return DataLoader(self._viewer_relations)
-
-    @cached_property
-    def viewer_likes_reel(self) -> DataLoader[int, bool]:
-        return DataLoader(self._viewer_likes)
-
-    @cached_property
-    def reel_pages_by_creator(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, models.Reel, models.Reel.creator_id, self._reel_visible)
-
-    @cached_property
-    def reel_pages_by_audio(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, models.Reel, models.Reel.audio_id, self._reel_visible)
-
-    @cached_property
-    def reel_pages_by_hashtag(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(
-            self._sessions,
-            models.Reel,
-            models.ReelHashtag.hashtag_id,
-            self._reel_visible,
-            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
-        )
-
-    @cached_property
-    def popular_reel_pages_by_audio(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
-        return popular_reel_pages(self._platform, models.Reel.audio_id, self._reel_listed)
-
-    @cached_property
-    def popular_reel_pages_by_hashtag(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
-        return popular_reel_pages(
-            self._platform,
-            models.ReelHashtag.hashtag_id,
-            self._reel_listed,
-            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
-        )
-
-    @cached_property
-    def listed_reel_count_by_hashtag(self) -> DataLoader[int, int]:
-        return self._listed_reel_counts(
-            models.ReelHashtag.hashtag_id, through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)
-        )
-
-    @cached_property
-    def listed_reel_count_by_audio(self) -> DataLoader[int, int]:
-        return self._listed_reel_counts(models.Reel.audio_id)
-
-    @cached_property
-    def comment_pages_by_reel(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(
-            self._sessions, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
-        )
-
-    def _reel_visible(self, key: PageKey) -> Any:
+    def reel_visible(self, key: PageKey) -> Any:
         """The visibility rule in SQL; the key says whether the viewer follows the parent (the
         creator, for a creator's reels)."""
         return visibility.listed_to(self._viewer, follows_creator=key.include_followers_only)
 
-    def _reel_listed(self) -> Any:
+    def reel_listed(self) -> Any:
         return visibility.listed_to(self._viewer, follows_creator=False)
 
-    def _listed_reel_counts(
-        self, parent_column: Any, *, through: tuple[Any, Any] | None = None
-    ) -> DataLoader[int, int]:
+    def listed_reel_counts(self, parent_column: Any, *, through: tuple[Any, Any] | None = None) -> DataLoader[int, int]:
         """How many reels of each parent (a hashtag, a sound) its list shows the viewer: the
         rule in SQL, as in the parent's `reels` page (blocks aside, see reels.domain.visibility)."""
 
@@ -209,7 +108,7 @@ class Loaders:
 
         return DataLoader(load)
 
-    def _rows_by_id(self, model: Any) -> DataLoader[int, Any]:
+    def rows_by_id(self, model: Any) -> DataLoader[int, Any]:
         query = _rows_by_id_query(model)
 
         async def load(ids: Sequence[int]) -> list[Any]:
@@ -219,7 +118,7 @@ class Loaders:
 
         return DataLoader(load)
 
-    async def _open_report_counts(self, reel_ids: Sequence[int]) -> list[int]:
+    async def open_report_counts(self, reel_ids: Sequence[int]) -> list[int]:
         """Distinct users with an open report of each reel."""
         async with self._sessions() as session:
             rows = (
@@ -231,7 +130,7 @@ class Loaders:
             ).all()
         return _in_order(reel_ids, {reel_id: count for reel_id, count in rows}, 0)
 
-    async def _hashtags_by_reel(self, reel_ids: Sequence[int]) -> list[list[models.Hashtag]]:
+    async def hashtags_by_reel(self, reel_ids: Sequence[int]) -> list[list[models.Hashtag]]:
         async with self._sessions() as session:
             rows = (
                 await session.execute(
@@ -246,11 +145,11 @@ class Loaders:
             by_reel[reel_id].append(hashtag)
         return [by_reel[reel_id] for reel_id in reel_ids]
 
-    async def _follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
+    async def follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         counts = await self._platform.graph.follow_counts(list(user_ids))
         return _in_order(user_ids, counts, (0, 0))
 
-    async def _viewer_relations(self, user_ids: Sequence[int]) -> list[Relation]:
+    async def viewer_relations(self, user_ids: Sequence[int]) -> list[Relation]:
         if self._viewer_id is None:
             return [NO_RELATION] * len(user_ids)
         found = await self._platform.graph.relations(self._viewer_id, list(user_ids))
@@ -259,7 +158,7 @@ class Loaders:
             for user_id in user_ids
         ]
 
-    async def _viewer_likes(self, reel_ids: Sequence[int]) -> list[bool]:
+    async def viewer_likes(self, reel_ids: Sequence[int]) -> list[bool]:
         if self._viewer_id is None:
             return [False] * len(reel_ids)
         async with self._sessions() as session:
@@ -267,6 +166,119 @@ class Loaders:
                 (await session.scalars(_VIEWER_LIKES, {"viewer": self._viewer_id, "reel_ids": list(reel_ids)})).all()
             )
         return [reel_id in liked for reel_id in reel_ids]
+
+
+class Loaders:
+    """`sessions` is where the loaders read: a replica's factory for a query, the primary's
+    once the request has written and for a subscription (see `Context.reads`). Each loader is
+    made on first use: a request needs a few of them."""
+
+    def __init__(
+        self, platform: Platform, viewer: models.User | None, sessions: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self._platform = platform
+        self._sessions = sessions
+        self._batches = _Batches(platform, viewer, sessions)
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.User)
+
+    @cached_property
+    def reel_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.Reel)
+
+    @cached_property
+    def comment_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.Comment)
+
+    @cached_property
+    def audio_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.Audio)
+
+    @cached_property
+    def hashtag_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.Hashtag)
+
+    @cached_property
+    def report_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.Report)
+
+    @cached_property
+    def moderation_log_by_id(self) -> DataLoader[int, Any]:
+        return self._batches.rows_by_id(models.ModerationLog)
+
+    @cached_property
+    def hashtags_by_reel(self) -> DataLoader[int, list[models.Hashtag]]:
+        return DataLoader(self._batches.hashtags_by_reel)
+
+    @cached_property
+    def open_report_count_by_reel(self) -> DataLoader[int, int]:
+        return DataLoader(self._batches.open_report_counts)
+
+    @cached_property
+    def counts_by_reel(self) -> DataLoader[int, dict[str, int]]:
+        return DataLoader(partial(read_counts, self._platform.kv, self._sessions))
+
+    @cached_property
+    def follow_counts_by_user(self) -> DataLoader[int, tuple[int, int]]:
+        return DataLoader(self._batches.follow_counts)
+
+    @cached_property
+    def viewer_relation_to(self) -> DataLoader[int, Relation]:
+        """Follows and blocks between the viewer and each user: one graph look-up a batch."""
+        return DataLoader(self._batches.viewer_relations)
+
+    @cached_property
+    def viewer_likes_reel(self) -> DataLoader[int, bool]:
+        return DataLoader(self._batches.viewer_likes)
+
+    @cached_property
+    def reel_pages_by_creator(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(self._sessions, models.Reel, models.Reel.creator_id, self._batches.reel_visible)
+
+    @cached_property
+    def reel_pages_by_audio(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(self._sessions, models.Reel, models.Reel.audio_id, self._batches.reel_visible)
+
+    @cached_property
+    def reel_pages_by_hashtag(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(
+            self._sessions,
+            models.Reel,
+            models.ReelHashtag.hashtag_id,
+            self._batches.reel_visible,
+            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
+        )
+
+    @cached_property
+    def popular_reel_pages_by_audio(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
+        return popular_reel_pages(self._platform, models.Reel.audio_id, self._batches.reel_listed)
+
+    @cached_property
+    def popular_reel_pages_by_hashtag(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
+        return popular_reel_pages(
+            self._platform,
+            models.ReelHashtag.hashtag_id,
+            self._batches.reel_listed,
+            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
+        )
+
+    @cached_property
+    def listed_reel_count_by_hashtag(self) -> DataLoader[int, int]:
+        return self._batches.listed_reel_counts(
+            models.ReelHashtag.hashtag_id, through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)
+        )
+
+    @cached_property
+    def listed_reel_count_by_audio(self) -> DataLoader[int, int]:
+        return self._batches.listed_reel_counts(models.Reel.audio_id)
+
+    @cached_property
+    def comment_pages_by_reel(self) -> DataLoader[PageKey, list[Any]]:
+        return child_pages(
+            self._sessions, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
+        )
 
 
 class PageKey(NamedTuple):

@@ -14,13 +14,15 @@ or a method of the object alone) goes further: `LeanExecution` reads and seriali
 step, without the resolve info, the resolver chain and the completion dispatch graphql-core
 spends on every field (~10 µs each). A page of 20 reels has ~180 such fields (ids, captions,
 durations, counts, usernames, cursors). Errors and nulls are reported as graphql-core would,
-with the field's path.
+with the field's path. `LeanExecution` also holds no reference to itself, so a request's
+execution state is freed by reference counting when the request ends.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NamedTuple, cast
 
 from graphql import (
@@ -34,7 +36,8 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.executor import to_nodes
-from graphql.pyutils import Path
+from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
@@ -121,14 +124,35 @@ def lean_resolvers(schema: GraphQLSchema, info_class: type[Info[Any, Any]]) -> i
 _NO_LEAVES: dict[str, _Leaf] = {}
 
 
+def _helpers_of(execution: StrawberryGraphQLCoreExecutionContext) -> GraphQLResolveInfoHelpers:
+    """What graphql-core's `info.async_helpers` do, without a reference to the execution.
+
+    graphql-core keeps these helpers as bound methods of the execution in the execution itself: a
+    reference cycle, so each request's execution state (collected fields, paths, caches: ~100
+    objects a feed page) outlived the request until the cyclic collector found it, and that
+    collector's passes over such garbage were the cached feed page's slowest requests."""
+    execution_ref = weakref.ref(execution)
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        return gather_with_cancel(*values)  # all the execution's own method does
+
+    def track(values: Sequence[Any]) -> None:
+        running = execution_ref()
+        if running is not None:  # otherwise there is no execution left to settle them for
+            running.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
+
+
 class LeanExecution(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's execution, with leaf fields read off their objects in one step (unless a
-    middleware, which must see every field, is given)."""
+    middleware, which must see every field, is given), and freed by reference counting."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         middleware = self.middleware_manager
         self._lean = middleware is None or not middleware.middlewares
+        self.async_helpers = _helpers_of(self)
 
     def execute_field(
         self,
