@@ -67,10 +67,9 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
     """Ping a pooled connection at check-out only when it sat idle for `idle_s` or more.
 
     SQLAlchemy's `pool_pre_ping` pings at every check-out, and asyncpg's ping is a transaction of
-    its own: BEGIN, a statement, ROLLBACK. That was three round trips added to every session, a
-    third of the database work of a signed-in request (a feed page opens three sessions). Under
-    load the pool (last in, first out) hands out connections used a moment ago, which need no
-    ping. What is not caught: a connection that breaks within `idle_s` of its last use fails its
+    its own: BEGIN, a statement, ROLLBACK. That was three round trips added to every session (a
+    cached feed page opens three). Under load the pool (last in, first out) hands out connections
+    used a moment ago, which need no ping. What is not caught: a connection that breaks within `idle_s` of its last use fails its
     statement once; the pool then drops every connection as old as it."""
     pool = engine.sync_engine.pool
     dialect = engine.sync_engine.dialect
@@ -120,7 +119,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions for reading only, on the same pool: each statement runs as its own transaction
     (what it sees under READ COMMITTED anyway), without the BEGIN and ROLLBACK around a session
-    that cost a quarter of a one-statement read's CPU on PostgreSQL. Never write through one: its
+    that cost a sixth of a one-statement read's CPU on PostgreSQL. Never write through one: its
     statements would commit one by one."""
     return session_factory(engine.execution_options(isolation_level="AUTOCOMMIT"))
 

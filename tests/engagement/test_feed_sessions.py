@@ -5,18 +5,11 @@ from __future__ import annotations
 from reels.domain import feed_sessions
 from reels.domain.feed_sessions import Entry, Source
 from reels.ports.kv import MemoryKeyValue
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.ports.test_kv_contract import FakeClock
 
 
 async def test_a_session_read_page_after_page_outlives_its_ttl() -> None:
-    clock = Clock()
+    clock = FakeClock()
     kv = MemoryKeyValue(clock=clock)
     entries = [Entry(reel_id=n, source=Source.TRENDING, score=1.5 - n / 10, creator_id=7) for n in range(3)]
     await feed_sessions.save(kv, "u1", 42, entries, ttl_s=10)
