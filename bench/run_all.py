@@ -101,6 +101,8 @@ def api(r: dict[str, Any]) -> list[str]:
         scaled = r["scaling"]
         details += (f"; {scaled['processes']} processes / one: `{{ __typename }}` {scaled['typename']['ratio']}×, "
                     f"feed {scaled['feed']['ratio']}×")  # fmt: skip
+    if r.get("database"):
+        details += f"; {r['database']}"
     samples = r["samples"] + sum(o["samples"] + o["one_client_samples"] for o in r["operations"].values())
     return [f"{_n(r['value'])} req/s", f"{_n(r['floor'])} req/s (bare strawberry)", _ratio(r), details,
             f"{samples:,} requests", "ratio ≥ 0.5; each operation ≥ 300/s, p99 ≤ 100 ms, 1 client ≤ 25 ms"]  # fmt: skip
