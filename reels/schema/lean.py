@@ -12,7 +12,7 @@ would pass; everything else keeps strawberry's path.
 A leaf field (a scalar or enum, no arguments) read straight off its object (a plain attribute,
 or a method of the object alone) goes further: `LeanExecution` reads and serializes it in one
 step, without the resolve info, the resolver chain and the completion dispatch graphql-core
-spends on every field (~10 µs each). A page of 20 reels has ~180 such fields (ids, captions,
+spends on every field (~7 µs each, measured). A page of 20 reels has ~180 such fields (ids, captions,
 durations, counts, usernames, cursors). Errors and nulls are reported as graphql-core would,
 with the field's path. `LeanExecution` also holds no reference to itself, so a request's
 execution state is freed by reference counting when the request ends.
