@@ -5,7 +5,8 @@
 Runs `reels serve` on Redis and a database found by bench/common.py (REELS_BENCH_REDIS_URL or a
 private redis-server; PostgreSQL at REELS_BENCH_DATABASE_URL or a SQLite file), with the per-client
 rate limit raised by setting (REELS_REQUESTS_PER_SECOND, REELS_REQUEST_BURST), every other limit
-as shipped, and no access log (REELS_ACCESS_LOG=false; the floor's uvicorn writes none either). Seeds a creator with reels and viewers with tokens.
+as shipped, and no access log (REELS_ACCESS_LOG=false; the floor's uvicorn writes none either).
+Seeds a creator with reels and viewers with tokens.
 
 The client is a raw asyncio HTTP/1.1 client on --connections keep-alive sockets, each sending
 its next request as soon as the last answer is read (pre-encoded requests, responses read by

@@ -79,8 +79,8 @@ class Platform:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    # Reads on the primary, each statement on its own (db.read_session_factory): reads that must
-    # see the latest writes (a token's account, a request's reads after it wrote).
+    # Read-only sessions on the primary (db.read_session_factory): reads that must see the latest
+    # writes (a token's account, a request's reads after it wrote).
     primary_reads: async_sessionmaker[AsyncSession]
     kv: kv.KeyValue
     queue: queue.WorkQueue

@@ -44,8 +44,12 @@ def _scaled(score: float, factor: float) -> float:
     return score * factor if score >= 0 else score / factor
 
 
+def _weaknesses(network: str | None, device: str | None) -> int:
+    return (network == SLOW_NETWORK) + (device == LOW_DEVICE)
+
+
 def duration_factor(duration_ms: int | None, network: str | None, device: str | None, config: RerankConfig) -> float:
-    weaknesses = (network == SLOW_NETWORK) + (device == LOW_DEVICE)
+    weaknesses = _weaknesses(network, device)
     if not weaknesses or duration_ms is None:
         return 1.0
     return (1.0 / (1.0 + duration_ms / 1000.0 / config.short_reel_s)) ** weaknesses
@@ -96,7 +100,7 @@ def rerank_positions(
     of the best `limit`, in order. `topics(position)` is asked only of the candidates the picking
     reaches (a list of 50 from 1,500 reaches a few hundred at most)."""
     config = config or RerankConfig()
-    if (network == SLOW_NETWORK) + (device == LOW_DEVICE):
+    if _weaknesses(network, device):  # else every factor is 1
         base = [
             _scaled(score, duration_factor(duration, network, device, config))
             for score, duration in zip(scores, durations_ms, strict=True)

@@ -157,7 +157,7 @@ class Reel(Node):
 
 
 def feed_connection(
-    context: Context, page: FeedPage, after: str | None, device: str | None, with_playback: bool = True
+    context: Context, page: FeedPage, after: str | None, device: str | None, with_playback: bool
 ) -> ReelConnection:
     """A For You page: each edge with its reason, and (`with_playback`) the playback fitting the device."""
     edges = []
