@@ -91,7 +91,13 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
             raise DisconnectionError("the connection did not answer a ping")
 
 
-def create_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **options: Any) -> AsyncEngine:
+# Connections a process opens to PostgreSQL, at most (REELS_DATABASE_POOL_SIZE).
+POOL_SIZE = 30
+
+
+def create_engine(
+    url: str, *, pool_size: int = POOL_SIZE, ping_idle_s: float = PING_IDLE_S, **options: Any
+) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
@@ -107,7 +113,10 @@ def create_engine(url: str, *, ping_idle_s: float = PING_IDLE_S, **options: Any)
             cursor.close()
 
         return engine
-    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True, **options)
+    # All of the pool is kept, none is overflow: under 20 concurrent requests a pool of 10 with
+    # 20 overflow opened a third of a connection a request (a server process forked, the
+    # statements prepared again), each closed after one use as the pool was full.
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_use_lifo=True, **options)
     _ping_when_idle(engine, ping_idle_s)
     return engine
 
@@ -179,12 +188,15 @@ class ReadReplicas:
         urls: list[str],
         *,
         max_lag_s: float,
+        pool_size: int = POOL_SIZE,
         check_interval_s: float = 1.0,
     ) -> None:
         self.primary = primary
         self.max_lag_s = max_lag_s
         self.check_interval_s = check_interval_s
-        self._engines = [create_engine(url, pool_timeout=2, connect_args={"timeout": 2}) for url in urls]
+        self._engines = [
+            create_engine(url, pool_size=pool_size, pool_timeout=2, connect_args={"timeout": 2}) for url in urls
+        ]
         self._factories = [read_session_factory(engine) for engine in self._engines]
         self._usable: list[async_sessionmaker[AsyncSession]] = []
         self._turns = itertools.count()

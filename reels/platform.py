@@ -128,7 +128,7 @@ class Platform:
     @classmethod
     async def start(cls, settings: Settings, *, require_migrated: bool = True) -> Platform:
         settings.validate_services()
-        engine = db.create_engine(settings.resolved_database_url)
+        engine = db.create_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
         if require_migrated:
             await db.ensure_migrated(engine)
         sessions = db.session_factory(engine)
@@ -154,7 +154,10 @@ class Platform:
             graph=graph.from_settings(settings, sessions, primary_reads),
             jwt_secret=settings.jwt_secret(),
             read_replicas=db.ReadReplicas(
-                primary_reads, settings.resolved_replica_urls, max_lag_s=settings.replica_max_lag_s
+                primary_reads,
+                settings.resolved_replica_urls,
+                max_lag_s=settings.replica_max_lag_s,
+                pool_size=settings.database_pool_size,
             ),
         )
         if settings.resolved_replica_urls:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     auto_hide_reports: int = Field(default=5, ge=1)
     # How long live subscriptions ride out a lost Redis before ending with an UNAVAILABLE error.
     pubsub_reconnect_timeout_s: float = 30.0
+    # PostgreSQL connections each process opens, at most, and keeps (its replicas' too). Enough
+    # for the requests in flight (a page's loaders read on two at once): a connection opened
+    # past the pool and closed again after one statement costs more than waiting for one.
+    database_pool_size: int = Field(default=30, ge=1)
     # Streaming replicas of the PostgreSQL primary (comma-separated postgresql:// URLs) that take
     # the read-only work; one lagging more than the limit, or down, is skipped.
     database_replica_urls: str = ""

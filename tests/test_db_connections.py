@@ -1,6 +1,7 @@
 """Pooled PostgreSQL connections are pinged at check-out only after sitting idle: one that died
 while idle is replaced unseen; one that dies within moments of its last use fails once, and the
-pool recovers by itself. Read sessions run each statement as its own transaction."""
+pool recovers by itself. Read sessions run each statement as its own transaction. Sessions
+beyond the pool's size wait for one of its connections."""
 
 from __future__ import annotations
 
@@ -73,5 +74,35 @@ async def test_read_sessions_send_no_begin_and_share_the_pool(postgres_server_ur
         async with session_factory(engine)() as session:
             assert await session.scalar(TRANSACTION_ID) == await session.scalar(TRANSACTION_ID)  # in BEGIN
             assert await session.scalar(BACKEND_PID) == reader  # one pool: the same connection
+    finally:
+        await engine.dispose()
+
+
+async def test_sessions_beyond_the_pool_wait_for_its_connections_and_none_is_opened_past_it(
+    postgres_server_url: str,
+) -> None:
+    """An overflow connection, opened for one session and closed after it, cost a server process
+    and the statements' preparation each time: busier than the pool, sessions queue instead."""
+    pool_size = 3
+    engine = create_engine(Settings(database_url=postgres_server_url).resolved_database_url, pool_size=pool_size)
+    sessions = read_session_factory(engine)
+    holding = 0
+    pool_full = asyncio.Event()
+
+    async def read_backend() -> int:
+        nonlocal holding
+        async with sessions() as session:
+            pid: int = await session.scalar(BACKEND_PID)
+            holding += 1
+            if holding == pool_size:
+                pool_full.set()
+            await pool_full.wait()  # every session of the first round holds its connection until the pool is full
+            return pid
+
+    try:
+        first = set(await asyncio.gather(*(read_backend() for _ in range(4 * pool_size))))
+        assert len(first) == pool_size
+        again = set(await asyncio.gather(*(read_backend() for _ in range(4 * pool_size))))
+        assert again == first  # the pool kept them all: none closed and opened again
     finally:
         await engine.dispose()
