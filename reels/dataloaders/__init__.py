@@ -15,6 +15,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from reels.db import InIds
 from reels.domain import models, visibility
 from reels.domain.counts import read_counts
 from reels.domain.popularity import popularity, with_counts
@@ -60,13 +61,13 @@ NO_RELATION = Relation(follows=False, blocked_either_way=False)
 # Hot look-ups built once: SQLAlchemy then neither builds the statement nor computes its cache
 # key again on every request (together a sizeable share of a request's CPU).
 _VIEWER_LIKES = select(models.Like.reel_id).where(
-    models.Like.user_id == bindparam("viewer"), models.Like.reel_id.in_(bindparam("reel_ids", expanding=True))
+    models.Like.user_id == bindparam("viewer"), InIds(models.Like.reel_id, "reel_ids")
 )
 
 
 @cache
 def _rows_by_id_query(model: Any) -> Any:
-    return select(model).where(model.id.in_(bindparam("ids", expanding=True)))
+    return select(model).where(InIds(model.id, "ids"))
 
 
 class _Batches:

@@ -218,10 +218,10 @@ async def _rows(ports: FeedPorts, viewer: User | None, followees: list[int], ree
         return {}
     follows = Reel.creator_id.in_(followees) if followees else False
     query = select(*CANDIDATE_COLUMNS).where(
-        InIds(Reel.id, reel_ids), Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows)
+        InIds(Reel.id, "ids"), Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows)
     )
     async with ports.reads() as session:
-        return {row.id: row for row in (await session.execute(query)).all()}
+        return {row.id: row for row in (await session.execute(query, {"ids": reel_ids})).all()}
 
 
 async def _hashtags(ports: FeedPorts, reel_ids: list[int]) -> dict[int, tuple[str, ...]]:
@@ -231,12 +231,12 @@ async def _hashtags(ports: FeedPorts, reel_ids: list[int]) -> dict[int, tuple[st
     query = (
         select(ReelHashtag.reel_id, Hashtag.name)
         .join(Hashtag, Hashtag.id == ReelHashtag.hashtag_id)
-        .where(InIds(ReelHashtag.reel_id, reel_ids))
+        .where(InIds(ReelHashtag.reel_id, "ids"))
         .order_by(Hashtag.name)
     )
     names: dict[int, list[str]] = defaultdict(list)
     async with ports.reads() as session:
-        for reel_id, name in (await session.execute(query)).all():
+        for reel_id, name in (await session.execute(query, {"ids": reel_ids})).all():
             names[reel_id].append(name)
     return {reel_id: tuple(tags) for reel_id, tags in names.items()}
 
@@ -247,8 +247,8 @@ async def _open_reports(ports: FeedPorts, reel_ids: list[int]) -> dict[int, int]
         return {}
     query = (
         select(Report.reel_id, func.count(Report.reporter_id.distinct()))
-        .where(InIds(Report.reel_id, reel_ids), Report.status == ReportStatus.OPEN)
+        .where(InIds(Report.reel_id, "ids"), Report.status == ReportStatus.OPEN)
         .group_by(Report.reel_id)
     )
     async with ports.reads() as session:
-        return {reel_id: count for reel_id, count in (await session.execute(query)).all()}
+        return {reel_id: count for reel_id, count in (await session.execute(query, {"ids": reel_ids})).all()}

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
 
 from reels import db
+from reels.db import InIds
 from reels.ports.graph.base import (
     BLOCKS,
     FOLLOWS,
@@ -96,23 +97,42 @@ class Mute(db.Base):
 def _relations_statement() -> CompoundSelect[str, int]:
     """(kind, user id) of each of `others` that `user` follows, mutes, blocks or is blocked by."""
     follows, mutes, blocks = Follow.__table__.c, Mute.__table__.c, Block.__table__.c
-    user, others = bindparam("user", type_=BigInteger), bindparam("others", type_=BigInteger, expanding=True)
+    user = bindparam("user", type_=BigInteger)
 
     def kind(name: str) -> ColumnElement[str]:
         return literal_column(f"'{name}'", String).label("kind")
 
+    others = "others"
     return union_all(
-        select(kind(FOLLOWS), follows.followee_id).where(follows.follower_id == user, follows.followee_id.in_(others)),
-        select(kind(MUTES), mutes.muted_id).where(mutes.muter_id == user, mutes.muted_id.in_(others)),
-        select(kind(BLOCKS), blocks.blocked_id).where(blocks.blocker_id == user, blocks.blocked_id.in_(others)),
-        select(kind(BLOCKS), blocks.blocker_id).where(blocks.blocked_id == user, blocks.blocker_id.in_(others)),
+        select(kind(FOLLOWS), follows.followee_id).where(
+            follows.follower_id == user, InIds(follows.followee_id, others)
+        ),
+        select(kind(MUTES), mutes.muted_id).where(mutes.muter_id == user, InIds(mutes.muted_id, others)),
+        select(kind(BLOCKS), blocks.blocked_id).where(blocks.blocker_id == user, InIds(blocks.blocked_id, others)),
+        select(kind(BLOCKS), blocks.blocker_id).where(blocks.blocked_id == user, InIds(blocks.blocker_id, others)),
     )
+
+
+def _follow_counts_statement() -> CompoundSelect[int, int, int]:
+    """(user id, 0, followers) and (user id, 1, followees) of each of `users` with any."""
+    followers = (
+        select(Follow.followee_id.label("user_id"), literal(0).label("side"), func.count().label("n"))
+        .where(InIds(Follow.followee_id, "users"))
+        .group_by(Follow.followee_id)
+    )
+    following = (
+        select(Follow.follower_id.label("user_id"), literal(1).label("side"), func.count().label("n"))
+        .where(InIds(Follow.follower_id, "users"))
+        .group_by(Follow.follower_id)
+    )
+    return followers.union_all(following)
 
 
 # Built once, with bound parameters: SQLAlchemy keeps its cache key and compiled form across calls
 # instead of rebuilding both per request. Table columns, not mapped attributes, keep it a Core
 # statement, which skips the ORM's result set-up.
 _RELATIONS = _relations_statement()
+_FOLLOW_COUNTS = _follow_counts_statement()
 
 
 def _datetime(ms: int) -> datetime:
@@ -204,18 +224,8 @@ class SqlFollowGraph:
     async def follow_counts(self, users: Sequence[int]) -> dict[int, tuple[int, int]]:
         if not users:
             return {}
-        followers = (
-            select(Follow.followee_id.label("user_id"), literal(0).label("side"), func.count().label("n"))
-            .where(Follow.followee_id.in_(users))
-            .group_by(Follow.followee_id)
-        )
-        following = (
-            select(Follow.follower_id.label("user_id"), literal(1).label("side"), func.count().label("n"))
-            .where(Follow.follower_id.in_(users))
-            .group_by(Follow.follower_id)
-        )
         async with self._reads() as session:
-            rows = (await session.execute(followers.union_all(following))).all()
+            rows = (await session.execute(_FOLLOW_COUNTS, {"users": list(users)})).all()
         counts = {user: [0, 0] for user in users}
         for user, side, n in rows:
             counts[user][side] = n
