@@ -19,15 +19,21 @@ comes first; the sample count is printed.
    by uvicorn in its own process (`bench/api.py --serve-bare PORT`), the value `reels serve`.
 2. At --connections clients, then at one client: a page of a signed-in viewer's cached feed session
    (`feed(first: 20, after:)` its first page's end cursor), a profile (`user(username)` with `reels(first: 10)`), `reel(id)` and
-   `likeReel` (a distinct reel per like). Requests/s, p50 and p99 of each.
-3. Scaling with processes: `{ __typename }` and that feed page at --connections clients on
+   `likeReel` (a distinct reel per like). Requests/s, p50 and p99 of each, and the server's CPU a
+   request (from /proc).
+3. The feed page at --connections clients against the bare app answering the same document with a
+   page of the same shape built once in memory (no database, no cache, no token to check),
+   interleaved in --pairs pairs: the rate no strawberry server passes for this page here, and
+   each server's CPU a request.
+4. Scaling with processes: `{ __typename }` and that feed page at --connections clients on
    `reels serve` (one process) and `reels serve --workers N` (--workers, default 2) on the same
    Redis and database, interleaved in --pairs pairs; `scaling` holds the median ratio of each
    (N processes / one). The client shares the machine's cores with the servers.
 
 Last line (bench/common.py): {"bench": "api", "value": <typename req/s>, "floor": <bare req/s>,
  "ratio": <median of pairwise ratios>, "samples": <requests of the value runs>, "operations":
- {"feed": {"rps", "p50_ms", "p99_ms", "one_client_p99_ms", "of_floor", ...}, ...}, "nproc", ...}
+ {"feed": {"rps", "p50_ms", "p99_ms", "one_client_p99_ms", "of_floor", "server_cpu_ms_per_request", ...},
+ ...}, "feed_page": {"value", "floor", "ratio", "server_cpu_ms", "bare_cpu_ms", ...}, "nproc", ...}
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +62,7 @@ from common import (
     free_port,
     pairwise,
     percentiles,
+    process_cpu_s,
     redis_service,
     start_reels,
     stop_all,
@@ -100,8 +108,71 @@ OPERATIONS = ("feed", "profile", "reel", "like")
 
 
 @strawberry.type
+class BareCounts:
+    likes: int
+    views: int
+
+
+@strawberry.type
+class BareCreator:
+    id: strawberry.ID
+    username: str
+
+
+@strawberry.type
+class BareReel:
+    id: strawberry.ID
+    caption: str
+    duration_ms: int
+    created_at: datetime
+    thumbnail_url: str | None
+    viewer_has_liked: bool
+    counts: BareCounts
+    creator: BareCreator
+
+
+@strawberry.type
+class BareEdge:
+    cursor: str
+    node: BareReel
+
+
+@strawberry.type
+class BarePageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class BareConnection:
+    edges: list[BareEdge]
+    page_info: BarePageInfo
+
+
+def _bare_page() -> BareConnection:
+    """A page shaped as the feed's, built once: what the server must render, with nothing to
+    read and no one to authorize."""
+    creator = BareCreator(id=strawberry.ID("VXNlcjox"), username="bench_creator")
+    now = datetime.now(UTC)
+    edges = [
+        BareEdge(cursor=f"cursor{n}", node=BareReel(id=strawberry.ID(f"UmVlbDo{n:06d}"), caption=f"reel {n} #bench",
+                 duration_ms=15_000, created_at=now, thumbnail_url=None, viewer_has_liked=False,
+                 counts=BareCounts(likes=n, views=2 * n), creator=creator))
+        for n in range(20)
+    ]  # fmt: skip
+    return BareConnection(edges=edges, page_info=BarePageInfo(has_next_page=True, end_cursor="cursor19"))
+
+
+BARE_PAGE = _bare_page()
+
+
+@strawberry.type
 class BareQuery:
     hello: str = "world"
+
+    @strawberry.field
+    def feed(self, first: int, after: str | None = None) -> BareConnection:
+        return BARE_PAGE
 
 
 def serve_bare(port: int) -> None:
@@ -299,7 +370,7 @@ def operation_requests(name: str, host: str, world: World, token: str, count: in
     return requests
 
 
-def operations(args: argparse.Namespace, port: int, world: World, floor_rps: float) -> dict[str, Any]:
+def operations(args: argparse.Namespace, port: int, server_pid: int, world: World, floor_rps: float) -> dict[str, Any]:
     host = f"127.0.0.1:{port}"
     results: dict[str, Any] = {}
     for name in OPERATIONS:
@@ -312,7 +383,9 @@ def operations(args: argparse.Namespace, port: int, world: World, floor_rps: flo
         ]
         if name != "like":
             asyncio.run(load(port, [own[:WARMUP_REQUESTS] for own in crowd], args.max_seconds))
+        cpu = process_cpu_s(server_pid)
         many = asyncio.run(load(port, crowd, args.max_seconds))
+        server_cpu_s = process_cpu_s(server_pid) - cpu
         single = operation_requests(name, host, world, world.viewers[-1], args.requests, args.connections * likers_each)
         one = asyncio.run(load(port, [single], args.max_seconds))
         results[name] = {
@@ -325,13 +398,59 @@ def operations(args: argparse.Namespace, port: int, world: World, floor_rps: flo
             "one_client_samples": len(one.latencies_ms),
             "of_floor": round(many.rps / floor_rps, 3),
             "client_cpu_us_per_request": round(many.client_cpu_s / len(many.latencies_ms) * 1e6),
+            "server_cpu_ms_per_request": round(server_cpu_s / len(many.latencies_ms) * 1e3, 2),
         }
         shown = results[name]
         print(f"{name}: {shown['rps']:,} req/s at {args.connections} clients (p50 {shown['p50_ms']} ms, "
               f"p99 {shown['p99_ms']} ms, {shown['samples']:,} requests); one client p99 "
               f"{shown['one_client_p99_ms']} ms ({shown['one_client_samples']:,} requests); "
-              f"{shown['of_floor']} x the bare floor", flush=True)  # fmt: skip
+              f"{shown['of_floor']} x the bare floor; the server's CPU {shown['server_cpu_ms_per_request']} ms a "
+              "request", flush=True)  # fmt: skip
     return results
+
+
+def feed_crowd(host: str, world: World, args: argparse.Namespace) -> list[list[bytes]]:
+    """--requests pages of the viewers' cached sessions, a viewer on each of --connections."""
+    per_connection = -(-args.requests // args.connections)
+    return [
+        [encode(host, FEED, {"after": world.cursors[token]}, token)] * per_connection
+        for token in world.viewers[: args.connections]
+    ]
+
+
+def feed_page_pairs(
+    args: argparse.Namespace, ports: tuple[int, int], pids: tuple[int, int], world: World
+) -> dict[str, Any]:
+    """The feed page against the bare strawberry app rendering a page of the same shape from memory
+    (no database, no cache, no token to check), at --connections clients, interleaved in --pairs
+    pairs: the rate no strawberry server could pass for this page on this machine, and each
+    server's CPU a request."""
+    reels_port, bare_port = ports
+    cpu_ms: dict[int, list[float]] = {reels_port: [], bare_port: []}
+    samples: list[int] = []  # requests of each measured run
+
+    def run(port: int, pid: int) -> float:
+        crowd = feed_crowd(f"127.0.0.1:{port}", world, args)
+        cpu = process_cpu_s(pid)
+        measured = asyncio.run(load(port, crowd, args.max_seconds))
+        cpu_ms[port].append((process_cpu_s(pid) - cpu) / len(measured.latencies_ms) * 1e3)
+        samples.append(len(measured.latencies_ms))
+        return measured.rps
+
+    run(bare_port, pids[1])  # warm the floor (the feed's sessions are warm from `operations`)
+    cpu_ms[bare_port].clear()
+    samples.clear()
+    values, floors = alternate(args.pairs, lambda _: run(bare_port, pids[1]), lambda _: run(reels_port, pids[0]))
+    summary = pairwise(values, floors, higher_is_better=True)
+    reels_cpu, bare_cpu = cpu_ms[reels_port], cpu_ms[bare_port]
+    cpu_ratios = [mine / bare for mine, bare in zip(reels_cpu, bare_cpu, strict=True)]
+    result = {**summary, "value": round(summary["value"]), "floor": round(summary["floor"]),
+              "server_cpu_ms": round(statistics.median(reels_cpu), 2), "bare_cpu_ms": round(statistics.median(bare_cpu), 2),
+              "cpu_ratio": round(statistics.median(cpu_ratios), 2), "samples": sum(samples)}  # fmt: skip
+    print(f"feed page: reels {result['value']:,} req/s, the bare app's page from memory {result['floor']:,} req/s, "
+          f"ratio {result['ratio']} ({result['ratio_min']}-{result['ratio_max']}); server CPU a request "
+          f"{result['server_cpu_ms']} ms against {result['bare_cpu_ms']} ms", flush=True)  # fmt: skip
+    return result
 
 
 def scaling(args: argparse.Namespace, one_port: int, many_port: int, world: World) -> dict[str, Any]:
@@ -344,11 +463,7 @@ def scaling(args: argparse.Namespace, one_port: int, many_port: int, world: Worl
             if name == "typename":
                 crowd = spread([encode(host, TYPENAME)] * args.requests, args.connections)
             else:
-                per_connection = -(-args.requests // args.connections)
-                crowd = [
-                    [encode(host, FEED, {"after": world.cursors[token]}, token)] * per_connection
-                    for token in world.viewers[: args.connections]
-                ]
+                crowd = feed_crowd(host, world, args)
             return asyncio.run(load(port, crowd, args.max_seconds)).rps
 
         run(many_port)  # warm every process
@@ -391,7 +506,9 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: P
               f"req/s, ratio {typename['ratio']} ({typename['ratio_min']}-{typename['ratio_max']}, "
               f"{typename['pairs']} pairs, {samples:,} requests; the client spent "
               f"{typename['client_cpu_us_per_request']} µs of CPU a request)", flush=True)  # fmt: skip
-        measured = operations(args, reels_port, world, typename["floor"])
+        reels, bare_app = processes[0], processes[1]
+        measured = operations(args, reels_port, reels.pid, world, typename["floor"])
+        feed_page = feed_page_pairs(args, (reels_port, bare_port), (reels.pid, bare_app.pid), world)
         scaled = None
         if args.workers > 1:
             many_port, many_log = free_port(), logs / "serve-workers.log"
@@ -410,6 +527,7 @@ def measure(args: argparse.Namespace, redis_url: str, database_url: str, logs: P
         "samples": samples,
         "connections": args.connections,
         "operations": measured,
+        "feed_page": feed_page,
         "scaling": scaled,
         "goals": GOALS,
         "database": database_url.split("+", 1)[0],

@@ -92,11 +92,16 @@ def upload(r: dict[str, Any]) -> list[str]:
 
 def api(r: dict[str, Any]) -> list[str]:
     parts = [
-        f"{name} {_n(o['rps'])}/s p99 {o['p99_ms']} ms (1 client p99 {o['one_client_p99_ms']} ms)"
+        f"{name} {_n(o['rps'])}/s p99 {o['p99_ms']} ms (1 client p99 {o['one_client_p99_ms']} ms, "
+        f"server CPU {o['server_cpu_ms_per_request']} ms a request)"
         for name, o in r["operations"].items()
     ]
     client = f"the client {r['client_cpu_us_per_request']} µs of CPU a request, {r['client_busy_on_floor']:.0%} of a core on the floor"
     details = f"`{{ __typename }}` at {r['connections']} connections ({client}); " + "; ".join(parts)
+    page = r["feed_page"]
+    details += (f"; the feed page against bare strawberry rendering the same page from memory: {_n(page['value'])} "
+                f"against {_n(page['floor'])}/s, {page['ratio']} ({page['ratio_min']}–{page['ratio_max']}), server CPU "
+                f"{page['server_cpu_ms']} against {page['bare_cpu_ms']} ms a request")  # fmt: skip
     if r.get("scaling"):
         scaled = r["scaling"]
         details += (f"; {scaled['processes']} processes / one: `{{ __typename }}` {scaled['typename']['ratio']}×, "
@@ -104,6 +109,7 @@ def api(r: dict[str, Any]) -> list[str]:
     if r.get("database"):
         details += f"; {r['database']}"
     samples = r["samples"] + sum(o["samples"] + o["one_client_samples"] for o in r["operations"].values())
+    samples += page["samples"]
     return [f"{_n(r['value'])} req/s", f"{_n(r['floor'])} req/s (bare strawberry)", _ratio(r), details,
             f"{samples:,} requests", "ratio ≥ 0.5; each operation ≥ 300/s, p99 ≤ 100 ms, 1 client ≤ 25 ms"]  # fmt: skip
 
