@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels.db import InIds
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
 from reels.domain.events import BuildFeedAhead, FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
@@ -454,7 +455,7 @@ def _showable_query(listed: ColumnElement[bool]) -> Select[Reel, User]:
     return (
         select(Reel, User)
         .join(User, User.id == Reel.creator_id)
-        .where(Reel.id.in_(bindparam("reel_ids", expanding=True)), Reel.status == ReelStatus.READY, listed)
+        .where(InIds(Reel.id, "reel_ids"), Reel.status == ReelStatus.READY, listed)
     )
 
 

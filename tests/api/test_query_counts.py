@@ -67,3 +67,24 @@ def statements_stay_flat(api: Api) -> None:
     small_page, _ = run_feed(3, cursor)
     large_page, _ = run_feed(12, cursor)
     assert large_page == small_page, f"{small_page} statements for a page of 3 reels but {large_page} for 12"
+
+
+def test_a_reel_and_a_like_read_the_creator_with_the_reel(embedded_settings: Settings) -> None:
+    """Opening or liking a reel checks its creator (a suspended creator hides it) and may show
+    them: the creator's row comes with the reel's, so the only other read of `users` is the
+    token's account."""
+    with TestClient(create_app(embedded_settings, run_workers=False)) as client:
+        api = Api(client)
+        token, _ = api.register("viewer")
+        _, creator = api.register("maker")
+        reel_id = insert_ready_reel(api, creator["id"])
+        for operation in (
+            "query R($id: ID!) { reel(id: $id) { id creator { username } } }",
+            "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { reel { creator { username } } userErrors { message } } }",
+        ):
+            with counting_statements(api) as statements:
+                data = api.data(operation, {"id": reel_id}, token=token)
+            assert "maker" in str(data)
+            flat = [" ".join(statement.split()) for statement in statements]
+            reads_of_users = [s for s in flat if " FROM users " in s and "JOIN users" not in s]
+            assert len(reads_of_users) == 1, reads_of_users  # the account of the token
