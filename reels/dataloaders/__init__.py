@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import cache, cached_property, partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
@@ -58,6 +58,8 @@ class Relation(NamedTuple):
 
 NO_RELATION = Relation(follows=False, blocked_either_way=False)
 
+_HASHTAG_LINK = (models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)  # a reel to its hashtags
+
 # Hot look-ups built once: SQLAlchemy then neither builds the statement nor computes its cache
 # key again on every request (together a sizeable share of a request's CPU).
 _VIEWER_LIKES = select(models.Like.reel_id).where(
@@ -91,11 +93,6 @@ class _Batches:
         self._sessions = sessions
         self._viewer = viewer
         self._viewer_id = viewer.id if viewer is not None else None
-
-    def reel_visible(self, key: PageKey) -> Any:
-        """The visibility rule in SQL; the key says whether the viewer follows the parent (the
-        creator, for a creator's reels)."""
-        return visibility.listed_to(self._viewer, follows_creator=key.include_followers_only)
 
     def reel_listed(self) -> Any:
         return visibility.listed_to(self._viewer, follows_creator=False)
@@ -201,6 +198,7 @@ class Loaders:
     ) -> None:
         self._platform = platform
         self._sessions = sessions
+        self._viewer_id = viewer.id if viewer is not None else None
         self._batches = _Batches(platform, viewer, sessions)
 
     @cached_property
@@ -258,21 +256,15 @@ class Loaders:
 
     @cached_property
     def reel_pages_by_creator(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, models.Reel, models.Reel.creator_id, self._batches.reel_visible)
+        return child_pages(self._sessions, _REEL_PAGES_BY_CREATOR, self._viewer_id)
 
     @cached_property
     def reel_pages_by_audio(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, models.Reel, models.Reel.audio_id, self._batches.reel_visible)
+        return child_pages(self._sessions, _REEL_PAGES_BY_AUDIO, self._viewer_id)
 
     @cached_property
     def reel_pages_by_hashtag(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(
-            self._sessions,
-            models.Reel,
-            models.ReelHashtag.hashtag_id,
-            self._batches.reel_visible,
-            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
-        )
+        return child_pages(self._sessions, _REEL_PAGES_BY_HASHTAG, self._viewer_id)
 
     @cached_property
     def popular_reel_pages_by_audio(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
@@ -284,14 +276,12 @@ class Loaders:
             self._platform,
             models.ReelHashtag.hashtag_id,
             self._batches.reel_listed,
-            through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id),
+            through=_HASHTAG_LINK,
         )
 
     @cached_property
     def listed_reel_count_by_hashtag(self) -> DataLoader[int, int]:
-        return self._batches.listed_reel_counts(
-            models.ReelHashtag.hashtag_id, through=(models.ReelHashtag, models.ReelHashtag.reel_id == models.Reel.id)
-        )
+        return self._batches.listed_reel_counts(models.ReelHashtag.hashtag_id, through=_HASHTAG_LINK)
 
     @cached_property
     def listed_reel_count_by_audio(self) -> DataLoader[int, int]:
@@ -299,9 +289,7 @@ class Loaders:
 
     @cached_property
     def comment_pages_by_reel(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(
-            self._sessions, models.Comment, models.Comment.reel_id, lambda key: models.Comment.deleted_at.is_(None)
-        )
+        return child_pages(self._sessions, _COMMENT_PAGES_BY_REEL, self._viewer_id)
 
 
 class PageKey(NamedTuple):
@@ -314,19 +302,60 @@ class PageKey(NamedTuple):
     include_followers_only: bool = False
 
 
-def child_pages(
-    sessions: async_sessionmaker[AsyncSession],
-    model: Any,
-    parent_column: Any,
-    visible: Callable[[PageKey], Any],
-    *,
-    through: tuple[Any, Any] | None = None,
-) -> DataLoader[PageKey, list[Any]]:
-    """Pages of children for many parents in one query per distinct (first, after) pair, with a
-    window function, so a list of N parents each showing a page costs one query, not N.
+# Beyond every id there is: a page with no `after` starts below it.
+_NO_ID_ABOVE = 2**63 - 1
 
-    `through` = (link table, join condition) when parent and child meet in a link table.
-    """
+
+def _child_page_statement(
+    model: Any, parent_column: Any, visible: ColumnElement[bool], *, through: tuple[Any, Any] | None = None
+) -> Any:
+    """The newest `rows` children below id `before` of each of `parents`, with a window function:
+    a batch of parents costs one statement. `visible` is the children's rule in SQL, which may
+    use `followed` (the parents the viewer follows) and `viewer_id`. `through` = (link table,
+    join condition) when parent and child meet in a link table. Built once (with bound
+    parameters): building it and its cache key cost ~0.45 ms of CPU a request."""
+    rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
+    ranked = select(model.id, parent_column.label("parent_id"), rank)
+    if through is not None:
+        ranked = ranked.join(*through)
+    page = ranked.where(InIds(parent_column, "parents"), visible, model.id < bindparam("before")).subquery()
+    return (
+        select(page.c.parent_id, model)
+        .join(page, page.c.id == model.id)
+        .where(page.c.rank <= bindparam("rows"))
+        .order_by(model.id.desc())
+    )
+
+
+def _reels_listed_below(parent_column: Any) -> ColumnElement[bool]:
+    """The visibility rule, where the viewer follows the creator when they follow the parent (a
+    creator's reels; no one follows a hashtag or a sound)."""
+    return visibility.listed_to_bound_viewer(follows_creator=InIds(parent_column, "followed"))
+
+
+_REEL_PAGES_BY_CREATOR = _child_page_statement(
+    models.Reel, models.Reel.creator_id, _reels_listed_below(models.Reel.creator_id)
+)
+_REEL_PAGES_BY_AUDIO = _child_page_statement(
+    models.Reel, models.Reel.audio_id, _reels_listed_below(models.Reel.audio_id)
+)
+_REEL_PAGES_BY_HASHTAG = _child_page_statement(
+    models.Reel,
+    models.ReelHashtag.hashtag_id,
+    _reels_listed_below(models.ReelHashtag.hashtag_id),
+    through=_HASHTAG_LINK,
+)
+_COMMENT_PAGES_BY_REEL = _child_page_statement(
+    models.Comment, models.Comment.reel_id, models.Comment.deleted_at.is_(None)
+)
+
+
+def child_pages(
+    sessions: async_sessionmaker[AsyncSession], statement: Any, viewer_id: int | None
+) -> DataLoader[PageKey, list[Any]]:
+    """Pages of children (`statement`: a `_child_page_statement`) for many parents in one query
+    per distinct (first, after) pair, so a list of N parents each showing a page costs one
+    query, not N."""
 
     async def load(keys: Sequence[PageKey]) -> list[list[Any]]:
         found: dict[PageKey, list[Any]] = {}
@@ -335,22 +364,14 @@ def child_pages(
             groups[(key.first, key.after_id)].append(key)
         async with sessions() as session:
             for (first, after_id), group in groups.items():
-                rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
-                ranked = select(model.id, parent_column.label("parent_id"), rank)
-                if through is not None:
-                    ranked = ranked.join(*through)
-                ranked = ranked.where(or_(*(and_(parent_column == key.parent_id, visible(key)) for key in group)))
-                if after_id is not None:
-                    ranked = ranked.where(model.id < after_id)
-                page = ranked.subquery()
-                rows = (
-                    await session.execute(
-                        select(page.c.parent_id, model)
-                        .join(page, page.c.id == model.id)
-                        .where(page.c.rank <= first + 1)
-                        .order_by(model.id.desc())
-                    )
-                ).all()
+                params = {
+                    "parents": [key.parent_id for key in group],
+                    "followed": [key.parent_id for key in group if key.include_followers_only],
+                    "before": _NO_ID_ABOVE if after_id is None else after_id,
+                    "rows": first + 1,
+                    "viewer_id": viewer_id,
+                }
+                rows = (await session.execute(statement, params)).all()
                 by_parent: dict[int, list[Any]] = defaultdict(list)
                 for parent_id, row in rows:
                     by_parent[parent_id].append(row)

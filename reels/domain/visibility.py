@@ -62,7 +62,7 @@ def listed_to(viewer: User | None, *, follows_creator: ColumnElement[bool] | boo
     return _listed(Reel.creator_id == viewer.id if viewer is not None else false(), follows_creator)
 
 
-def listed_to_bound_viewer(*, follows_creator: bool) -> ColumnElement[bool]:
+def listed_to_bound_viewer(*, follows_creator: ColumnElement[bool] | bool) -> ColumnElement[bool]:
     """`listed_to` for the viewer whose id is the bound parameter `viewer_id`: for a statement
     built once and run for every viewer."""
     return _listed(Reel.creator_id == bindparam("viewer_id"), follows_creator)

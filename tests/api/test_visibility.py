@@ -80,7 +80,7 @@ def test_the_sql_form_selects_what_the_python_form_lists(api: Api) -> None:
 
 
 def test_lists_show_only_reels_their_own_page_shows(api: Api) -> None:
-    _, maker = api.register("maker")
+    maker_token, maker = api.register("maker")
     _every_kind_of_reel(api, maker)
     every_reel = set()
 
@@ -125,6 +125,8 @@ def test_lists_show_only_reels_their_own_page_shows(api: Api) -> None:
         assert shown == _ids(api, ready, expected_visibilities)
         assert shown <= opened(token)
     assert listed(blocked) == set() and opened(blocked) == set()
+    # Its creator is listed every reel not deleted, whatever its status.
+    assert listed(maker_token) == opened(maker_token) == _ids(api, set(ReelStatus), set(Visibility))
     # Moderators open any reel not deleted (to review it), though lists keep to the rule.
     assert opened(moderator) == _ids(api, set(ReelStatus), set(Visibility))
 
