@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
@@ -59,6 +59,17 @@ async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:
         raise rate_limited(f"too many {limit.action}s", retry_after)
 
 
+# Built once per dialect, on the table rather than the mapped class: building the INSERT and
+# coercing its values, and the ORM's DML layer, were a sixth of a like's CPU.
+_LIKE_INSERT = {
+    dialect: db.insert_for(dialect, db.table_of(Like))
+    .on_conflict_do_nothing()
+    .values(reel_id=bindparam("reel_id"), user_id=bindparam("user_id"))
+    .returning(db.table_of(Like).c.reel_id)
+    for dialect in db.DIALECTS
+}
+
+
 async def like(
     sessions: async_sessionmaker[AsyncSession], kv: KeyValue, queue: WorkQueue, bus: PubSub, user: User, reel: Reel
 ) -> bool:
@@ -66,16 +77,13 @@ async def like(
     await check_rate(kv, LIKES, user.id)
     async with unit_of_work(sessions, queue, bus) as work:
         created = await work.session.scalar(
-            db.insert(work.session, Like)
-            .on_conflict_do_nothing()
-            .values(reel_id=reel.id, user_id=user.id)
-            .returning(Like.reel_id)
+            _LIKE_INSERT[db.dialect_of(work.session)], {"reel_id": reel.id, "user_id": user.id}
         )
         if created is None:  # liked already
             return False
         work.send(Liked(reel.id, user.id))
         if reel.creator_id != user.id:
-            notifications.add(work, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id)
+            await notifications.add(work, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id)
     return True
 
 
@@ -198,7 +206,9 @@ async def add_comment(
         work.session.add(comment)
         work.send(Commented(reel.id, comment.id))
         if reel.creator_id != author.id:
-            notifications.add(work, reel.creator_id, NotificationKind.COMMENTED, actor_id=author.id, reel_id=reel.id)
+            await notifications.add(
+                work, reel.creator_id, NotificationKind.COMMENTED, actor_id=author.id, reel_id=reel.id
+            )
     return comment
 
 

@@ -216,7 +216,7 @@ async def mark_ready(work: UnitOfWork, reel: Reel, media: ReadyMedia, *, replica
     False when another run got there first, or the reel was deleted or blocked meanwhile."""
     if not await _finish(work, reel, media, ReelStatus.READY):
         return False
-    _announce_ready(work, reel, replicate=replicate)
+    await _announce_ready(work, reel, replicate=replicate)
     return True
 
 
@@ -283,9 +283,9 @@ async def _announced(work: UnitOfWork, reel_id: int) -> bool:
     return told is not None
 
 
-def _announce_ready(work: UnitOfWork, reel: Reel, *, replicate: bool) -> None:
+async def _announce_ready(work: UnitOfWork, reel: Reel, *, replicate: bool) -> None:
     """A reel newly READY: its creator told, its followers' fan-out and its replication queued."""
-    notifications.add(work, reel.creator_id, NotificationKind.REEL_READY, reel_id=reel.id)
+    await notifications.add(work, reel.creator_id, NotificationKind.REEL_READY, reel_id=reel.id)
     _queue_ready_jobs(work, reel.id, replicate=replicate)
 
 
@@ -311,7 +311,7 @@ async def fail(work: UnitOfWork, reel_id: int, reason: str) -> bool:
     if not await _move(work, reel_id, IN_PROGRESS, ReelStatus.FAILED, reason=reason):
         return False
     creator_id = (await _current(work, reel_id)).creator_id
-    notifications.add(work, creator_id, NotificationKind.REEL_FAILED, reel_id=reel_id)
+    await notifications.add(work, creator_id, NotificationKind.REEL_FAILED, reel_id=reel_id)
     return True
 
 
@@ -344,7 +344,7 @@ async def restore(work: UnitOfWork, reel: Reel, *, replicate: bool) -> Reel:
     if not await _move(work, reel.id, {reel.status}, ReelStatus.READY):
         raise invalid("only a blocked or held reel can be restored", "action")
     if not await _announced(work, reel.id):
-        _announce_ready(work, reel, replicate=replicate)
+        await _announce_ready(work, reel, replicate=replicate)
     return await _current(work, reel.id)
 
 

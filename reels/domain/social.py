@@ -50,7 +50,7 @@ async def follow(
         raise forbidden("you cannot follow this user", "user_id")
     if result == FollowResult.CREATED:
         async with unit_of_work(sessions, queue, bus) as work:
-            notifications.add(work, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
+            await notifications.add(work, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
         await feed_inbox.pull_in(kv, sessions, viewer, target.id, inbox_size)
     return target
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reels import db
@@ -396,7 +396,7 @@ class Aggregator:
         afresh every flush, a bound parameter per count."""
         if not rows:
             return {}
-        insert = db.insert(session, _table(ReelCounts))
+        insert = db.insert(session, db.table_of(ReelCounts))
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[ReelCounts.reel_id],
@@ -413,7 +413,7 @@ class Aggregator:
     async def _upsert_marks(session: AsyncSession, marks: list[dict[str, Any]]) -> None:
         if not marks:
             return
-        insert = db.insert(session, _table(AggregatorOffset)).values(marks)
+        insert = db.insert(session, db.table_of(AggregatorOffset)).values(marks)
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[AggregatorOffset.partition],
@@ -533,9 +533,4 @@ async def _insert_impressions(session: AsyncSession, served: list[FeedServed]) -
     existing = set((await session.scalars(select(Reel.id).where(Reel.id.in_({row["reel_id"] for row in rows})))).all())
     kept = [row for row in rows if row["reel_id"] in existing]
     if kept:
-        await session.execute(insert(_table(FeedImpression)), kept)
-
-
-def _table(model: type[db.Base]) -> Table:
-    """A model's table, for Core inserts: the ORM's bulk insert costs several times more per row."""
-    return model.metadata.tables[model.__tablename__]
+        await session.execute(insert(db.table_of(FeedImpression)), kept)
