@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from reels.ports.kv import MemoryKeyValue, TokenLeases
@@ -15,6 +16,7 @@ class CountingKeyValue(MemoryKeyValue):
 
     async def take_token(self, key: str, *, rate_per_s: float, burst: int, up_to: int = 1) -> tuple[int, float]:
         self.trips += 1
+        await asyncio.sleep(0)  # a trip lets other requests run, as a network round trip does
         return await super().take_token(key, rate_per_s=rate_per_s, burst=burst, up_to=up_to)
 
 
@@ -42,3 +44,19 @@ async def test_an_ordinary_rate_takes_one_token_a_trip_and_a_lease_ends() -> Non
     now[0] += 1  # past the lease: its unspent tokens are dropped, the bucket is asked again
     assert (await leases.take("fast", rate_per_s=1_000, burst=100))[0]
     assert kv.trips == 7
+
+
+async def test_concurrent_requests_wait_for_one_trip_and_share_its_lease_or_its_refusal() -> None:
+    now = [0.0]
+    kv = CountingKeyValue(clock=lambda: now[0])
+    leases = TokenLeases(kv, clock=lambda: now[0])
+    answers = await asyncio.gather(*(leases.take("crowd", rate_per_s=10_000, burst=100) for _ in range(MAX_LEASE)))
+    assert all(allowed for allowed, _ in answers)
+    assert kv.trips == 1  # one lease served them all
+
+    empty = CountingKeyValue(clock=lambda: now[0])
+    leases = TokenLeases(empty, clock=lambda: now[0])
+    answers = await asyncio.gather(*(leases.take("drained", rate_per_s=10_000, burst=2) for _ in range(10)))
+    assert sum(allowed for allowed, _ in answers) == 2  # the bucket held two tokens
+    assert all(retry_after > 0 for allowed, retry_after in answers if not allowed)
+    assert empty.trips == 2  # the lease of two, then one refusal for the eight left
