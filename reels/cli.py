@@ -51,9 +51,9 @@ from reels.ranking.console import metrics_tables, training_progress, write_ranki
 from reels.ranking.training import Backend, StepCallback
 from reels.schema import build_schema
 from reels.settings import ConfigError, Settings
-from reels.workers import BEFORE_REQUEUE
+from reels.workers import BEFORE_REQUEUE, run_forever
 from reels.workers.jobs import JOBS, run_job
-from reels.workers.runner import API_YOUNG_GC, run_forever, tune_gc
+from reels.workers.runner import API_YOUNG_GC, tune_gc
 
 app = typer.Typer(help="Reels: an open short-video platform backend.", no_args_is_help=True, add_completion=False)
 

@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from reels.domain.events import Topic
 from reels.platform import Platform
 from reels.ports.queue import DeadLetter, MemoryWorkQueue
+from reels.settings import Settings
 from reels.workers import aggregator, fanout, feed, jobs, maintenance, media
 from reels.workers.aggregator import Aggregator
-from reels.workers.runner import consume_forever, every
+from reels.workers.runner import WORKER_YOUNG_GC, consume_forever, every, tune_gc
+
+log = logging.getLogger(__name__)
 
 # Every queue topic and the consumer group that works it (also what /metrics reports backlogs of).
 CONSUMER_GROUPS = {
@@ -68,3 +73,19 @@ def start_workers(platform: Platform) -> None:
     if isinstance(platform.queue, MemoryWorkQueue):  # the jobs of the last run died with it
         tasks["requeue"] = _requeue_lost_jobs(platform)
     platform.background += [asyncio.create_task(job, name=name) for name, job in tasks.items()]
+
+
+async def run_forever(settings: Settings) -> None:
+    """`reels worker`: every consumer and periodic job, until SIGINT/SIGTERM."""
+    platform = await Platform.start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    start_workers(platform)
+    tune_gc(WORKER_YOUNG_GC)
+    log.info("workers running: %s", ", ".join(task.get_name() for task in platform.background))
+    try:
+        await stop.wait()
+    finally:
+        await platform.close()

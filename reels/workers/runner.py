@@ -10,14 +10,12 @@ import asyncio
 import gc
 import logging
 import os
-import signal
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from reels.platform import Platform
 from reels.ports.queue import Message
-from reels.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -141,21 +139,3 @@ def tune_gc(young: int) -> None:
     Call it once start-up is done."""
     gc.freeze()
     gc.set_threshold(young, 20, 20)
-
-
-async def run_forever(settings: Settings) -> None:
-    """`reels worker`: every consumer and periodic job, until SIGINT/SIGTERM."""
-    from reels.workers import start_workers
-
-    platform = await Platform.start(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    start_workers(platform)
-    tune_gc(WORKER_YOUNG_GC)
-    log.info("workers running: %s", ", ".join(task.get_name() for task in platform.background))
-    try:
-        await stop.wait()
-    finally:
-        await platform.close()
