@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from reels.domain import accounts, avatars
 from reels.domain.errors import DomainError, not_found
@@ -81,12 +81,16 @@ async def logout(context: Context) -> bool:
     return True
 
 
+# Built once: a profile built this statement afresh on every request (~7 % of its CPU).
+_USER_BY_USERNAME = select(User).where(User.username == bindparam("username"))
+
+
 async def user_by_username(context: Context, username: str) -> User | None:
     name = accounts.normalize_username(username)
     if not accounts.USERNAME_PATTERN.match(name):
         return None
     async with context.reads() as session:
-        user = await session.scalar(select(User).where(User.username == name))
+        user = await session.scalar(_USER_BY_USERNAME, {"username": name})
     if user is None or (await context.loaders.viewer_relation_to.load(user.id)).blocked_either_way:
         return None
     context.loaders.user_by_id.prime(user.id, user)
