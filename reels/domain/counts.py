@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reels.db import InIds
 from reels.domain.models import ReelCounts
 from reels.ports.kv import KeyValue
 
@@ -49,6 +50,10 @@ async def cache_counts(kv: KeyValue, totals: Mapping[int, Mapping[str, int]]) ->
     )
 
 
+# Built once: a page whose counts had left the cache built it afresh.
+_COUNTS_BY_REEL = select(ReelCounts.reel_id, *SERVED_COLUMNS).where(InIds(ReelCounts.reel_id, "reel_ids"))
+
+
 async def read_counts(
     kv: KeyValue, sessions: async_sessionmaker[AsyncSession], reel_ids: Sequence[int]
 ) -> list[dict[str, int]]:
@@ -57,16 +62,14 @@ async def read_counts(
     missing = [reel_id for reel_id in reel_ids if reel_id not in found]
     if missing:
         async with sessions() as session:
-            rows = (
-                await session.execute(
-                    select(ReelCounts.reel_id, *SERVED_COLUMNS).where(ReelCounts.reel_id.in_(missing))
-                )
-            ).all()
+            rows = (await session.execute(_COUNTS_BY_REEL, {"reel_ids": missing})).all()
         for reel_id, *values in rows:
             found[reel_id] = served(values)
-        for reel_id in missing:
-            counts = found.get(reel_id, ZERO)
-            await kv.set(
-                cache_key(reel_id), json.dumps(counts, separators=(",", ":")), ttl_s=CACHE_TTL_S, only_if_absent=True
-            )
+        # One round trip for the page's misses (it was one a reel: a page of reels nobody had
+        # touched for CACHE_TTL_S made 20).
+        await kv.set_many(
+            {cache_key(reel_id): json.dumps(found.get(reel_id, ZERO), separators=(",", ":")) for reel_id in missing},
+            ttl_s=CACHE_TTL_S,
+            only_if_absent=True,
+        )
     return [found.get(reel_id, ZERO) for reel_id in reel_ids]

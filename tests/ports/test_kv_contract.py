@@ -180,6 +180,14 @@ async def test_set_many(kv: KeyValue, key: Callable[[str], str]) -> None:
     assert await kv.get_many([key("old"), key("new")]) == ["1", "2"]  # a plain set clears the TTL
 
 
+async def test_set_many_only_where_absent(kv: KeyValue, key: Callable[[str], str]) -> None:
+    await kv.set(key("there"), "old")
+    await kv.set_many({key("there"): "new", key("absent"): "new"}, ttl_s=60, only_if_absent=True)
+    assert await kv.get_many([key("there"), key("absent")]) == ["old", "new"]
+    await kv.set_many({key("short"): "x"}, ttl_s=0.1, only_if_absent=True)
+    await eventually(lambda: _is_none(kv.get(key("short"))))
+
+
 async def test_zadd_capped_keeps_the_highest(kv: KeyValue, key: Callable[[str], str]) -> None:
     await kv.zadd(key("log"), {"a": 1.0, "b": 5.0})
     await kv.zadd_capped({key("log"): {"c": 3.0, "d": 3.0, "e": 0.5}, key("other"): {"x": 1.0}}, keep=3)

@@ -34,8 +34,11 @@ class KeyValue(Protocol):
 
     async def get_many(self, keys: Sequence[str]) -> list[str | None]: ...
 
-    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
-        """`set` of every key to its value (all with `ttl_s`, or none) in one round trip."""
+    async def set_many(
+        self, values: Mapping[str, str], *, ttl_s: float | None = None, only_if_absent: bool = False
+    ) -> None:
+        """`set` of every key to its value (all with `ttl_s`, or none; with `only_if_absent`, only
+        the keys that do not exist) in one round trip."""
         ...
 
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:

@@ -96,9 +96,11 @@ class MemoryKeyValue:
     async def get_many(self, keys: Sequence[str]) -> list[str | None]:
         return [self._read(key, str) for key in keys]
 
-    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
+    async def set_many(
+        self, values: Mapping[str, str], *, ttl_s: float | None = None, only_if_absent: bool = False
+    ) -> None:
         for key, value in values.items():
-            await self.set(key, value, ttl_s=ttl_s)
+            await self.set(key, value, ttl_s=ttl_s, only_if_absent=only_if_absent)
 
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         value = int(self._read(key, str) or 0) + amount

@@ -103,13 +103,17 @@ return 0
 
 # ARGV[1]: TTL in ms (0: none); ARGV[2]: [value, ...]. A SET per key: MSET takes no TTL.
 _SET = """
-local values = cjson.decode(ARGV[2])
+local values = cjson.decode(ARGV[3])
 for i, key in ipairs(KEYS) do
+  local command = {'SET', key, values[i]}
   if ARGV[1] ~= '0' then
-    redis.call('SET', key, values[i], 'PX', ARGV[1])
-  else
-    redis.call('SET', key, values[i])
+    command[#command + 1] = 'PX'
+    command[#command + 1] = ARGV[1]
   end
+  if ARGV[2] == '1' then
+    command[#command + 1] = 'NX'
+  end
+  redis.call(unpack(command))
 end
 return 0
 """
@@ -190,8 +194,10 @@ class RedisKeyValue:
             return await self._client.mget_nonatomic(list(keys))
         return list(await self._client.mget(list(keys)))
 
-    async def set_many(self, values: Mapping[str, str], *, ttl_s: float | None = None) -> None:
-        await self._per_key_scripts(_SET, values, [_ms(ttl_s) if ttl_s is not None else 0])
+    async def set_many(
+        self, values: Mapping[str, str], *, ttl_s: float | None = None, only_if_absent: bool = False
+    ) -> None:
+        await self._per_key_scripts(_SET, values, [_ms(ttl_s) if ttl_s is not None else 0, int(only_if_absent)])
 
     async def incr(self, key: str, amount: int = 1, *, ttl_s: float | None = None) -> int:
         if ttl_s is None:
