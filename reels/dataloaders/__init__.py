@@ -18,6 +18,7 @@ from strawberry.dataloader import DataLoader
 from reels.db import InIds
 from reels.domain import models, visibility
 from reels.domain.counts import read_counts
+from reels.domain.engagement import liked_by_bound_viewer
 from reels.domain.popularity import popularity, with_counts
 
 K = TypeVar("K", bound=Hashable)
@@ -74,7 +75,7 @@ def _rows_by_id_query(model: Any) -> Any:
 
 # Every single-reel operation checks the reel's creator too (a suspended creator hides it).
 _REELS_WITH_CREATORS = (
-    select(models.Reel, models.User)
+    select(models.Reel, models.User, liked_by_bound_viewer(models.Reel.id))
     .outerjoin(models.User, models.User.id == models.Reel.creator_id)
     .where(InIds(models.Reel.id, "ids"))
 )
@@ -124,17 +125,20 @@ class _Batches:
 
         return DataLoader(load)
 
-    def reels_with_creators(self, creators: DataLoader[int, Any]) -> DataLoader[int, Any]:
-        """Reels by id, each read with its creator's row, which primes `creators`: the creator
-        every reel's visibility and `creator` field ask for costs no statement of its own."""
+    def reels_with_creators(self, creators: DataLoader[int, Any], likes: DataLoader[int, bool]) -> DataLoader[int, Any]:
+        """Reels by id, each read with its creator's row and whether the viewer likes it, which
+        prime `creators` and `likes`: the creator every reel's visibility and `creator` field ask
+        for, and its `viewerHasLiked`, cost no statement of their own."""
 
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._sessions() as session:
-                rows = (await session.execute(_REELS_WITH_CREATORS, {"ids": list(ids)})).all()
-            for _, creator in rows:
+                params = {"ids": list(ids), "viewer_id": self._viewer_id}
+                rows = (await session.execute(_REELS_WITH_CREATORS, params)).all()
+            for reel, creator, liked in rows:
+                likes.prime(reel.id, liked)
                 if creator is not None:
                     creators.prime(creator.id, creator)
-            return _in_order(ids, {reel.id: reel for reel, _ in rows})
+            return _in_order(ids, {reel.id: reel for reel, _, _ in rows})
 
         return DataLoader(load)
 
@@ -207,7 +211,7 @@ class Loaders:
 
     @cached_property
     def reel_by_id(self) -> DataLoader[int, Any]:
-        return self._batches.reels_with_creators(self.user_by_id)
+        return self._batches.reels_with_creators(self.user_by_id, self.viewer_likes_reel)
 
     @cached_property
     def comment_by_id(self) -> DataLoader[int, Any]:
@@ -256,15 +260,15 @@ class Loaders:
 
     @cached_property
     def reel_pages_by_creator(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, _REEL_PAGES_BY_CREATOR, self._viewer_id)
+        return child_pages(self._sessions, _REEL_PAGES_BY_CREATOR, self._viewer_id, self.viewer_likes_reel)
 
     @cached_property
     def reel_pages_by_audio(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, _REEL_PAGES_BY_AUDIO, self._viewer_id)
+        return child_pages(self._sessions, _REEL_PAGES_BY_AUDIO, self._viewer_id, self.viewer_likes_reel)
 
     @cached_property
     def reel_pages_by_hashtag(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, _REEL_PAGES_BY_HASHTAG, self._viewer_id)
+        return child_pages(self._sessions, _REEL_PAGES_BY_HASHTAG, self._viewer_id, self.viewer_likes_reel)
 
     @cached_property
     def popular_reel_pages_by_audio(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
@@ -307,20 +311,27 @@ _NO_ID_ABOVE = 2**63 - 1
 
 
 def _child_page_statement(
-    model: Any, parent_column: Any, visible: ColumnElement[bool], *, through: tuple[Any, Any] | None = None
+    model: Any,
+    parent_column: Any,
+    visible: ColumnElement[bool],
+    *,
+    through: tuple[Any, Any] | None = None,
+    viewer_likes: bool = False,
 ) -> Any:
     """The newest `rows` children below id `before` of each of `parents`, with a window function:
     a batch of parents costs one statement. `visible` is the children's rule in SQL, which may
     use `followed` (the parents the viewer follows) and `viewer_id`. `through` = (link table,
-    join condition) when parent and child meet in a link table. Built once (with bound
-    parameters): building it and its cache key cost ~0.45 ms of CPU a request."""
+    join condition) when parent and child meet in a link table. `viewer_likes`: each reel comes
+    with whether the viewer likes it. Built once (with bound parameters): building it and its
+    cache key cost ~0.45 ms of CPU a request."""
     rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
     ranked = select(model.id, parent_column.label("parent_id"), rank)
     if through is not None:
         ranked = ranked.join(*through)
     page = ranked.where(InIds(parent_column, "parents"), visible, model.id < bindparam("before")).subquery()
+    liked = [liked_by_bound_viewer(model.id)] if viewer_likes else []
     return (
-        select(page.c.parent_id, model)
+        select(page.c.parent_id, model, *liked)
         .join(page, page.c.id == model.id)
         .where(page.c.rank <= bindparam("rows"))
         .order_by(model.id.desc())
@@ -334,16 +345,17 @@ def _reels_listed_below(parent_column: Any) -> ColumnElement[bool]:
 
 
 _REEL_PAGES_BY_CREATOR = _child_page_statement(
-    models.Reel, models.Reel.creator_id, _reels_listed_below(models.Reel.creator_id)
+    models.Reel, models.Reel.creator_id, _reels_listed_below(models.Reel.creator_id), viewer_likes=True
 )
 _REEL_PAGES_BY_AUDIO = _child_page_statement(
-    models.Reel, models.Reel.audio_id, _reels_listed_below(models.Reel.audio_id)
+    models.Reel, models.Reel.audio_id, _reels_listed_below(models.Reel.audio_id), viewer_likes=True
 )
 _REEL_PAGES_BY_HASHTAG = _child_page_statement(
     models.Reel,
     models.ReelHashtag.hashtag_id,
     _reels_listed_below(models.ReelHashtag.hashtag_id),
     through=_HASHTAG_LINK,
+    viewer_likes=True,
 )
 _COMMENT_PAGES_BY_REEL = _child_page_statement(
     models.Comment, models.Comment.reel_id, models.Comment.deleted_at.is_(None)
@@ -351,11 +363,15 @@ _COMMENT_PAGES_BY_REEL = _child_page_statement(
 
 
 def child_pages(
-    sessions: async_sessionmaker[AsyncSession], statement: Any, viewer_id: int | None
+    sessions: async_sessionmaker[AsyncSession],
+    statement: Any,
+    viewer_id: int | None,
+    viewer_likes: DataLoader[int, bool] | None = None,
 ) -> DataLoader[PageKey, list[Any]]:
     """Pages of children (`statement`: a `_child_page_statement`) for many parents in one query
     per distinct (first, after) pair, so a list of N parents each showing a page costs one
-    query, not N."""
+    query, not N. `viewer_likes` (for a statement built with them) is primed with the viewer's
+    likes of the reels read."""
 
     async def load(keys: Sequence[PageKey]) -> list[list[Any]]:
         found: dict[PageKey, list[Any]] = {}
@@ -373,8 +389,10 @@ def child_pages(
                 }
                 rows = (await session.execute(statement, params)).all()
                 by_parent: dict[int, list[Any]] = defaultdict(list)
-                for parent_id, row in rows:
+                for parent_id, row, *liked in rows:
                     by_parent[parent_id].append(row)
+                    if viewer_likes is not None:
+                        viewer_likes.prime(row.id, liked[0])
                 for key in group:
                     found[key] = by_parent[key.parent_id]
         return [found[key] for key in keys]

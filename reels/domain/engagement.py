@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
@@ -49,6 +49,13 @@ LIKES = RateLimit("like", per_second=2.0, burst=30)
 COMMENTS = RateLimit("comment", per_second=0.2, burst=10)
 FOLLOWS = RateLimit("follow", per_second=0.5, burst=30)
 SHARES = RateLimit("share", per_second=1.0, burst=20)
+
+
+def liked_by_bound_viewer(reel_id: ColumnExpressionArgument[int]) -> ColumnElement[bool]:
+    """Whether the viewer whose id is the bound parameter `viewer_id` (None: no one) likes the reel
+    `reel_id`: a column read with a page's reels, so that their `viewerHasLiked` costs no
+    statement of its own."""
+    return exists().where(Like.user_id == bindparam("viewer_id"), Like.reel_id == reel_id).label("viewer_liked")
 
 
 async def check_rate(kv: KeyValue, limit: RateLimit, user_id: int) -> None:

@@ -32,13 +32,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.db import InIds
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
+from reels.domain.engagement import liked_by_bound_viewer
 from reels.domain.events import BuildFeedAhead, FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
 from reels.domain.feed_model import Loaded
@@ -70,7 +72,10 @@ class FeedContext:
 @dataclass(frozen=True, slots=True)
 class FeedItem:
     reel: Reel
-    creator: User  # read with the reel, so the page's creators need no other round trip
+    # Read with the reel, so that the page's creators and the viewer's likes of its reels need no
+    # other round trip.
+    creator: User
+    viewer_liked: bool
     source: Source
     score: float
     cursor: int
@@ -134,10 +139,8 @@ async def for_you(
                 break
             found = shown.get(entry.reel_id)
             if found is not None:
-                reel, creator = found
-                items.append(
-                    FeedItem(reel, creator, entry.source, entry.score, feed_sessions.cursor_value(session, position))
-                )
+                cursor = feed_sessions.cursor_value(session, position)
+                items.append(FeedItem(found.reel, found.creator, found.viewer_liked, entry.source, entry.score, cursor))
             position += 1
     if items:
         await _served(ports, viewer, session_id, owner, session, items)
@@ -451,9 +454,15 @@ def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: 
     return entries[: settings.feed_list_size]
 
 
-def _showable_query(listed: ColumnElement[bool]) -> Select[Reel, User]:
+class Showable(NamedTuple):
+    reel: Reel
+    creator: User
+    viewer_liked: bool
+
+
+def _showable_query(listed: ColumnElement[bool], liked: ColumnElement[bool]) -> Select[Reel, User, bool]:
     return (
-        select(Reel, User)
+        select(Reel, User, liked)
         .join(User, User.id == Reel.creator_id)
         .where(InIds(Reel.id, "reel_ids"), Reel.status == ReelStatus.READY, listed)
     )
@@ -461,15 +470,15 @@ def _showable_query(listed: ColumnElement[bool]) -> Select[Reel, User]:
 
 # Every page read runs one of these, built once (SQLAlchemy then skips building the statement and
 # its cache key). Signed in, the reels are read as if the viewer followed every creator.
-_SHOWABLE_ANONYMOUS = _showable_query(listed_to(None, follows_creator=False))
-_SHOWABLE_SIGNED_IN = _showable_query(listed_to_bound_viewer(follows_creator=True))
+_SHOWABLE_ANONYMOUS = _showable_query(listed_to(None, follows_creator=False), false().label("viewer_liked"))
+_SHOWABLE_SIGNED_IN = _showable_query(listed_to_bound_viewer(follows_creator=True), liked_by_bound_viewer(Reel.id))
 
 
 async def _showable(
     ports: FeedPorts, viewer: User | None, reel_ids: list[int], *, creators: set[int] | None = None
-) -> dict[int, tuple[Reel, User]]:
+) -> dict[int, Showable]:
     """The reels of `reel_ids` the viewer may be shown now (the visibility rule, blocks and mutes),
-    each with its creator.
+    each with its creator and whether the viewer likes it.
 
     One round trip when the reels' `creators` are known (a session list keeps them): the reels are
     read as if the viewer followed every creator while the follow graph is asked, at the same
@@ -479,27 +488,27 @@ async def _showable(
         return {}
     query, params = (_SHOWABLE_ANONYMOUS, {}) if viewer is None else (_SHOWABLE_SIGNED_IN, {"viewer_id": viewer.id})
 
-    async def read() -> list[tuple[Reel, User]]:
+    async def read() -> list[Showable]:
         async with ports.reads() as session:
             rows = (await session.execute(query, {"reel_ids": reel_ids, **params})).all()
-            return [(reel, creator) for reel, creator in rows]
+            return [Showable(reel, creator, liked) for reel, creator, liked in rows]
 
     if viewer is None:
-        return {reel.id: (reel, creator) for reel, creator in await read()}
+        return {row.reel.id: row for row in await read()}
     if creators is None:  # known only once the rows are read
         rows = await read()
-        relations = await ports.graph.relations(viewer.id, sorted({reel.creator_id for reel, _ in rows}))
+        relations = await ports.graph.relations(viewer.id, sorted({row.reel.creator_id for row in rows}))
     else:
         rows, relations = await asyncio.gather(read(), ports.graph.relations(viewer.id, sorted(creators)))
     return {
-        reel.id: (reel, creator)
-        for reel, creator in rows
-        if reel.creator_id not in relations.muted
+        row.reel.id: row
+        for row in rows
+        if row.reel.creator_id not in relations.muted
         and is_listed(
-            reel,
+            row.reel,
             viewer,
-            viewer_follows_creator=reel.creator_id in relations.follows,
-            blocked_either_way=reel.creator_id in relations.blocked_either_way,
+            viewer_follows_creator=row.reel.creator_id in relations.follows,
+            blocked_either_way=row.reel.creator_id in relations.blocked_either_way,
             creator_suspended=False,  # the SQL condition left out suspended creators' reels
         )
     }
@@ -519,7 +528,7 @@ async def trending(
     wanted = [reel_id for reel_id, _ in ranked]
     scores = dict(ranked)
     shown = await _showable(ports, viewer, wanted)
-    listed = [(shown[r][0], scores[r]) for r in wanted if r in shown]
+    listed = [(shown[r].reel, scores[r]) for r in wanted if r in shown]
     if len(listed) < offset + first + 1:
         newest = await latest_public(
             ports.reads, ports.graph, viewer, first=offset + first + 1 - len(listed) + len(wanted), after=None

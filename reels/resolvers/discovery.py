@@ -124,8 +124,10 @@ async def for_you(
 ) -> FeedPage:
     session = _session_id(context, session_id)
     page = await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
-    for item in page.items:  # the creators came with the reels
-        context.loaders.user_by_id.prime(item.creator.id, item.creator)
+    loaders = context.loaders
+    for item in page.items:  # the creators and the viewer's likes came with the reels
+        loaders.user_by_id.prime(item.creator.id, item.creator)
+        loaders.viewer_likes_reel.prime(item.reel.id, item.viewer_liked)
     return page
 
 

@@ -88,3 +88,47 @@ def test_a_reel_and_a_like_read_the_creator_with_the_reel(embedded_settings: Set
             flat = [" ".join(statement.split()) for statement in statements]
             reads_of_users = [s for s in flat if " FROM users " in s and "JOIN users" not in s]
             assert len(reads_of_users) == 1, reads_of_users  # the account of the token
+
+
+LIKED_NODE = "id viewerHasLiked"
+PAGES_OF_REELS = {
+    "feed": f"query {{ feed(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }}",
+    "profile": f'query {{ user(username: "maker") {{ reels(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }} }}',
+}
+
+
+def test_reels_come_with_whether_the_viewer_likes_them(embedded_settings: Settings) -> None:
+    """`viewerHasLiked` of a feed page, a profile's reels or one reel is read in the statement that
+    reads the reels (a hashtag's and a sound's pages share the profile's): no statement of the
+    viewer's likes runs on its own."""
+    with TestClient(create_app(embedded_settings, run_workers=False)) as client:
+        api = Api(client)
+        token, _ = api.register("viewer")
+        _, creator = api.register("maker")
+        reels = [insert_ready_reel(api, creator["id"], caption=f"reel {n}") for n in range(4)]
+        like = "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { message } } }"
+        assert api.data(like, {"id": reels[1]}, token=token)["likeReel"]["userErrors"] == []
+        reel = f"query R($id: ID!) {{ reel(id: $id) {{ {LIKED_NODE} }} }}"
+        for name, query, variables in [
+            *((name, query, {}) for name, query in PAGES_OF_REELS.items()),
+            *(("reel", reel, {"id": reel_id}) for reel_id in reels[:2]),
+        ]:
+            with counting_statements(api) as statements:
+                data = api.data(query, variables, token=token)
+            nodes = [data["reel"]] if name == "reel" else _edges_of(data)
+            assert nodes, name
+            assert {node["id"]: node["viewerHasLiked"] for node in nodes} == {
+                node["id"]: node["id"] == reels[1] for node in nodes
+            }, name
+            if name == "profile":  # a feed may leave out what the viewer liked; a profile shows it
+                assert reels[1] in {node["id"] for node in nodes}
+            flat = [" ".join(statement.split()) for statement in statements]
+            assert not [s for s in flat if s.startswith("SELECT likes.")], (name, flat)
+
+
+def _edges_of(data: dict[str, object]) -> list[dict[str, object]]:
+    connection: object = data
+    while isinstance(connection, dict) and "edges" not in connection:
+        (connection,) = connection.values()
+    assert isinstance(connection, dict)
+    return [edge["node"] for edge in connection["edges"]]
