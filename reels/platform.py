@@ -151,7 +151,7 @@ class Platform:
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
             replicas=objectstore.replicas_from_settings(settings),
-            graph=graph.from_settings(settings, sessions, primary_reads),
+            graph=graph.from_settings(settings, sessions, db.read_engine(engine)),
             jwt_secret=settings.jwt_secret(),
             read_replicas=db.ReadReplicas(
                 primary_reads,

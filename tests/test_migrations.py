@@ -21,7 +21,7 @@ from reels.db import (
     check_migrated,
     create_engine,
     in_models,
-    read_session_factory,
+    read_engine,
     session_factory,
 )
 
@@ -128,9 +128,7 @@ def test_accounts_made_before_the_name_keys_are_found_by_a_misspelling(tmp_path:
             sessions = session_factory(engine)
             return [
                 user.username
-                for user in await search.users(
-                    sessions, SqlFollowGraph(sessions, read_session_factory(engine)), query, 10
-                )
+                for user in await search.users(sessions, SqlFollowGraph(sessions, read_engine(engine)), query, 10)
             ]
         finally:
             await engine.dispose()

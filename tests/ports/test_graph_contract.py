@@ -18,7 +18,7 @@ import pytest_asyncio
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from reels.db import Base, create_engine, read_session_factory, session_factory
+from reels.db import Base, create_engine, read_engine, session_factory
 from reels.domain.ids import new_id
 from reels.domain.models import User
 from reels.ports.graph import (
@@ -98,7 +98,7 @@ async def backend(store_url: str) -> AsyncIterator[Backend]:
         async with sessions.begin() as session:
             await session.execute(insert(User), rows)
 
-    sql = SqlFollowGraph(sessions, read_session_factory(engine))
+    sql = SqlFollowGraph(sessions, read_engine(engine))
     yield Backend(sql, register)
     await sql.close()
     if schema is not None:
@@ -337,7 +337,7 @@ async def test_relations_of_no_one_ask_no_store() -> None:
     engine = create_async_engine(f"postgresql+asyncpg://reels@{nothing_listens}/reels")
     bolt = BoltFollowGraph(f"bolt://{nothing_listens}", "reels", "")
     try:
-        for graph in (SqlFollowGraph(session_factory(engine), read_session_factory(engine)), bolt):
+        for graph in (SqlFollowGraph(session_factory(engine), read_engine(engine)), bolt):
             assert await graph.relations(new_id(), []) == Relations(frozenset(), frozenset(), frozenset())
     finally:
         await bolt.close()
@@ -491,7 +491,7 @@ async def test_ping(graph: FollowGraph) -> None:
 
 async def test_from_settings_picks_the_adapter(tmp_path) -> None:  # type: ignore[no-untyped-def]
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'reels.db'}")
-    sessions, reads = session_factory(engine), read_session_factory(engine)
+    sessions, reads = session_factory(engine), read_engine(engine)
     try:
         assert isinstance(from_settings(Settings(data_dir=tmp_path, neo4j_url=None), sessions, reads), SqlFollowGraph)
         bolt = from_settings(Settings(data_dir=tmp_path, neo4j_url="bolt://127.0.0.1:7687"), sessions, reads)

@@ -38,7 +38,7 @@ from sqlalchemy import (
     tuple_,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, aliased, mapped_column
 
 from reels import db
@@ -161,12 +161,10 @@ async def _lock_users(session: AsyncSession, users: Sequence[int], *, exclusive:
 
 
 class SqlFollowGraph:
-    """The graph in the database's tables: writes through `session_factory`, reads through
-    `reads` (a `reels.db.read_session_factory`, without a transaction around each)."""
+    """The graph in the database's tables: writes through `session_factory`, reads on
+    connections of `reads` (a `reels.db.read_engine`, without a transaction around each)."""
 
-    def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], reads: async_sessionmaker[AsyncSession]
-    ) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], reads: AsyncEngine) -> None:
         self._sessions = session_factory
         self._reads = reads
 
@@ -217,15 +215,15 @@ class SqlFollowGraph:
         if after is not None:
             query = query.where(tuple_(created_at, other_side) < tuple_(_datetime(after[0]), after[1]))
         query = query.order_by(created_at.desc(), other_side.desc()).limit(first + 1)
-        async with self._reads() as session:
-            rows = (await session.execute(query)).all()
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(query)).all()
         return page_of([Edge(user_id, _ms(at)) for user_id, at in rows], first)
 
     async def follow_counts(self, users: Sequence[int]) -> dict[int, tuple[int, int]]:
         if not users:
             return {}
-        async with self._reads() as session:
-            rows = (await session.execute(_FOLLOW_COUNTS, {"users": list(users)})).all()
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(_FOLLOW_COUNTS, {"users": list(users)})).all()
         counts = {user: [0, 0] for user in users}
         for user, side, n in rows:
             counts[user][side] = n
@@ -235,21 +233,21 @@ class SqlFollowGraph:
         if not candidates:
             return set()
         query = select(Follow.followee_id).where(Follow.follower_id == follower, Follow.followee_id.in_(candidates))
-        async with self._reads() as session:
-            return set((await session.scalars(query)).all())
+        async with self._reads.connect() as connection:
+            return set((await connection.scalars(query)).all())
 
     async def followers_among(self, followee: int, candidates: Sequence[int]) -> set[int]:
         if not candidates:
             return set()
         query = select(Follow.follower_id).where(Follow.followee_id == followee, Follow.follower_id.in_(candidates))
-        async with self._reads() as session:
-            return set((await session.scalars(query)).all())
+        async with self._reads.connect() as connection:
+            return set((await connection.scalars(query)).all())
 
     async def relations(self, user: int, others: Sequence[int]) -> Relations:
         if not others:
             return relations_of(())
-        async with self._reads() as session:
-            rows = await session.execute(_RELATIONS, {"user": user, "others": list(others)})
+        async with self._reads.connect() as connection:
+            rows = await connection.execute(_RELATIONS, {"user": user, "others": list(others)})
             return relations_of(rows.all())
 
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
@@ -259,8 +257,8 @@ class SqlFollowGraph:
             .order_by(Follow.created_at.desc(), Follow.followee_id.desc())
             .limit(limit)
         )
-        async with self._reads() as session:
-            return list((await session.scalars(query)).all())
+        async with self._reads.connect() as connection:
+            return list((await connection.scalars(query)).all())
 
     async def block(self, blocker: int, blocked: int) -> None:
         check_not_self(blocker, blocked, "block")
@@ -288,8 +286,8 @@ class SqlFollowGraph:
             .where(Block.blocker_id == user, Block.blocked_id.in_(others))
             .union(select(Block.blocker_id).where(Block.blocked_id == user, Block.blocker_id.in_(others)))
         )
-        async with self._reads() as session:
-            return set((await session.scalars(query)).all())
+        async with self._reads.connect() as connection:
+            return set((await connection.scalars(query)).all())
 
     async def mute(self, muter: int, muted: int) -> None:
         check_not_self(muter, muted, "mute")
@@ -308,8 +306,8 @@ class SqlFollowGraph:
         return await self._page(Block.blocker_id, Block.blocked_id, Block.created_at, user, first, after)
 
     async def blocked_ids(self, blocker: int) -> set[int]:
-        async with self._reads() as session:
-            return set((await session.scalars(select(Block.blocked_id).where(Block.blocker_id == blocker))).all())
+        async with self._reads.connect() as connection:
+            return set((await connection.scalars(select(Block.blocked_id).where(Block.blocker_id == blocker))).all())
 
     async def unmute(self, muter: int, muted: int) -> None:
         async with self._sessions.begin() as session:
@@ -319,8 +317,8 @@ class SqlFollowGraph:
         return await self._page(Mute.muter_id, Mute.muted_id, Mute.created_at, user, first, after)
 
     async def muted_ids(self, muter: int) -> set[int]:
-        async with self._reads() as session:
-            return set((await session.scalars(select(Mute.muted_id).where(Mute.muter_id == muter))).all())
+        async with self._reads.connect() as connection:
+            return set((await connection.scalars(select(Mute.muted_id).where(Mute.muter_id == muter))).all())
 
     async def suggestions(self, user: int, *, limit: int = 20) -> list[Suggestion]:
         first_hop, second_hop, already = aliased(Follow), aliased(Follow), aliased(Follow)
@@ -339,13 +337,13 @@ class SqlFollowGraph:
             .order_by(paths.desc(), candidate)
             .limit(limit)
         )
-        async with self._reads() as session:
-            rows = (await session.execute(query)).all()
+        async with self._reads.connect() as connection:
+            rows = (await connection.execute(query)).all()
         return [Suggestion(user_id, n) for user_id, n in rows]
 
     async def ping(self) -> None:
-        async with self._reads() as session:
-            await session.execute(select(literal(1)))
+        async with self._reads.connect() as connection:
+            await connection.execute(select(literal(1)))
 
     async def close(self) -> None:
         """Nothing to release: the engine belongs to whoever made the session factory."""
