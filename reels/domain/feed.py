@@ -233,10 +233,9 @@ def _build_ahead(
     """Queue the viewer's next list for a worker to build (`build_ahead`), after the page is sent."""
 
     async def queue() -> None:
-        # One list waits ahead at a time: a client re-reading pages near the end queues no more.
-        if await feed_sessions.has_ahead(ports.kv, owner):
-            return
-        if not await feed_sessions.claim_building(ports.kv, owner, ttl_s=BUILD_CLAIM_S):
+        # One list is built or waits ahead at a time: a client re-reading pages near the end
+        # queues no more.
+        if not await feed_sessions.claim_next_list(ports.kv, owner, ttl_s=BUILD_CLAIM_S):
             return
         job = BuildFeedAhead(
             owner=owner,
@@ -249,7 +248,7 @@ def _build_ahead(
         try:
             await events.send(ports.queue, job)
         except Exception:
-            await feed_sessions.done_building(ports.kv, owner)
+            await feed_sessions.drop_claim(ports.kv, owner)
             log.exception("queueing the next feed list failed; it will be built when asked for")
 
     ports.ranker.in_background(queue(), name="feed-ahead")
@@ -257,22 +256,25 @@ def _build_ahead(
 
 async def build_ahead(ports: FeedPorts, job: BuildFeedAhead) -> None:
     """A worker's part of `_build_ahead`: rank the list and put it where the viewer's next list
-    is taken from (`_start`, `_next_list`). A failure is the queue's to retry."""
+    is taken from (`_start`, `_next_list`), with the claim that queued it. A failure is the
+    queue's to retry."""
     try:
         if await feed_sessions.has_ahead(ports.kv, job.owner):
-            return  # a job delivered again after its list was put
+            return  # a job delivered again after its list was put: the claim stays with the list
         viewer = None
         if job.viewer_id is not None:
             async with ports.reads() as session:
                 viewer = await session.get(User, job.viewer_id)
             if viewer is None:
+                await feed_sessions.drop_claim(ports.kv, job.owner)
                 return  # the account is gone
         context = FeedContext(network=job.network, device=job.device, region=job.region)
         region = _region(viewer, context)
         ahead = await _build(ports, viewer, job.owner, region, context, exclude=set(job.exclude))
         await feed_sessions.put_ahead(ports.kv, job.owner, ahead, ports.settings.feed_session_ttl_s)
-    finally:
-        await feed_sessions.done_building(ports.kv, job.owner)
+    except BaseException:
+        await feed_sessions.drop_claim(ports.kv, job.owner)
+        raise
 
 
 async def _build(

@@ -106,28 +106,37 @@ def _ahead_key(owner: str) -> str:
     return f"feed:ahead:{LIST_FORMAT}:{owner}"
 
 
+def _claim_key(owner: str) -> str:
+    return f"feed:building:{owner}"
+
+
+async def claim_next_list(kv: KeyValue, owner: str, ttl_s: float) -> bool:
+    """Whether the caller is to have the viewer's next list built: no build is under way and no
+    list waits ahead (across processes). One round trip: the claim outlives the build, held
+    for as long as the list it put ahead waits (`put_ahead`), until that list is taken
+    (`take_ahead`) or the build fails (`drop_claim`). `ttl_s` bounds a build that never ends."""
+    return await kv.set(_claim_key(owner), "1", ttl_s=ttl_s, only_if_absent=True)
+
+
+async def drop_claim(kv: KeyValue, owner: str) -> None:
+    """The build ended without a list: the next page near the end may claim it again."""
+    await kv.delete(_claim_key(owner))
+
+
 async def put_ahead(kv: KeyValue, owner: str, entries: Sequence[Entry], ttl_s: float) -> None:
-    await kv.set(_ahead_key(owner), _encode(entries), ttl_s=ttl_s)
+    """The next list, waiting to be taken; its claim lives as long, so no other is built meanwhile."""
+    await kv.set_many({_ahead_key(owner): _encode(entries), _claim_key(owner): "1"}, ttl_s=ttl_s)
 
 
 async def take_ahead(kv: KeyValue, owner: str) -> list[Entry] | None:
     found = _decode(await kv.get(_ahead_key(owner)))
     if found is not None:
-        await kv.delete(_ahead_key(owner))
+        await kv.delete(_ahead_key(owner), _claim_key(owner))
     return found
 
 
 async def has_ahead(kv: KeyValue, owner: str) -> bool:
     return await kv.get(_ahead_key(owner)) is not None
-
-
-async def claim_building(kv: KeyValue, owner: str, ttl_s: float) -> bool:
-    """One background build per viewer at a time (across processes)."""
-    return await kv.set(f"feed:building:{owner}", "1", ttl_s=ttl_s, only_if_absent=True)
-
-
-async def done_building(kv: KeyValue, owner: str) -> None:
-    await kv.delete(f"feed:building:{owner}")
 
 
 def _served_key(owner: str) -> str:

@@ -456,7 +456,7 @@ def test_a_reported_reel_sinks(api_embedded: Api) -> None:
 def test_the_next_list_is_built_by_a_worker_and_the_next_page_reads_it(embedded_settings: Settings) -> None:
     """A page within ten reels of its list's end queues the next list for a worker (the `feed`
     topic); the API process ranks nothing more itself, and the pages go on from the worker's list
-    without repeating a reel."""
+    without repeating a reel. No other list is queued while one is built or waits."""
     settings = embedded_settings.model_copy(update={**FAST, "feed_list_size": 20})
     with TestClient(create_app(settings, run_workers=False), client=LOCAL_CLIENT) as client:
         api = Api(client)
@@ -478,9 +478,11 @@ def test_the_next_list_is_built_by_a_worker_and_the_next_page_reads_it(embedded_
         assert not run(api, feed_sessions.has_ahead, platform.kv, owner)
         run(api, workers_feed.handle, platform, job.payload)  # what `reels worker` does with it
         assert run(api, feed_sessions.has_ahead, platform.kv, owner)
+        assert not run(api, feed_sessions.claim_next_list, platform.kv, owner, 30.0)  # none while one waits
         assert REGISTRY.get_sample_value("reels_feed_build_seconds_count") == built + 2
 
         second = feed(api, token, n=12, after=first["pageInfo"]["endCursor"])  # 8 left, then the worker's list
         assert len(ids(second)) == 12 and not set(ids(first)) & set(ids(second))
         assert not run(api, feed_sessions.has_ahead, platform.kv, owner)  # taken
+        assert run(api, feed_sessions.claim_next_list, platform.kv, owner, 30.0)  # and its claim with it
         assert REGISTRY.get_sample_value("reels_feed_build_seconds_count") == built + 2  # nothing ranked here
