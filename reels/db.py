@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import orjson
 from sqlalchemy import Boolean, Connection, Engine, MetaData, Table, any_, bindparam, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
@@ -96,6 +98,16 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 POOL_SIZE = 30
 
 
+def json_column_value(text: str | bytes) -> Any:
+    """A JSON column's value: decoded by orjson (a page of 20 reels decodes 20 `media` documents;
+    json.loads took ~3x its time), or by json where orjson refuses what json wrote (NaN,
+    Infinity). No column holds integers past 64 bits, which orjson would read as floats."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def create_engine(
     url: str, *, pool_size: int = POOL_SIZE, ping_idle_s: float = PING_IDLE_S, **options: Any
 ) -> AsyncEngine:
@@ -103,7 +115,7 @@ def create_engine(
         path = url.split(":///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, json_deserializer=json_column_value)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -117,7 +129,9 @@ def create_engine(
     # All of the pool is kept, none is overflow: under 20 concurrent requests a pool of 10 with
     # 20 overflow opened a third of a connection a request (a server process forked, the
     # statements prepared again), each closed after one use as the pool was full.
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_use_lifo=True, **options)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_use_lifo=True, json_deserializer=json_column_value, **options
+    )
     _ping_when_idle(engine, ping_idle_s)
     return engine
 
