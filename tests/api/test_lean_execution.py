@@ -41,6 +41,14 @@ class Thing:
         raise ValueError(f"no shout for {self.name}")
 
     @strawberry.field
+    def greeting(self, info: strawberry.Info) -> str:  # reads the request's context
+        return f"{info.context['greeting']} {self.name}"
+
+    @strawberry.field
+    def where(self, info: strawberry.Info) -> str:  # asks its info for more than the context
+        return "/".join(str(key) for key in info.path.as_list())
+
+    @strawberry.field
     def soon(self) -> str:  # a method that hands back a future (as loaders do)
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         future.set_result(f"{self.name} soon")
@@ -63,7 +71,8 @@ class Query:
         return _thing(9)
 
 
-QUERY = "{ things { name big: size mood at note shout soon fails } again: maybe { size broken } }"
+QUERY = "{ things { name big: size mood at note shout greeting where soon fails } again: maybe { size broken } }"
+CONTEXT = {"greeting": "hello"}
 
 
 def _schema(lean: bool, **options: Any) -> strawberry.Schema:
@@ -76,7 +85,7 @@ def _schema(lean: bool, **options: Any) -> strawberry.Schema:
 
 
 def _answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, Any, Any]]]:
-    result = asyncio.run(schema.execute(QUERY))
+    result = asyncio.run(schema.execute(QUERY, context_value=CONTEXT))
     errors = sorted(
         (e.message, e.path, [(loc.line, loc.column) for loc in e.locations or []]) for e in result.errors or []
     )
@@ -94,6 +103,8 @@ def test_leaf_fields_answer_as_the_full_path_does() -> None:
         "at": "2026-12-07T03:01:00Z",
         "note": None,
         "shout": "T1",
+        "greeting": "hello t1",
+        "where": "things/1/where",
         "soon": "t1 soon",
         "fails": None,
     }
@@ -115,9 +126,13 @@ def test_leaf_fields_skip_the_resolve_info() -> None:
 
     schema = strawberry.Schema(query=Query, execution_context_class=Counting)
     lean_resolvers(schema._schema, schema.config.info_class)
-    assert set(schema._schema.type_map["Thing"].extensions[LEAVES]) >= {"name", "size", "mood", "shout", "soon"}
-    assert asyncio.run(schema.execute("{ things { name shout soon } }")).errors is None
-    assert built == {"things": 1, "soon": 3}  # a future goes graphql-core's way, with its info
+    leaves = set(schema._schema.type_map["Thing"].extensions[LEAVES])
+    assert leaves >= {"name", "size", "mood", "shout", "greeting", "where", "soon"}
+    query = "{ things { name shout greeting where soon } }"
+    assert asyncio.run(schema.execute(query, context_value=CONTEXT)).errors is None
+    # A future goes graphql-core's way, with its info; a method asking its info for more than
+    # the context gets graphql-core's info, built on the ask; the context alone needs none.
+    assert built == {"things": 1, "soon": 3, "where": 3}
 
 
 def test_a_middleware_still_sees_every_leaf() -> None:
