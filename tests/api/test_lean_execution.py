@@ -13,7 +13,7 @@ import strawberry
 from graphql import GraphQLField, GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
-from reels.schema.lean import LEAVES, LeanExecution, lean_resolvers
+from reels.schema.lean import LEAN_FIELDS, LeanExecution, lean_resolvers
 from reels.schema.scalars import DATETIME_UTC
 
 
@@ -23,8 +23,22 @@ class Mood(enum.Enum):
     LOUD = "loud"
 
 
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Pal(Named):  # with an interface: graphql-core asks its is_type_of
+    age: int
+    grumpy: str  # None on some below: a non-null field without a value
+
+
 @strawberry.type
 class Thing:
+    pal: Pal
+    sulky: Pal | None  # its `grumpy` fails: the error nulls it
+    nobody: Pal | None
     name: str
     size: int
     mood: Mood
@@ -49,6 +63,16 @@ class Thing:
         return "/".join(str(key) for key in info.path.as_list())
 
     @strawberry.field
+    def buddy(self, info: strawberry.Info) -> Pal:  # an object from a method reading the context
+        return Pal(name=f"{info.context['greeting']} buddy", age=self.size, grumpy="no")
+
+    @strawberry.field
+    def later(self) -> Pal:  # an object as a future
+        future: asyncio.Future[Pal] = asyncio.get_running_loop().create_future()
+        future.set_result(Pal(name="later", age=self.size + 1, grumpy="no"))
+        return future  # type: ignore[return-value]
+
+    @strawberry.field
     def soon(self) -> str:  # a method that hands back a future (as loaders do)
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         future.set_result(f"{self.name} soon")
@@ -57,7 +81,8 @@ class Thing:
 
 def _thing(n: int) -> Thing:
     at = datetime(2026, 12, 7, 3, n, tzinfo=UTC)
-    return Thing(name=f"t{n}", size=n, mood=Mood.LOUD, at=at, note=None, broken=None)  # type: ignore[arg-type]
+    pal, sulky = Pal(name=f"p{n}", age=n, grumpy="no"), Pal(name="s", age=n, grumpy=None)  # type: ignore[arg-type]
+    return Thing(pal=pal, sulky=sulky, nobody=None, name=f"t{n}", size=n, mood=Mood.LOUD, at=at, note=None, broken=None)  # type: ignore[arg-type]
 
 
 @strawberry.type
@@ -71,7 +96,10 @@ class Query:
         return _thing(9)
 
 
-QUERY = "{ things { name big: size mood at note shout greeting where soon fails } again: maybe { size broken } }"
+QUERY = (
+    "{ things { name big: size mood at note shout greeting where soon fails pal { name age } "
+    "sulky { name grumpy } nobody { name } buddy { name age } later { age } } again: maybe { size broken } }"
+)
 CONTEXT = {"greeting": "hello"}
 
 
@@ -107,11 +135,17 @@ def test_leaf_fields_answer_as_the_full_path_does() -> None:
         "where": "things/1/where",
         "soon": "t1 soon",
         "fails": None,
+        "pal": {"name": "p1", "age": 1},
+        "sulky": None,
+        "nobody": None,
+        "buddy": {"name": "hello buddy", "age": 1},
+        "later": {"age": 2},
     }
     assert data["again"] is None  # `broken` is null: the error nulls the nearest nullable field
     messages = {(message, tuple(path)) for message, path, _ in errors}
     assert ("no shout for t2", ("things", 2, "fails")) in messages
     assert ("Cannot return null for non-nullable field Thing.broken.", ("again", "broken")) in messages
+    assert ("Cannot return null for non-nullable field Pal.grumpy.", ("things", 0, "sulky", "grumpy")) in messages
 
 
 def test_leaf_fields_skip_the_resolve_info() -> None:
@@ -126,12 +160,13 @@ def test_leaf_fields_skip_the_resolve_info() -> None:
 
     schema = strawberry.Schema(query=Query, execution_context_class=Counting)
     lean_resolvers(schema._schema, schema.config.info_class)
-    leaves = set(schema._schema.type_map["Thing"].extensions[LEAVES])
-    assert leaves >= {"name", "size", "mood", "shout", "greeting", "where", "soon"}
-    query = "{ things { name shout greeting where soon } }"
+    leaves = set(schema._schema.type_map["Thing"].extensions[LEAN_FIELDS])
+    assert leaves >= {"name", "size", "mood", "shout", "greeting", "where", "soon", "pal", "buddy", "later"}
+    query = "{ things { name shout greeting where soon pal { name } buddy { age } } }"
     assert asyncio.run(schema.execute(query, context_value=CONTEXT)).errors is None
     # A future goes graphql-core's way, with its info; a method asking its info for more than
-    # the context gets graphql-core's info, built on the ask; the context alone needs none.
+    # the context gets graphql-core's info, built on the ask; the context alone needs none, nor
+    # does an object's field (its object's fields are then executed as any others).
     assert built == {"things": 1, "soon": 3, "where": 3}
 
 
