@@ -124,8 +124,9 @@ async def drop_claim(kv: KeyValue, owner: str) -> None:
 
 
 async def put_ahead(kv: KeyValue, owner: str, entries: Sequence[Entry], ttl_s: float) -> None:
-    """The next list, waiting to be taken; its claim lives as long, so no other is built meanwhile."""
-    await kv.set_many({_ahead_key(owner): _encode(entries), _claim_key(owner): "1"}, ttl_s=ttl_s)
+    """The next list, waiting to be taken; its claim lives as long, so no other is built meanwhile.
+    The claim is written first: a list taken between the two writes would leave it held."""
+    await kv.set_many({_claim_key(owner): "1", _ahead_key(owner): _encode(entries)}, ttl_s=ttl_s)
 
 
 async def take_ahead(kv: KeyValue, owner: str) -> list[Entry] | None:
