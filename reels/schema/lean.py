@@ -63,8 +63,9 @@ class _LeanField(NamedTuple):
 
 
 class _ContextAtHand:
-    """The resolve info a lean leaf's method gets: the request's context at hand, and anything
-    else (path, variables, ...) from graphql-core's resolve info, built on the first ask."""
+    """The resolve info a lean field's method (or its object type's `is_type_of`) gets: the
+    request's context at hand, and anything else (path, variables, ...) from graphql-core's
+    resolve info, built on the first ask."""
 
     __slots__ = ("_build", "_info", "context")
 
