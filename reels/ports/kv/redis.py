@@ -101,7 +101,8 @@ end
 return 0
 """
 
-# ARGV[1]: TTL in ms (0: none); ARGV[2]: [value, ...]. A SET per key: MSET takes no TTL.
+# ARGV[1]: TTL in ms (0: none); ARGV[2]: 1 for only the absent keys (NX); ARGV[3]: [value, ...].
+# A SET per key: MSET takes no TTL.
 _SET = """
 local values = cjson.decode(ARGV[3])
 for i, key in ipairs(KEYS) do
