@@ -96,6 +96,21 @@ class Query:
         return _thing(9)
 
 
+@strawberry.type
+class Mutation:  # its root fields run one after another (execute_fields_serially)
+    @strawberry.mutation
+    def ping(self) -> str:
+        return "pong"
+
+    @strawberry.mutation
+    def refuse(self) -> str | None:
+        raise ValueError("refused")
+
+    @strawberry.mutation
+    def vanish(self) -> str:
+        return None  # type: ignore[return-value]
+
+
 QUERY = (
     "{ things { name big: size mood at note shout greeting where soon fails pal { name age } "
     "sulky { name grumpy } nobody { name } buddy { name age } later { age } } again: maybe { size broken } }"
@@ -106,14 +121,16 @@ CONTEXT = {"greeting": "hello"}
 def _schema(lean: bool, **options: Any) -> strawberry.Schema:
     config = strawberry.schema.config.StrawberryConfig(scalar_map={datetime: DATETIME_UTC})
     if not lean:
-        return strawberry.Schema(query=Query, config=config, **options)
-    schema = strawberry.Schema(query=Query, config=config, execution_context_class=LeanExecution, **options)
+        return strawberry.Schema(query=Query, mutation=Mutation, config=config, **options)
+    schema = strawberry.Schema(
+        query=Query, mutation=Mutation, config=config, execution_context_class=LeanExecution, **options
+    )
     lean_resolvers(schema._schema, schema.config.info_class)
     return schema
 
 
-def _answer(schema: strawberry.Schema) -> tuple[Any, list[tuple[str, Any, Any]]]:
-    result = asyncio.run(schema.execute(QUERY, context_value=CONTEXT))
+def _answer(schema: strawberry.Schema, query: str = QUERY) -> tuple[Any, list[tuple[str, Any, Any]]]:
+    result = asyncio.run(schema.execute(query, context_value=CONTEXT))
     errors = sorted(
         (e.message, e.path, [(loc.line, loc.column) for loc in e.locations or []]) for e in result.errors or []
     )
@@ -146,6 +163,17 @@ def test_leaf_fields_answer_as_the_full_path_does() -> None:
     assert ("no shout for t2", ("things", 2, "fails")) in messages
     assert ("Cannot return null for non-nullable field Thing.broken.", ("again", "broken")) in messages
     assert ("Cannot return null for non-nullable field Pal.grumpy.", ("things", 0, "sulky", "grumpy")) in messages
+
+
+def test_a_mutations_leaf_fields_answer_as_the_full_path_does() -> None:
+    query = "mutation { ping refuse again: ping }"
+    full, lean = _answer(_schema(lean=False), query), _answer(_schema(lean=True), query)
+    assert lean == full
+    assert lean[0] == {"ping": "pong", "refuse": None, "again": "pong"}
+    assert [(message, path) for message, path, _ in lean[1]] == [("refused", ["refuse"])]
+    vanished = _answer(_schema(lean=True), "mutation { ping vanish }")
+    assert vanished == _answer(_schema(lean=False), "mutation { ping vanish }")
+    assert vanished[0] is None  # a non-null root field without a value nulls the whole answer
 
 
 def test_leaf_fields_skip_the_resolve_info() -> None:
