@@ -31,6 +31,7 @@ from reels.domain import search
 from reels.migrate import alembic_config, upgrade
 from reels.ports.graph import sql as follow_graph_tables  # noqa: F401
 from reels.ports.graph.sql import SqlFollowGraph
+from reels.ports.kv.memory import MemoryKeyValue
 from reels.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +129,9 @@ def test_accounts_made_before_the_name_keys_are_found_by_a_misspelling(tmp_path:
             sessions = session_factory(engine)
             return [
                 user.username
-                for user in await search.users(sessions, SqlFollowGraph(sessions, read_engine(engine)), query, 10)
+                for user in await search.users(
+                    sessions, MemoryKeyValue(), SqlFollowGraph(sessions, read_engine(engine)), query, 10
+                )
             ]
         finally:
             await engine.dispose()

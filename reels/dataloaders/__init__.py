@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
 from reels.db import InIds
-from reels.domain import models, visibility
+from reels.domain import follow_counts, models, visibility
 from reels.domain.counts import read_counts
 from reels.domain.engagement import liked_by_bound_viewer
 from reels.domain.popularity import popularity, with_counts
@@ -170,8 +170,8 @@ class _Batches:
         return [by_reel[reel_id] for reel_id in reel_ids]
 
     async def follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
-        counts = await self._platform.graph.follow_counts(list(user_ids))
-        return _in_order(user_ids, counts, (0, 0))
+        counts = await follow_counts.read(self._platform.kv, self._platform.graph, user_ids)
+        return _in_order(user_ids, counts, follow_counts.NONE)
 
     async def viewer_relations(self, user_ids: Sequence[int]) -> list[Relation]:
         if self._viewer_id is None:

@@ -28,10 +28,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from reels.domain import follow_counts
 from reels.domain.models import Audio, Hashtag, Reel, ReelHashtag, ReelStatus, User
 from reels.domain.popularity import popularity, with_counts
 from reels.domain.visibility import listed_to
 from reels.ports.graph import FollowGraph
+from reels.ports.kv import KeyValue
 
 QUERY_MAX = 100
 HASHTAG_MAX = 100
@@ -136,7 +138,9 @@ def _matching_words(
     return func.to_tsvector("simple", column).op("@@")(func.to_tsquery("simple", terms))
 
 
-async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, query: str, first: int) -> list[User]:
+async def users(
+    sessions: async_sessionmaker[AsyncSession], kv: KeyValue, graph: FollowGraph, query: str, first: int
+) -> list[User]:
     """Accounts not suspended whose username (an `@` aside) or display name starts with the
     query or is a misspelling of it; best match first, then the most followed."""
     typed = query.strip().lower()[:QUERY_MAX].lstrip("@")
@@ -166,7 +170,7 @@ async def users(sessions: async_sessionmaker[AsyncSession], graph: FollowGraph, 
         found = {user.id: user for user in (await session.scalars(statement)).all()}
     matches = {user_id: match for user_id, user in found.items() if (match := _name_match(typed, user)) > 0}
     # Follower counts order the matches: one match (a misspelt full name, often) needs none.
-    followers = await graph.follow_counts(list(matches)) if len(matches) > 1 else {}
+    followers = await follow_counts.read(kv, graph, list(matches)) if len(matches) > 1 else {}
 
     def score(user_id: int) -> float:
         return matches[user_id] + 0.05 * math.log10(1 + followers.get(user_id, (0, 0))[0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.domain import feed_inbox, notifications
+from reels.domain import feed_inbox, follow_counts, notifications
 from reels.domain.engagement import FOLLOWS, check_rate
 from reels.domain.errors import forbidden, invalid, not_found
 from reels.domain.models import NotificationKind, User
@@ -49,6 +49,7 @@ async def follow(
     if result == FollowResult.BLOCKED:
         raise forbidden("you cannot follow this user", "user_id")
     if result == FollowResult.CREATED:
+        await follow_counts.recount(kv, graph, [viewer.id, target.id])
         async with unit_of_work(sessions, queue, bus) as work:
             await notifications.add(work, target.id, NotificationKind.FOLLOWED, actor_id=viewer.id)
         await feed_inbox.pull_in(kv, sessions, viewer, target.id, inbox_size)
@@ -59,7 +60,8 @@ async def unfollow(
     graph: FollowGraph, sessions: async_sessionmaker[AsyncSession], kv: KeyValue, viewer: User, target_id: int | None
 ) -> User:
     target = await _other_user(sessions, viewer, target_id, "unfollow")
-    await graph.unfollow(viewer.id, target.id)
+    if await graph.unfollow(viewer.id, target.id):
+        await follow_counts.recount(kv, graph, [viewer.id, target.id])
     await feed_inbox.take_out(kv, viewer.id, target.id)
     return target
 
@@ -71,6 +73,7 @@ async def block(
     either was notified of the other."""
     target = await _other_user(sessions, viewer, target_id, "block")
     await graph.block(viewer.id, target.id)
+    await follow_counts.recount(kv, graph, [viewer.id, target.id])  # the follows either way are gone
     await notifications.forget_between(sessions, viewer.id, target.id)
     await feed_inbox.take_out(kv, viewer.id, target.id)
     await feed_inbox.take_out(kv, target.id, viewer.id)

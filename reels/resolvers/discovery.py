@@ -46,7 +46,7 @@ async def hashtag(context: Context, name: str) -> Hashtag | None:
 
 
 async def search_users(context: Context, query: str, first: int) -> list[User]:
-    users = await search.users(context.reads, context.platform.graph, query, first)
+    users = await search.users(context.reads, context.platform.kv, context.platform.graph, query, first)
     relations = await context.loaders.viewer_relation_to.load_many([user.id for user in users])
     return [user for user, relation in zip(users, relations, strict=True) if not relation.blocked_either_way]
 

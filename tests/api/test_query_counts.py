@@ -132,3 +132,29 @@ def _edges_of(data: dict[str, object]) -> list[dict[str, object]]:
         (connection,) = connection.values()
     assert isinstance(connection, dict)
     return [edge["node"] for edge in connection["edges"]]
+
+
+def test_follow_counts_are_counted_once_and_again_only_after_a_change(embedded_settings: Settings) -> None:
+    """A profile's follower and followee counts come from the shared cache: counting a popular
+    creator's followers reads every one of their follows. A follow or unfollow counts again at once,
+    so the next read (anyone's) shows it."""
+    with TestClient(create_app(embedded_settings, run_workers=False)) as client:
+        api = Api(client)
+        token, _ = api.register("fan")
+        _, creator = api.register("maker")
+        profile = 'query { user(username: "maker") { followerCount followingCount } }'
+        follow = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { message } } }"
+        unfollow = "mutation U($id: ID!) { unfollow(input: {userId: $id}) { userErrors { message } } }"
+
+        def read() -> tuple[int, list[str]]:
+            with counting_statements(api) as statements:
+                user = api.data(profile, token=token)["user"]
+            counting = [s for s in statements if "count(" in s.lower() and "follows" in s]
+            return user["followerCount"], counting
+
+        assert read()[0] == 0
+        assert read() == (0, [])  # counted once, then served from the cache
+        assert api.data(follow, {"id": creator["id"]}, token=token)["follow"]["userErrors"] == []
+        assert read() == (1, [])
+        assert api.data(unfollow, {"id": creator["id"]}, token=token)["unfollow"]["userErrors"] == []
+        assert read() == (0, [])
