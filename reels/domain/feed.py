@@ -457,6 +457,9 @@ def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: 
 
 
 class Showable(NamedTuple):
+    """A reel the viewer may be shown, with what was read with it: its creator and whether the
+    viewer likes it (what a page of it shows next, without another round trip)."""
+
     reel: Reel
     creator: User
     viewer_liked: bool
@@ -521,26 +524,26 @@ async def _showable(
 
 async def trending(
     ports: FeedPorts, viewer: User | None, region: str | None, *, first: int, offset: int
-) -> tuple[list[tuple[Reel, float]], bool]:
+) -> tuple[list[Showable], bool]:
     """Reels by regional trending score (then global), then the newest public ones; `offset` pages
     (up to TRENDING_DEPTH reels deep)."""
     if offset >= TRENDING_DEPTH:
         return [], False
     ranked = await feed_trending.top(ports.kv, region, ports.settings.trending_half_life_s, limit=offset + first + 1)
     wanted = [reel_id for reel_id, _ in ranked]
-    scores = dict(ranked)
     shown = await _showable(ports, viewer, wanted)
-    listed = [(shown[r].reel, scores[r]) for r in wanted if r in shown]
+    listed = [shown[r] for r in wanted if r in shown]
     if len(listed) < offset + first + 1:
         newest = await latest_public(
             ports.reads, ports.graph, viewer, first=offset + first + 1 - len(listed) + len(wanted), after=None
         )
-        listed += [(row, 0.0) for row in newest if row.id not in scores][: offset + first + 1 - len(listed)]
+        ranked_ids = set(wanted)
+        listed += [row for row in newest if row.reel.id not in ranked_ids][: offset + first + 1 - len(listed)]
     page = listed[offset : offset + first + 1]
     return page[:first], len(page) > first
 
 
-async def following(ports: FeedPorts, viewer: User | None, *, first: int, after: int | None) -> list[Reel]:
+async def following(ports: FeedPorts, viewer: User | None, *, first: int, after: int | None) -> list[Showable]:
     """Reels of the creators the viewer follows, newest first, from the inbox (then the database
     past the inbox's oldest reel); up to `first + 1`."""
     if viewer is None:
@@ -576,7 +579,7 @@ async def latest_public(
     *,
     first: int,
     after: int | None,
-) -> list[Reel]:
+) -> list[Showable]:
     """Public reels of anyone the viewer has not muted, newest first."""
     public = Reel.visibility == Visibility.PUBLIC
     return await _newest(sessions, graph, viewer, public, first=first, after=after, follows_creator=False)
@@ -591,9 +594,13 @@ async def _newest(
     first: int,
     after: int | None,
     follows_creator: bool,
-) -> list[Reel]:
+) -> list[Showable]:
+    """Up to `first + 1` of the READY `candidates` listed to the viewer, newest first, each with
+    its creator and whether the viewer likes it."""
+    liked = false().label("viewer_liked") if viewer is None else liked_by_bound_viewer(Reel.id)
     query = (
-        select(Reel)
+        select(Reel, User, liked)
+        .join(User, User.id == Reel.creator_id)
         .where(candidates, Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows_creator))
         .order_by(Reel.id.desc())
         .limit(first + 1)
@@ -602,5 +609,6 @@ async def _newest(
         query = query.where(Reel.id < after)
     if viewer is not None and (muted := await graph.muted_ids(viewer.id)):
         query = query.where(Reel.creator_id.not_in(muted))
+    params = {} if viewer is None else {"viewer_id": viewer.id}
     async with sessions() as session:
-        return list((await session.scalars(query)).all())
+        return [Showable(reel, creator, liked) for reel, creator, liked in (await session.execute(query, params)).all()]

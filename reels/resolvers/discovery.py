@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any
@@ -12,7 +13,7 @@ from graphql import GraphQLError
 from reels.domain import feed, feed_feedback, search, sounds
 from reels.domain import trending as topic_trends
 from reels.domain.errors import not_found
-from reels.domain.feed import FeedContext, FeedPage
+from reels.domain.feed import FeedContext, FeedItem, FeedPage, Showable
 from reels.domain.feed_candidates import FeedPorts
 from reels.domain.models import Audio, Hashtag, Reel, User
 from reels.resolvers.context import Context
@@ -124,24 +125,31 @@ async def for_you(
 ) -> FeedPage:
     session = _session_id(context, session_id)
     page = await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
+    _came_with(context, page.items)
+    return page
+
+
+def _came_with(context: Context, shown: Iterable[FeedItem | Showable]) -> None:
+    """Keep at hand what the reels' read brought: their creators and the viewer's likes of them."""
     loaders = context.loaders
-    for item in page.items:  # the creators and the viewer's likes came with the reels
+    for item in shown:
         loaders.user_by_id.prime(item.creator.id, item.creator)
         loaders.viewer_likes_reel.prime(item.reel.id, item.viewer_liked)
-    return page
 
 
 async def trending(context: Context, region: str | None, first: int, offset: int) -> Page[Reel]:
     """Trending reels, with their place in the list as their cursor."""
     region = region or (context.viewer.region if context.viewer else None)
-    rows, has_next = await feed.trending(feed_ports(context), context.viewer, region, first=first, offset=offset)
-    places = {row.id: offset + n for n, (row, _) in enumerate(rows)}
-    return Page([row for row, _ in rows], has_next, position=lambda row: (places[row.id],))
+    shown, has_next = await feed.trending(feed_ports(context), context.viewer, region, first=first, offset=offset)
+    _came_with(context, shown)
+    places = {item.reel.id: offset + n for n, item in enumerate(shown)}
+    return Page([item.reel for item in shown], has_next, position=lambda row: (places[row.id],))
 
 
 async def following_feed(context: Context, first: int, after: int | None) -> Page[Reel]:
-    rows = await feed.following(feed_ports(context), context.viewer, first=first, after=after)
-    return await listed_page(context, rows, first)
+    shown = await feed.following(feed_ports(context), context.viewer, first=first, after=after)
+    _came_with(context, shown)
+    return await listed_page(context, [item.reel for item in shown], first)
 
 
 async def not_interested(context: Context, reel_id: int | None) -> Reel:

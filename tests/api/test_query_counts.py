@@ -90,17 +90,20 @@ def test_a_reel_and_a_like_read_the_creator_with_the_reel(embedded_settings: Set
             assert len(reads_of_users) == 1, reads_of_users  # the account of the token
 
 
-LIKED_NODE = "id viewerHasLiked"
+LIKED_NODE = "id viewerHasLiked creator { username }"
 PAGES_OF_REELS = {
     "feed": f"query {{ feed(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }}",
+    "trending": f"query {{ trending(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }}",
+    "following": f"query {{ followingFeed(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }}",
     "profile": f'query {{ user(username: "maker") {{ reels(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }} }}',
 }
 
 
 def test_reels_come_with_whether_the_viewer_likes_them(embedded_settings: Settings) -> None:
-    """`viewerHasLiked` of a feed page, a profile's reels or one reel is read in the statement that
-    reads the reels (a hashtag's and a sound's pages share the profile's): no statement of the
-    viewer's likes runs on its own."""
+    """`viewerHasLiked` and the creator of a page of reels (the feed, trending, following, a
+    profile's) or of one reel are read in the statement that reads the reels (a hashtag's and a
+    sound's pages share the profile's): no statement of the viewer's likes runs on its own, and
+    trending and following read no users but the token's account."""
     with TestClient(create_app(embedded_settings, run_workers=False)) as client:
         api = Api(client)
         token, _ = api.register("viewer")
@@ -108,6 +111,8 @@ def test_reels_come_with_whether_the_viewer_likes_them(embedded_settings: Settin
         reels = [insert_ready_reel(api, creator["id"], caption=f"reel {n}") for n in range(4)]
         like = "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { message } } }"
         assert api.data(like, {"id": reels[1]}, token=token)["likeReel"]["userErrors"] == []
+        follow = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { message } } }"
+        assert api.data(follow, {"id": creator["id"]}, token=token)["follow"]["userErrors"] == []
         reel = f"query R($id: ID!) {{ reel(id: $id) {{ {LIKED_NODE} }} }}"
         for name, query, variables in [
             *((name, query, {}) for name, query in PAGES_OF_REELS.items()),
@@ -120,10 +125,14 @@ def test_reels_come_with_whether_the_viewer_likes_them(embedded_settings: Settin
             assert {node["id"]: node["viewerHasLiked"] for node in nodes} == {
                 node["id"]: node["id"] == reels[1] for node in nodes
             }, name
-            if name == "profile":  # a feed may leave out what the viewer liked; a profile shows it
-                assert reels[1] in {node["id"] for node in nodes}
+            assert all(node["creator"] == {"username": "maker"} for node in nodes), name
+            if name in ("profile", "following", "trending"):  # For You may leave out what the viewer liked
+                assert reels[1] in {node["id"] for node in nodes}, name
             flat = [" ".join(statement.split()) for statement in statements]
             assert not [s for s in flat if s.startswith("SELECT likes.")], (name, flat)
+            if name in ("trending", "following"):  # (a new For You session reads users to rank)
+                reads_of_users = [s for s in flat if " FROM users " in s and "JOIN users" not in s]
+                assert len(reads_of_users) == 1, (name, reads_of_users)  # the token's account
 
 
 def _edges_of(data: dict[str, object]) -> list[dict[str, object]]:
