@@ -95,6 +95,10 @@ class Query:
     def maybe(self) -> Thing | None:
         return _thing(9)
 
+    @strawberry.field
+    def pals(self) -> list[Pal | None]:  # rendered in one loop while every field it asks is lean
+        return [Pal(name="a", age=1, grumpy="no"), None, Pal(name="b", age=2, grumpy=None)]  # type: ignore[arg-type]
+
 
 @strawberry.type
 class Mutation:  # its root fields run one after another (execute_fields_serially)
@@ -174,6 +178,31 @@ def test_a_mutations_leaf_fields_answer_as_the_full_path_does() -> None:
     vanished = _answer(_schema(lean=True), "mutation { ping vanish }")
     assert vanished == _answer(_schema(lean=False), "mutation { ping vanish }")
     assert vanished[0] is None  # a non-null root field without a value nulls the whole answer
+
+
+def test_a_list_of_lean_objects_answers_as_the_full_path_does() -> None:
+    executed: Counter[str] = Counter()  # objects whose fields graphql-core executed, by type
+
+    class Counting(LeanExecution):
+        def execute_fields(self, parent_type: GraphQLObjectType, *args: Any) -> Any:
+            executed[parent_type.name] += 1
+            return super().execute_fields(parent_type, *args)
+
+    counting = strawberry.Schema(query=Query, execution_context_class=Counting)
+    lean_resolvers(counting._schema, counting.config.info_class)
+    query = "{ pals { name years: age } things { pal { name } buddy { name } } }"
+    answer = _answer(counting, query)
+    assert answer == _answer(_schema(lean=False), query)
+    assert answer[0]["pals"] == [{"name": "a", "years": 1}, None, {"name": "b", "years": 2}]
+    # Each list rendered in one loop: graphql-core executed the fields of the query alone.
+    assert executed == {"Query": 1}
+    # A null where none may be, a future, a method asking its info for its path, an error: each
+    # hands its list to graphql-core, which answers with the errors and their paths.
+    for failing in ("{ pals { name grumpy } }", "{ things { soon } }", "{ things { where } }", "{ things { fails } }"):
+        assert _answer(_schema(lean=True), failing) == _answer(_schema(lean=False), failing), failing
+    executed.clear()
+    _answer(counting, "{ pals { grumpy } }")
+    assert executed == {"Query": 1, "Pal": 2}  # graphql-core's way, for the list with the null
 
 
 def test_leaf_fields_skip_the_resolve_info() -> None:
