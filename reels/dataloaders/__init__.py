@@ -171,7 +171,7 @@ class _Batches:
 
     async def follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         counts = await follow_counts.read(self._platform.kv, self._platform.graph, user_ids)
-        return _in_order(user_ids, counts, follow_counts.NONE)
+        return _in_order(user_ids, counts, follow_counts.NO_FOLLOWS)
 
     async def viewer_relations(self, user_ids: Sequence[int]) -> list[Relation]:
         if self._viewer_id is None:

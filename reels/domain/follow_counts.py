@@ -18,7 +18,7 @@ from reels.ports.graph import FollowGraph
 from reels.ports.kv import KeyValue
 
 CACHE_TTL_S = 300
-NONE = (0, 0)
+NO_FOLLOWS = (0, 0)
 
 
 def cache_key(user_id: int) -> str:
@@ -43,7 +43,7 @@ async def read(kv: KeyValue, graph: FollowGraph, users: Sequence[int]) -> dict[i
     missing = [user for user in dict.fromkeys(users) if user not in found]
     if missing:
         counted = await graph.follow_counts(missing)
-        pairs = {user: counted.get(user, NONE) for user in missing}
+        pairs = {user: counted.get(user, NO_FOLLOWS) for user in missing}
         await kv.set_many(
             {cache_key(user): _encode(pair) for user, pair in pairs.items()}, ttl_s=CACHE_TTL_S, only_if_absent=True
         )
@@ -54,4 +54,4 @@ async def read(kv: KeyValue, graph: FollowGraph, users: Sequence[int]) -> dict[i
 async def recount(kv: KeyValue, graph: FollowGraph, users: Sequence[int]) -> None:
     """After a change to the follows between `users`: count them again, over what is cached."""
     counted = await graph.follow_counts(list(users))
-    await kv.set_many({cache_key(user): _encode(counted.get(user, NONE)) for user in users}, ttl_s=CACHE_TTL_S)
+    await kv.set_many({cache_key(user): _encode(counted.get(user, NO_FOLLOWS)) for user in users}, ttl_s=CACHE_TTL_S)
