@@ -275,16 +275,9 @@ class LeanExecution(StrawberryGraphQLCoreExecutionContext):
                     name = field_details_list[0].node.name.value
                     raise TypeError(f"Cannot return null for non-nullable field {parent_type.name}.{name}.")
                 return None
-            if self.is_awaitable(value):  # a method that returns a future: graphql-core's way
+            if self.is_awaitable(value):
                 path = Path(parent_path, response_name, parent_type.name)
-                return self.complete_awaitable_value(
-                    lean.return_type,
-                    field_details_list,
-                    self._resolve_info(parent_type, field_details_list, path),
-                    path,
-                    value,
-                    position_context,
-                )
+                return self._complete_later(lean, parent_type, field_details_list, path, value, position_context)
             return self.complete_leaf_value(cast(GraphQLLeafType, lean.type), value)
         except Exception as raw_error:  # noqa: BLE001 - reported as graphql-core reports a field error
             path = Path(parent_path, response_name, parent_type.name)
@@ -314,15 +307,8 @@ class LeanExecution(StrawberryGraphQLCoreExecutionContext):
                 else None
             )
             value = lean.read(source, at_hand) if lean.takes_info else lean.read(source)
-            if self.is_awaitable(value):  # a method that returns a future: graphql-core's way
-                return self.complete_awaitable_value(
-                    lean.return_type,
-                    field_details_list,
-                    self._resolve_info(parent_type, field_details_list, path),
-                    path,
-                    value,
-                    position_context,
-                )
+            if self.is_awaitable(value):
+                return self._complete_later(lean, parent_type, field_details_list, path, value, position_context)
             if value is None:
                 if lean.type is not lean.return_type:  # non-null
                     raise TypeError(f"Cannot return null for non-nullable field {parent_type.name}.{name}.")
@@ -338,6 +324,19 @@ class LeanExecution(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:  # noqa: BLE001 - reported as graphql-core reports a field error
             self.handle_field_error(raw_error, lean.return_type, field_details_list, path)
             return None
+
+    def _complete_later(
+        self,
+        lean: _LeanField,
+        parent_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+        value: Awaitable[Any],
+        position_context: Any,
+    ) -> Any:
+        """A method that handed back a future: graphql-core's way, with a resolve info."""
+        info = self._resolve_info(parent_type, field_details_list, path)
+        return self.complete_awaitable_value(lean.return_type, field_details_list, info, path, value, position_context)
 
     async def _settled(
         self,
