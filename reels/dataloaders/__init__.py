@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import cache, cached_property, partial
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
@@ -17,7 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from reels.db import InIds
 from reels.domain import follow_counts, models, visibility
-from reels.domain.counts import read_counts
+from reels.domain.counts import SERVED_COLUMNS, read_counts, served
 from reels.domain.engagement import liked_by_bound_viewer
 from reels.domain.popularity import popularity, with_counts
 
@@ -73,10 +73,13 @@ def _rows_by_id_query(model: Any) -> Any:
     return select(model).where(InIds(model.id, "ids"))
 
 
-# Every single-reel operation checks the reel's creator too (a suspended creator hides it).
+# Every single-reel operation checks the reel's creator too (a suspended creator hides it). The
+# reel's counts as the database holds them come along (a key lookup), for when the cache has
+# forgotten them: a reel nobody touched for the cache's TTL, as most of the long tail.
 _REELS_WITH_CREATORS = (
-    select(models.Reel, models.User, liked_by_bound_viewer(models.Reel.id))
+    select(models.Reel, models.User, liked_by_bound_viewer(models.Reel.id), *SERVED_COLUMNS)
     .outerjoin(models.User, models.User.id == models.Reel.creator_id)
+    .outerjoin(models.ReelCounts, models.ReelCounts.reel_id == models.Reel.id)
     .where(InIds(models.Reel.id, "ids"))
 )
 
@@ -94,6 +97,8 @@ class _Batches:
         self._sessions = sessions
         self._viewer = viewer
         self._viewer_id = viewer.id if viewer is not None else None
+        # Reels' counts as read from the database with the reels this request read by id.
+        self._counts_read: dict[int, dict[str, int]] = {}
 
     def reel_listed(self) -> Any:
         return visibility.listed_to(self._viewer, follows_creator=False)
@@ -128,17 +133,19 @@ class _Batches:
     def reels_with_creators(self, creators: DataLoader[int, Any], likes: DataLoader[int, bool]) -> DataLoader[int, Any]:
         """Reels by id, each read with its creator's row and whether the viewer likes it, which
         prime `creators` and `likes`: the creator every reel's visibility and `creator` field ask
-        for, and its `viewerHasLiked`, cost no statement of their own."""
+        for, and its `viewerHasLiked`, cost no statement of their own. Their counts as the
+        database holds them are kept for `counts` to fill what the cache has forgotten."""
 
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._sessions() as session:
                 params = {"ids": list(ids), "viewer_id": self._viewer_id}
                 rows = (await session.execute(_REELS_WITH_CREATORS, params)).all()
-            for reel, creator, liked in rows:
+            for reel, creator, liked, *counts in rows:
                 likes.prime(reel.id, liked)
+                self._counts_read[reel.id] = served([count or 0 for count in counts])  # no row: none yet
                 if creator is not None:
                     creators.prime(creator.id, creator)
-            return _in_order(ids, {reel.id: reel for reel, _, _ in rows})
+            return _in_order(ids, {row[0].id: row[0] for row in rows})
 
         return DataLoader(load)
 
@@ -168,6 +175,9 @@ class _Batches:
         for reel_id, hashtag in rows:
             by_reel[reel_id].append(hashtag)
         return [by_reel[reel_id] for reel_id in reel_ids]
+
+    async def counts(self, reel_ids: Sequence[int]) -> list[dict[str, int]]:
+        return await read_counts(self._platform.kv, self._sessions, reel_ids, read_with_reels=self._counts_read)
 
     async def follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         counts = await follow_counts.read(self._platform.kv, self._platform.graph, user_ids)
@@ -243,7 +253,7 @@ class Loaders:
 
     @cached_property
     def counts_by_reel(self) -> DataLoader[int, dict[str, int]]:
-        return DataLoader(partial(read_counts, self._platform.kv, self._sessions))
+        return DataLoader(self._batches.counts)
 
     @cached_property
     def follow_counts_by_user(self) -> DataLoader[int, tuple[int, int]]:

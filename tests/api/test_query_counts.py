@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import orjson
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from reels.domain.counts import cache_key
+from reels.domain.models import ReelCounts
 from reels.http.app import create_app
 from reels.settings import Settings
-from tests.conftest import Api, insert_ready_reel, platform_of
+from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
 
 FEED = """query Feed($n: Int!, $after: String) { feed(first: $n, after: $after) { edges { cursor
   reason { source score } playback { renditions { height } startupSegmentUrl }
@@ -167,3 +170,30 @@ def test_follow_counts_are_counted_once_and_again_only_after_a_change(embedded_s
         assert read() == (1, [])
         assert api.data(unfollow, {"id": creator["id"]}, token=token)["unfollow"]["userErrors"] == []
         assert read() == (0, [])
+
+
+def test_a_reel_whose_counts_the_cache_forgot_reads_them_with_the_reel(embedded_settings: Settings) -> None:
+    """A reel's counts come from the cache; when it no longer holds them (a reel nobody touched for
+    the cache's TTL), those read from the database with the reel fill it: no statement of counts
+    on its own, and the cache holds them again."""
+    with TestClient(create_app(embedded_settings, run_workers=False)) as client:
+        api = Api(client)
+        token, _ = api.register("viewer")
+        _, creator = api.register("maker")
+        reel_id = insert_ready_reel(api, creator["id"])
+        platform = platform_of(api)
+
+        async def counted_and_forgotten() -> None:
+            async with platform.sessions.begin() as session:
+                session.add(
+                    ReelCounts(reel_id=db_id(reel_id), likes=7, views=40, comments=2, shares=1, excluded_likes=3)
+                )
+            await platform.kv.delete(cache_key(db_id(reel_id)))
+
+        run(api, counted_and_forgotten)
+        query = "query R($id: ID!) { reel(id: $id) { counts { likes views comments shares } } }"
+        with counting_statements(api) as statements:
+            counts = api.data(query, {"id": reel_id}, token=token)["reel"]["counts"]
+        assert counts == {"likes": 4, "views": 40, "comments": 2, "shares": 1}  # flagged likes left out
+        assert not [s for s in statements if " ".join(s.split()).startswith("SELECT reel_counts.")], statements
+        assert orjson.loads(run(api, platform.kv.get, cache_key(db_id(reel_id)))) == counts
