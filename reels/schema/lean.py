@@ -389,9 +389,9 @@ class LeanExecution(StrawberryGraphQLCoreExecutionContext):
     def _plan(self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList) -> _Plan | None:
         """The object's selection as lean steps; None if any field (or `@defer`) is not lean."""
         grouped_field_set, defer_usages, _ = self.collect_subfields(object_type, field_details_list)
-        lean_fields = object_type.extensions.get(LEAN_FIELDS, _NO_LEAN_FIELDS)
         if defer_usages:
             return None
+        lean_fields = object_type.extensions.get(LEAN_FIELDS, _NO_LEAN_FIELDS)
         steps = []
         for response_name, details in grouped_field_set.items():
             lean = lean_fields.get(details[0].node.name.value)
