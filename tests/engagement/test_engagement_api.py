@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reels.domain import engagement
 from tests.conftest import Api, db_id, insert_ready_reel, platform_of, run
 from tests.engagement.conftest import eventually, unique
 
@@ -225,6 +226,27 @@ def test_an_implausible_view_rate_flags_the_account_and_stops_counting(live_api:
             return (await session.get(User, db_id(bot_user["id"]))).views_flagged_at is not None
 
     assert run(api, flagged)
+
+
+def test_the_view_budget_is_any_sixty_seconds_not_a_calendar_minute(
+    live_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = live_api
+    _, creator = api.register(unique("prolific"))
+    reels = [insert_ready_reel(api, creator["id"]) for _ in range(25)]
+    now = [1_800_000_000.0]  # the turn of a minute
+    monkeypatch.setattr(engagement, "view_rate_clock", lambda: now[0])
+
+    steady, _ = api.register(unique("steady"))  # one view every 3.01 s: twenty a minute, never more
+    for reel in reels:
+        now[0] += 3.01
+        assert _view(api, reel, 3_000, token=steady)["counted"] is True
+
+    bot, _ = api.register(unique("bot"))
+    now[0] = 1_800_000_059.0  # twenty views in the second before a minute turns
+    assert [_view(api, reel, 3_000, token=bot)["counted"] for reel in reels[:20]] == [True] * 20
+    now[0] += 2  # and one just after it
+    assert _view(api, reels[20], 3_000, token=bot)["counted"] is False
 
 
 def test_comments_validate_paginate_and_obey_who_may_delete(live_api: Api) -> None:
