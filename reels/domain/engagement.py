@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, ColumnExpressionArgument, bindparam, delete, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ColumnExpressionArgument,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
@@ -22,7 +32,7 @@ from reels.domain.accounts import can_moderate
 from reels.domain.errors import DomainError, ErrorCode, forbidden, invalid, not_found, rate_limited
 from reels.domain.events import Commented, Liked, Shared, Uncommented, Unliked, Viewed
 from reels.domain.ids import new_id
-from reels.domain.models import Comment, Like, NotificationKind, Reel, User
+from reels.domain.models import Comment, Like, Notification, NotificationKind, Reel, User, utcnow
 from reels.domain.screening import Checks, refuse_comment
 from reels.domain.unit_of_work import unit_of_work
 from reels.ports.kv import KeyValue
@@ -82,20 +92,55 @@ _LIKE_INSERT = {
 }
 
 
+def _like_and_tell() -> Select[tuple[int]]:
+    """PostgreSQL's like of another's reel: the like and, when it is new, the creator's
+    notification in one statement (`liked` is empty for a like that was there already)."""
+    liked = _LIKE_INSERT["postgresql"].cte("liked")
+    told = notifications.insert_each(
+        select(
+            bindparam("notification_id", type_=Notification.id.type),
+            bindparam("creator_id", type_=Notification.user_id.type),
+            literal(NotificationKind.LIKED, Notification.kind.type),
+            bindparam("user_id", type_=Notification.actor_id.type),
+            liked.c.reel_id,
+            bindparam("at", type_=Notification.created_at.type),
+        ).select_from(liked)
+    ).cte("told")
+    return select(liked.c.reel_id).add_cte(told)
+
+
+_LIKE_AND_TELL = _like_and_tell()
+
+
 async def like(
     sessions: async_sessionmaker[AsyncSession], kv: KeyValue, queue: WorkQueue, bus: PubSub, user: User, reel: Reel
 ) -> bool:
-    """Idempotent; True when this call created the like (and so counted it)."""
+    """Idempotent; True when this call created the like (and so counted it), and told the
+    creator (unless the reel is the user's own).
+
+    On PostgreSQL the writes are one statement, run on its own: a transaction's BEGIN, a second
+    INSERT and COMMIT were three of a like's round trips and a tenth of its CPU. SQLite, in
+    process, writes the two rows in one transaction."""
     await check_rate(kv, LIKES, user.id)
-    async with unit_of_work(sessions, queue, bus) as work:
-        created = await work.session.scalar(
-            _LIKE_INSERT[db.dialect_of(work.session)], {"reel_id": reel.id, "user_id": user.id}
-        )
+    tell = reel.creator_id != user.id
+    params = {"reel_id": reel.id, "user_id": user.id}
+    async with unit_of_work(sessions, queue, bus, one_statement=True) as work:
+        dialect = db.dialect_of(work.session)
+        if tell and dialect == "postgresql":
+            notification_id = new_id()
+            told = {"notification_id": notification_id, "creator_id": reel.creator_id, "at": utcnow()}
+            created = await work.session.scalar(_LIKE_AND_TELL, {**params, **told})
+            if created is not None:
+                notifications.added(work, reel.creator_id, notification_id)
+        else:
+            created = await work.session.scalar(_LIKE_INSERT[dialect], params)
+            if created is not None and tell:
+                await notifications.add(
+                    work, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id
+                )
         if created is None:  # liked already
             return False
         work.send(Liked(reel.id, user.id))
-        if reel.creator_id != user.id:
-            await notifications.add(work, reel.creator_id, NotificationKind.LIKED, actor_id=user.id, reel_id=reel.id)
     return True
 
 

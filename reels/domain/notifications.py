@@ -6,8 +6,9 @@ are plain SQL and always agree."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Insert, Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels import db
@@ -17,8 +18,9 @@ from reels.domain.ids import new_id
 from reels.domain.models import Notification, NotificationKind, utcnow
 from reels.domain.unit_of_work import UnitOfWork
 
+_TABLE = db.table_of(Notification)
 # The table's INSERT, built once: the ORM's flush of one new object cost more than the row.
-_INSERT = insert(db.table_of(Notification)).values(
+_INSERT = insert(_TABLE).values(
     id=bindparam("id"),
     user_id=bindparam("user_id"),
     kind=bindparam("kind"),
@@ -40,6 +42,18 @@ async def add(
     await work.session.execute(
         _INSERT, {"id": notification_id, "user_id": user_id, "kind": kind, "actor_id": actor_id, "reel_id": reel_id}
     )
+    added(work, user_id, notification_id)
+
+
+def insert_each(rows: Select[Any]) -> Insert:
+    """An INSERT of a notification for each row of `rows`, which select its id, user_id, kind,
+    actor_id, reel_id and created_at: for a write that notifies in the same statement (whose
+    caller then says `added`)."""
+    return insert(_TABLE).from_select(["id", "user_id", "kind", "actor_id", "reel_id", "created_at"], rows)
+
+
+def added(work: UnitOfWork, user_id: int, notification_id: int) -> None:
+    """The stored notification's live event, sent once the work commits."""
     work.publish(NotificationAdded(user_id, notification_id))
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api, insert_ready_reel
-from tests.engagement.conftest import unique
-from tests.engagement.test_engagement_api import COMMENT, LIKE
+from tests.engagement.conftest import eventually, unique
+from tests.engagement.test_engagement_api import COMMENT, LIKE, counts
 
 FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { user { id followerCount viewerIsFollowing } userErrors { code field } } }"
 UNFOLLOW = "mutation U($id: ID!) { unfollow(input: {userId: $id}) { user { followerCount } userErrors { code } } }"
@@ -140,6 +140,29 @@ def test_the_creator_is_notified_of_follows_likes_and_comments(live_api: Api) ->
         {"kind": "LIKED", "actor": {"username": fan["username"]}, "reel": {"id": reel}},
         {"kind": "COMMENTED", "actor": {"username": fan["username"]}, "reel": {"id": reel}},
     ]
+
+
+INBOX = "query { notifications(first: 10) { edges { node { kind actor { username } reel { id } createdAt } } } }"
+
+
+def test_a_like_is_stored_counted_and_told_once_and_ones_own_like_is_not_told(live_api: Api) -> None:
+    api = live_api
+    creator_token, creator = api.register(unique("creator"))
+    fan_token, fan = api.register(unique("fan"))
+    reel = insert_ready_reel(api, creator["id"])
+    for _ in range(2):  # the second like changes nothing
+        liked = api.data(LIKE, {"id": reel}, token=fan_token)["likeReel"]
+        assert liked == {"reel": {"id": reel, "viewerHasLiked": True}, "userErrors": []}
+    assert api.data(LIKE, {"id": reel}, token=creator_token)["likeReel"]["userErrors"] == []
+
+    told = [edge["node"] for edge in api.data(INBOX, token=creator_token)["notifications"]["edges"]]
+    assert [(n["kind"], n["actor"], n["reel"]) for n in told] == [
+        ("LIKED", {"username": fan["username"]}, {"id": reel})
+    ]
+    assert told[0]["createdAt"].endswith("Z")
+    assert api.data(INBOX, token=fan_token)["notifications"]["edges"] == []
+    eventually(lambda: counts(api, reel)["counts"]["likes"] == 2)
+    assert counts(api, reel, fan_token)["viewerHasLiked"] is True
 
 
 @pytest.mark.parametrize("which", ["private", "malformed", "empty"])
