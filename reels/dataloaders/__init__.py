@@ -99,6 +99,9 @@ class _Batches:
         self._viewer_id = viewer.id if viewer is not None else None
         # Reels' counts as read from the database with the reels this request read by id.
         self._counts_read: dict[int, dict[str, int]] = {}
+        # Likes the viewer added (+1) or took back (-1) in this request, by reel: counts read
+        # later show them, though the cache has them only after the aggregator's next flush.
+        self.own_likes: dict[int, int] = {}
 
     def reel_listed(self) -> Any:
         return visibility.listed_to(self._viewer, follows_creator=False)
@@ -177,7 +180,13 @@ class _Batches:
         return [by_reel[reel_id] for reel_id in reel_ids]
 
     async def counts(self, reel_ids: Sequence[int]) -> list[dict[str, int]]:
-        return await read_counts(self._platform.kv, self._sessions, reel_ids, read_with_reels=self._counts_read)
+        found = await read_counts(self._platform.kv, self._sessions, reel_ids, read_with_reels=self._counts_read)
+        if not self.own_likes:
+            return found
+        return [
+            _with_own_like(counts, self.own_likes.get(reel_id, 0))
+            for reel_id, counts in zip(reel_ids, found, strict=True)
+        ]
 
     async def follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         counts = await follow_counts.read(self._platform.kv, self._platform.graph, user_ids)
@@ -200,6 +209,10 @@ class _Batches:
                 (await session.scalars(_VIEWER_LIKES, {"viewer": self._viewer_id, "reel_ids": list(reel_ids)})).all()
             )
         return [reel_id in liked for reel_id in reel_ids]
+
+
+def _with_own_like(counts: dict[str, int], change: int) -> dict[str, int]:
+    return {**counts, "likes": max(0, counts["likes"] + change)} if change else counts
 
 
 class Loaders:
@@ -254,6 +267,21 @@ class Loaders:
     @cached_property
     def counts_by_reel(self) -> DataLoader[int, dict[str, int]]:
         return DataLoader(self._batches.counts)
+
+    def show_own_like(self, reel_id: int, *, liked: bool, counted: bool) -> None:
+        """What the request serves from now on shows the viewer's own (un)like at once: the
+        cache's counts have it only after the aggregator's next flush (the live count corrects
+        them). Counts not loaded yet take it when they are: a payload that selects none costs
+        no read."""
+        self.viewer_likes_reel.prime(reel_id, liked, force=True)
+        if not counted:
+            return
+        change = 1 if liked else -1
+        loaded = self.counts_by_reel.cache_map.get(reel_id)
+        if loaded is not None and loaded.done() and loaded.exception() is None:
+            self.counts_by_reel.prime(reel_id, _with_own_like(loaded.result(), change), force=True)
+        else:  # not asked for yet, or its batch has not returned: it applies the change
+            self._batches.own_likes[reel_id] = self._batches.own_likes.get(reel_id, 0) + change
 
     @cached_property
     def follow_counts_by_user(self) -> DataLoader[int, tuple[int, int]]:

@@ -24,26 +24,15 @@ async def _visible(context: Context, reel_id: int | None) -> Reel:
 async def like_reel(context: Context, reel_id: int | None) -> Reel:
     p, reel = context.platform, await _visible(context, reel_id)
     created = await engagement.like(p.sessions, p.kv, p.queue, p.pubsub, context.signed_in, reel)
-    await _show_own_like(context, reel.id, liked=True, counted=created)
+    context.loaders.show_own_like(reel.id, liked=True, counted=created)
     return reel
 
 
 async def unlike_reel(context: Context, reel_id: int | None) -> Reel:
     p, reel = context.platform, await _visible(context, reel_id)
     removed = await engagement.unlike(p.sessions, p.kv, p.queue, context.signed_in, reel)
-    await _show_own_like(context, reel.id, liked=False, counted=removed)
+    context.loaders.show_own_like(reel.id, liked=False, counted=removed)
     return reel
-
-
-async def _show_own_like(context: Context, reel_id: int, *, liked: bool, counted: bool) -> None:
-    """The payload shows the viewer's own (un)like at once: the counts the cache holds do not have
-    it until the aggregator's next flush, so it is added here; the live count corrects it."""
-    loaders = context.loaders
-    loaders.viewer_likes_reel.prime(reel_id, liked, force=True)
-    if counted:
-        counts = await loaders.counts_by_reel.load(reel_id)
-        likes = counts["likes"] + 1 if liked else max(0, counts["likes"] - 1)
-        loaders.counts_by_reel.prime(reel_id, {**counts, "likes": likes}, force=True)
 
 
 async def share_reel(context: Context, reel_id: int | None) -> Reel:
