@@ -74,8 +74,9 @@ def _rows_by_id_query(model: Any) -> Any:
 
 
 # Every single-reel operation checks the reel's creator too (a suspended creator hides it). The
-# reel's counts as the database holds them come along (a key lookup), for when the cache has
-# forgotten them: a reel nobody touched for the cache's TTL, as most of the long tail.
+# reel's counts as the database holds them come along (a key lookup): read from the primary they
+# are served as they are; from a replica, when the cache has forgotten them (a reel nobody
+# touched for the cache's TTL, as most of the long tail).
 _REELS_WITH_CREATORS = (
     select(models.Reel, models.User, liked_by_bound_viewer(models.Reel.id), *SERVED_COLUMNS)
     .outerjoin(models.User, models.User.id == models.Reel.creator_id)
@@ -99,6 +100,7 @@ class _Batches:
         self._viewer_id = viewer.id if viewer is not None else None
         # Reels' counts as read from the database with the reels this request read by id.
         self._counts_read: dict[int, dict[str, int]] = {}
+        self._reads_primary = sessions is platform.primary_reads
         # Likes the viewer added (+1) or took back (-1) in this request, by reel: counts read
         # later show them, though the cache has them only after the aggregator's next flush.
         self.own_likes: dict[int, int] = {}
@@ -137,7 +139,7 @@ class _Batches:
         """Reels by id, each read with its creator's row and whether the viewer likes it, which
         prime `creators` and `likes`: the creator every reel's visibility and `creator` field ask
         for, and its `viewerHasLiked`, cost no statement of their own. Their counts as the
-        database holds them are kept for `counts` to fill what the cache has forgotten."""
+        database holds them are kept for `counts` (see read_counts)."""
 
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._sessions() as session:
@@ -180,7 +182,13 @@ class _Batches:
         return [by_reel[reel_id] for reel_id in reel_ids]
 
     async def counts(self, reel_ids: Sequence[int]) -> list[dict[str, int]]:
-        found = await read_counts(self._platform.kv, self._sessions, reel_ids, read_with_reels=self._counts_read)
+        found = await read_counts(
+            self._platform.kv,
+            self._sessions,
+            reel_ids,
+            read_with_reels=self._counts_read,
+            read_from_primary=self._reads_primary,
+        )
         if not self.own_likes:
             return found
         return [

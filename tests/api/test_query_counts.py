@@ -3,13 +3,15 @@ per-request DataLoader that fetches one level in one batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import orjson
+import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from reels import db
 from reels.domain.counts import cache_key
 from reels.domain.models import ReelCounts
 from reels.http.app import create_app
@@ -172,28 +174,73 @@ def test_follow_counts_are_counted_once_and_again_only_after_a_change(embedded_s
         assert read() == (0, [])
 
 
-def test_a_reel_whose_counts_the_cache_forgot_reads_them_with_the_reel(embedded_settings: Settings) -> None:
-    """A reel's counts come from the cache; when it no longer holds them (a reel nobody touched for
-    the cache's TTL), those read from the database with the reel fill it: no statement of counts
-    on its own, and the cache holds them again."""
+def test_a_reel_read_from_the_primary_serves_the_counts_read_with_it(
+    embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reel's counts come with the reel from the database. Read from the primary, which every
+    writer of counts commits to before the cache, they are served as they are: no statement of
+    counts on its own, and the cache is neither asked nor filled."""
     with TestClient(create_app(embedded_settings, run_workers=False)) as client:
         api = Api(client)
         token, _ = api.register("viewer")
-        _, creator = api.register("maker")
-        reel_id = insert_ready_reel(api, creator["id"])
+        reel_id = _counted_reel(api)
         platform = platform_of(api)
-
-        async def counted_and_forgotten() -> None:
-            async with platform.sessions.begin() as session:
-                session.add(
-                    ReelCounts(reel_id=db_id(reel_id), likes=7, views=40, comments=2, shares=1, excluded_likes=3)
-                )
-            await platform.kv.delete(cache_key(db_id(reel_id)))
-
-        run(api, counted_and_forgotten)
-        query = "query R($id: ID!) { reel(id: $id) { counts { likes views comments shares } } }"
+        asked: list[object] = []
+        for method in ("get_many", "set_many"):
+            monkeypatch.setattr(platform.kv, method, _noting(asked, getattr(platform.kv, method)))
         with counting_statements(api) as statements:
-            counts = api.data(query, {"id": reel_id}, token=token)["reel"]["counts"]
+            counts = api.data(COUNTS_OF_REEL, {"id": reel_id}, token=token)["reel"]["counts"]
         assert counts == {"likes": 4, "views": 40, "comments": 2, "shares": 1}  # flagged likes left out
         assert not [s for s in statements if " ".join(s.split()).startswith("SELECT reel_counts.")], statements
+        assert asked == []
+
+
+def test_a_reel_read_from_a_replica_takes_the_caches_counts_else_fills_it(
+    embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica may be behind the cache: the cache is asked first. When it has forgotten the
+    counts (a reel nobody touched for its TTL), those read with the reel fill it, without a
+    statement of their own."""
+    with TestClient(create_app(embedded_settings, run_workers=False)) as client:
+        api = Api(client)
+        token, _ = api.register("viewer")
+        reel_id = _counted_reel(api)
+        platform = platform_of(api)
+        replica = db.read_session_factory(platform.engine)  # the same database, not the primary's factory
+        monkeypatch.setattr(platform.read_replicas, "sessions", lambda: replica)
+        newer = {"likes": 9, "views": 41, "comments": 2, "shares": 1}  # flushed after the replica's copy
+        run(api, platform.kv.set, cache_key(db_id(reel_id)), orjson.dumps(newer).decode())
+        assert api.data(COUNTS_OF_REEL, {"id": reel_id}, token=token)["reel"]["counts"] == newer
+
+        run(api, platform.kv.delete, cache_key(db_id(reel_id)))
+        with counting_statements(api) as statements:
+            counts = api.data(COUNTS_OF_REEL, {"id": reel_id}, token=token)["reel"]["counts"]
+        assert counts == {"likes": 4, "views": 40, "comments": 2, "shares": 1}
+        assert not [s for s in statements if " ".join(s.split()).startswith("SELECT reel_counts.")], statements
         assert orjson.loads(run(api, platform.kv.get, cache_key(db_id(reel_id)))) == counts
+
+
+COUNTS_OF_REEL = "query R($id: ID!) { reel(id: $id) { counts { likes views comments shares } } }"
+
+
+def _counted_reel(api: Api) -> str:
+    """A reel whose stored counts the cache does not hold."""
+    _, creator = api.register("maker")
+    reel_id = insert_ready_reel(api, creator["id"])
+
+    async def counted_and_forgotten() -> None:
+        platform = platform_of(api)
+        async with platform.sessions.begin() as session:
+            session.add(ReelCounts(reel_id=db_id(reel_id), likes=7, views=40, comments=2, shares=1, excluded_likes=3))
+        await platform.kv.delete(cache_key(db_id(reel_id)))
+
+    run(api, counted_and_forgotten)
+    return reel_id
+
+
+def _noting(calls: list[object], method: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[object]]:
+    async def noted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return await method(*args, **kwargs)
+
+    return noted
