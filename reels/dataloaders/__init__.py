@@ -7,8 +7,8 @@ as long as the socket, and cached rows would go stale). Named `<thing>_by_<key>`
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
-from functools import cache, cached_property
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from functools import cache, cached_property, partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
@@ -98,9 +98,10 @@ class _Batches:
         self._sessions = sessions
         self._viewer = viewer
         self._viewer_id = viewer.id if viewer is not None else None
-        # Reels' counts as read from the database with the reels this request read by id.
-        self._counts_read: dict[int, dict[str, int]] = {}
-        self._reads_primary = sessions is platform.primary_reads
+        # Reels' counts as read from a replica with the reels this request read: what fills the
+        # cache's misses (from the primary they are served as they are: `read_counts`).
+        self.counts_read: dict[int, dict[str, int]] = {}
+        self.reads_primary = sessions is platform.primary_reads
         # Likes the viewer added (+1) or took back (-1) in this request, by reel: counts read
         # later show them, though the cache has them only after the aggregator's next flush.
         self.own_likes: dict[int, int] = {}
@@ -135,21 +136,26 @@ class _Batches:
 
         return DataLoader(load)
 
-    def reels_with_creators(self, creators: DataLoader[int, Any], likes: DataLoader[int, bool]) -> DataLoader[int, Any]:
-        """Reels by id, each read with its creator's row and whether the viewer likes it, which
-        prime `creators` and `likes`: the creator every reel's visibility and `creator` field ask
-        for, and its `viewerHasLiked`, cost no statement of their own. Their counts as the
-        database holds them are kept for `counts` (see read_counts)."""
+    def reels_with_creators(
+        self,
+        creators: DataLoader[int, Any],
+        likes: DataLoader[int, bool],
+        counts_read: Callable[[Mapping[int, dict[str, int]]], None],
+    ) -> DataLoader[int, Any]:
+        """Reels by id, each read with its creator's row, whether the viewer likes it and its
+        counts as the database holds them, which prime `creators` and `likes` and go to
+        `counts_read`: the creator every reel's visibility and `creator` field ask for, its
+        `viewerHasLiked` and its counts cost no statement or round trip of their own."""
 
         async def load(ids: Sequence[int]) -> list[Any]:
             async with self._sessions() as session:
                 params = {"ids": list(ids), "viewer_id": self._viewer_id}
                 rows = (await session.execute(_REELS_WITH_CREATORS, params)).all()
-            for reel, creator, liked, *counts in rows:
+            for reel, creator, liked, *_ in rows:
                 likes.prime(reel.id, liked)
-                self._counts_read[reel.id] = served([count or 0 for count in counts])  # no row: none yet
                 if creator is not None:
                     creators.prime(creator.id, creator)
+            counts_read({row[0].id: served(row[3:]) for row in rows})
             return _in_order(ids, {row[0].id: row[0] for row in rows})
 
         return DataLoader(load)
@@ -182,19 +188,25 @@ class _Batches:
         return [by_reel[reel_id] for reel_id in reel_ids]
 
     async def counts(self, reel_ids: Sequence[int]) -> list[dict[str, int]]:
-        found = await read_counts(
-            self._platform.kv,
-            self._sessions,
-            reel_ids,
-            read_with_reels=self._counts_read,
-            read_from_primary=self._reads_primary,
-        )
+        found = await read_counts(self._platform.kv, self._sessions, reel_ids, read_with_reels=self.counts_read)
         if not self.own_likes:
             return found
         return [
             _with_own_like(counts, self.own_likes.get(reel_id, 0))
             for reel_id, counts in zip(reel_ids, found, strict=True)
         ]
+
+    def read_counts(
+        self, loader: DataLoader[int, dict[str, int]], counts: Mapping[int, dict[str, int]], *, from_primary: bool
+    ) -> None:
+        """Counts the request read from the database with its reels (`SERVED_COLUMNS`). From the
+        primary they are the counts served, primed into `loader` without asking the cache (the
+        primary is never behind it: see reels.domain.counts); from a replica, which may be,
+        they fill the cache's misses."""
+        if not from_primary:
+            self.counts_read.update(counts)
+            return
+        loader.prime_many({reel_id: _with_own_like(c, self.own_likes.get(reel_id, 0)) for reel_id, c in counts.items()})
 
     async def follow_counts(self, user_ids: Sequence[int]) -> list[tuple[int, int]]:
         counts = await follow_counts.read(self._platform.kv, self._platform.graph, user_ids)
@@ -242,7 +254,7 @@ class Loaders:
 
     @cached_property
     def reel_by_id(self) -> DataLoader[int, Any]:
-        return self._batches.reels_with_creators(self.user_by_id, self.viewer_likes_reel)
+        return self._batches.reels_with_creators(self.user_by_id, self.viewer_likes_reel, self._read_with_reels.counts)
 
     @cached_property
     def comment_by_id(self) -> DataLoader[int, Any]:
@@ -276,6 +288,18 @@ class Loaders:
     def counts_by_reel(self) -> DataLoader[int, dict[str, int]]:
         return DataLoader(self._batches.counts)
 
+    def read_counts(self, counts: Mapping[int, dict[str, int]], *, from_primary: bool) -> None:
+        """Counts the request read from the database with its reels (`SERVED_COLUMNS`): see
+        `_Batches.read_counts`."""
+        self._batches.read_counts(self.counts_by_reel, counts, from_primary=from_primary)
+
+    @cached_property
+    def _read_with_reels(self) -> ReadWithReels:
+        """Where a page of reels read with these loaders' sessions puts what came with them (it
+        refers to no `Loaders`: see `_Batches`)."""
+        counts = partial(self._batches.read_counts, self.counts_by_reel, from_primary=self._batches.reads_primary)
+        return ReadWithReels(self.viewer_likes_reel, counts)
+
     def show_own_like(self, reel_id: int, *, liked: bool, counted: bool) -> None:
         """What the request serves from now on shows the viewer's own (un)like at once: the
         cache's counts have it only after the aggregator's next flush (the live count corrects
@@ -306,15 +330,15 @@ class Loaders:
 
     @cached_property
     def reel_pages_by_creator(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, _REEL_PAGES_BY_CREATOR, self._viewer_id, self.viewer_likes_reel)
+        return child_pages(self._sessions, _REEL_PAGES_BY_CREATOR, self._viewer_id, self._read_with_reels)
 
     @cached_property
     def reel_pages_by_audio(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, _REEL_PAGES_BY_AUDIO, self._viewer_id, self.viewer_likes_reel)
+        return child_pages(self._sessions, _REEL_PAGES_BY_AUDIO, self._viewer_id, self._read_with_reels)
 
     @cached_property
     def reel_pages_by_hashtag(self) -> DataLoader[PageKey, list[Any]]:
-        return child_pages(self._sessions, _REEL_PAGES_BY_HASHTAG, self._viewer_id, self.viewer_likes_reel)
+        return child_pages(self._sessions, _REEL_PAGES_BY_HASHTAG, self._viewer_id, self._read_with_reels)
 
     @cached_property
     def popular_reel_pages_by_audio(self) -> DataLoader[PopularPageKey, list[tuple[models.Reel, int]]]:
@@ -362,26 +386,25 @@ def _child_page_statement(
     visible: ColumnElement[bool],
     *,
     through: tuple[Any, Any] | None = None,
-    viewer_likes: bool = False,
+    of_reels: bool = False,
 ) -> Any:
     """The newest `rows` children below id `before` of each of `parents`, with a window function:
     a batch of parents costs one statement. `visible` is the children's rule in SQL, which may
     use `followed` (the parents the viewer follows) and `viewer_id`. `through` = (link table,
-    join condition) when parent and child meet in a link table. `viewer_likes`: each reel comes
-    with whether the viewer likes it. Built once (with bound parameters): building it and its
+    join condition) when parent and child meet in a link table. `of_reels`: each reel comes with
+    whether the viewer likes it and its counts (SERVED_COLUMNS). Built once (with bound parameters): building it and its
     cache key cost ~0.45 ms of CPU a request."""
     rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
     ranked = select(model.id, parent_column.label("parent_id"), rank)
     if through is not None:
         ranked = ranked.join(*through)
     page = ranked.where(InIds(parent_column, "parents"), visible, model.id < bindparam("before")).subquery()
-    liked = [liked_by_bound_viewer(model.id)] if viewer_likes else []
-    return (
-        select(page.c.parent_id, model, *liked)
-        .join(page, page.c.id == model.id)
-        .where(page.c.rank <= bindparam("rows"))
-        .order_by(model.id.desc())
-    )
+    query = select(page.c.parent_id, model).join(page, page.c.id == model.id)
+    if of_reels:
+        query = query.add_columns(liked_by_bound_viewer(model.id), *SERVED_COLUMNS).outerjoin(
+            models.ReelCounts, models.ReelCounts.reel_id == model.id
+        )
+    return query.where(page.c.rank <= bindparam("rows")).order_by(model.id.desc())
 
 
 def _reels_listed_below(parent_column: Any) -> ColumnElement[bool]:
@@ -391,33 +414,40 @@ def _reels_listed_below(parent_column: Any) -> ColumnElement[bool]:
 
 
 _REEL_PAGES_BY_CREATOR = _child_page_statement(
-    models.Reel, models.Reel.creator_id, _reels_listed_below(models.Reel.creator_id), viewer_likes=True
+    models.Reel, models.Reel.creator_id, _reels_listed_below(models.Reel.creator_id), of_reels=True
 )
 _REEL_PAGES_BY_AUDIO = _child_page_statement(
-    models.Reel, models.Reel.audio_id, _reels_listed_below(models.Reel.audio_id), viewer_likes=True
+    models.Reel, models.Reel.audio_id, _reels_listed_below(models.Reel.audio_id), of_reels=True
 )
 _REEL_PAGES_BY_HASHTAG = _child_page_statement(
     models.Reel,
     models.ReelHashtag.hashtag_id,
     _reels_listed_below(models.ReelHashtag.hashtag_id),
     through=_HASHTAG_LINK,
-    viewer_likes=True,
+    of_reels=True,
 )
 _COMMENT_PAGES_BY_REEL = _child_page_statement(
     models.Comment, models.Comment.reel_id, models.Comment.deleted_at.is_(None)
 )
 
 
+class ReadWithReels(NamedTuple):
+    """Where what a page of reels is read with goes: the viewer's likes and their counts."""
+
+    viewer_likes: DataLoader[int, bool]
+    counts: Callable[[Mapping[int, dict[str, int]]], None]
+
+
 def child_pages(
     sessions: async_sessionmaker[AsyncSession],
     statement: Any,
     viewer_id: int | None,
-    viewer_likes: DataLoader[int, bool] | None = None,
+    read_with_reels: ReadWithReels | None = None,
 ) -> DataLoader[PageKey, list[Any]]:
     """Pages of children (`statement`: a `_child_page_statement`) for many parents in one query
     per distinct (first, after) pair, so a list of N parents each showing a page costs one
-    query, not N. `viewer_likes` (for a statement built with them) is primed with the viewer's
-    likes of the reels read."""
+    query, not N. `read_with_reels` (for a statement built `of_reels`) takes the viewer's likes
+    of the reels read and their counts."""
 
     async def load(keys: Sequence[PageKey]) -> list[list[Any]]:
         found: dict[PageKey, list[Any]] = {}
@@ -435,10 +465,11 @@ def child_pages(
                 }
                 rows = (await session.execute(statement, params)).all()
                 by_parent: dict[int, list[Any]] = defaultdict(list)
-                for parent_id, row, *liked in rows:
+                for parent_id, row, *_ in rows:
                     by_parent[parent_id].append(row)
-                    if viewer_likes is not None:
-                        viewer_likes.prime(row.id, liked[0])
+                if read_with_reels is not None:
+                    read_with_reels.viewer_likes.prime_many({row[1].id: row[2] for row in rows})
+                    read_with_reels.counts({row[1].id: served(row[3:]) for row in rows})
                 for key in group:
                     found[key] = by_parent[key.parent_id]
         return [found[key] for key in keys]

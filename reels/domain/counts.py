@@ -2,8 +2,9 @@
 
 The aggregator writes the absolute counts to the cache after every flush; a reader that misses
 fills the cache from the database only where the key is still absent, so it can never put back
-an older value over a newer one the aggregator wrote meanwhile. Counts a request read from the
-primary with their reels need no cache: the primary has every flush before the cache does.
+an older value over a newer one the aggregator wrote meanwhile. Every writer of counts commits
+them before it caches them, so counts a request read from the primary are never behind the
+cache's and need not ask it (a replica's may be behind).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ SERVED_COLUMNS = (
 )
 
 
-def served(values: Sequence[int]) -> dict[str, int]:
-    """Counts from SERVED_COLUMNS' values; never below zero (an excluded like can be counted an
-    instant before the aggregator has counted the like itself)."""
-    return {field: max(0, value) for field, value in zip(FIELDS, values, strict=True)}
+def served(values: Sequence[int | None]) -> dict[str, int]:
+    """Counts from SERVED_COLUMNS' values (None: a reel with no row of counts yet); never below
+    zero (an excluded like can be counted an instant before the aggregator has counted the like
+    itself)."""
+    return {field: max(0, value or 0) for field, value in zip(FIELDS, values, strict=True)}
 
 
 # Bounds how long a count could stay stale if the cache write after a flush failed.
@@ -61,22 +63,15 @@ async def read_counts(
     reel_ids: Sequence[int],
     *,
     read_with_reels: Mapping[int, dict[str, int]] | None = None,
-    read_from_primary: bool = False,
 ) -> list[dict[str, int]]:
     """The reels' counts: the cache's, else the database's. `read_with_reels` holds counts the
     request already read from the database with the reels (SERVED_COLUMNS): a miss among them
-    costs no statement of its own. Read from the primary (`read_from_primary`), they are served
-    as they are, without asking the cache: every writer of counts commits them there before it
-    caches them, so the primary is never behind the cache (a replica may be)."""
-    read = read_with_reels or {}
-    if read_from_primary and (at_hand := {reel_id: read[reel_id] for reel_id in reel_ids if reel_id in read}):
-        rest = [reel_id for reel_id in reel_ids if reel_id not in at_hand]
-        found = dict(zip(rest, await read_counts(kv, sessions, rest), strict=True)) if rest else {}
-        return [at_hand[reel_id] if reel_id in at_hand else found[reel_id] for reel_id in reel_ids]
+    costs no statement of its own."""
     cached = await kv.get_many([cache_key(reel_id) for reel_id in reel_ids])
     found = {reel_id: orjson.loads(value) for reel_id, value in zip(reel_ids, cached, strict=True) if value}
     missing = [reel_id for reel_id in reel_ids if reel_id not in found]
     if missing:
+        read = read_with_reels or {}
         found |= {reel_id: read[reel_id] for reel_id in missing if reel_id in read}
         unread = [reel_id for reel_id in missing if reel_id not in read]
         if unread:

@@ -35,17 +35,18 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, false, select, update
+from sqlalchemy import ColumnElement, Row, Select, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reels.db import InIds
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
+from reels.domain.counts import SERVED_COLUMNS, served
 from reels.domain.engagement import liked_by_bound_viewer
 from reels.domain.events import BuildFeedAhead, FeedServed
 from reels.domain.feed_candidates import FeedPorts, Pool
 from reels.domain.feed_model import Loaded
 from reels.domain.feed_sessions import Entry, Source
-from reels.domain.models import Reel, ReelStatus, User, Visibility
+from reels.domain.models import Reel, ReelCounts, ReelStatus, User, Visibility
 from reels.domain.visibility import is_listed, listed_to, listed_to_bound_viewer
 from reels.metrics import FEED_BUILD_SECONDS, FEED_FALLBACKS
 from reels.ports.graph import FollowGraph
@@ -72,10 +73,11 @@ class FeedContext:
 @dataclass(frozen=True, slots=True)
 class FeedItem:
     reel: Reel
-    # Read with the reel, so that the page's creators and the viewer's likes of its reels need no
-    # other round trip.
+    # Read with the reel, so that the page's creators, the viewer's likes of its reels and their
+    # counts need no other round trip.
     creator: User
     viewer_liked: bool
+    counts: dict[str, int]
     source: Source
     score: float
     cursor: int
@@ -140,7 +142,11 @@ async def for_you(
             found = shown.get(entry.reel_id)
             if found is not None:
                 cursor = feed_sessions.cursor_value(session, position)
-                items.append(FeedItem(found.reel, found.creator, found.viewer_liked, entry.source, entry.score, cursor))
+                items.append(
+                    FeedItem(
+                        found.reel, found.creator, found.viewer_liked, found.counts, entry.source, entry.score, cursor
+                    )
+                )
             position += 1
     if items:
         await _served(ports, viewer, session_id, owner, session, items)
@@ -457,19 +463,34 @@ def _anonymous_order(pool: Pool, served: set[int], watched: set[int], settings: 
 
 
 class Showable(NamedTuple):
-    """A reel the viewer may be shown, with what was read with it: its creator and whether the
-    viewer likes it (what a page of it shows next, without another round trip)."""
+    """A reel the viewer may be shown, with what was read with it: its creator, whether the
+    viewer likes it and its counts as the database holds them (see reels.domain.counts), what a
+    page of it shows next, without another round trip."""
 
     reel: Reel
     creator: User
     viewer_liked: bool
+    counts: dict[str, int]
 
 
-def _showable_query(listed: ColumnElement[bool], liked: ColumnElement[bool]) -> Select[Reel, User, bool]:
+def _with_creator_like_and_counts(liked: ColumnElement[bool]) -> Select[Reel, User, bool, int, int, int, int]:
+    """Reels with their creators, `liked` and their counts (a key lookup each): rows for `_shown`."""
     return (
-        select(Reel, User, liked)
+        select(Reel, User, liked, *SERVED_COLUMNS)
         .join(User, User.id == Reel.creator_id)
-        .where(InIds(Reel.id, "reel_ids"), Reel.status == ReelStatus.READY, listed)
+        .outerjoin(ReelCounts, ReelCounts.reel_id == Reel.id)
+    )
+
+
+def _shown(rows: Sequence[Row[Reel, User, bool, int, int, int, int]]) -> list[Showable]:
+    return [Showable(reel, creator, liked, served(counts)) for reel, creator, liked, *counts in rows]
+
+
+def _showable_query(
+    listed: ColumnElement[bool], liked: ColumnElement[bool]
+) -> Select[Reel, User, bool, int, int, int, int]:
+    return _with_creator_like_and_counts(liked).where(
+        InIds(Reel.id, "reel_ids"), Reel.status == ReelStatus.READY, listed
     )
 
 
@@ -495,8 +516,7 @@ async def _showable(
 
     async def read() -> list[Showable]:
         async with ports.reads() as session:
-            rows = (await session.execute(query, {"reel_ids": reel_ids, **params})).all()
-            return [Showable(reel, creator, liked) for reel, creator, liked in rows]
+            return _shown((await session.execute(query, {"reel_ids": reel_ids, **params})).all())
 
     if viewer is None:
         return {row.reel.id: row for row in await read()}
@@ -599,8 +619,7 @@ async def _newest(
     its creator and whether the viewer likes it."""
     liked = false().label("viewer_liked") if viewer is None else liked_by_bound_viewer(Reel.id)
     query = (
-        select(Reel, User, liked)
-        .join(User, User.id == Reel.creator_id)
+        _with_creator_like_and_counts(liked)
         .where(candidates, Reel.status == ReelStatus.READY, listed_to(viewer, follows_creator=follows_creator))
         .order_by(Reel.id.desc())
         .limit(first + 1)
@@ -611,4 +630,4 @@ async def _newest(
         query = query.where(Reel.creator_id.not_in(muted))
     params = {} if viewer is None else {"viewer_id": viewer.id}
     async with sessions() as session:
-        return [Showable(reel, creator, liked) for reel, creator, liked in (await session.execute(query, params)).all()]
+        return _shown((await session.execute(query, params)).all())

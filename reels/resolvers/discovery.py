@@ -123,32 +123,38 @@ def _session_id(context: Context, given: str | None) -> str | None:
 async def for_you(
     context: Context, first: int, after: int | None, where: FeedContext, session_id: str | None
 ) -> FeedPage:
-    session = _session_id(context, session_id)
-    page = await feed.for_you(feed_ports(context), context.viewer, session, where, first=first, after=after)
-    _came_with(context, page.items)
+    session, ports = _session_id(context, session_id), feed_ports(context)
+    page = await feed.for_you(ports, context.viewer, session, where, first=first, after=after)
+    _came_with(context, ports, page.items)
     return page
 
 
-def _came_with(context: Context, shown: Iterable[FeedItem | Showable]) -> None:
-    """Keep at hand what the reels' read brought: their creators and the viewer's likes of them."""
+def _came_with(context: Context, ports: FeedPorts, shown: Iterable[FeedItem | Showable]) -> None:
+    """Keep at hand what the reels' read (through `ports`) brought: their creators, the viewer's
+    likes of them and their counts."""
     loaders = context.loaders
+    counts = {}
     for item in shown:
         loaders.user_by_id.prime(item.creator.id, item.creator)
         loaders.viewer_likes_reel.prime(item.reel.id, item.viewer_liked)
+        counts[item.reel.id] = item.counts
+    loaders.read_counts(counts, from_primary=ports.reads is context.platform.primary_reads)
 
 
 async def trending(context: Context, region: str | None, first: int, offset: int) -> Page[Reel]:
     """Trending reels, with their place in the list as their cursor."""
     region = region or (context.viewer.region if context.viewer else None)
-    shown, has_next = await feed.trending(feed_ports(context), context.viewer, region, first=first, offset=offset)
-    _came_with(context, shown)
+    ports = feed_ports(context)
+    shown, has_next = await feed.trending(ports, context.viewer, region, first=first, offset=offset)
+    _came_with(context, ports, shown)
     places = {item.reel.id: offset + n for n, item in enumerate(shown)}
     return Page([item.reel for item in shown], has_next, position=lambda row: (places[row.id],))
 
 
 async def following_feed(context: Context, first: int, after: int | None) -> Page[Reel]:
-    shown = await feed.following(feed_ports(context), context.viewer, first=first, after=after)
-    _came_with(context, shown)
+    ports = feed_ports(context)
+    shown = await feed.following(ports, context.viewer, first=first, after=after)
+    _came_with(context, ports, shown)
     return await listed_page(context, [item.reel for item in shown], first)
 
 

@@ -95,7 +95,7 @@ def test_a_reel_and_a_like_read_the_creator_with_the_reel(embedded_settings: Set
             assert len(reads_of_users) == 1, reads_of_users  # the account of the token
 
 
-LIKED_NODE = "id viewerHasLiked creator { username }"
+LIKED_NODE = "id viewerHasLiked creator { username } counts { likes }"
 PAGES_OF_REELS = {
     "feed": f"query {{ feed(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }}",
     "trending": f"query {{ trending(first: 10) {{ edges {{ node {{ {LIKED_NODE} }} }} }} }}",
@@ -104,16 +104,24 @@ PAGES_OF_REELS = {
 }
 
 
-def test_reels_come_with_whether_the_viewer_likes_them(embedded_settings: Settings) -> None:
-    """`viewerHasLiked` and the creator of a page of reels (the feed, trending, following, a
-    profile's) or of one reel are read in the statement that reads the reels (a hashtag's and a
-    sound's pages share the profile's): no statement of the viewer's likes runs on its own, and
+def test_reels_come_with_whether_the_viewer_likes_them_and_their_counts(
+    embedded_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`viewerHasLiked`, the creator and the counts of a page of reels (the feed, trending,
+    following, a profile's) or of one reel are read in the statement that reads the reels (a
+    hashtag's and a sound's pages share the profile's): no statement of the viewer's likes or of
+    counts runs on its own, the cache is not asked for counts read from the primary, and
     trending and following read no users but the token's account."""
     with TestClient(create_app(embedded_settings, run_workers=False)) as client:
         api = Api(client)
         token, _ = api.register("viewer")
         _, creator = api.register("maker")
         reels = [insert_ready_reel(api, creator["id"], caption=f"reel {n}") for n in range(4)]
+        stored_likes = {reel_id: 10 + n for n, reel_id in enumerate(reels)}
+        run(api, _store_likes, api, stored_likes)
+        asked: list[object] = []
+        kv = platform_of(api).kv
+        monkeypatch.setattr(kv, "get_many", _noting(asked, kv.get_many))
         like = "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { message } } }"
         assert api.data(like, {"id": reels[1]}, token=token)["likeReel"]["userErrors"] == []
         follow = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { message } } }"
@@ -131,13 +139,22 @@ def test_reels_come_with_whether_the_viewer_likes_them(embedded_settings: Settin
                 node["id"]: node["id"] == reels[1] for node in nodes
             }, name
             assert all(node["creator"] == {"username": "maker"} for node in nodes), name
+            assert {node["id"]: node["counts"]["likes"] for node in nodes} == {
+                node["id"]: stored_likes[node["id"]] for node in nodes
+            }, name
             if name in ("profile", "following", "trending"):  # For You may leave out what the viewer liked
                 assert reels[1] in {node["id"] for node in nodes}, name
             flat = [" ".join(statement.split()) for statement in statements]
-            assert not [s for s in flat if s.startswith("SELECT likes.")], (name, flat)
+            assert not [s for s in flat if s.startswith(("SELECT likes.", "SELECT reel_counts."))], (name, flat)
+            assert not [keys for keys, *_ in asked if any(key.startswith("counts:") for key in keys)], name
             if name in ("trending", "following"):  # (a new For You session reads users to rank)
                 reads_of_users = [s for s in flat if " FROM users " in s and "JOIN users" not in s]
                 assert len(reads_of_users) == 1, (name, reads_of_users)  # the token's account
+
+
+async def _store_likes(api: Api, likes: dict[str, int]) -> None:
+    async with platform_of(api).sessions.begin() as session:
+        session.add_all([ReelCounts(reel_id=db_id(reel_id), likes=n) for reel_id, n in likes.items()])
 
 
 def _edges_of(data: dict[str, object]) -> list[dict[str, object]]:
