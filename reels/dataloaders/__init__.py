@@ -392,8 +392,8 @@ def _child_page_statement(
     a batch of parents costs one statement. `visible` is the children's rule in SQL, which may
     use `followed` (the parents the viewer follows) and `viewer_id`. `through` = (link table,
     join condition) when parent and child meet in a link table. `of_reels`: each reel comes with
-    whether the viewer likes it and its counts (SERVED_COLUMNS). Built once (with bound parameters): building it and its
-    cache key cost ~0.45 ms of CPU a request."""
+    whether the viewer likes it and its counts (SERVED_COLUMNS). Built once (with bound
+    parameters): building it and its cache key cost ~0.45 ms of CPU a request."""
     rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
     ranked = select(model.id, parent_column.label("parent_id"), rank)
     if through is not None:

@@ -65,8 +65,8 @@ async def read_counts(
     read_with_reels: Mapping[int, dict[str, int]] | None = None,
 ) -> list[dict[str, int]]:
     """The reels' counts: the cache's, else the database's. `read_with_reels` holds counts the
-    request already read from the database with the reels (SERVED_COLUMNS): a miss among them
-    costs no statement of its own."""
+    request already read from a replica with the reels (SERVED_COLUMNS): a miss among them costs
+    no statement of its own. (Counts read from the primary need not come here: see above.)"""
     cached = await kv.get_many([cache_key(reel_id) for reel_id in reel_ids])
     found = {reel_id: orjson.loads(value) for reel_id, value in zip(reel_ids, cached, strict=True) if value}
     missing = [reel_id for reel_id in reel_ids if reel_id not in found]

@@ -504,7 +504,7 @@ async def _showable(
     ports: FeedPorts, viewer: User | None, reel_ids: list[int], *, creators: set[int] | None = None
 ) -> dict[int, Showable]:
     """The reels of `reel_ids` the viewer may be shown now (the visibility rule, blocks and mutes),
-    each with its creator and whether the viewer likes it.
+    each with its creator, whether the viewer likes it and its counts.
 
     One round trip when the reels' `creators` are known (a session list keeps them): the reels are
     read as if the viewer followed every creator while the follow graph is asked, at the same
@@ -616,7 +616,7 @@ async def _newest(
     follows_creator: bool,
 ) -> list[Showable]:
     """Up to `first + 1` of the READY `candidates` listed to the viewer, newest first, each with
-    its creator and whether the viewer likes it."""
+    its creator, whether the viewer likes it and its counts."""
     liked = false().label("viewer_liked") if viewer is None else liked_by_bound_viewer(Reel.id)
     query = (
         _with_creator_like_and_counts(liked)
