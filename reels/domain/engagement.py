@@ -92,7 +92,7 @@ _LIKE_INSERT = {
 }
 
 
-def _like_and_tell() -> Select[tuple[int]]:
+def _like_and_tell() -> Select[int]:
     """PostgreSQL's like of another's reel: the like and, when it is new, the creator's
     notification in one statement (`liked` is empty for a like that was there already)."""
     liked = _LIKE_INSERT["postgresql"].cte("liked")
