@@ -173,7 +173,7 @@ async def users(
     followers = await follow_counts.read(kv, graph, list(matches)) if len(matches) > 1 else {}
 
     def score(user_id: int) -> float:
-        return matches[user_id] + 0.05 * math.log10(1 + followers.get(user_id, (0, 0))[0])
+        return matches[user_id] + 0.05 * math.log10(1 + followers.get(user_id, follow_counts.NO_FOLLOWS)[0])
 
     return [found[user_id] for user_id in sorted(matches, key=score, reverse=True)[:first]]
 

@@ -24,8 +24,10 @@ the field's path.
 A list of objects whose selected fields are all lean, all the way down (a page's edges), is
 rendered in one loop from a plan of its selection, without graphql-core's path, info and
 completion dispatch for each field; an item it cannot render as graphql-core would hands the
-list back to graphql-core. `LeanExecution` also holds no reference to itself, so a request's execution
-state is freed by reference counting when the request ends.
+list back to graphql-core.
+
+`LeanExecution` holds no reference to itself, so a request's execution state is freed by
+reference counting when the request ends.
 """
 
 from __future__ import annotations
