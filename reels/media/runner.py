@@ -4,13 +4,19 @@ Children run in their own session so a timeout or a cancelled job kills the whol
 group, and at a low CPU priority so transcodes never starve the API sharing the machine. On
 Linux they also die with the worker: a SIGKILLed worker leaves no FFmpeg running (its job is
 redone elsewhere, so the orphan's work would be wasted CPU).
+
+The priority and the death signal are set by a small launcher that then becomes the program by
+exec, never by Python code run in the forked child (`preexec_fn`): in a threaded process the
+child inherits locks held by threads that do not exist in it, and the interpreter's own
+after-fork cleanup can free an object whose destructor waits on one. That hung an avatar
+request for good (PyAV's scaler joining its slice threads in the child).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
+import shutil
 import signal
 import sys
 from collections import deque
@@ -29,16 +35,25 @@ STDERR_TAIL_LINES = 12
 STREAM_LINE_LIMIT = 1024 * 1024
 
 
-_PR_SET_PDEATHSIG = 1
+# A fresh interpreter (isolated, no site) run as: launcher <parent pid> <niceness> <program> <args…>.
+# It lowers its priority before the program starts (so every thread FFmpeg starts inherits it),
+# on Linux asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG, 1) and checks that the
+# parent did not die first, then execs the program in its own place: same pid, same group.
+_LAUNCHER = """\
+import os, sys
+parent, niceness, program = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+os.setpriority(os.PRIO_PROCESS, 0, max(niceness, os.getpriority(os.PRIO_PROCESS, 0)))
+if sys.platform == "linux":
+    import ctypes, signal
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    if os.getppid() != parent:
+        sys.exit(1)
+os.execv(program[0], program)
+"""
 
 
-def _prepare_child() -> None:
-    """In the forked child, before exec: lower its priority (so it runs niced from its first
-    instruction, and threads it starts inherit that), and on Linux ask for SIGKILL when the
-    parent dies."""
-    os.setpriority(os.PRIO_PROCESS, 0, max(NICENESS, os.getpriority(os.PRIO_PROCESS, 0)))
-    if sys.platform == "linux":
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def _launched(program: str, args: Sequence[str]) -> list[str]:
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), str(NICENESS), program, *args]
 
 
 def ffmpeg_binary() -> str:
@@ -70,14 +85,16 @@ async def run_child(argv: Sequence[str], *, timeout_s: float, what: str, capture
     Raises `TranscodeError` on timeout or when the program cannot be started; a non-zero exit
     is returned, not raised, so callers can tell crashes from errors.
     """
+    program = shutil.which(argv[0])
+    if program is None:
+        raise TranscodeError(f"cannot start {what} ({argv[0]}): no such executable")
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv,
+            *_launched(program, argv[1:]),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if capture_stdout else asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_prepare_child,
             limit=STREAM_LINE_LIMIT,
         )
     except OSError as exc:

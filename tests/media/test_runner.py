@@ -124,3 +124,35 @@ def test_ffmpeg_dies_with_a_killed_worker() -> None:
     finally:
         for pid in processes_mentioning(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_a_child_starts_while_another_thread_holds_a_lock_its_objects_wait_on() -> None:
+    """Nothing of the parent's Python runs in the forked child. If it did (as `preexec_fn`
+    does), the interpreter's after-fork cleanup would free the main thread's thread-local
+    trap in the child, whose destructor waits for a lock held by a thread the child does not
+    have: the child never reaches exec and the parent waits for it for good. PyAV's scaler did
+    just that to an avatar request."""
+    script = (
+        "import asyncio, sys, threading\n"
+        "from reels.media.runner import run_child\n"
+        "held = threading.Lock()\n"
+        "class Trap:\n"
+        "    def __del__(self):\n"
+        "        held.acquire()\n"
+        "local = threading.local()\n"
+        "local.trap = Trap()\n"
+        "held.acquire()\n"
+        "async def main():\n"
+        "    argv = [sys.executable, '-c', 'print(\"ran\")']\n"
+        "    finished = await run_child(argv, timeout_s=60, what='child', capture_stdout=True)\n"
+        "    print(finished.stdout.decode().strip())\n"
+        "thread = threading.Thread(target=lambda: asyncio.run(main()))\n"
+        "thread.start()\n"
+        "thread.join()\n"
+        "held.release()\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the child never started: the forked child ran the parent's Python")
+    assert (done.returncode, done.stdout.strip()) == (0, "ran"), done.stderr
