@@ -79,9 +79,11 @@ class Platform:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    # Read-only sessions on the primary (db.read_session_factory): reads that must see the latest
+    # Read-only sessions on the primary (of db.read_engine): reads that must see the latest
     # writes (a token's account, a request's reads after it wrote).
     primary_reads: async_sessionmaker[AsyncSession]
+    # The same reads' engine, for driver reads (db.DriverRead) of the primary.
+    primary_read_engine: AsyncEngine
     kv: kv.KeyValue
     queue: queue.WorkQueue
     pubsub: pubsub.PubSub
@@ -132,7 +134,8 @@ class Platform:
         if require_migrated:
             await db.ensure_migrated(engine)
         sessions = db.session_factory(engine)
-        primary_reads = db.read_session_factory(engine)
+        primary_read_engine = db.read_engine(engine)
+        primary_reads = db.session_factory(primary_read_engine)
         bus = pubsub.from_settings(settings)
         await bus.connect()
         cache = kv.from_settings(settings)
@@ -146,12 +149,13 @@ class Platform:
             engine=engine,
             sessions=sessions,
             primary_reads=primary_reads,
+            primary_read_engine=primary_read_engine,
             kv=cache,
             queue=work_queue,
             pubsub=bus,
             store=objectstore.from_settings(settings, public_url=settings.public_url),
             replicas=objectstore.replicas_from_settings(settings),
-            graph=graph.from_settings(settings, sessions, db.read_engine(engine)),
+            graph=graph.from_settings(settings, sessions, primary_read_engine),
             jwt_secret=settings.jwt_secret(),
             read_replicas=db.ReadReplicas(
                 primary_reads,

@@ -18,8 +18,9 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from reels.db import EntityRead
 from reels.domain import audit, search
 from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found, rate_limited
 from reels.domain.events import SessionChanged, SessionReason, publish
@@ -291,16 +292,16 @@ def _revoked_key(token_id: str) -> str:
     return f"token:revoked:{token_id}"
 
 
-# Every signed-in request runs it: built once (`session.get` built its query afresh each time).
-_ACCOUNT = select(User).where(User.id == bindparam("user_id"))
+# Every signed-in request runs it: built once, and run on the driver (db.DriverRead).
+_ACCOUNT = EntityRead(User, select(User).where(User.id == bindparam("user_id")))
 
 
-async def authorize(session: AsyncSession, kv: KeyValue, access: AccessToken) -> User:
-    """The account a verified token acts for; AuthenticationError once the token is revoked or
-    the account is gone or suspended."""
+async def authorize(primary: AsyncEngine, kv: KeyValue, access: AccessToken) -> User:
+    """The account a verified token acts for, read from the primary (`primary`, a read engine);
+    AuthenticationError once the token is revoked or the account is gone or suspended."""
     if await kv.get(_revoked_key(access.token_id)) is not None:
         raise AuthenticationError("the access token was revoked; log in again")
-    user = (await session.scalars(_ACCOUNT, {"user_id": access.user_id})).one_or_none()
+    user = await _ACCOUNT.one_or_none(primary, {"user_id": access.user_id})
     if user is None:
         raise AuthenticationError("the access token's account no longer exists")
     if user.suspended_at is not None:

@@ -58,8 +58,7 @@ def _platform(connection: HTTPConnection) -> Platform:
 async def _viewer(platform: Platform, access: AccessToken | None) -> User | None:
     if access is None:
         return None
-    async with platform.primary_reads() as session:  # a suspension counts at once
-        return await authorize(session, platform.kv, access)
+    return await authorize(platform.primary_read_engine, platform.kv, access)  # a suspension counts at once
 
 
 def _access_token(platform: Platform, token: str | None) -> AccessToken | None:

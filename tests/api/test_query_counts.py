@@ -3,12 +3,14 @@ per-request DataLoader that fetches one level in one batch."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import orjson
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.testclient import TestClient
 
 from reels import db
@@ -31,17 +33,26 @@ FEED = """query Feed($n: Int!, $after: String) { feed(first: $n, after: $after) 
 
 @contextmanager
 def counting_statements(api: Api) -> Iterator[list[str]]:
+    """The statements run while inside: through SQLAlchemy's execution, and on the driver."""
     statements: list[str] = []
     engine = platform_of(api).engine.sync_engine
 
     def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
         statements.append(statement)
 
+    driver_rows = db.DriverRead.rows
+
+    async def record_driver_read(read: db.DriverRead, engine: AsyncEngine, values: Mapping[str, Any]) -> Any:
+        statements.append(str(read.statement.compile(dialect=engine.dialect)))
+        return await driver_rows(read, engine, values)
+
     event.listen(engine, "before_cursor_execute", record)
+    db.DriverRead.rows = record_driver_read  # type: ignore[method-assign, assignment]
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
+        db.DriverRead.rows = driver_rows  # type: ignore[method-assign]
 
 
 def test_feed_statements_do_not_grow_with_page_size(embedded_settings: Settings) -> None:

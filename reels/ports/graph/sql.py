@@ -128,11 +128,10 @@ def _follow_counts_statement() -> CompoundSelect[int, int, int]:
     return followers.union_all(following)
 
 
-# Built once, with bound parameters: SQLAlchemy keeps its cache key and compiled form across calls
-# instead of rebuilding both per request. Table columns, not mapped attributes, keep it a Core
-# statement, which skips the ORM's result set-up.
-_RELATIONS = _relations_statement()
-_FOLLOW_COUNTS = _follow_counts_statement()
+# Built once, with bound parameters, and run on the driver: a page of reels asks for the first,
+# a profile for the second.
+_RELATIONS = db.DriverRead(_relations_statement())
+_FOLLOW_COUNTS = db.DriverRead(_follow_counts_statement())
 
 
 def _datetime(ms: int) -> datetime:
@@ -222,8 +221,7 @@ class SqlFollowGraph:
     async def follow_counts(self, users: Sequence[int]) -> dict[int, tuple[int, int]]:
         if not users:
             return {}
-        async with self._reads.connect() as connection:
-            rows = (await connection.execute(_FOLLOW_COUNTS, {"users": list(users)})).all()
+        rows = await _FOLLOW_COUNTS.rows(self._reads, {"users": list(users)})
         counts = {user: [0, 0] for user in users}
         for user, side, n in rows:
             counts[user][side] = n
@@ -246,9 +244,7 @@ class SqlFollowGraph:
     async def relations(self, user: int, others: Sequence[int]) -> Relations:
         if not others:
             return relations_of(())
-        async with self._reads.connect() as connection:
-            rows = await connection.execute(_RELATIONS, {"user": user, "others": list(others)})
-            return relations_of(rows.all())
+        return relations_of(await _RELATIONS.rows(self._reads, {"user": user, "others": list(others)}))
 
     async def followees(self, user: int, *, limit: int = 5000) -> list[int]:
         query = (

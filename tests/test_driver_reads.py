@@ -1,0 +1,114 @@
+"""A driver read answers what SQLAlchemy's own execution of the same statement answers (enums,
+aware and naive datetimes, JSON, lists of ids), on SQLite and PostgreSQL; an entity read leaves
+an instance as a closed session would; a statement the driver fails costs its connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, func, inspect, literal, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from reels.db import Base, DriverRead, EntityRead, InIds, create_engine, read_engine, session_factory
+from reels.domain.models import Reel, ReelStatus, Role, User
+from reels.settings import Settings
+
+MEDIA = {"hls": "reels/1/hls/master.m3u8", "renditions": [{"width": 720, "bandwidth": 3_000_000}], "fps": 29.97}
+
+
+@pytest.fixture(params=["embedded", pytest.param("services", marks=pytest.mark.services)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "embedded":
+        return f"sqlite+aiosqlite:///{tmp_path / 'reels.db'}"
+    return Settings(database_url=request.getfixturevalue("fresh_postgres_url")).resolved_database_url
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    made = create_engine(database_url)
+    async with made.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    try:
+        yield made
+    finally:
+        await made.dispose()
+
+
+async def _world(engine: AsyncEngine) -> tuple[int, list[int]]:
+    async with session_factory(engine).begin() as session:
+        maker = User(username="maker", display_name="Maker", password_hash="-", role=Role.MODERATOR)
+        maker.suspended_at = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+        session.add(maker)
+        await session.flush()
+        reels = [
+            Reel(creator_id=maker.id, caption=f"reel {n}", status=status, media=MEDIA if n else None)
+            for n, status in enumerate([ReelStatus.READY, ReelStatus.READY, ReelStatus.FAILED])
+        ]
+        session.add_all(reels)
+        await session.flush()
+        return maker.id, [reel.id for reel in reels]
+
+
+async def test_a_driver_read_answers_as_sqlalchemy_does(engine: AsyncEngine) -> None:
+    maker_id, reel_ids = await _world(engine)
+    statement = (
+        select(
+            Reel.id, Reel.status, Reel.media, Reel.created_at, User.role, User.suspended_at, literal(7), func.count()
+        )
+        .join(User, User.id == Reel.creator_id)
+        .where(InIds(Reel.id, "ids"), Reel.status == ReelStatus.READY, User.id == bindparam("maker"))
+        .group_by(Reel.id, User.id)
+        .order_by(Reel.id)
+    )
+    values = {"ids": [*reel_ids, 10**15], "maker": maker_id}
+    async with engine.connect() as conn:
+        expected = [tuple(row) for row in (await conn.execute(statement, values)).all()]
+
+    rows = await DriverRead(statement).rows(read_engine(engine), values)
+
+    assert rows == expected
+    assert [row[0] for row in rows] == reel_ids[:2]  # READY only, the unknown id left out
+    assert rows[1][1:3] == (ReelStatus.READY, MEDIA) and isinstance(rows[1][4], Role)
+    assert await DriverRead(statement).rows(read_engine(engine), {"ids": [], "maker": maker_id}) == []
+
+
+async def test_an_entity_read_leaves_the_instance_a_closed_session_would(engine: AsyncEngine) -> None:
+    maker_id, _ = await _world(engine)
+    account = EntityRead(User, select(User).where(User.id == bindparam("user_id")))
+    async with session_factory(engine)() as session:
+        expected = await session.get(User, maker_id)
+
+    user = await account.one_or_none(read_engine(engine), {"user_id": maker_id})
+
+    assert user is not None and expected is not None
+    columns = [attribute.key for attribute in inspect(User).column_attrs]
+    assert {key: getattr(user, key) for key in columns} == {key: getattr(expected, key) for key in columns}
+    state = inspect(user)
+    assert state.detached and state.identity == (maker_id,) and not state.modified
+    assert await account.one_or_none(read_engine(engine), {"user_id": maker_id + 1}) is None
+
+
+async def test_lists_must_be_bound_as_one_parameter() -> None:
+    with pytest.raises(TypeError, match="InIds"):
+        await DriverRead(select(User.id).where(User.id.in_([1, 2]))).rows(
+            create_engine("sqlite+aiosqlite:///:memory:"), {}
+        )
+
+
+@pytest.mark.services
+async def test_a_statement_the_driver_fails_costs_its_connection(fresh_postgres_url: str) -> None:
+    """The pool hands out its most recent connection again (LIFO), unless it was invalidated."""
+    engine = read_engine(create_engine(Settings(database_url=fresh_postgres_url).resolved_database_url))
+    backend = DriverRead(select(func.pg_backend_pid()))
+    failing = DriverRead(select(text("1 / 0")))
+    try:
+        (first,) = await backend.rows(engine, {})
+        assert await backend.rows(engine, {}) == [first]
+        with pytest.raises(Exception, match="division by zero"):
+            await failing.rows(engine, {})
+        assert await backend.rows(engine, {}) != [first]
+    finally:
+        await engine.dispose()
