@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, inspect, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reels.db import Base, DriverRead, EntityRead, InIds, create_engine, read_engine, session_factory
-from reels.domain.models import Reel, ReelStatus, Role, User
+from reels.domain.models import Reel, ReelCounts, ReelStatus, Role, User
 from reels.settings import Settings
 
 MEDIA = {"hls": "reels/1/hls/master.m3u8", "renditions": [{"width": 720, "bandwidth": 3_000_000}], "fps": 29.97}
@@ -77,7 +77,7 @@ async def test_a_driver_read_answers_as_sqlalchemy_does(engine: AsyncEngine) -> 
 
 async def test_an_entity_read_leaves_the_instance_a_closed_session_would(engine: AsyncEngine) -> None:
     maker_id, _ = await _world(engine)
-    account = EntityRead(User, select(User).where(User.id == bindparam("user_id")))
+    account = EntityRead(select(User).where(User.id == bindparam("user_id")))
     async with session_factory(engine)() as session:
         expected = await session.get(User, maker_id)
 
@@ -89,6 +89,27 @@ async def test_an_entity_read_leaves_the_instance_a_closed_session_would(engine:
     state = inspect(user)
     assert state.detached and state.identity == (maker_id,) and not state.modified
     assert await account.one_or_none(read_engine(engine), {"user_id": maker_id + 1}) is None
+
+
+async def test_an_entity_read_makes_each_class_of_a_row_and_none_of_a_missing_outer_side(engine: AsyncEngine) -> None:
+    maker_id, reel_ids = await _world(engine)
+    statement = (
+        select(Reel, User, literal(True).label("flag"), ReelCounts)
+        .join(User, User.id == Reel.creator_id)
+        .outerjoin(ReelCounts, ReelCounts.reel_id == Reel.id)
+        .where(InIds(Reel.id, "ids"))
+        .order_by(Reel.id)
+    )
+
+    rows = await EntityRead(statement).all(read_engine(engine), {"ids": reel_ids})
+
+    assert [(reel.id, reel.media, user.id, flag, counts) for reel, user, flag, counts in rows] == [
+        (reel_ids[0], None, maker_id, True, None),
+        (reel_ids[1], MEDIA, maker_id, True, None),
+        (reel_ids[2], MEDIA, maker_id, True, None),
+    ]
+    assert all(inspect(reel).detached and inspect(user).detached for reel, user, _, _ in rows)
+    assert rows[0][1] is rows[2][1]  # one instance an identity, as in a session's identity map
 
 
 async def test_lists_must_be_bound_as_one_parameter() -> None:

@@ -293,7 +293,7 @@ def _revoked_key(token_id: str) -> str:
 
 
 # Every signed-in request runs it: built once, and run on the driver (db.DriverRead).
-_ACCOUNT = EntityRead(User, select(User).where(User.id == bindparam("user_id")))
+_ACCOUNT = EntityRead(select(User).where(User.id == bindparam("user_id")))
 
 
 async def authorize(primary: AsyncEngine, kv: KeyValue, access: AccessToken) -> User:
@@ -301,7 +301,7 @@ async def authorize(primary: AsyncEngine, kv: KeyValue, access: AccessToken) -> 
     AuthenticationError once the token is revoked or the account is gone or suspended."""
     if await kv.get(_revoked_key(access.token_id)) is not None:
         raise AuthenticationError("the access token was revoked; log in again")
-    user = await _ACCOUNT.one_or_none(primary, {"user_id": access.user_id})
+    user: User | None = await _ACCOUNT.one_or_none(primary, {"user_id": access.user_id})
     if user is None:
         raise AuthenticationError("the access token's account no longer exists")
     if user.suspended_at is not None:

@@ -29,16 +29,16 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, Select, false, select, update
+from sqlalchemy import ColumnElement, Select, false, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reels.db import InIds
+from reels.db import EntityRead, InIds, engine_of
 from reels.domain import events, feed_candidates, feed_features, feed_feedback, feed_inbox, feed_sessions, feed_trending
 from reels.domain.counts import SERVED_COLUMNS, served
 from reels.domain.engagement import liked_by_bound_viewer
@@ -482,7 +482,7 @@ def _with_creator_like_and_counts(liked: ColumnElement[bool]) -> Select[Reel, Us
     )
 
 
-def _shown(rows: Sequence[Row[Reel, User, bool, int, int, int, int]]) -> list[Showable]:
+def _shown(rows: Iterable[Sequence[Any]]) -> list[Showable]:
     return [Showable(reel, creator, liked, served(counts)) for reel, creator, liked, *counts in rows]
 
 
@@ -494,10 +494,12 @@ def _showable_query(
     )
 
 
-# Every page read runs one of these, built once (SQLAlchemy then skips building the statement and
-# its cache key). Signed in, the reels are read as if the viewer followed every creator.
-_SHOWABLE_ANONYMOUS = _showable_query(listed_to(None, follows_creator=False), false().label("viewer_liked"))
-_SHOWABLE_SIGNED_IN = _showable_query(listed_to_bound_viewer(follows_creator=True), liked_by_bound_viewer(Reel.id))
+# Every page read runs one of these, built once and run on the driver. Signed in, the reels are
+# read as if the viewer followed every creator.
+_SHOWABLE_ANONYMOUS = EntityRead(_showable_query(listed_to(None, follows_creator=False), false().label("viewer_liked")))
+_SHOWABLE_SIGNED_IN = EntityRead(
+    _showable_query(listed_to_bound_viewer(follows_creator=True), liked_by_bound_viewer(Reel.id))
+)
 
 
 async def _showable(
@@ -515,8 +517,7 @@ async def _showable(
     query, params = (_SHOWABLE_ANONYMOUS, {}) if viewer is None else (_SHOWABLE_SIGNED_IN, {"viewer_id": viewer.id})
 
     async def read() -> list[Showable]:
-        async with ports.reads() as session:
-            return _shown((await session.execute(query, {"reel_ids": reel_ids, **params})).all())
+        return _shown(await query.all(engine_of(ports.reads), {"reel_ids": reel_ids, **params}))
 
     if viewer is None:
         return {row.reel.id: row for row in await read()}
