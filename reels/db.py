@@ -366,11 +366,15 @@ def _in_json_array(element: InIds, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({ids}))"
 
 
+# A parameter the caller must give: it has no value in the statement.
+_REQUIRED = object()
+
+
 class _Compiled(NamedTuple):
     sql: str
-    # Per parameter, in the driver's order: its name in the caller's values (None for a value
-    # fixed in the statement), the fixed value, and its type's bind processor.
-    parameters: tuple[tuple[str | None, Any, Callable[[Any], Any] | None], ...]
+    # Per parameter, in the driver's order: its name, its value in the statement (or _REQUIRED),
+    # and its type's bind processor. A value the caller gives wins, as in SQLAlchemy's execution.
+    parameters: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
     # The columns that have a result processor, with it (their place in a row, the processor),
     # once the driver has said the columns' types.
     columns: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
@@ -378,7 +382,7 @@ class _Compiled(NamedTuple):
     def arguments(self, values: Mapping[str, Any]) -> list[Any]:
         arguments = []
         for name, fixed, processor in self.parameters:
-            value = fixed if name is None else values[name]
+            value = values[name] if fixed is _REQUIRED or name in values else fixed
             arguments.append(value if processor is None else processor(value))
         return arguments
 
@@ -440,7 +444,7 @@ class DriverRead:
         for name in compiled.positiontup:
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            parameters.append((name if bind.required else None, bind.effective_value, processor))
+            parameters.append((name, _REQUIRED if bind.required else bind.effective_value, processor))
         return _Compiled(compiled.string, tuple(parameters))
 
     async def _with_columns(self, dialect: Dialect, compiled: _Compiled, driver: _Driver, connection: Any) -> _Compiled:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, func, inspect, literal, select, text
+from sqlalchemy import Integer, bindparam, func, inspect, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reels.db import Base, DriverRead, EntityRead, InIds, create_engine, read_engine, session_factory
@@ -73,6 +73,14 @@ async def test_a_driver_read_answers_as_sqlalchemy_does(engine: AsyncEngine) -> 
     assert [row[0] for row in rows] == reel_ids[:2]  # READY only, the unknown id left out
     assert rows[1][1:3] == (ReelStatus.READY, MEDIA) and isinstance(rows[1][4], Role)
     assert await DriverRead(statement).rows(read_engine(engine), {"ids": [], "maker": maker_id}) == []
+
+
+async def test_a_value_given_wins_over_the_statements_own_as_in_sqlalchemy(engine: AsyncEngine) -> None:
+    statement = select(bindparam("n", value=3, type_=Integer))
+    async with engine.connect() as conn:
+        expected = [tuple((await conn.execute(statement, values)).one()) for values in ({}, {"n": 5})]
+    read = DriverRead(statement)
+    assert [(await read.rows(read_engine(engine), values))[0] for values in ({}, {"n": 5})] == expected == [(3,), (5,)]
 
 
 async def test_an_entity_read_leaves_the_instance_a_closed_session_would(engine: AsyncEngine) -> None:
