@@ -18,7 +18,7 @@ from reels.settings import Settings
 BACKEND_PID = text("SELECT pg_backend_pid()")
 
 
-async def _kill(server_url: str, pid: int) -> None:
+async def kill_backend(server_url: str, pid: int) -> None:
     """Terminate the backend and wait until the server no longer lists it."""
     admin = await asyncpg.connect(server_url)
     try:
@@ -38,7 +38,7 @@ async def test_a_connection_that_died_idle_is_replaced_at_check_out(postgres_ser
     try:
         async with engine.connect() as conn:
             first = await conn.scalar(BACKEND_PID)
-        await _kill(postgres_server_url, first)
+        await kill_backend(postgres_server_url, first)
         async with engine.connect() as conn:
             second = await conn.scalar(BACKEND_PID)  # no error: the ping found it dead
         assert second != first
@@ -51,7 +51,7 @@ async def test_a_connection_used_a_moment_ago_is_not_pinged_and_fails_once(postg
     try:
         async with engine.connect() as conn:
             first = await conn.scalar(BACKEND_PID)
-        await _kill(postgres_server_url, first)
+        await kill_backend(postgres_server_url, first)
         with pytest.raises(DBAPIError) as failed:
             async with engine.connect() as conn:
                 await conn.scalar(BACKEND_PID)

@@ -1,6 +1,7 @@
 """A driver read answers what SQLAlchemy's own execution of the same statement answers (enums,
 aware and naive datetimes, JSON, lists of ids), on SQLite and PostgreSQL; an entity read leaves
-an instance as a closed session would; a statement the driver fails costs its connection."""
+an instance as a closed session would; a lost connection is replaced, and a read replica whose
+connection it was is skipped at once."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ import pytest
 from sqlalchemy import Integer, bindparam, func, inspect, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from reels.db import Base, DriverRead, EntityRead, InIds, create_engine, read_engine, session_factory
+from reels.db import (
+    Base,
+    DriverRead,
+    EntityRead,
+    InIds,
+    ReadReplicas,
+    create_engine,
+    engine_of,
+    read_engine,
+    session_factory,
+)
 from reels.domain.models import Reel, ReelCounts, ReelStatus, Role, User
 from reels.settings import Settings
+from tests.test_db_connections import kill_backend
 
 MEDIA = {"hls": "reels/1/hls/master.m3u8", "renditions": [{"width": 720, "bandwidth": 3_000_000}], "fps": 29.97}
 
@@ -127,17 +139,41 @@ async def test_lists_must_be_bound_as_one_parameter() -> None:
         )
 
 
+BACKEND = DriverRead(select(func.pg_backend_pid()))
+
+
 @pytest.mark.services
-async def test_a_statement_the_driver_fails_costs_its_connection(fresh_postgres_url: str) -> None:
+async def test_a_refused_statement_keeps_its_connection_and_a_lost_one_is_replaced(fresh_postgres_url: str) -> None:
     """The pool hands out its most recent connection again (LIFO), unless it was invalidated."""
     engine = read_engine(create_engine(Settings(database_url=fresh_postgres_url).resolved_database_url))
-    backend = DriverRead(select(func.pg_backend_pid()))
-    failing = DriverRead(select(text("1 / 0")))
     try:
-        (first,) = await backend.rows(engine, {})
-        assert await backend.rows(engine, {}) == [first]
+        (first,) = await BACKEND.rows(engine, {})
         with pytest.raises(Exception, match="division by zero"):
-            await failing.rows(engine, {})
-        assert await backend.rows(engine, {}) != [first]
+            await DriverRead(select(text("1 / 0"))).rows(engine, {})
+        assert await BACKEND.rows(engine, {}) == [first]  # the database refused the statement, no more
+
+        await kill_backend(fresh_postgres_url, first[0])
+        with pytest.raises(Exception, match="connection"):
+            await BACKEND.rows(engine, {})
+        assert await BACKEND.rows(engine, {}) != [first]  # the lost one was not handed out again
     finally:
         await engine.dispose()
+
+
+@pytest.mark.services
+async def test_a_replica_whose_connection_is_lost_during_a_read_is_skipped_at_once(fresh_postgres_url: str) -> None:
+    """Not at the next check of the replicas (every second): the read that found it gone skips it."""
+    url = Settings(database_url=fresh_postgres_url).resolved_database_url
+    primary = session_factory(read_engine(create_engine(url)))
+    replicas = ReadReplicas(primary, [url], max_lag_s=5, check_interval_s=3600)
+    replicas._usable = list(replicas._factories)  # a server that is no replica never passes a check
+    try:
+        replica = engine_of(replicas.sessions())
+        ((pid,),) = await BACKEND.rows(replica, {})
+        await kill_backend(fresh_postgres_url, pid)
+        with pytest.raises(Exception, match="connection"):
+            await BACKEND.rows(replica, {})
+        assert replicas.sessions() is primary
+    finally:
+        await replicas.close()
+        await engine_of(primary).dispose()
