@@ -189,9 +189,10 @@ def _count(source: Path, operations: list[str], requests: int) -> dict[str, int]
             "REELS_REQUESTS_PER_SECOND": "1000000",
             "REELS_REQUEST_BURST": "1000000",
         }
-        # The measured checkout's own migrations.
+        # The measured checkout's own migrations (run from its folder: `-c` puts the working
+        # directory first on the path, ahead of PYTHONPATH).
         migrate = f"from reels.migrate import upgrade; upgrade({database_url!r})"
-        subprocess.run([sys.executable, "-c", migrate], env=env, check=True)
+        subprocess.run([sys.executable, "-c", migrate], env=env, check=True, cwd=source)
         out = Path(folder) / "callgrind.out"
         command = [
             "valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}",
