@@ -12,11 +12,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import CursorResult, bindparam, delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -24,7 +25,7 @@ from reels.db import EntityRead
 from reels.domain import audit, search
 from reels.domain.errors import AuthenticationError, DomainError, ErrorCode, not_found, rate_limited
 from reels.domain.events import SessionChanged, SessionReason, publish
-from reels.domain.models import BIO_MAX_CHARS, AuditAction, Role, User
+from reels.domain.models import BIO_MAX_CHARS, AuditAction, RevokedToken, Role, User
 from reels.ports.kv import KeyValue
 from reels.ports.pubsub import PubSub, PubSubUnavailable
 
@@ -288,34 +289,50 @@ def _verified(token: str, secret: str) -> AccessToken:
         raise AuthenticationError("the access token is not valid") from None
 
 
-def _revoked_key(token_id: str) -> str:
-    return f"token:revoked:{token_id}"
+# Every signed-in request runs it: built once, and run on the driver (db.DriverRead). The
+# token's revocation is read with the account, in the same round trip.
+_ACCOUNT = EntityRead(
+    select(User, exists().where(RevokedToken.token_id == bindparam("token_id")).label("revoked")).where(
+        User.id == bindparam("user_id")
+    )
+)
 
 
-# Every signed-in request runs it: built once, and run on the driver (db.DriverRead).
-_ACCOUNT = EntityRead(select(User).where(User.id == bindparam("user_id")))
-
-
-async def authorize(primary: AsyncEngine, kv: KeyValue, access: AccessToken) -> User:
+async def authorize(primary: AsyncEngine, access: AccessToken) -> User:
     """The account a verified token acts for, read from the primary (`primary`, a read engine);
-    AuthenticationError once the token is revoked or the account is gone or suspended."""
-    if await kv.get(_revoked_key(access.token_id)) is not None:
-        raise AuthenticationError("the access token was revoked; log in again")
-    user: User | None = await _ACCOUNT.one_or_none(primary, {"user_id": access.user_id})
-    if user is None:
+    AuthenticationError once the account is gone or suspended or the token is revoked."""
+    rows = await _ACCOUNT.all(primary, {"user_id": access.user_id, "token_id": access.token_id})
+    if not rows:
         raise AuthenticationError("the access token's account no longer exists")
+    ((found, revoked),) = rows
+    user: User = found
+    if revoked:
+        raise AuthenticationError("the access token was revoked; log in again")
     if user.suspended_at is not None:
         raise AuthenticationError("this account is suspended")
     return user
 
 
-async def revoke_token(kv: KeyValue, bus: PubSub, access: AccessToken) -> None:
-    """Refuse the token from now on, everywhere: the revocation entry lives as long as the token
-    would have, and the user's open sockets are told to check theirs."""
-    remaining_s = (access.expires_at - datetime.now(UTC)).total_seconds()
-    if remaining_s > 0:
-        await kv.set(_revoked_key(access.token_id), "1", ttl_s=remaining_s)
+async def revoke_token(sessions: async_sessionmaker[AsyncSession], bus: PubSub, access: AccessToken) -> None:
+    """Refuse the token from now on, everywhere: its revocation is kept as long as the token would
+    have lived (`prune_revocations`), and the user's open sockets are told to check theirs."""
+    if access.expires_at > datetime.now(UTC):
+        async with sessions() as session:
+            session.add(RevokedToken(token_id=access.token_id, expires_at=access.expires_at))
+            try:
+                await session.commit()
+            except IntegrityError:
+                pass  # revoked already: two logouts with the same token raced
     await session_changed(bus, access.user_id, SessionReason.TOKEN_REVOKED)
+
+
+async def prune_revocations(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Forget the revocations of tokens that have expired since (they are refused as expired);
+    returns how many."""
+    async with sessions() as session:
+        result = await session.execute(delete(RevokedToken).where(RevokedToken.expires_at <= datetime.now(UTC)))
+        await session.commit()
+    return cast(CursorResult[Any], result).rowcount  # DML gives a CursorResult
 
 
 async def set_role(

@@ -128,6 +128,18 @@ class User(Base):
     engagement_cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class RevokedToken(Base):
+    """An access token refused before it expires (logout), kept until it would have expired
+    (maintenance deletes it then). In the database rather than the cache: the account read that
+    every signed-in request makes answers both questions in one round trip, and losing the
+    cache cannot bring a logged-out token back."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+
+
 class Audio(Base):
     __tablename__ = "audio"
 

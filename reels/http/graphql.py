@@ -58,7 +58,7 @@ def _platform(connection: HTTPConnection) -> Platform:
 async def _viewer(platform: Platform, access: AccessToken | None) -> User | None:
     if access is None:
         return None
-    return await authorize(platform.primary_read_engine, platform.kv, access)  # a suspension counts at once
+    return await authorize(platform.primary_read_engine, access)  # a suspension counts at once
 
 
 def _access_token(platform: Platform, token: str | None) -> AccessToken | None:

@@ -78,7 +78,7 @@ async def logout(context: Context) -> bool:
     """Revoke the token this request was signed in with (on HTTP and on every open socket)."""
     if context.access_token is None:
         raise RuntimeError("logout must be guarded by a permission class")
-    await accounts.revoke_token(context.platform.kv, context.platform.pubsub, context.access_token)
+    await accounts.revoke_token(context.platform.sessions, context.platform.pubsub, context.access_token)
     return True
 
 

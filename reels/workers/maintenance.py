@@ -5,7 +5,8 @@
 - reels left UPLOADED or PROCESSING long after their last change have lost their job (the API
   died between commit and enqueue): they are queued again. A redo of a job that was merely slow
   is harmless (jobs are idempotent). The in-process queue of the embedded setup loses every job
-  with its process, so there all of them are queued again as the workers start.
+  with its process, so there all of them are queued again as the workers start;
+- revocations of tokens that have expired since are deleted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from reels.domain import events, lifecycle
+from reels.domain import accounts, events, lifecycle
 from reels.domain.events import ReelUploaded
 from reels.domain.models import Reel, ReelStatus
 from reels.domain.unit_of_work import unit_of_work
@@ -35,6 +36,7 @@ async def run_once(platform: Platform) -> None:
         return
     await abort_abandoned_uploads(platform)
     await requeue_stuck_reels(platform)
+    await accounts.prune_revocations(platform.sessions)
 
 
 async def abort_abandoned_uploads(platform: Platform, *, older_than_s: float | None = None) -> int:

@@ -11,17 +11,20 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from reels.domain import accounts
-from reels.domain.models import Role
+from reels.domain.models import RevokedToken, Role
 from reels.http.app import create_app
 from reels.settings import Settings
+from reels.workers import maintenance
 from tests.conftest import Api, platform_of, run
 
 DEADLINE_S = 15.0
@@ -127,6 +130,38 @@ def test_logout_revokes_the_token_in_use_on_http_and_its_sockets(api: Api) -> No
     with socket(api, {"token": token}) as again:
         assert_closed_forbidden(again)
     assert api.data(VIEWER, token=other) == {"viewer": {"username": "leaver", "role": "USER"}}
+
+
+def test_a_logged_out_token_stays_refused_by_a_process_with_an_empty_cache(
+    api: Api, embedded_settings: Settings
+) -> None:
+    """Revocations live in the database, not in the cache: a restarted process (its in-process
+    cache empty, as a lost Redis would leave it) refuses the token as well."""
+    token, _ = api.register("gone_for_good")
+    assert api.data(LOGOUT, token=token)["logout"]["loggedOut"] is True
+    with TestClient(create_app(embedded_settings)) as restarted:
+        refused = Api(restarted).post(VIEWER, token=token)
+    assert refused.status_code == 401 and "revoked" in refused.json()["errors"][0]["message"]
+
+
+def test_maintenance_forgets_only_the_revocations_of_expired_tokens(api: Api) -> None:
+    token, _ = api.register("tidy")
+    assert api.data(LOGOUT, token=token)["logout"]["loggedOut"] is True
+    platform = platform_of(api)
+    expired = RevokedToken(token_id="expired-token", expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+    async def add_expired_and_run_maintenance() -> set[str]:
+        async with platform.sessions() as session:
+            session.add(expired)
+            await session.commit()
+        await platform.kv.delete(maintenance.LOCK_KEY)  # the run at start-up holds it
+        await maintenance.run_once(platform)
+        async with platform.sessions() as session:
+            return set((await session.scalars(select(RevokedToken.token_id))).all())
+
+    kept = run(api, add_expired_and_run_maintenance)
+    assert kept == {accounts.read_token(token, platform.jwt_secret).token_id}
+    assert api.post(VIEWER, token=token).status_code == 401
 
 
 def test_logout_needs_a_token(api: Api) -> None:
