@@ -173,7 +173,7 @@ def read_engine(engine: AsyncEngine) -> AsyncEngine:
 
 
 def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
-    """The engine a session factory's sessions run on (for a driver read of the same database)."""
+    """The engine a session factory's sessions run on (for a driver statement on the same database)."""
     engine: AsyncEngine = sessions.kw["bind"]
     return engine
 
@@ -263,7 +263,7 @@ class ReadReplicas:
 
     def _on_invalidated(self, factory: async_sessionmaker[AsyncSession]) -> Any:
         def skip_if_lost(_dbapi_connection: Any, _record: Any, exception: BaseException | None) -> None:
-            if exception is not None:  # lost during a driver read (DriverRead), or found dead
+            if exception is not None:  # lost during a driver read (DriverStatement), or found dead
                 self._skip(factory)
 
         return skip_if_lost
@@ -441,10 +441,13 @@ _DRIVERS = {
 }
 
 
-class DriverRead:
-    """A read built once with SQLAlchemy and run on the driver's own connection, for the reads
-    nearly every request makes (the signed-in account, a page's reels, how the viewer stands to
-    their creators, a profile's follow counts).
+class DriverStatement:
+    """A statement built once with SQLAlchemy and run on the driver's own connection, for the
+    reads nearly every request makes (the signed-in account, a page's reels, how the viewer
+    stands to their creators, a profile's follow counts) and the hottest one-statement write (a
+    like on PostgreSQL, whose data-modifying CTE selects what it wrote). It runs outside any
+    transaction, so on PostgreSQL a write commits as it ends; SQLite's writes stay in sessions
+    (`one_writer`).
 
     SQLAlchemy compiles the statement once per dialect, lends a connection of its pool, and
     converts each parameter and column as its own execution would (the same bind and result
@@ -462,7 +465,9 @@ class DriverRead:
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
         if compiled.positiontup is None or compiled.post_compile_params or compiled.literal_execute_params:
-            raise TypeError("a driver read takes positional parameters rendered once (use InIds for lists)")
+            raise TypeError("a driver statement takes positional parameters rendered once (use InIds for lists)")
+        if compiled.insert_prefetch or compiled.update_prefetch:  # SQLAlchemy's execution would compute them
+            raise TypeError("a driver statement runs no Python-side column defaults: give those columns' values")
         parameters = []
         for name in compiled.positiontup:
             bind = compiled.binds[name]
@@ -531,7 +536,7 @@ class _Entity(NamedTuple):
         return instance
 
 
-class EntityRead(DriverRead):
+class EntityRead(DriverStatement):
     """A driver read of mapped classes and plain columns (`select(Reel, User, liked)`): the
     columns of each class in a row become an instance, as a session's read leaves it once closed
     (detached, one per identity in the read), or None where its primary key is null (an outer

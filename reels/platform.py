@@ -82,7 +82,7 @@ class Platform:
     # Read-only sessions on the primary (of db.read_engine): reads that must see the latest
     # writes (a token's account, a request's reads after it wrote).
     primary_reads: async_sessionmaker[AsyncSession]
-    # The same reads' engine, for driver reads (db.DriverRead) of the primary.
+    # The same reads' engine, for driver reads (db.DriverStatement) of the primary.
     primary_read_engine: AsyncEngine
     kv: kv.KeyValue
     queue: queue.WorkQueue

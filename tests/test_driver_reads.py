@@ -1,7 +1,7 @@
 """A driver read answers what SQLAlchemy's own execution of the same statement answers (enums,
 aware and naive datetimes, JSON, lists of ids), on SQLite and PostgreSQL; an entity read leaves
-an instance as a closed session would; a lost connection is replaced, and a read replica whose
-connection it was is skipped at once."""
+an instance as a closed session would; a write on PostgreSQL commits as it ends; a lost
+connection is replaced, and a read replica whose connection it was is skipped at once."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Integer, bindparam, func, inspect, literal, select, text
+from sqlalchemy import Integer, bindparam, func, insert, inspect, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reels.db import (
     Base,
-    DriverRead,
+    DriverStatement,
     EntityRead,
     InIds,
     ReadReplicas,
@@ -24,7 +24,7 @@ from reels.db import (
     read_engine,
     session_factory,
 )
-from reels.domain.models import Reel, ReelCounts, ReelStatus, Role, User
+from reels.domain.models import Like, Reel, ReelCounts, ReelStatus, Role, User
 from reels.settings import Settings
 from tests.test_db_connections import kill_backend
 
@@ -79,19 +79,19 @@ async def test_a_driver_read_answers_as_sqlalchemy_does(engine: AsyncEngine) -> 
     async with engine.connect() as conn:
         expected = [tuple(row) for row in (await conn.execute(statement, values)).all()]
 
-    rows = await DriverRead(statement).rows(read_engine(engine), values)
+    rows = await DriverStatement(statement).rows(read_engine(engine), values)
 
     assert rows == expected
     assert [row[0] for row in rows] == reel_ids[:2]  # READY only, the unknown id left out
     assert rows[1][1:3] == (ReelStatus.READY, MEDIA) and isinstance(rows[1][4], Role)
-    assert await DriverRead(statement).rows(read_engine(engine), {"ids": [], "maker": maker_id}) == []
+    assert await DriverStatement(statement).rows(read_engine(engine), {"ids": [], "maker": maker_id}) == []
 
 
 async def test_a_value_given_wins_over_the_statements_own_as_in_sqlalchemy(engine: AsyncEngine) -> None:
     statement = select(bindparam("n", value=3, type_=Integer))
     async with engine.connect() as conn:
         expected = [tuple((await conn.execute(statement, values)).one()) for values in ({}, {"n": 5})]
-    read = DriverRead(statement)
+    read = DriverStatement(statement)
     assert [(await read.rows(read_engine(engine), values))[0] for values in ({}, {"n": 5})] == expected == [(3,), (5,)]
 
 
@@ -132,14 +132,40 @@ async def test_an_entity_read_makes_each_class_of_a_row_and_none_of_a_missing_ou
     assert rows[0][1] is rows[2][1]  # one instance an identity, as in a session's identity map
 
 
+@pytest.mark.services
+async def test_a_write_on_postgresql_commits_as_it_ends(fresh_postgres_url: str) -> None:
+    made = create_engine(Settings(database_url=fresh_postgres_url).resolved_database_url)
+    try:
+        async with made.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        maker_id, reel_ids = await _world(made)
+        liked = insert(Like).values(reel_id=bindparam("reel_id"), user_id=bindparam("user_id"), created_at=func.now())
+        write = DriverStatement(select(liked.returning(Like.reel_id).cte("liked").c.reel_id))
+        assert await write.rows(made, {"reel_id": reel_ids[1], "user_id": maker_id}) == [(reel_ids[1],)]
+        await made.dispose()  # whatever a connection left open ends with it
+        async with session_factory(made)() as session:
+            assert (await session.scalars(select(Like.reel_id))).all() == [reel_ids[1]]
+    finally:
+        await made.dispose()
+
+
+async def test_python_side_column_defaults_are_refused() -> None:
+    """SQLAlchemy's execution computes them (a like's `created_at`); a driver statement cannot."""
+    liked = insert(Like).values(reel_id=bindparam("reel_id"), user_id=bindparam("user_id"))
+    with pytest.raises(TypeError, match="column defaults"):
+        await DriverStatement(select(liked.returning(Like.reel_id).cte("liked").c.reel_id)).rows(
+            create_engine("sqlite+aiosqlite:///:memory:"), {"reel_id": 1, "user_id": 2}
+        )
+
+
 async def test_lists_must_be_bound_as_one_parameter() -> None:
     with pytest.raises(TypeError, match="InIds"):
-        await DriverRead(select(User.id).where(User.id.in_([1, 2]))).rows(
+        await DriverStatement(select(User.id).where(User.id.in_([1, 2]))).rows(
             create_engine("sqlite+aiosqlite:///:memory:"), {}
         )
 
 
-BACKEND = DriverRead(select(func.pg_backend_pid()))
+BACKEND = DriverStatement(select(func.pg_backend_pid()))
 
 
 @pytest.mark.services
@@ -149,7 +175,7 @@ async def test_a_refused_statement_keeps_its_connection_and_a_lost_one_is_replac
     try:
         (first,) = await BACKEND.rows(engine, {})
         with pytest.raises(Exception, match="division by zero"):
-            await DriverRead(select(text("1 / 0"))).rows(engine, {})
+            await DriverStatement(select(text("1 / 0"))).rows(engine, {})
         assert await BACKEND.rows(engine, {}) == [first]  # the database refused the statement, no more
 
         await kill_backend(fresh_postgres_url, first[0])

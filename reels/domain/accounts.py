@@ -289,7 +289,7 @@ def _verified(token: str, secret: str) -> AccessToken:
         raise AuthenticationError("the access token is not valid") from None
 
 
-# Every signed-in request runs it: built once, and run on the driver (db.DriverRead). The
+# Every signed-in request runs it: built once, and run on the driver (db.DriverStatement). The
 # token's revocation is read with the account, in the same round trip.
 _ACCOUNT = EntityRead(
     select(User, exists().where(RevokedToken.token_id == bindparam("token_id")).label("revoked")).where(

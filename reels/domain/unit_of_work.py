@@ -43,16 +43,10 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(
-    sessions: async_sessionmaker[AsyncSession], queue: WorkQueue, bus: PubSub, *, one_statement: bool = False
+    sessions: async_sessionmaker[AsyncSession], queue: WorkQueue, bus: PubSub
 ) -> AsyncIterator[UnitOfWork]:
-    """`one_statement`: the block writes with a single statement on PostgreSQL, which then runs
-    on its own, committed as it ends, without BEGIN and COMMIT round trips (nothing is left to
-    roll back: a block that fails after it must undo it itself). SQLite's block stays one
-    transaction, whatever it runs."""
     async with sessions() as session:
         async with db.one_writer(session), session.begin():
-            if one_statement and db.dialect_of(session) == "postgresql":
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             work = UnitOfWork(session)
             yield work
     for job, lane in work.jobs:

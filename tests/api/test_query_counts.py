@@ -40,19 +40,19 @@ def counting_statements(api: Api) -> Iterator[list[str]]:
     def record(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
         statements.append(statement)
 
-    driver_rows = db.DriverRead.rows
+    driver_rows = db.DriverStatement.rows
 
-    async def record_driver_read(read: db.DriverRead, engine: AsyncEngine, values: Mapping[str, Any]) -> Any:
+    async def record_driver_read(read: db.DriverStatement, engine: AsyncEngine, values: Mapping[str, Any]) -> Any:
         statements.append(str(read.statement.compile(dialect=engine.dialect)))
         return await driver_rows(read, engine, values)
 
     event.listen(engine, "before_cursor_execute", record)
-    db.DriverRead.rows = record_driver_read  # type: ignore[method-assign, assignment]
+    db.DriverStatement.rows = record_driver_read  # type: ignore[method-assign, assignment]
     try:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
-        db.DriverRead.rows = driver_rows  # type: ignore[method-assign]
+        db.DriverStatement.rows = driver_rows  # type: ignore[method-assign]
 
 
 def test_feed_statements_do_not_grow_with_page_size(embedded_settings: Settings) -> None:

@@ -130,8 +130,8 @@ def _follow_counts_statement() -> CompoundSelect[int, int, int]:
 
 # Built once, with bound parameters, and run on the driver: a page of reels asks for the first,
 # a profile for the second.
-_RELATIONS = db.DriverRead(_relations_statement())
-_FOLLOW_COUNTS = db.DriverRead(_follow_counts_statement())
+_RELATIONS = db.DriverStatement(_relations_statement())
+_FOLLOW_COUNTS = db.DriverStatement(_follow_counts_statement())
 
 
 def _datetime(ms: int) -> datetime:
