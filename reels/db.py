@@ -579,6 +579,17 @@ class EntityRead(DriverStatement):
         return row[0]
 
 
+class EntityReadByDialect:
+    """An entity read whose best statement differs by dialect (PostgreSQL has LATERAL, SQLite
+    has not): the one for the engine's dialect runs."""
+
+    def __init__(self, reads: Mapping[str, EntityRead]) -> None:
+        self._reads = dict(reads)
+
+    async def all(self, engine: AsyncEngine, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return await self._reads[engine.dialect.name].all(engine, values)
+
+
 async def current_revision(engine: AsyncEngine) -> str | None:
     def read(sync_conn: Connection) -> str | None:
         if not inspect(sync_conn).has_table("alembic_version"):

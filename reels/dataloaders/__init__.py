@@ -11,11 +11,12 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import cache, cached_property, partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
-from reels.db import EntityRead, InIds, engine_of
+from reels.db import EntityRead, EntityReadByDialect, InIds, engine_of
 from reels.domain import follow_counts, models, visibility
 from reels.domain.counts import SERVED_COLUMNS, read_counts, served
 from reels.domain.engagement import liked_by_bound_viewer
@@ -385,25 +386,62 @@ def _child_page_statement(
     *,
     through: tuple[Any, Any] | None = None,
     of_reels: bool = False,
-) -> EntityRead:
-    """The newest `rows` children below id `before` of each of `parents`, with a window function:
-    a batch of parents costs one statement. `visible` is the children's rule in SQL, which may
-    use `followed` (the parents the viewer follows) and `viewer_id`. `through` = (link table,
-    join condition) when parent and child meet in a link table. `of_reels`: each reel comes with
-    whether the viewer likes it and its counts (SERVED_COLUMNS). Built once (with bound
-    parameters, and run on the driver): building it and its cache key cost ~0.45 ms of CPU a
-    request."""
+) -> EntityReadByDialect:
+    """The newest `rows` children below id `before` of each of `parents`: a batch of parents
+    costs one statement. `visible` is the children's rule in SQL, which may use `followed` (the
+    parents the viewer follows) and `viewer_id`. `through` = (link table, join condition) when
+    parent and child meet in a link table. `of_reels`: each reel comes with whether the viewer
+    likes it and its counts (SERVED_COLUMNS). Built once (with bound parameters, and run on the
+    driver): building it and its cache key cost ~0.45 ms of CPU a request.
+
+    On PostgreSQL each parent's page is a LATERAL subquery that stops after `rows` (an index
+    range read, backwards, where the parent's index orders its children by id). A window
+    function ranking each parent's children read and sorted every one of them: a profile of a
+    creator with 24,000 reels cost 18 ms of the database's CPU. SQLite has no LATERAL and keeps
+    the window function."""
+    below = model.id < bindparam("before")
+
+    def with_reel_columns(query: Select[Any]) -> Select[Any]:
+        if not of_reels:
+            return query
+        return query.add_columns(liked_by_bound_viewer(model.id), *SERVED_COLUMNS).outerjoin(
+            models.ReelCounts, models.ReelCounts.reel_id == model.id
+        )
+
     rank = func.row_number().over(partition_by=parent_column, order_by=model.id.desc()).label("rank")
     ranked = select(model.id, parent_column.label("parent_id"), rank)
     if through is not None:
         ranked = ranked.join(*through)
-    page = ranked.where(InIds(parent_column, "parents"), visible, model.id < bindparam("before")).subquery()
-    query = select(page.c.parent_id, model).join(page, page.c.id == model.id)
-    if of_reels:
-        query = query.add_columns(liked_by_bound_viewer(model.id), *SERVED_COLUMNS).outerjoin(
-            models.ReelCounts, models.ReelCounts.reel_id == model.id
-        )
-    return EntityRead(query.where(page.c.rank <= bindparam("rows")).order_by(model.id.desc()))
+    ranks = ranked.where(InIds(parent_column, "parents"), visible, below).subquery()
+    windowed = with_reel_columns(select(ranks.c.parent_id, model).join(ranks, ranks.c.id == model.id))
+
+    parent = (
+        func.unnest(bindparam("parents", type_=postgresql.ARRAY(parent_column.type)))
+        .table_valued("id")
+        .render_derived(name="parent")
+    )
+    newest = select(model.id)
+    if through is not None:
+        newest = newest.join(*through)
+    page = (
+        newest.where(parent_column == parent.c.id, visible, below)
+        .correlate(parent)  # the reels inside are the subquery's own, not the outer query's
+        .order_by(model.id.desc())
+        .limit(bindparam("rows"))
+        .lateral("page")
+    )
+    lateral = with_reel_columns(
+        select(parent.c.id.label("parent_id"), model)
+        .select_from(parent)
+        .join(page, true())
+        .join(model, model.id == page.c.id)
+    )
+    return EntityReadByDialect(
+        {
+            "postgresql": EntityRead(lateral.order_by(model.id.desc())),
+            "sqlite": EntityRead(windowed.where(ranks.c.rank <= bindparam("rows")).order_by(model.id.desc())),
+        }
+    )
 
 
 def _reels_listed_below(parent_column: Any) -> ColumnElement[bool]:
@@ -439,7 +477,7 @@ class ReadWithReels(NamedTuple):
 
 def child_pages(
     sessions: async_sessionmaker[AsyncSession],
-    statement: EntityRead,
+    statement: EntityReadByDialect,
     viewer_id: int | None,
     read_with_reels: ReadWithReels | None = None,
 ) -> DataLoader[PageKey, list[Any]]:
@@ -455,7 +493,7 @@ def child_pages(
             groups[(key.first, key.after_id)].append(key)
         for (first, after_id), group in groups.items():
             params = {
-                "parents": [key.parent_id for key in group],
+                "parents": sorted({key.parent_id for key in group}),  # each parent's page once
                 "followed": [key.parent_id for key in group if key.include_followers_only],
                 "before": _NO_ID_ABOVE if after_id is None else after_id,
                 "rows": first + 1,
