@@ -58,6 +58,10 @@ log = logging.getLogger(__name__)
 # A hashtag the viewer marked "not interested" weighs a reel's score by this.
 HASHTAG_DEMOTION = 0.5
 EXTEND_WITHIN = 10
+# A page's read takes a few reels of the list more than it shows, so that one read still fills it
+# when some have been hidden since the list was built (deleted, blocked, a creator muted); a page
+# short even so reads on. Reading ten more made a page read 30 reels to show 20.
+SPARE_READS = 2
 # A viewer's next list is queued for a worker at most once in this long (unless it is put sooner).
 BUILD_CLAIM_S = 30.0
 TRENDING_DEPTH = 1000
@@ -122,7 +126,7 @@ async def for_you(
     items: list[FeedItem] = []
     extended = False
     while len(items) < first:
-        window = entries[position : position + first - len(items) + EXTEND_WITHIN]
+        window = entries[position : position + first - len(items) + SPARE_READS]
         if not window:
             if extended:
                 break

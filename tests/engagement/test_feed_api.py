@@ -54,6 +54,7 @@ VIEW = """mutation V($input: RecordViewInput!) { recordView(input: $input) { cou
 LIKE = "mutation L($id: ID!) { likeReel(input: {reelId: $id}) { userErrors { code } } }"
 FOLLOW = "mutation F($id: ID!) { follow(input: {userId: $id}) { userErrors { code } } }"
 MUTE = "mutation M($id: ID!) { muteUser(input: {userId: $id}) { userErrors { code } } }"
+DELETE = "mutation D($input: ReelInput!) { deleteReel(input: $input) { userErrors { code } } }"
 NOPE = "mutation N($id: ID!) { notInterested(input: {reelId: $id}) { reel { id } userErrors { field code } } }"
 
 
@@ -185,6 +186,22 @@ def test_a_muted_creator_disappears_at_once(live_api: Api) -> None:
     rest = feed(api, token, n=50, after=page["pageInfo"]["endCursor"])
     assert not set(ids(rest)) & loud_reels
     assert not set(ids(feed(api, token, n=50))) & loud_reels
+
+
+def test_a_page_is_full_when_many_of_its_reels_were_hidden_since_the_list_was_built(live_api: Api) -> None:
+    """A page reads a couple of reels more than it shows; when more of them than that were
+    hidden (deleted) since the list was built, it reads on until it is full."""
+    api = live_api
+    token, _ = api.register(unique("picky"))
+    maker_token, maker = api.register(unique("maker"))
+    for n in range(20):
+        insert_ready_reel(api, maker["id"], caption=f"#h{n}")
+    after = feed(api, token, n=2)["pageInfo"]["endCursor"]
+    coming = ids(feed(api, token, n=6, after=after))  # the list's next six, as they stand
+    for reel_id in coming[:4]:
+        assert api.data(DELETE, {"input": {"reelId": reel_id}}, token=maker_token)["deleteReel"]["userErrors"] == []
+    again = ids(feed(api, token, n=6, after=after))
+    assert len(again) == 6 and not set(again) & set(coming[:4])
 
 
 def test_not_interested_removes_the_reel_and_demotes_its_creator(api_embedded: Api) -> None:
