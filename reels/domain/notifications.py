@@ -42,19 +42,14 @@ async def add(
     await work.session.execute(
         _INSERT, {"id": notification_id, "user_id": user_id, "kind": kind, "actor_id": actor_id, "reel_id": reel_id}
     )
-    added(work, user_id, notification_id)
+    work.publish(NotificationAdded(user_id, notification_id))
 
 
 def insert_each(rows: Select[Any]) -> Insert:
     """An INSERT of a notification for each row of `rows`, which select its id, user_id, kind,
     actor_id, reel_id and created_at: for a write that notifies in the same statement (whose
-    caller then says `added`)."""
+    caller then publishes each NotificationAdded, as `add` has its unit of work do)."""
     return insert(_TABLE).from_select(["id", "user_id", "kind", "actor_id", "reel_id", "created_at"], rows)
-
-
-def added(work: UnitOfWork, user_id: int, notification_id: int) -> None:
-    """The stored notification's live event, sent once the work commits."""
-    work.publish(NotificationAdded(user_id, notification_id))
 
 
 async def forget_between(sessions: async_sessionmaker[AsyncSession], one: int, other: int) -> None:
