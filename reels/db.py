@@ -44,9 +44,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapper
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from reels.migrate import head_revision
 
@@ -398,6 +400,29 @@ class _Compiled(NamedTuple):
         return arguments
 
 
+def _check_out(engine: Engine) -> PoolProxiedConnection:
+    """A connection of the engine's pool, with no SQLAlchemy `Connection` around it: a driver
+    statement uses none of what that sets up and tears down, which cost ~0.19 ms of CPU a
+    statement (0.24 ms against 0.05 ms a check-out and return, measured on PostgreSQL). A
+    check-out the driver refuses is reported as `Connection` reports it: wrapped, with the
+    engine's handle_error event (ReadReplicas skip a replica that refuses connections)."""
+    try:
+        return engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as error:  # what `Connection.__init__` does with it
+        Connection._handle_dbapi_exception_noconnection(error, engine.dialect, engine)
+
+
+async def _return_to_pool(pooled: PoolProxiedConnection) -> None:
+    """asyncpg: the pool's reset on return is a ROLLBACK only inside a transaction, and a driver
+    statement runs outside any, so giving the connection back awaits nothing."""
+    pooled.close()
+
+
+async def _return_to_pool_awaiting(pooled: PoolProxiedConnection) -> None:
+    """aiosqlite: the pool's reset on return is always a ROLLBACK, awaited in SQLAlchemy's way."""
+    await greenlet_spawn(pooled.close)
+
+
 class _Driver(NamedTuple):
     rows: Callable[[Any, str, list[Any]], Awaitable[Sequence[Sequence[Any]]]]
     # The columns' types as the driver names them (asyncpg's type OIDs, which some of
@@ -405,6 +430,7 @@ class _Driver(NamedTuple):
     column_types: Callable[[Any, str], Awaitable[list[Any] | None]]
     # Whether a connection that failed a statement is gone (not merely refused the statement).
     lost: Callable[[Any], bool]
+    give_back: Callable[[PoolProxiedConnection], Awaitable[None]]
 
 
 async def _asyncpg_rows(driver: Any, sql: str, arguments: list[Any]) -> Sequence[Sequence[Any]]:
@@ -436,8 +462,8 @@ def _never_lost(driver: Any) -> bool:
 
 
 _DRIVERS = {
-    "asyncpg": _Driver(_asyncpg_rows, _asyncpg_column_types, _asyncpg_lost),
-    "aiosqlite": _Driver(_aiosqlite_rows, _no_column_types, _never_lost),
+    "asyncpg": _Driver(_asyncpg_rows, _asyncpg_column_types, _asyncpg_lost, _return_to_pool),
+    "aiosqlite": _Driver(_aiosqlite_rows, _no_column_types, _never_lost, _return_to_pool_awaiting),
 }
 
 
@@ -491,16 +517,18 @@ class DriverStatement:
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         arguments = compiled.arguments(values)
         driver = _DRIVERS[dialect.driver]
-        async with engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            try:
-                if compiled.columns is None:  # once per dialect: the types are those of the schema
-                    compiled = await self._with_columns(dialect, compiled, driver, raw)
-                rows = await driver.rows(raw, compiled.sql, arguments)
-            except Exception as error:
-                if driver.lost(raw):
-                    await connection.invalidate(error)
-                raise
+        pooled = await greenlet_spawn(_check_out, engine.sync_engine)
+        raw = pooled.driver_connection
+        try:
+            if compiled.columns is None:  # once per dialect: the types are those of the schema
+                compiled = await self._with_columns(dialect, compiled, driver, raw)
+            rows = await driver.rows(raw, compiled.sql, arguments)
+        except BaseException as error:  # cancelled too: the connection goes back, or is dropped if lost
+            if driver.lost(raw):
+                await greenlet_spawn(pooled.invalidate, error)
+            await driver.give_back(pooled)
+            raise
+        await driver.give_back(pooled)
         processors = compiled.columns
         assert processors is not None
         made = []

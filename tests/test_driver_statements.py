@@ -1,16 +1,19 @@
 """A driver read answers what SQLAlchemy's own execution of the same statement answers (enums,
 aware and naive datetimes, JSON, lists of ids), on SQLite and PostgreSQL; an entity read leaves
-an instance as a closed session would; a write on PostgreSQL commits as it ends; a lost
-connection is replaced, and a read replica whose connection it was is skipped at once."""
+an instance as a closed session would; a write on PostgreSQL commits as it ends; every
+connection goes back to the pool, and a lost one is replaced; a read replica whose connection was
+lost, or which refuses connections, is skipped at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Integer, bindparam, func, insert, inspect, literal, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from reels.db import (
@@ -168,6 +171,29 @@ async def test_lists_must_be_bound_as_one_parameter() -> None:
 BACKEND = DriverStatement(select(func.pg_backend_pid()))
 
 
+async def test_every_connection_goes_back_to_the_pool(engine: AsyncEngine) -> None:
+    """After rows, and after a statement the database refused (a driver statement checks its
+    connection out of the pool itself, without SQLAlchemy's `Connection`)."""
+    pool = engine.sync_engine.pool
+    assert await DriverStatement(select(literal(1))).rows(engine, {}) == [(1,)]
+    with pytest.raises(Exception, match="no such|does not exist"):
+        await DriverStatement(select(text("* FROM no_such_table"))).rows(engine, {})
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]  # QueuePool's
+
+
+@pytest.mark.services
+async def test_a_cancelled_statement_gives_its_connection_back(fresh_postgres_url: str) -> None:
+    engine = read_engine(create_engine(Settings(database_url=fresh_postgres_url).resolved_database_url))
+    try:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):
+                await DriverStatement(select(func.pg_sleep(30))).rows(engine, {})
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert await DriverStatement(select(literal(1))).rows(engine, {}) == [(1,)]
+    finally:
+        await engine.dispose()
+
+
 @pytest.mark.services
 async def test_a_refused_statement_keeps_its_connection_and_a_lost_one_is_replaced(fresh_postgres_url: str) -> None:
     """The pool hands out its most recent connection again (LIFO), unless it was invalidated."""
@@ -199,6 +225,23 @@ async def test_a_replica_whose_connection_is_lost_during_a_read_is_skipped_at_on
         await kill_backend(fresh_postgres_url, pid)
         with pytest.raises(Exception, match="connection"):
             await BACKEND.rows(replica, {})
+        assert replicas.sessions() is primary
+    finally:
+        await replicas.close()
+        await engine_of(primary).dispose()
+
+
+@pytest.mark.services
+async def test_a_replica_that_refuses_connections_is_skipped_at_once(fresh_postgres_url: str) -> None:
+    """A check-out the server refuses is reported as SQLAlchemy reports it (a DBAPIError, with
+    the engine's handle_error event), which ReadReplicas hear."""
+    url = Settings(database_url=fresh_postgres_url).resolved_database_url
+    primary = session_factory(read_engine(create_engine(url)))
+    replicas = ReadReplicas(primary, [url.rsplit("/", 1)[0] + "/no_such_database"], max_lag_s=5, check_interval_s=3600)
+    replicas._usable = list(replicas._factories)
+    try:
+        with pytest.raises(DBAPIError, match="no_such_database"):
+            await BACKEND.rows(engine_of(replicas.sessions()), {})
         assert replicas.sessions() is primary
     finally:
         await replicas.close()
