@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from reels.ports.kv import KeyValue, MemoryKeyValue, RedisKeyValue, WrongTypeError
 
@@ -326,3 +327,22 @@ async def test_memory_forgets_expired_keys_nobody_reads() -> None:
     clock.now += 2
     await kv.set("other", "1")
     assert kv._data.keys() == {"other"}
+
+
+@pytest.mark.services
+async def test_redis_replaces_connections_the_server_closed_while_idle(
+    redis_url: str, key: Callable[[str], str]
+) -> None:
+    """The pool does not check a connection at check-out (reels.ports.redis_client): the next
+    command on one the server closed meanwhile is sent again on a new connection."""
+    store = RedisKeyValue.from_url(redis_url)
+    try:
+        await asyncio.gather(*(store.set(key(f"k{n}"), str(n)) for n in range(5)))  # several pooled connections
+        admin = Redis.from_url(redis_url)
+        try:
+            assert await admin.client_kill_filter(_type="normal", skipme=True) >= 5
+        finally:
+            await admin.aclose()
+        assert await asyncio.gather(*(store.get(key(f"k{n}")) for n in range(5))) == [str(n) for n in range(5)]
+    finally:
+        await store.close()
