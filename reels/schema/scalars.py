@@ -8,10 +8,13 @@ import strawberry
 
 
 def _serialize_utc(value: datetime) -> str:
-    """ISO 8601 in UTC with a `Z`. SQLite hands back naive datetimes; every stored time is UTC."""
+    """ISO 8601 in UTC with a `Z`. PostgreSQL's driver hands back times in UTC, SQLite's naive
+    ones; every stored time is UTC."""
+    if value.tzinfo is UTC:  # the offset is "+00:00": cut it (a page shows ~40 times)
+        return value.isoformat()[:-6] + "Z"
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat() + "Z"  # a naive isoformat has no offset: cheaper than replacing one
+    return value.isoformat() + "Z"  # a naive isoformat has no offset
 
 
 def _parse_utc(value: str) -> datetime:
