@@ -65,10 +65,9 @@ class CappedBodies:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = refusal(413, f"the request body is larger than {self.max_bytes} bytes")
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await too_large(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
         received = 0
 
@@ -83,4 +82,7 @@ class CappedBodies:
         try:
             await self.app(scope, counted, send)
         except _TooLarge:  # raised while the body is read, before any answer is sent
-            await too_large(scope, receive, send)
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await refusal(413, f"the request body is larger than {self.max_bytes} bytes")(scope, receive, send)
