@@ -110,6 +110,13 @@ def test_two_processes_serve_one_port(two_processes: TwoProcesses) -> None:
         assert answer["data"] == {"viewer": {"username": "two_processes"}}, answer
 
 
+def test_a_forwarded_address_is_believed_only_from_the_trusted_proxies(two_processes: TwoProcesses) -> None:
+    """The server believes no X-Forwarded-For of its own accord (uvicorn would, from 127.0.0.1):
+    without REELS_TRUSTED_PROXIES this machine asks for /metrics, whatever address it names."""
+    metrics = f"{two_processes.base}/metrics"
+    assert httpx.get(metrics, headers={"X-Forwarded-For": "8.8.8.8"}).status_code == 200
+
+
 def ask_together(port: int, count: int) -> list[socket.socket]:
     """`count` keep-alive connections opened at once (as a client's pool does), each answered
     once and left open."""
