@@ -333,8 +333,8 @@ async def test_memory_forgets_expired_keys_nobody_reads() -> None:
 async def test_redis_replaces_connections_the_server_closed_while_idle(
     redis_url: str, key: Callable[[str], str]
 ) -> None:
-    """The pool does not check a connection at check-out (reels.ports.redis_client): the next
-    command on one the server closed meanwhile is sent again on a new connection."""
+    """The pool checks a connection at check-out without a read (reels.ports.redis_client): one
+    the server closed while it sat idle is opened again before the next command goes out."""
     store = RedisKeyValue.from_url(redis_url)
     try:
         await asyncio.gather(*(store.set(key(f"k{n}"), str(n)) for n in range(5)))  # several pooled connections
