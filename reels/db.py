@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import logging
+import operator
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -541,22 +542,39 @@ class DriverStatement:
 
 
 class _Entity(NamedTuple):
-    mapper: Mapper[Any]
     columns: slice  # its columns in a row
     keys: list[str]  # its attributes, in the order of those columns
-    identity: list[int]  # where its primary key's columns are among them
+    identity: Callable[[tuple[Any, ...]], tuple[Any, ...]]  # its primary key's values, of its columns
+    nulls: tuple[None, ...]  # the identity of an outer join's missing side
+    key_class: type  # the first part of its identity keys
+    new_instance: Callable[[], Any]
+
+    @classmethod
+    def of(cls, mapper: Mapper[Any], columns: slice, own: list[Any]) -> _Entity:
+        keys = [mapper.get_property_by_column(column).key for column in own]
+        places = [own.index(column) for column in mapper.primary_key]
+        contiguous = places == list(range(places[0], places[0] + len(places)))
+        # A slice picks a tuple in C, even of one column (the usual `id`).
+        identity = (
+            operator.itemgetter(slice(places[0], places[0] + len(places)))
+            if contiguous
+            else operator.itemgetter(*places)
+        )
+        nulls = (None,) * len(places)
+        key_class = mapper.identity_key_from_primary_key(nulls)[0]
+        return cls(columns, keys, identity, nulls, key_class, mapper.class_manager.new_instance)
 
     def made(self, row: tuple[Any, ...], read: dict[tuple[Any, ...], Any]) -> Any:
         """The row's instance (one per identity in a read, as a session's identity map keeps it),
         or None where its primary key is null."""
         values = row[self.columns]
-        identity = tuple(values[n] for n in self.identity)
-        if all(value is None for value in identity):
+        identity = self.identity(values)
+        if identity == self.nulls:
             return None
-        key = self.mapper.identity_key_from_primary_key(identity)
+        key = (self.key_class, identity, None)  # what `Mapper.identity_key_from_primary_key` makes
         instance = read.get(key)
         if instance is None:
-            instance = read[key] = self.mapper.class_manager.new_instance()
+            instance = read[key] = self.new_instance()
             instance.__dict__.update(zip(self.keys, values, strict=True))  # as the ORM's loading fills one
             # Detached, as the ORM's loading leaves it once its session is closed (what
             # make_transient_to_detached does, less clearing history a new instance has none of).
@@ -585,16 +603,14 @@ class EntityRead(DriverStatement):
                 at += 1
                 continue
             own = columns[at : at + len(mapper.columns)]
-            keys = [mapper.get_property_by_column(column).key for column in own]
-            identity = [own.index(column) for column in mapper.primary_key]
-            self._items.append(_Entity(mapper, slice(at, at + len(own)), keys, identity))
+            self._items.append(_Entity.of(mapper, slice(at, at + len(own)), own))
             at += len(own)
 
     async def all(self, engine: AsyncEngine, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         read: dict[tuple[Any, ...], Any] = {}
         items = self._items
         return [
-            tuple(row[item] if isinstance(item, int) else item.made(row, read) for item in items)
+            tuple([row[item] if isinstance(item, int) else item.made(row, read) for item in items])
             for row in await self.rows(engine, values)
         ]
 

@@ -135,6 +135,19 @@ async def test_an_entity_read_makes_each_class_of_a_row_and_none_of_a_missing_ou
     assert rows[0][1] is rows[2][1]  # one instance an identity, as in a session's identity map
 
 
+async def test_an_entity_read_keys_a_composite_primary_key_as_a_session_does(engine: AsyncEngine) -> None:
+    maker_id, reel_ids = await _world(engine)
+    async with session_factory(engine).begin() as session:
+        session.add_all([Like(user_id=maker_id, reel_id=reel_id) for reel_id in reel_ids[:2]])
+    async with session_factory(engine)() as session:
+        expected = [inspect(like).key for like in (await session.scalars(select(Like).order_by(Like.reel_id))).all()]
+
+    rows = await EntityRead(select(Like).order_by(Like.reel_id)).all(read_engine(engine), {})
+
+    assert [inspect(like).key for (like,) in rows] == expected
+    assert [inspect(like).identity for (like,) in rows] == [(reel_id, maker_id) for reel_id in reel_ids[:2]]
+
+
 @pytest.mark.services
 async def test_a_write_on_postgresql_commits_as_it_ends(fresh_postgres_url: str) -> None:
     made = create_engine(Settings(database_url=fresh_postgres_url).resolved_database_url)
